@@ -1,0 +1,93 @@
+"""The detector plugin contract.
+
+A detector is a class with a ``name`` and a ``run(ctx)`` generator that yields
+:class:`~scanner.model.Finding` objects. It records what it could not see on
+``ctx.coverage`` and checks ``ctx.cancelled`` in long loops so a timeout can stop
+it. It never reads the registry and never sees another detector's findings.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterator
+
+from scanner.catalog import Catalog
+from scanner.model import Coverage, Finding
+
+
+class DetectorError(Exception):
+    """A detector cannot run at all (bad option, missing input). Reported in coverage as failed."""
+
+
+class Cancelled(Exception):
+    """Raised by :meth:`ScanContext.check_cancelled` when the pipeline gave up on a detector."""
+
+
+ProgressCallback = Callable[[str, "int | None", "int | None", "str | None"], None]
+
+
+@dataclass
+class ScanContext:
+    """Everything a detector may use: options, the catalogue, and where to report coverage."""
+
+    detector: str
+    catalog: Catalog
+    paths: list[Path]
+    options: dict[str, Any]
+    coverage: Coverage
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    progress_callback: ProgressCallback | None = None
+    hostname: str = field(default_factory=lambda: current_host())
+    username: str = field(default_factory=lambda: current_user())
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("shadow_agents"))
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def check_cancelled(self) -> None:
+        if self.cancel_event.is_set():
+            raise Cancelled(self.detector)
+
+    def progress(self, completed: int | None = None, total: int | None = None, note: str | None = None) -> None:
+        """Tell the progress display how far along this detector is (all arguments optional)."""
+        if self.progress_callback:
+            self.progress_callback(self.detector, completed, total, note)
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return self.options.get(name, default)
+
+
+class Detector:
+    """Base class for detectors. Subclasses set the class attributes and implement ``run``."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    # Runs with no -d flag: offline, local, safe on any laptop or CI runner.
+    default: ClassVar[bool] = True
+    # Needs no network access or cloud account.
+    offline: ClassVar[bool] = True
+
+    def available(self) -> tuple[bool, str]:
+        """(usable here?, why not). Checked before running and by ``shadow-agents detectors``."""
+        return True, ""
+
+    def run(self, ctx: ScanContext) -> Iterator[Finding]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def current_host() -> str:
+    return socket.gethostname() or "localhost"
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"

@@ -1,0 +1,67 @@
+"""The report plugin contract and the small text helpers every format shares.
+
+A format renders an :class:`~scanner.model.Inventory` to a text stream. It never
+computes statuses or severities; it only chooses how to show them.
+"""
+
+from __future__ import annotations
+
+from typing import IO, ClassVar
+
+from scanner.model import Agent, Change, Finding, Inventory, Status
+
+
+class Format:
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    extensions: ClassVar[tuple[str, ...]] = ()
+
+    def render(self, inventory: Inventory, stream: IO[str]) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def summary_line(inventory: Inventory) -> str:
+    """``14 agents: 6 approved, 5 shadow (2 new), 1 drift · $3,412.00 spend ($1,020.00 unexplained)``."""
+    s = inventory.summary()
+    parts = []
+    new_by_status: dict[str, int] = {}
+    for a in inventory.agents:
+        if a.change == Change.NEW:
+            new_by_status[a.status.value] = new_by_status.get(a.status.value, 0) + 1
+    for status in Status:
+        n = s["by_status"][status.value]
+        if n:
+            extra = f" ({new_by_status[status.value]} new)" if new_by_status.get(status.value) else ""
+            parts.append(f"{n} {status.value}{extra}")
+    agents = s["agents"]
+    line = f"{agents} agent{'s' if agents != 1 else ''}" + (f": {', '.join(parts)}" if parts else "")
+    if s["changes"].get("gone"):
+        line += f", {s['changes']['gone']} gone since baseline"
+    for cur, total in s["spend"].items():
+        line += f" · {total:,.2f} {cur} LLM spend ({s['unexplained_spend'].get(cur, 0):,.2f} unexplained)"
+    incomplete = [c.detector for c in inventory.coverage if not c.complete]
+    if incomplete:
+        line += f" · incomplete coverage: {', '.join(sorted(set(incomplete)))}"
+    return line
+
+
+def agent_findings(agent: Agent, findings: dict[str, Finding]) -> list[Finding]:
+    return [findings[f] for f in agent.findings if f in findings]
+
+
+def evidence_lines(agent: Agent, findings: dict[str, Finding], limit: int | None = None) -> list[str]:
+    """One redacted line per finding: ``[detector/kind] evidence — location``."""
+    lines = [f"[{f.detector}/{f.kind}] {f.evidence} — {f.location.describe()}"
+             for f in agent_findings(agent, findings)]
+    return lines if limit is None else lines[:limit]
+
+
+def ordered_agents(inventory: Inventory) -> list[Agent]:
+    """New agents first, then by severity and status, then name — the order people read in."""
+    change_rank = {Change.NEW: 0, Change.CHANGED: 1, None: 2, Change.UNCHANGED: 2, Change.GONE: 3}
+    return sorted(inventory.agents, key=lambda a: (change_rank[a.change], -a.severity.rank, -a.status.rank, a.name, a.id))
+
+
+def title(agent: Agent) -> str:
+    providers = ", ".join(agent.providers) or "unknown provider"
+    return f"[{agent.status.value}] {agent.name} ({providers})"

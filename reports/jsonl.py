@@ -1,0 +1,76 @@
+"""``jsonl``: one object per agent, shaped for ticketing systems.
+
+``dedupe_key`` is stable across runs and hosts, so a ticket is updated, not duplicated;
+``markdown_body`` is ready to paste into an issue.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+from reports.base import Format, evidence_lines, title
+from scanner.model import Agent, Finding, Inventory, SCHEMA_VERSION
+
+MAX_EVIDENCE = 50
+
+
+def markdown_body(agent: Agent, findings: dict[str, Finding]) -> str:
+    lines = [
+        f"**Status:** {agent.status.value} · **Severity:** {agent.severity.value}"
+        + (f" · **Change:** {agent.change.value}" if agent.change else ""),
+        f"**Owner (guess):** {', '.join(agent.owners) or 'unknown'}",
+        f"**Providers:** {', '.join(agent.providers) or 'unknown'}"
+        + (f" · **Models:** {', '.join(agent.models)}" if agent.models else ""),
+    ]
+    if agent.approved_id:
+        lines.append(f"**Registry record:** {agent.approved_id}")
+    lines += ["", "### Why"] + [f"- {r.message} (`{r.code}`)" for r in agent.reasons]
+    lines += ["", "### What to do", agent.remediation or "-"]
+    ev = evidence_lines(agent, findings, MAX_EVIDENCE)
+    if ev:
+        lines += ["", "### Evidence"] + [f"- `{e}`" for e in ev]
+        if len(agent.findings) > MAX_EVIDENCE:
+            lines.append(f"- … and {len(agent.findings) - MAX_EVIDENCE} more")
+    lines += ["", f"<sub>dedupe key: {agent.dedupe_key}</sub>"]
+    return "\n".join(lines)
+
+
+def ticket(agent: Agent, findings: dict[str, Finding]) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "dedupe_key": agent.dedupe_key,
+        "agent_id": agent.id,
+        "title": title(agent),
+        "name": agent.name,
+        "status": agent.status.value,
+        "severity": agent.severity.value,
+        "change": agent.change.value if agent.change else None,
+        "reasons": [r.to_dict() for r in agent.reasons],
+        "owner_guess": agent.owners[0] if agent.owners else None,
+        "owners": agent.owners,
+        "providers": agent.providers,
+        "models": agent.models,
+        "approved_id": agent.approved_id,
+        "spend": agent.spend,
+        "locations": agent.locations,
+        "remediation": agent.remediation,
+        "evidence": [
+            {"finding_id": f.id, "detector": f.detector, "kind": f.kind, "evidence": f.evidence,
+             "location": f.location.to_dict(),
+             **({"credential": f.credential.to_dict()} if f.credential else {})}
+            for f in (findings[i] for i in agent.findings[:MAX_EVIDENCE] if i in findings)
+        ],
+        "markdown_body": markdown_body(agent, findings),
+    }
+
+
+class JsonlFormat(Format):
+    name = "jsonl"
+    description = "One JSON object per agent for ticketing systems (stable dedupe_key, title, markdown_body)"
+    extensions = (".jsonl", ".ndjson")
+
+    def render(self, inventory: Inventory, stream: IO[str]) -> None:
+        fmap = inventory.finding_map()
+        for agent in inventory.sorted().agents:
+            stream.write(json.dumps(ticket(agent, fmap), sort_keys=True, ensure_ascii=False) + "\n")

@@ -1,0 +1,52 @@
+"""``table``: the terminal view — summary line, one row per agent, and what the scan could not see."""
+
+from __future__ import annotations
+
+from typing import IO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from reports.base import Format, ordered_agents, summary_line
+from scanner.model import Inventory
+
+STATUS_STYLE = {
+    "approved": "green", "shadow": "bold red", "drift": "yellow", "dormant": "dim",
+    "review-overdue": "magenta", "expired": "red",
+}
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
+class TableFormat(Format):
+    name = "table"
+    description = "Human-readable table (default on a terminal)"
+    extensions = (".txt",)
+
+    def render(self, inventory: Inventory, stream: IO[str]) -> None:
+        is_tty = hasattr(stream, "isatty") and stream.isatty()
+        console = Console(file=stream, width=None if is_tty else 160, force_terminal=is_tty,
+                          no_color=not is_tty, highlight=False, soft_wrap=False)
+        console.print(Text(summary_line(inventory), style="bold"))
+        if inventory.agents:
+            table = Table(show_lines=False, header_style="bold", expand=False)
+            for col in ("Status", "Sev", "Agent", "Providers / models", "Owner", "Where", "Seen by"):
+                table.add_column(col, overflow="fold")
+            for a in ordered_agents(inventory):
+                status = Text(a.status.value, style=STATUS_STYLE.get(a.status.value, ""))
+                if a.change and a.change.value != "unchanged":
+                    status.append(f" ({a.change.value})", style="bold")
+                where = a.locations[0] if a.locations else "-"
+                if len(a.locations) > 1:
+                    where += f" (+{len(a.locations) - 1})"
+                table.add_row(
+                    status, Text(a.severity.value, style=SEVERITY_STYLE.get(a.severity.value, "")), a.name,
+                    ", ".join(a.providers + a.models) or "-", ", ".join(a.owners) or "-", where,
+                    ", ".join(a.detectors) or "registry",
+                )
+            console.print(table)
+        for c in inventory.coverage:
+            if not c.complete:
+                detail = c.reason or f"{c.gaps_total} items not readable"
+                host = f" on {c.host}" if c.host else ""
+                console.print(Text(f"coverage: {c.detector}{host} {c.status.value}: {detail}", style="yellow"))

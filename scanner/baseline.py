@@ -1,0 +1,93 @@
+"""Compare two inventories: which agents are new, gone, changed or unchanged.
+
+Agents are paired by id first, then by any shared strong identity key, so an
+agent whose anchor changed (a repository gained a remote) is "changed", not
+"gone" plus "new".
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from scanner import identity
+from scanner.model import Agent, Change, Inventory
+
+
+@dataclass
+class Diff:
+    new: list[Agent] = field(default_factory=list)
+    gone: list[Agent] = field(default_factory=list)
+    changed: list[tuple[Agent, Agent, list[str]]] = field(default_factory=list)
+    unchanged: list[Agent] = field(default_factory=list)
+
+
+def _signature(agent: Agent) -> dict[str, object]:
+    return {
+        "status": agent.status.value,
+        "providers": agent.providers,
+        "models": agent.models,
+        "owners": agent.owners,
+        "findings": agent.findings,
+    }
+
+
+def changes_between(old: Agent, new: Agent) -> list[str]:
+    a, b = _signature(old), _signature(new)
+    out = []
+    for key in a:
+        if a[key] != b[key]:
+            if isinstance(a[key], list):
+                added = sorted(set(b[key]) - set(a[key]))  # type: ignore[arg-type]
+                removed = sorted(set(a[key]) - set(b[key]))  # type: ignore[arg-type]
+                bits = ([f"+{len(added)}" if key == "findings" else "+" + ",".join(added)] if added else []) + \
+                       ([f"-{len(removed)}" if key == "findings" else "-" + ",".join(removed)] if removed else [])
+                out.append(f"{key} {' '.join(bits)}")
+            else:
+                out.append(f"{key} {a[key]} → {b[key]}")
+    return out
+
+
+def diff(old: Inventory, new: Inventory) -> Diff:
+    result = Diff()
+    old_by_id = {a.id: a for a in old.agents if a.change != Change.GONE}
+    old_by_key: dict[str, Agent] = {}
+    for a in old_by_id.values():
+        for k in a.identity:
+            if not identity.is_weak(k):
+                old_by_key.setdefault(k, a)
+    paired: set[str] = set()
+    for agent in new.agents:
+        if agent.change == Change.GONE:
+            continue
+        before = old_by_id.get(agent.id)
+        if before is None or before.id in paired:
+            before = next((old_by_key[k] for k in agent.identity if k in old_by_key
+                           and old_by_key[k].id not in paired), None)
+        if before is None:
+            result.new.append(agent)
+            continue
+        paired.add(before.id)
+        what = changes_between(before, agent)
+        if what:
+            result.changed.append((before, agent, what))
+        else:
+            result.unchanged.append(agent)
+    result.gone = [a for i, a in old_by_id.items() if i not in paired]
+    return result
+
+
+def apply_baseline(current: Inventory, baseline: Inventory) -> Diff:
+    """Mark every current agent new/changed/unchanged and append the baseline's gone agents."""
+    d = diff(baseline, current)
+    for a in d.new:
+        a.change = Change.NEW
+    for _, a, _what in d.changed:
+        a.change = Change.CHANGED
+    for a in d.unchanged:
+        a.change = Change.UNCHANGED
+    for a in d.gone:
+        ghost = copy.deepcopy(a)
+        ghost.change = Change.GONE
+        current.agents.append(ghost)
+    return d

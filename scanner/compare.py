@@ -1,0 +1,139 @@
+"""Agents × registry → status and reasons.
+
+approved · shadow (no record) · drift (record, but an undeclared provider, model or
+location) · dormant (record nothing matched) · review-overdue · expired. An agent
+may carry several reasons; its status is the most severe of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from fnmatch import fnmatchcase
+from typing import Iterable
+
+from scanner import identity
+from scanner.model import Agent, Finding, Reason, Status, stable_hash
+from scanner.registry import Record, Registry
+
+
+def compare(agents: list[Agent], findings: dict[str, Finding], registry: Registry | None,
+            today: dt.date, detectors_run: Iterable[str] = ()) -> list[Agent]:
+    """Set status and reasons on ``agents``; return them plus one dormant agent per unmatched record."""
+    matched: set[str] = set()
+    for agent in agents:
+        if registry is None:
+            _set(agent, Status.SHADOW, [Reason("unregistered", "no registry was given, so every agent is unapproved; "
+                                                "pass --registry FILE")])
+            continue
+        records = [r for r in registry.records if _matches(r, agent, findings)]
+        if not records:
+            _set(agent, Status.SHADOW, [Reason("unregistered", "no registry record matches this agent's identity "
+                                                f"({_short_keys(agent)})")])
+            continue
+        record = records[0]
+        matched.add(record.id)
+        agent.approved_id = record.id
+        reasons = check_record(record, agent, today)
+        if len(records) > 1:
+            others = ", ".join(r.id for r in records[1:])
+            reasons.append(Reason("ambiguous-match", f"also matches records {others}; using {record.id} "
+                                                     f"({record.where()}), the first in the file"))
+        _set(agent, _worst(reasons), reasons or [Reason("approved", f"matches registry record {record.id} "
+                                                                    f"({record.where()}), owner {record.owner}")])
+    if registry is not None:
+        ran = ", ".join(sorted(detectors_run)) or "none"
+        for record in registry.records:
+            if record.id not in matched:
+                agents.append(dormant_agent(record, today, ran))
+    return agents
+
+
+def dormant_agent(record: Record, today: dt.date, detectors_run: str) -> Agent:
+    agent = Agent(
+        id=stable_hash(f"registry:{record.id}", length=12),
+        name=record.name,
+        identity=[],
+        findings=[],
+        providers=sorted(record.providers),
+        models=sorted(record.models),
+        owners=[record.owner],
+        approved_id=record.id,
+    )
+    reasons = [Reason("dormant", f"registry record {record.id} ({record.where()}) matched nothing in this scan "
+                                 f"(detectors run: {detectors_run}); retire the record or check where it runs")]
+    reasons += [r for r in check_record(record, agent, today) if r.code in ("expired", "review-overdue")]
+    _set(agent, Status.DORMANT, reasons)
+    return agent
+
+
+def check_record(record: Record, agent: Agent, today: dt.date) -> list[Reason]:
+    """Every way ``agent`` departs from what ``record`` declares (empty: approved)."""
+    reasons: list[Reason] = []
+    if record.expires and record.expires < today:
+        reasons.append(Reason("expired", f"record {record.id} expired on {record.expires.isoformat()}"))
+    reviewed = record.last_reviewed or record.created
+    if reviewed is None:
+        reasons.append(Reason("review-overdue", f"record {record.id} has no last_reviewed date"))
+    else:
+        due = reviewed + dt.timedelta(days=record.review_every_days)
+        if due < today:
+            reasons.append(Reason("review-overdue", f"record {record.id} was last reviewed {reviewed.isoformat()}; "
+                                                    f"review was due {due.isoformat()} "
+                                                    f"(every {record.review_every_days} days)"))
+    if record.providers:
+        for p in agent.providers:
+            if p not in record.providers:
+                reasons.append(Reason("drift-provider", f"uses provider {p}, record {record.id} declares "
+                                                        f"{', '.join(record.providers)}"))
+    if record.models:
+        for m in agent.models:
+            if not any(_model_matches(m, declared) for declared in record.models):
+                reasons.append(Reason("drift-model", f"uses model {m}, record {record.id} declares "
+                                                     f"{', '.join(record.models)}"))
+    for kind, patterns in record.location_patterns.items():
+        for key in agent.identity:
+            if identity.key_type(key) == kind and not any(fnmatchcase(key, p) for p in patterns):
+                reasons.append(Reason("drift-location", f"seen at {key}, which record {record.id} does not declare"))
+    return reasons
+
+
+_CODE_STATUS = {
+    "expired": Status.EXPIRED,
+    "review-overdue": Status.REVIEW_OVERDUE,
+    "drift-provider": Status.DRIFT,
+    "drift-model": Status.DRIFT,
+    "drift-location": Status.DRIFT,
+}
+
+
+def _worst(reasons: list[Reason]) -> Status:
+    statuses = [_CODE_STATUS[r.code] for r in reasons if r.code in _CODE_STATUS]
+    return max(statuses, key=lambda s: s.rank) if statuses else Status.APPROVED
+
+
+def _set(agent: Agent, status: Status, reasons: list[Reason]) -> None:
+    agent.status = status
+    agent.reasons = reasons
+
+
+def _model_matches(model: str, declared: str) -> bool:
+    """``gpt-4o`` declares ``gpt-4o`` and its dated versions (``gpt-4o-2024-08-06``); globs allowed."""
+    m, d = model.lower(), declared.lower()
+    return m == d or fnmatchcase(m, d) or m.startswith(d + "-")
+
+
+def _matches(record: Record, agent: Agent, findings: dict[str, Finding]) -> bool:
+    if any(record.matches_key(k) for k in agent.identity):
+        return True
+    if record.tags:
+        for fid in agent.findings:
+            tags = findings[fid].details.get("tags") if fid in findings else None
+            if isinstance(tags, dict) and all(str(tags.get(k)) == v for k, v in record.tags.items()):
+                return True
+    return False
+
+
+def _short_keys(agent: Agent) -> str:
+    strong = [k for k in agent.identity if not identity.is_weak(k)]
+    shown = ", ".join(strong[:3])
+    return shown + (f" and {len(strong) - 3} more" if len(strong) > 3 else "")

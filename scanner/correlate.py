@@ -1,0 +1,80 @@
+"""Findings → Agents: union of findings that share a strong identity key.
+
+Weak keys (owner, host) are kept on the agent but never join two groups, so one
+person's ten bots, or ten services on one host, stay ten agents.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable
+
+from scanner import identity
+from scanner.model import Agent, Finding, stable_hash, unique_sorted
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def correlate(findings: Iterable[Finding]) -> list[Agent]:
+    """Group findings into agents; the result does not depend on input order."""
+    items = sorted(findings, key=lambda f: f.id)
+    uf = _UnionFind(len(items))
+    first_with_key: dict[str, int] = {}
+    for i, f in enumerate(items):
+        for key in f.identity:
+            if identity.is_weak(key):
+                continue
+            if key in first_with_key:
+                uf.union(first_with_key[key], i)
+            else:
+                first_with_key[key] = i
+    groups: dict[int, list[Finding]] = defaultdict(list)
+    for i, f in enumerate(items):
+        groups[uf.find(i)].append(f)
+    return [build_agent(group) for group in groups.values()]
+
+
+def anchor_key(keys: Iterable[str]) -> str | None:
+    """The key an agent is named and identified after (see identity.ANCHOR_ORDER)."""
+    strong = [k for k in keys if not identity.is_weak(k)]
+    return min(strong, key=lambda k: (identity.anchor_rank(k), k)) if strong else None
+
+
+def build_agent(group: list[Finding]) -> Agent:
+    keys = unique_sorted(k for f in group for k in f.identity)
+    anchor = anchor_key(keys) or f"finding:{group[0].id}"
+    spend: dict[str, float] = {}
+    for f in group:
+        if f.cost is not None:
+            cur = f.currency or "USD"
+            spend[cur] = spend.get(cur, 0.0) + f.cost
+    seen = unique_sorted(f.observed_at for f in group)
+    return Agent(
+        id=stable_hash(anchor, length=12),
+        name=identity.describe(anchor),
+        identity=keys,
+        findings=sorted(f.id for f in group),
+        providers=unique_sorted(f.provider for f in group),
+        models=unique_sorted(f.model for f in group),
+        owners=unique_sorted(k.split(":", 1)[1] for k in keys if identity.key_type(k) == "owner"),
+        detectors=unique_sorted(f.detector for f in group),
+        kinds=unique_sorted(f.kind for f in group),
+        locations=unique_sorted(f.location.describe() for f in group),
+        first_seen=seen[0] if seen else None,
+        last_seen=seen[-1] if seen else None,
+        spend=spend,
+    )

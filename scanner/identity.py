@@ -1,0 +1,153 @@
+"""Identity keys: the strings that say "this is the same agent".
+
+A key is ``<type>:<value>``. Strong keys merge findings into one agent; weak keys
+(owner, host) describe an agent but never merge two on their own — every program
+on a host shares the host, and one person owns many agents.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from pathlib import Path
+
+WEAK_TYPES = frozenset({"owner", "host"})
+
+# Order used to pick the key an agent is named and identified after: where the
+# program lives is more stable across runs than the credential it currently holds
+# (keys are rotated; the repository or service stays).
+ANCHOR_ORDER = ("repo", "proc", "cloud", "shell", "net", "cred", "keyid")
+
+
+def key_type(key: str) -> str:
+    return key.split(":", 1)[0]
+
+
+def is_weak(key: str) -> bool:
+    return key_type(key) in WEAK_TYPES
+
+
+def anchor_rank(key: str) -> int:
+    t = key_type(key)
+    return ANCHOR_ORDER.index(t) if t in ANCHOR_ORDER else len(ANCHOR_ORDER) + (1 if t in WEAK_TYPES else 0)
+
+
+def cred(fingerprint: str) -> str:
+    return f"cred:{fingerprint}"
+
+
+def keyid(provider: str, key_id: str) -> str:
+    return f"keyid:{provider}:{key_id}"
+
+
+def proc(host: str, user: str | None, program: str) -> str:
+    return f"proc:{host}:{user or '?'}:{program}"
+
+
+def shell(host: str, user: str | None) -> str:
+    """The interactive environment of a user on a host (env vars, shell profile files)."""
+    return f"shell:{host}:{user or '?'}"
+
+
+def host(name: str) -> str:
+    return f"host:{name}"
+
+
+def owner(name: str) -> str:
+    return f"owner:{name}"
+
+
+def repo(root: str, directory: str) -> str:
+    return f"repo:{root}:{directory or '.'}"
+
+
+_SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?([\w.-]+):(?!//)(.+)$")
+
+
+def normalise_remote(url: str) -> str:
+    """``git@github.com:acme/bot.git`` and ``https://u:p@github.com/acme/bot`` → ``github.com/acme/bot``."""
+    url = url.strip()
+    m = _SCP_LIKE.match(url)
+    if m and "://" not in url:
+        hostpart, path = m.group(1), m.group(2)
+    else:
+        rest = url.split("://", 1)[-1]
+        rest = rest.rsplit("@", 1)[-1] if "@" in rest.split("/", 1)[0] else rest
+        hostpart, _, path = rest.partition("/")
+        hostpart = hostpart.split(":", 1)[0] if not hostpart.startswith("[") else hostpart
+    path = path.strip("/")
+    if path.endswith(".git"):
+        path = path[:-4]
+    return f"{hostpart.lower()}/{path}" if path else hostpart.lower()
+
+
+def find_repo_root(path: Path) -> Path | None:
+    """Nearest ancestor directory (or ``path`` itself) that holds a ``.git`` entry."""
+    path = path.resolve()
+    for candidate in (path, *path.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+def repo_remote(root: Path) -> str | None:
+    """The ``origin`` remote (else the first remote) of a work tree, read from its git config."""
+    git = root / ".git"
+    if git.is_file():  # worktree or submodule: "gitdir: <path>"
+        try:
+            target = git.read_text(encoding="utf-8").split("gitdir:", 1)[1].strip()
+        except (OSError, IndexError):
+            return None
+        git = (root / target).resolve()
+        common = git / "commondir"
+        if common.is_file():
+            git = (git / common.read_text(encoding="utf-8").strip()).resolve()
+    parser = configparser.RawConfigParser(strict=False)
+    try:
+        parser.read(git / "config", encoding="utf-8")
+    except (configparser.Error, OSError):
+        return None
+    remotes = [s for s in parser.sections() if s.startswith('remote "')]
+    remotes.sort(key=lambda s: (s != 'remote "origin"', s))
+    for section in remotes:
+        url = parser.get(section, "url", fallback=None)
+        if url:
+            return normalise_remote(url)
+    return None
+
+
+def repo_for_path(path: Path) -> tuple[str, str]:
+    """(repository id, directory inside it) for a file or directory path.
+
+    The repository id is the normalised remote URL when there is one, else the
+    absolute path of the work tree (or of ``path`` when it is not in a repository).
+    """
+    path = path.resolve()
+    directory = path if path.is_dir() else path.parent
+    root = find_repo_root(directory)
+    if root is None:
+        return str(directory), "."
+    rel = os.path.relpath(directory, root)
+    return repo_remote(root) or str(root), "." if rel == "." else rel.replace(os.sep, "/")
+
+
+def describe(key: str) -> str:
+    """A short human name for the thing a key identifies."""
+    t, _, rest = key.partition(":")
+    if t == "repo":
+        root, _, directory = rest.rpartition(":")
+        name = root.rstrip("/").rsplit("/", 1)[-1] or root
+        return name if directory in ("", ".") else f"{name}/{directory}"
+    if t == "proc":
+        parts = rest.split(":", 2)
+        program = parts[-1].rstrip("/").rsplit("/", 1)[-1]
+        return f"{program} ({parts[1]}@{parts[0]})" if len(parts) == 3 else program
+    if t == "shell":
+        hostname, _, user = rest.partition(":")
+        return f"shell environment of {user}@{hostname}"
+    if t == "cred":
+        return f"credential {rest[:8]}"
+    if t == "keyid":
+        return f"{rest.replace(':', ' key ', 1)}"
+    return rest or key

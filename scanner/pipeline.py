@@ -1,0 +1,228 @@
+"""The scan: select detectors, run each isolated with a timeout, correlate, compare, assess.
+
+A detector that raises, times out or cannot load is recorded in coverage and the
+others go on; findings it yielded before it stopped are kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from detectors.base import Cancelled, Detector, DetectorError, ScanContext, current_host, current_user
+from scanner import __version__, redact
+from scanner.baseline import apply_baseline
+from scanner.catalog import Catalog
+from scanner.compare import compare
+from scanner.config import ScanConfig
+from scanner.correlate import correlate
+from scanner.errors import InputError, UserError
+from scanner.model import Coverage, CoverageStatus, Finding, Inventory
+from scanner.plugins import detector_entry_points, unknown_name
+from scanner.progress import NoProgress, ProgressSink
+from scanner.registry import Registry, load_registry
+from scanner.risk import assess
+
+log = logging.getLogger("shadow_agents")
+
+
+@dataclass
+class DetectorInfo:
+    name: str
+    description: str
+    default: bool
+    offline: bool
+    available: bool
+    why_not: str
+    cls: type[Detector] | None = None
+    load_error: str | None = None
+
+
+def list_detectors() -> list[DetectorInfo]:
+    """Every installed detector, loaded, with whether it can run here and why not."""
+    out = []
+    for name, ep in detector_entry_points().items():
+        try:
+            cls = ep.load()
+            det = cls()
+            ok, why = det.available()
+            out.append(DetectorInfo(name, cls.description, cls.default, cls.offline, ok, why, cls))
+        except Exception as exc:  # a broken plugin is listed, not fatal
+            msg = f"cannot load: {type(exc).__name__}: {redact.scrub(str(exc))}"
+            out.append(DetectorInfo(name, "", False, True, False, msg, None, msg))
+    return out
+
+
+def select_detectors(config: ScanConfig, infos: list[DetectorInfo]) -> list[DetectorInfo]:
+    names = [i.name for i in infos]
+    for n in [*config.detectors, *config.exclude_detectors]:
+        if n not in names:
+            raise unknown_name("detector", n, names)
+    if config.detectors:
+        wanted = list(dict.fromkeys(config.detectors))
+    else:
+        wanted = [i.name for i in infos if i.default and i.offline]
+    by_name = {i.name: i for i in infos}
+    return [by_name[n] for n in wanted if n not in config.exclude_detectors]
+
+
+@dataclass
+class _Run:
+    info: DetectorInfo
+    ctx: ScanContext
+    findings: list[Finding] = field(default_factory=list)
+    thread: threading.Thread | None = None
+    started: float = 0.0
+    duration: float = 0.0
+
+
+def _worker(run: _Run, detector: Detector) -> None:
+    cov = run.ctx.coverage
+    try:
+        for finding in detector.run(run.ctx):
+            finding.evidence = redact.scrub(finding.evidence)
+            run.findings.append(finding)
+            cov.findings += 1
+            if run.ctx.cancelled:
+                break
+    except Cancelled:
+        pass
+    except DetectorError as exc:
+        cov.status = CoverageStatus.FAILED
+        cov.reason = redact.scrub(str(exc))
+    except Exception as exc:  # isolation: one detector's bug must not end the scan
+        cov.status = CoverageStatus.FAILED
+        cov.reason = f"{type(exc).__name__}: {redact.scrub(str(exc))}"
+        log.debug("detector %s failed:\n%s", run.info.name, redact.scrub(traceback.format_exc()))
+    finally:
+        run.duration = time.monotonic() - run.started
+
+
+def run_detectors(config: ScanConfig, catalog: Catalog, infos: list[DetectorInfo],
+                  progress: ProgressSink) -> tuple[list[Finding], list[Coverage], dict[str, float]]:
+    paths = [Path(p).expanduser().resolve() for p in config.paths]
+    host = current_host()
+    runs: list[_Run] = []
+    coverages: list[Coverage] = []
+    for info in infos:
+        cov = Coverage(detector=info.name, host=host)
+        coverages.append(cov)
+        if info.cls is None:
+            cov.status, cov.reason = CoverageStatus.FAILED, info.load_error
+            continue
+        if not info.available:
+            cov.status, cov.reason = CoverageStatus.SKIPPED, info.why_not
+            continue
+        ctx = ScanContext(
+            detector=info.name, catalog=catalog, paths=paths, coverage=cov,
+            options=dict(config.detector_options.get(info.name, {})),
+            progress_callback=progress.update, hostname=host, username=current_user(),
+        )
+        runs.append(_Run(info, ctx))
+    for run in runs:
+        progress.start(run.info.name)
+        try:
+            detector = run.info.cls()  # type: ignore[misc]
+        except Exception as exc:
+            run.ctx.coverage.status = CoverageStatus.FAILED
+            run.ctx.coverage.reason = f"cannot start: {type(exc).__name__}: {redact.scrub(str(exc))}"
+            continue
+        run.started = time.monotonic()
+        run.thread = threading.Thread(target=_worker, args=(run, detector), name=f"detector-{run.info.name}", daemon=True)
+        run.thread.start()
+    for run in runs:
+        if run.thread is None:
+            progress.finish(run.info.name, run.ctx.coverage)
+            continue
+        timeout = float(run.ctx.options.get("timeout", config.timeout))
+        remaining = run.started + timeout - time.monotonic()
+        run.thread.join(max(0.0, remaining))
+        if run.thread.is_alive():
+            run.ctx.cancel_event.set()
+            run.thread.join(1.0)
+            cov = run.ctx.coverage
+            cov.status = CoverageStatus.FAILED
+            cov.reason = f"timed out after {timeout:g}s; the {len(run.findings)} findings made until then are kept"
+            run.duration = timeout
+        progress.finish(run.info.name, run.ctx.coverage)
+    findings: dict[str, Finding] = {}
+    for run in runs:
+        for f in list(run.findings):
+            findings.setdefault(f.id, f)
+    timings = {run.info.name: round(run.duration, 3) for run in runs}
+    return list(findings.values()), coverages, timings
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    """Read a saved JSON inventory (exit 2 with a clear message when it is not one)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read inventory: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict) or "agents" not in data:
+            raise ValueError("no 'agents' list; is this a shadow-agents JSON report?")
+        return Inventory.from_dict(data)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not a shadow-agents inventory: {exc}") from None
+
+
+def build_inventory(findings: list[Finding], coverages: list[Coverage], catalog: Catalog,
+                    registry: Registry | None, today: dt.date, metadata: dict[str, Any]) -> Inventory:
+    """Findings → agents with statuses, severities and remediation: everything after detection."""
+    fmap = {f.id: f for f in findings}
+    agents = correlate(findings)
+    ran = {c.detector for c in coverages if c.status in (CoverageStatus.RAN, CoverageStatus.PARTIAL)}
+    compare(agents, fmap, registry, today, ran)
+    assess(agents, fmap, catalog)
+    return Inventory(agents=agents, findings=findings, coverage=coverages, metadata=metadata).sorted()
+
+
+def scan(config: ScanConfig, progress: ProgressSink | None = None,
+         today: dt.date | None = None, clock: Callable[[], dt.datetime] | None = None) -> Inventory:
+    """Run a whole scan. Inputs (registry, baseline, catalogue) are checked before any detector runs."""
+    clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+    started = clock()
+    today = today or started.date()
+    catalog = Catalog.load(config.catalog)
+    redact.add_patterns([catalog.key_regex])
+    registry = load_registry(config.registry) if config.registry else None
+    baseline = load_inventory(config.baseline) if config.baseline else None
+    for p in config.paths:
+        if not Path(p).expanduser().exists():
+            raise UserError(f"path does not exist: {p}")
+    infos = select_detectors(config, list_detectors())
+    with progress or NoProgress() as sink:
+        findings, coverages, timings = run_detectors(config, catalog, infos, sink)
+    digest = hashlib.sha256(json.dumps(config.digest_view(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+    metadata = {
+        "tool": "shadow-agents",
+        "version": __version__,
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": clock().isoformat(timespec="seconds"),
+        "host": current_host(),
+        "user": current_user(),
+        "config_digest": digest,
+        "config_file": config.source,
+        "detectors": [i.name for i in infos],
+        "paths": [str(Path(p).expanduser().resolve()) for p in config.paths],
+        "registry": config.registry,
+        "baseline": config.baseline,
+        "timings_s": timings,
+    }
+    inventory = build_inventory(findings, coverages, catalog, registry, today, metadata)
+    if baseline is not None:
+        apply_baseline(inventory, baseline)
+        inventory.sorted()
+    return inventory

@@ -1,0 +1,273 @@
+"""The approved-agent registry: a YAML (or JSON) list of Agent Identity Records.
+
+Every error names the file, the line and the field, because the people who edit
+this file are not the people who wrote the scanner.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scanner import identity
+from scanner.errors import InputError
+
+DEFAULT_REVIEW_DAYS = 90
+
+RECORD_FIELDS = (
+    "id", "name", "owner", "purpose", "provider", "models", "environment", "created", "last_reviewed",
+    "review_every_days", "expires", "max_session_minutes", "max_concurrency", "scopes", "match", "notes",
+)
+MATCH_FIELDS = ("keys", "credentials", "key_ids", "hosts", "processes", "repos", "cloud", "tags")
+# Which identity-key type each location matcher constrains (for location drift).
+LOCATION_MATCHERS = {"repos": "repo", "processes": "proc", "hosts": "host", "cloud": "cloud"}
+
+
+@dataclass
+class Record:
+    """One approved agent, as the registry declares it."""
+
+    id: str
+    name: str
+    owner: str
+    source: str
+    line: int
+    purpose: str | None = None
+    providers: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    environment: str | None = None
+    created: dt.date | None = None
+    last_reviewed: dt.date | None = None
+    review_every_days: int = DEFAULT_REVIEW_DAYS
+    expires: dt.date | None = None
+    max_session_minutes: int | None = None
+    max_concurrency: int | None = None
+    scopes: list[str] = field(default_factory=list)
+    patterns: list[str] = field(default_factory=list)
+    location_patterns: dict[str, list[str]] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def matches_key(self, key: str) -> bool:
+        return any(fnmatchcase(key, p) for p in self.patterns)
+
+    def where(self) -> str:
+        return f"{self.source}:{self.line}"
+
+
+@dataclass
+class Registry:
+    records: list[Record]
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that remembers the line of every mapping key (``__lines__``)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep=True)
+        mapping["__lines__"] = {k.value: k.start_mark.line + 1 for k, _ in node.value if hasattr(k, "value")}
+        mapping["__line__"] = node.start_mark.line + 1
+        return mapping
+
+
+def _strip_lines(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_lines(v) for k, v in value.items() if k not in ("__lines__", "__line__")}
+    if isinstance(value, list):
+        return [_strip_lines(v) for v in value]
+    return value
+
+
+def load_registry(path: str | Path) -> Registry:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read registry: {getattr(exc, 'strerror', None) or exc}") from None
+    return parse_registry(text, str(path))
+
+
+def parse_registry(text: str, source: str) -> Registry:
+    if source.endswith(".json"):
+        try:
+            data: Any = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{source}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+        data = _json_with_lines(data)
+    else:
+        try:
+            data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark else 1
+            raise InputError(f"{source}:{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    if data is None:
+        return Registry([], source)
+    if isinstance(data, dict):
+        _check_unknown(data, ("agents", "version"), source, "registry")
+        entries = data.get("agents") or []
+    else:
+        entries = data
+    if not isinstance(entries, list):
+        raise InputError(f"{source}:1: 'agents' must be a list of records")
+    records = [_record(entry, source, i) for i, entry in enumerate(entries)]
+    seen: dict[str, Record] = {}
+    for r in records:
+        if r.id in seen:
+            raise InputError(f"{r.where()}: field 'id': duplicate id '{r.id}' (first at line {seen[r.id].line})")
+        seen[r.id] = r
+    return Registry(records, source)
+
+
+def _json_with_lines(data: Any) -> Any:
+    """JSON has no line marks here; give every record line 1 so messages keep their shape."""
+    if isinstance(data, dict):
+        out = {k: _json_with_lines(v) for k, v in data.items()}
+        out["__lines__"] = {k: 1 for k in data}
+        out["__line__"] = 1
+        return out
+    if isinstance(data, list):
+        return [_json_with_lines(v) for v in data]
+    return data
+
+
+def _check_unknown(mapping: dict[str, Any], known: tuple[str, ...], source: str, what: str) -> None:
+    lines = mapping.get("__lines__", {})
+    for key in mapping:
+        if key in ("__lines__", "__line__") or key in known:
+            continue
+        hint = difflib.get_close_matches(str(key), known, n=1)
+        suggestion = f" (did you mean '{hint[0]}'?)" if hint else f" (known: {', '.join(known)})"
+        raise InputError(f"{source}:{lines.get(key, mapping.get('__line__', 1))}: {what}: unknown field '{key}'{suggestion}")
+
+
+def _record(entry: Any, source: str, index: int) -> Record:
+    if not isinstance(entry, dict):
+        raise InputError(f"{source}: record #{index + 1}: expected a mapping with id, name and owner")
+    lines = entry["__lines__"]
+    line = entry["__line__"]
+    _check_unknown(entry, RECORD_FIELDS, source, f"record #{index + 1}")
+
+    def where(name: str) -> str:
+        return f"{source}:{lines.get(name, line)}"
+
+    def text(name: str, required: bool = False) -> str | None:
+        value = entry.get(name)
+        if value is None or value == "":
+            if required:
+                rid = entry.get("id") or f"#{index + 1}"
+                raise InputError(f"{source}:{line}: record {rid}: missing required field '{name}'")
+            return None
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise InputError(f"{where(name)}: field '{name}' must be a string")
+        return str(value)
+
+    def strings(name: str, value: Any = None) -> list[str]:
+        value = entry.get(name) if value is None else value
+        if value is None:
+            return []
+        if isinstance(value, (str, int)):
+            return [str(value)]
+        if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+            return [str(v) for v in value]
+        raise InputError(f"{where(name)}: field '{name}' must be a string or a list of strings")
+
+    def date(name: str) -> dt.date | None:
+        value = entry.get(name)
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise InputError(f"{where(name)}: field '{name}' must be a date (YYYY-MM-DD), got {value!r}") from None
+
+    def integer(name: str) -> int | None:
+        value = entry.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InputError(f"{where(name)}: field '{name}' must be a non-negative integer, got {value!r}")
+        return value
+
+    record = Record(
+        id=text("id", required=True) or "",
+        name=text("name") or text("id") or "",
+        owner=text("owner", required=True) or "",
+        source=source,
+        line=line,
+        purpose=text("purpose"),
+        providers=[p.lower() for p in strings("provider")],
+        models=strings("models"),
+        environment=text("environment"),
+        created=date("created"),
+        last_reviewed=date("last_reviewed"),
+        review_every_days=integer("review_every_days") or DEFAULT_REVIEW_DAYS,
+        expires=date("expires"),
+        max_session_minutes=integer("max_session_minutes"),
+        max_concurrency=integer("max_concurrency"),
+        scopes=strings("scopes"),
+    )
+    _parse_match(entry.get("match"), record, where("match"))
+    return record
+
+
+def _parse_match(match: Any, record: Record, where: str) -> None:
+    if match is None:
+        return
+    if isinstance(match, list):  # shorthand: a bare list of identity-key patterns
+        match = {"keys": match, "__lines__": {}}
+    if not isinstance(match, dict):
+        raise InputError(f"{where}: field 'match' must be a mapping or a list of identity-key patterns")
+    _check_unknown(match, MATCH_FIELDS, record.source, f"record {record.id}: match")
+    lines = match.get("__lines__", {})
+
+    def values(name: str) -> list[str]:
+        value = match.get(name)
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
+            return [str(v) for v in value]
+        raise InputError(f"{record.source}:{lines.get(name, record.line)}: field 'match.{name}' must be a list of strings")
+
+    pats = record.patterns
+    pats += values("keys")
+    for fp in values("credentials"):
+        fp = fp.lower().removeprefix("cred:")
+        pats.append(identity.cred(fp[: len(fp) if "*" in fp else 16]))
+    pats += [k if k.startswith("keyid:") else f"keyid:{k}" for k in values("key_ids")]
+    for name, kind in LOCATION_MATCHERS.items():
+        converted = [_location_pattern(kind, v) for v in values(name)]
+        if converted:
+            record.location_patterns[kind] = converted
+            pats += converted
+    tags = match.get("tags")
+    if tags is not None:
+        if not isinstance(tags, dict):
+            raise InputError(f"{record.source}:{lines.get('tags', record.line)}: field 'match.tags' must be a mapping")
+        record.tags = {str(k): str(v) for k, v in _strip_lines(tags).items()}
+
+
+def _location_pattern(kind: str, value: str) -> str:
+    if value.startswith(f"{kind}:"):
+        return value
+    if kind == "repo":
+        return f"repo:{value}" if ":" in value.split("/", 1)[-1] else f"repo:{value}:*"
+    if kind == "proc":
+        return f"proc:*:*:{value}" if value.count(":") < 2 else f"proc:{value}"
+    return f"{kind}:{value}"

@@ -1,0 +1,81 @@
+"""Severity and remediation per agent, from its status and the risk factors in its findings.
+
+Each risk factor is added to the agent's reasons with its own code, so a ticket
+says *why* an agent is critical, not just that it is.
+"""
+
+from __future__ import annotations
+
+from scanner.catalog import Catalog
+from scanner.model import Agent, Finding, Reason, Severity, Status
+
+BASE_SEVERITY = {
+    Status.SHADOW: Severity.HIGH,
+    Status.EXPIRED: Severity.HIGH,
+    Status.DRIFT: Severity.MEDIUM,
+    Status.REVIEW_OVERDUE: Severity.LOW,
+    Status.DORMANT: Severity.LOW,
+    Status.APPROVED: Severity.INFO,
+}
+_ORDER = list(Severity)
+
+
+def _bump(sev: Severity, steps: int = 1) -> Severity:
+    return _ORDER[min(len(_ORDER) - 1, _ORDER.index(sev) + steps)]
+
+
+def assess(agents: list[Agent], findings: dict[str, Finding], catalog: Catalog) -> None:
+    """Set ``severity``, risk reasons and ``remediation`` on every agent."""
+    for agent in agents:
+        group = [findings[f] for f in agent.findings if f in findings]
+        severity = BASE_SEVERITY[agent.status]
+        factors: list[Reason] = []
+        admin = sorted({f.credential.preview for f in group if f.credential and f.credential.admin})
+        if admin:
+            factors.append(Reason("admin-key", f"holds an admin or organisation-wide key ({', '.join(admin)})"))
+        exposed = sorted({f.location.describe() for f in group if f.credential and f.details.get("world_readable")})
+        if exposed:
+            factors.append(Reason("world-readable", f"a key sits in a world-readable file ({', '.join(exposed[:3])})"))
+        history = sorted({f.location.describe() for f in group if f.details.get("in_history")})
+        if history:
+            factors.append(Reason("key-in-history", f"a key is in git history ({', '.join(history[:3])}); "
+                                                    "it stays valid until revoked"))
+        listening = sorted({f.location.describe() for f in group if f.details.get("exposed")})
+        if listening:
+            factors.append(Reason("exposed-server", f"a model server listens on all interfaces ({', '.join(listening[:3])})"))
+        if not agent.owners and agent.status != Status.APPROVED:
+            factors.append(Reason("no-owner", "no owner could be guessed from the evidence"))
+        if agent.status != Status.APPROVED and any(agent.spend.values()):
+            spent = ", ".join(f"{v:,.2f} {k}" for k, v in sorted(agent.spend.items()))
+            factors.append(Reason("unexplained-spend", f"spent {spent} with no approval"))
+        if agent.status != Status.APPROVED:
+            # world-readable files are noted but do not raise severity: it is every default umask
+            for code in ("admin-key", "key-in-history", "exposed-server"):
+                if any(r.code == code for r in factors):
+                    severity = _bump(severity)
+        agent.severity = severity
+        agent.reasons = agent.reasons + factors
+        agent.remediation = remediation(agent, group, catalog)
+
+
+def remediation(agent: Agent, group: list[Finding], catalog: Catalog) -> str:
+    steps: list[str] = []
+    if agent.status == Status.SHADOW:
+        steps.append("find its owner and register it (shadow-agents registry init --from scan.json writes a "
+                     "starter record), or shut it down")
+    elif agent.status == Status.DORMANT:
+        steps.append(f"confirm record {agent.approved_id} is retired and remove it, or scan where it runs")
+    elif agent.status == Status.EXPIRED:
+        steps.append(f"renew record {agent.approved_id} or decommission the agent and revoke its keys")
+    elif agent.status == Status.DRIFT:
+        steps.append(f"update record {agent.approved_id} to declare what it uses, or bring the agent back in line")
+    elif agent.status == Status.REVIEW_OVERDUE:
+        steps.append(f"review record {agent.approved_id} with its owner and set last_reviewed")
+    if agent.status != Status.APPROVED:
+        consoles = sorted({fmt.console_url for f in group if f.credential and f.credential.key_type
+                           for fmt in catalog.key_formats if fmt.id == f.credential.key_type and fmt.console_url})
+        if any(r.code in ("key-in-history", "world-readable", "admin-key") for r in agent.reasons):
+            steps.append("rotate the exposed key" + (f" at {', '.join(consoles)}" if consoles else ""))
+        if any(r.code == "exposed-server" for r in agent.reasons):
+            steps.append("bind the model server to 127.0.0.1")
+    return "; ".join(steps) if steps else "none: matches its registry record"

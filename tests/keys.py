@@ -1,0 +1,43 @@
+"""Realistic, random (seeded) provider keys for tests. None is a real credential."""
+
+from __future__ import annotations
+
+import random
+import string
+
+from scanner.secrets import is_placeholder
+
+ALNUM = string.ascii_letters + string.digits
+B64URL = ALNUM + "-_"
+HEX = "0123456789abcdef"
+
+
+def _rand(rng: random.Random, alphabet: str, n: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+# provider id -> (key format id, builder)
+SHAPES = {
+    "openai-project": lambda r: "sk-proj-" + _rand(r, B64URL, 74) + "T3BlbkFJ" + _rand(r, B64URL, 74),
+    "openai-legacy": lambda r: "sk-" + _rand(r, ALNUM, 20) + "T3BlbkFJ" + _rand(r, ALNUM, 20),
+    "anthropic-api": lambda r: "sk-ant-api03-" + _rand(r, B64URL, 93) + "AA",
+    "google-ai-studio": lambda r: "AIza" + _rand(r, B64URL, 35),
+    "groq": lambda r: "gsk_" + _rand(r, ALNUM, 52),
+    "huggingface": lambda r: "hf_" + _rand(r, string.ascii_letters, 34),
+    "replicate": lambda r: "r8_" + _rand(r, ALNUM, 37),
+    "perplexity": lambda r: "pplx-" + _rand(r, ALNUM, 48),
+    "xai": lambda r: "xai-" + _rand(r, ALNUM, 80),
+    "openrouter": lambda r: "sk-or-v1-" + _rand(r, HEX, 64),
+    "deepseek": lambda r: "sk-" + _rand(r, HEX, 32),
+    "mistral": lambda r: _rand(r, ALNUM, 32),
+    "cohere": lambda r: _rand(r, ALNUM, 40),
+    "azure-openai": lambda r: _rand(r, HEX, 32),
+}
+
+
+def make_key(shape: str, seed: int = 0) -> str:
+    rng = random.Random(f"{shape}:{seed}")
+    while True:
+        key = SHAPES[shape](rng)
+        if not is_placeholder(key, key[:8]):
+            return key
