@@ -46,7 +46,7 @@ def test_scan_finds_dotenv_key_as_shadow_and_exits_1(run_cli, dotenv):
 
 def test_registry_with_fingerprint_approves_and_exits_0(run_cli, dotenv, workdir):
     reg = registry_file(workdir / "agents.yaml", record("billing-bot", fingerprint(KEY)))
-    r = run_cli("scan", "-f", "json", "--registry", str(reg))
+    r = run_cli("scan", "-d", "env", "-f", "json", "--registry", str(reg))
     assert r.code == 0, r.out + r.err
     (agent,) = r.json()["agents"]
     assert agent["status"] == "approved"
@@ -57,18 +57,18 @@ def test_unmatched_record_is_dormant_and_stale_review_is_overdue(run_cli, dotenv
     old = dt.date.today() - dt.timedelta(days=100)
     reg = registry_file(workdir / "agents.yaml",
                         record("billing-bot", fingerprint(KEY), reviewed=old) + record("ghost", "0" * 16))
-    r = run_cli("scan", "-f", "json", "--registry", str(reg))
+    r = run_cli("scan", "-d", "env", "-f", "json", "--registry", str(reg))
     statuses = {a["name"]: a["status"] for a in r.json()["agents"]}
     assert statuses["ghost"] == "dormant"
     overdue = [a for a in r.json()["agents"] if a.get("approved_id") == "billing-bot"]
     assert overdue[0]["status"] == "review-overdue"
     assert any(x["code"] == "review-overdue" and old.isoformat() in x["message"] for x in overdue[0]["reasons"])
     assert r.code == 0  # default --fail-on shadow: overdue and dormant do not fail
-    assert run_cli("scan", "-f", "json", "--registry", str(reg), "--fail-on", "review-overdue").code == 1
+    assert run_cli("scan", "-d", "env", "-f", "json", "--registry", str(reg), "--fail-on", "review-overdue").code == 1
 
 
 def test_json_is_deterministic_and_valid_against_schema(run_cli, dotenv):
-    a, b = run_cli("scan", "-f", "json"), run_cli("scan", "-f", "json")
+    a, b = run_cli("scan", "-d", "env", "-f", "json"), run_cli("scan", "-d", "env", "-f", "json")
     da, db = a.json(), b.json()
     assert da["metadata"]["started_at"]  # the run-specific block exists
     da.pop("metadata"), db.pop("metadata")
@@ -187,7 +187,7 @@ def test_raising_and_hanging_plugins_are_isolated(run_cli, dotenv, tmp_path):
 
 def test_report_diff_merge_round_trip(run_cli, dotenv, workdir):
     first = workdir / "first.json"
-    assert run_cli("scan", "-f", "json", "-o", str(first)).code == 1
+    assert run_cli("scan", "-d", "env", "-f", "json", "-o", str(first)).code == 1
     again = run_cli("report", str(first), "-f", "json")
     assert json.loads(again.out) == json.loads(first.read_text())
 
@@ -199,14 +199,14 @@ def test_report_diff_merge_round_trip(run_cli, dotenv, workdir):
     other.mkdir()
     (other / ".env").write_text(f"GROQ_API_KEY={make_key('groq', 3)}\n")
     second = workdir / "second.json"
-    run_cli("scan", "-p", ".", "-p", "svc", "-f", "json", "-o", str(second))
+    run_cli("scan", "-d", "env", "-p", ".", "-p", "svc", "-f", "json", "-o", str(second))
     d = json.loads(run_cli("diff", str(first), str(second), "-f", "json").out)
     assert len(d["new"]) == 1 and d["gone"] == []
-    base = run_cli("scan", "-p", ".", "-p", "svc", "--baseline", str(first), "--fail-on", "new", "-f", "json")
+    base = run_cli("scan", "-d", "env", "-p", ".", "-p", "svc", "--baseline", str(first), "--fail-on", "new", "-f", "json")
     assert base.code == 1
     changes = {a["name"]: a.get("change") for a in base.json()["agents"]}
     assert sorted(changes.values()) == ["new", "unchanged"]
-    unchanged = run_cli("scan", "--baseline", str(first), "--fail-on", "new", "-f", "json")
+    unchanged = run_cli("scan", "-d", "env", "--baseline", str(first), "--fail-on", "new", "-f", "json")
     assert unchanged.code == 0
 
     merged = run_cli("merge", str(first), str(second))
@@ -218,12 +218,12 @@ def test_report_diff_merge_round_trip(run_cli, dotenv, workdir):
 
 def test_registry_init_produces_a_registry_that_approves_the_scan(run_cli, dotenv, workdir):
     scan = workdir / "scan.json"
-    run_cli("scan", "-f", "json", "-o", str(scan))
+    run_cli("scan", "-d", "env", "-f", "json", "-o", str(scan))
     reg = workdir / "agents.yaml"
     r = run_cli("registry", "init", "--from", str(scan), "-o", str(reg))
     assert r.code == 0, r.err
     assert run_cli("registry", "check", str(reg)).code == 0
-    again = run_cli("scan", "-f", "json", "--registry", str(reg))
+    again = run_cli("scan", "-d", "env", "-f", "json", "--registry", str(reg))
     assert again.code == 0, again.out
     assert {a["status"] for a in again.json()["agents"]} == {"approved"}
 

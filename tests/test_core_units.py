@@ -1,0 +1,304 @@
+"""Unit tests of the core: redaction, catalogue, correlation, registry, comparison, config, model."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from scanner import identity, redact
+from scanner.baseline import diff
+from scanner.catalog import Catalog, host_pattern_regex
+from scanner.compare import compare
+from scanner.config import parse_set_options, resolve
+from scanner.correlate import correlate
+from scanner.errors import InputError, UserError
+from scanner.model import Confidence, Finding, Inventory, Location, Status
+from scanner.registry import parse_registry
+from scanner.secrets import is_placeholder
+from tests.keys import SHAPES, make_key
+
+TODAY = dt.date(2026, 11, 23)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.load()
+
+
+def finding(*keys: str, provider: str = "openai", kind: str = "credential", path: str = "a/.env", model=None) -> Finding:
+    return Finding(detector="env", kind=kind, location=Location(path=path, line=1), identity=list(keys),
+                   evidence="x", provider=provider, model=model, confidence=Confidence.HIGH)
+
+
+# ---- redact -----------------------------------------------------------------------------------
+
+def test_preview_reveals_at_most_eight_plus_four_and_less_for_short_secrets():
+    key = make_key("openai-project")
+    p = redact.preview(key)
+    assert p.startswith(key[:8]) and p.endswith(key[-4:]) and len(p) == 13
+    short = "abcdefghijklmnop"  # 16 chars
+    assert redact.preview(short) == "abcd…op"
+    assert redact.preview("abc") == "…"
+
+
+def test_fingerprint_is_stable_sha256_prefix():
+    assert redact.fingerprint("hello") == "2cf24dba5fb0a30e"
+
+
+def test_scrub_removes_remembered_and_key_shaped_strings(catalog):
+    remembered = make_key("mistral", 5)  # formatless: only known because a detector saw it
+    redact.credential(remembered)
+    unseen = make_key("groq", 9)
+    redact.add_patterns([catalog.key_regex])
+    text = redact.scrub(f"error near {remembered} and {unseen}!")
+    assert remembered not in text and unseen not in text
+    assert redact.preview(unseen) in text
+
+
+# ---- catalogue --------------------------------------------------------------------------------
+
+def test_catalogue_has_the_breadth_the_detectors_need(catalog):
+    assert len(catalog.providers) >= 25
+    kinds = {p.kind for p in catalog.providers.values()}
+    assert {"provider", "cloud", "gateway", "local"} <= kinds
+    for p in catalog.providers.values():
+        for k in p.keys:
+            assert k.context_only or k.prefixes, k.id
+    assert catalog.env_vars["OPENAI_API_KEY"].role == "key"
+    assert catalog.env_vars["OPENAI_BASE_URL"].role == "endpoint"
+
+
+@pytest.mark.parametrize("shape,provider", [
+    ("openai-project", "openai"), ("openai-legacy", "openai"), ("anthropic-api", "anthropic"),
+    ("google-ai-studio", None), ("groq", "groq"), ("huggingface", "huggingface"), ("replicate", "replicate"),
+    ("perplexity", "perplexity"), ("xai", "xai"), ("openrouter", "openrouter"), ("deepseek", "deepseek"),
+])
+def test_every_self_identifying_key_shape_is_found_once_by_the_combined_regex(catalog, shape, provider):
+    key = make_key(shape, 2)
+    matches = list(catalog.key_regex.finditer(f'x = "{key}"\n'))
+    assert len(matches) == 1 and matches[0].group(0) == key
+    fmt = catalog.key_format_of_match(matches[0])
+    if provider:
+        assert fmt.provider == provider
+    else:
+        assert fmt.provider.startswith("google")
+
+
+def test_formatless_keys_need_context(catalog):
+    for shape, provider in (("mistral", "mistral"), ("cohere", "cohere"), ("azure-openai", "azure-openai")):
+        key = make_key(shape, 1)
+        assert not catalog.key_regex.search(key), shape
+        assert catalog.classify_secret(key, provider) is not None, shape
+
+
+def test_hosts_ports_models_map_to_providers(catalog):
+    assert catalog.provider_for_host("API.OpenAI.com.") == "openai"
+    assert catalog.provider_for_host("myres.openai.azure.com") == "azure-openai"
+    assert catalog.provider_for_host("bedrock-runtime.eu-west-1.amazonaws.com") == "aws-bedrock"
+    assert catalog.provider_for_host("s3.amazonaws.com") is None
+    assert catalog.provider_for_host("example.com") is None
+    assert "ollama" in catalog.providers_for_port(11434)
+    assert catalog.provider_for_model("gpt-4o-2024-08-06") == "openai"
+    assert catalog.provider_for_model("claude-sonnet-4-5") == "anthropic"
+    assert catalog.provider_for_model("banana") is None
+    assert re.fullmatch(host_pattern_regex("*.x.com"), "a.b.x.com")
+    assert not re.fullmatch(host_pattern_regex("*.x.com"), "x.com")
+
+
+def test_user_catalogue_adds_and_replaces_entries(tmp_path):
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("providers:\n  - id: openai\n    name: Replaced\n    hostnames: [llm.internal.example]\n"
+                     "  - id: inhouse\n    name: In-house LLM\n    kind: local\n    ports: [9999]\n")
+    c = Catalog.load([extra])
+    assert c.providers["openai"].name == "Replaced"
+    assert c.provider_for_host("api.openai.com") is None
+    assert c.provider_for_host("llm.internal.example") == "openai"
+    assert c.providers_for_port(9999) == ["inhouse"]
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("providers:\n  - id: x\n    name: X\n    colour: red\n", "unknown field 'colour'"),
+    ("providers:\n  - id: x\n    name: X\n    keys:\n      - id: k\n        regex: '(['\n", "invalid regex"),
+    ("providers: [\n", "invalid YAML"),
+])
+def test_bad_user_catalogue_is_a_clear_error(tmp_path, text, needle):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(InputError, match=re.escape(needle)):
+        Catalog.load([bad])
+
+
+# ---- placeholders -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [
+    "sk-xxxxxxxxxxxxxxxxxxxxxxxx", "your-api-key-here", "<OPENAI_API_KEY>", "${OPENAI_API_KEY}",
+    "sk-proj-abcdefghijklmnopqrstuvwxyz", "aaaaaaaaaaaaaaaaaaaaaaaa", "sk-ant-api03-REPLACE_ME_PLEASE_NOW",
+    "short", "$(vault read key)",
+])
+def test_placeholders_are_not_secrets(value):
+    assert is_placeholder(value, "sk-proj-" if value.startswith("sk-proj-") else "")
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_random_keys_are_rarely_mistaken_for_placeholders(shape):
+    import random
+    rng = random.Random(shape)
+    flagged = sum(is_placeholder(SHAPES[shape](rng)) for _ in range(500))
+    assert flagged <= 2, f"{flagged}/500 random {shape} keys flagged as placeholders"
+
+
+# ---- correlation ------------------------------------------------------------------------------
+
+def test_shared_credential_joins_repo_and_shell_but_owner_and_host_never_do():
+    a = finding("cred:aaaa", "repo:github.com/acme/bot:.", "owner:alice", "host:h1")
+    b = finding("cred:aaaa", "shell:h1:alice", "owner:alice", "host:h1", path="/home/alice/.bashrc")
+    c = finding("cred:bbbb", "repo:github.com/acme/other:.", "owner:alice", "host:h1")
+    agents = correlate([c, b, a])
+    assert len(agents) == 2
+    joined = next(x for x in agents if "cred:aaaa" in x.identity)
+    assert set(joined.findings) == {a.id, b.id}
+    assert joined.name == "bot" and joined.owners == ["alice"]
+    assert correlate([a, b, c])[0].id in {x.id for x in agents}  # order does not matter
+
+
+def test_finding_and_agent_ids_are_stable_across_runs():
+    f1, f2 = finding("cred:1", "repo:r:."), finding("repo:r:.", "cred:1")
+    assert f1.id == f2.id and re.fullmatch(r"[0-9a-f]{16}", f1.id)
+    assert correlate([f1])[0].id == correlate([f2])[0].id
+
+
+# ---- registry ---------------------------------------------------------------------------------
+
+REG = """version: 1
+agents:
+  - id: bot
+    name: Bot
+    owner: alice@example.com
+    provider: openai
+    models: [gpt-4o]
+    last_reviewed: 2026-11-01
+    match:
+      credentials: [AAAA]
+      repos: [github.com/acme/bot]
+  - id: old
+    owner: bob
+    last_reviewed: 2026-01-01
+    expires: 2026-06-01
+    match: ["proc:*:svc:*worker.py"]
+"""
+
+
+def test_registry_parses_match_into_identity_patterns():
+    reg = parse_registry(REG, "agents.yaml")
+    bot, old = reg.records
+    assert bot.line == 3 and bot.matches_key("cred:aaaa") and bot.matches_key("repo:github.com/acme/bot:src")
+    assert not bot.matches_key("repo:github.com/acme/bot2:.")
+    assert old.matches_key("proc:h:svc:/srv/worker.py") and old.name == "old"
+
+
+@pytest.mark.parametrize("text,needle,line", [
+    (REG.replace("    owner: bob\n", ""), "missing required field 'owner'", 12),
+    (REG.replace("models:", "modles:"), "unknown field 'modles' (did you mean 'models'?)", 7),
+    (REG.replace("last_reviewed: 2026-11-01", "last_reviewed: soon"), "must be a date", 8),
+    (REG.replace("credentials:", "credential:"), "unknown field 'credential'", 10),
+    (REG.replace("id: old", "id: bot"), "duplicate id 'bot'", 12),
+])
+def test_registry_errors_name_file_line_and_field(text, needle, line):
+    with pytest.raises(InputError) as exc:
+        parse_registry(text, "agents.yaml")
+    assert needle in str(exc.value) and str(exc.value).startswith(f"agents.yaml:{line}:")
+
+
+def test_json_registry_is_accepted():
+    reg = parse_registry(json.dumps([{"id": "a", "owner": "o", "match": {"hosts": ["h"]}}]), "r.json")
+    assert reg.records[0].matches_key("host:h")
+
+
+# ---- comparison -------------------------------------------------------------------------------
+
+def _statuses(findings: list[Finding]) -> dict[str, tuple[str, list[str]]]:
+    reg = parse_registry(REG, "agents.yaml")
+    agents = correlate(findings)
+    compare(agents, {f.id: f for f in findings}, reg, TODAY)
+    return {a.approved_id or a.name: (a.status.value, [r.code for r in a.reasons]) for a in agents}
+
+
+def test_approved_drift_expired_dormant_and_shadow():
+    ok = _statuses([finding("cred:aaaa", "repo:github.com/acme/bot:.", model="gpt-4o-2024-08-06")])
+    assert ok["bot"] == ("approved", ["approved"])
+    assert ok["old"][0] == "dormant" and "expired" in ok["old"][1]
+
+    drift = _statuses([finding("cred:aaaa", "repo:github.com/acme/bot:.", provider="anthropic",
+                               model="claude-sonnet-4-5"),
+                       finding("cred:aaaa", "repo:github.com/acme/elsewhere:.")])
+    assert drift["bot"][0] == "drift"
+    assert {"drift-provider", "drift-model", "drift-location"} <= set(drift["bot"][1])
+
+    expired = _statuses([finding("proc:h:svc:/srv/worker.py")])
+    assert expired["old"][0] == "expired"
+    shadow = _statuses([finding("cred:ffff", "repo:x:.")])
+    assert shadow["x"] == ("shadow", ["unregistered"])
+
+
+def test_status_is_the_most_severe_reason():
+    assert Status.SHADOW.rank > Status.EXPIRED.rank > Status.DRIFT.rank > Status.REVIEW_OVERDUE.rank
+    assert Status.REVIEW_OVERDUE.rank > Status.DORMANT.rank > Status.APPROVED.rank
+
+
+# ---- inventory round trip and diff ------------------------------------------------------------
+
+def test_inventory_json_round_trip_is_lossless():
+    from scanner.pipeline import build_inventory
+    fs = [finding("cred:aaaa", "repo:github.com/acme/bot:.", model="gpt-4o"), finding("repo:z:.", kind="sdk-usage")]
+    inv = build_inventory(fs, [], Catalog.load(), parse_registry(REG, "r.yaml"), TODAY, {"host": "h"})
+    text = inv.to_json()
+    assert Inventory.from_dict(json.loads(text)).to_json() == text
+
+
+def test_diff_pairs_agents_by_shared_key_when_the_id_changed():
+    before = Inventory(agents=correlate([finding("cred:aaaa")]), findings=[], coverage=[])
+    after = Inventory(agents=correlate([finding("cred:aaaa", "repo:github.com/acme/bot:.")]), findings=[], coverage=[])
+    d = diff(before, after)
+    assert not d.new and not d.gone and len(d.changed) == 1
+
+
+# ---- config -----------------------------------------------------------------------------------
+
+def test_config_precedence_cli_over_env_over_file_over_defaults(tmp_path: Path):
+    (tmp_path / "shadow-agents.toml").write_text(
+        'registry = "reg.yaml"\nfail-on = "drift"\ntimeout = 5\npaths = ["src"]\n[detectors.repo]\nhistory = true\n')
+    cfg = resolve({}, env={}, cwd=tmp_path)
+    assert cfg.registry == str(tmp_path / "reg.yaml") and cfg.fail_on == "drift" and cfg.timeout == 5
+    assert cfg.paths == [str(tmp_path / "src")] and cfg.detector_options == {"repo": {"history": True}}
+    cfg = resolve({}, env={"SHADOW_AGENTS_FAIL_ON": "expired", "SHADOW_AGENTS_STRICT": "true"}, cwd=tmp_path)
+    assert cfg.fail_on == "expired" and cfg.strict is True
+    cfg = resolve({"fail_on": "none"}, env={"SHADOW_AGENTS_FAIL_ON": "expired"}, cwd=tmp_path)
+    assert cfg.fail_on == "none"
+    assert resolve({}, env={}, cwd=tmp_path / "..").fail_on == "shadow"
+
+
+def test_pyproject_section_and_errors(tmp_path: Path):
+    (tmp_path / "pyproject.toml").write_text('[tool.shadow-agents]\ndetectors = ["env"]\n')
+    assert resolve({}, env={}, cwd=tmp_path).detectors == ["env"]
+    (tmp_path / "shadow-agents.toml").write_text('registy = "x"\n')
+    with pytest.raises(UserError, match="did you mean 'registry'"):
+        resolve({}, env={}, cwd=tmp_path)
+    with pytest.raises(UserError, match="DETECTOR.OPTION=VALUE"):
+        parse_set_options(["history"])
+    assert parse_set_options(["repo.max-file-size=10", "net.iface=eth0"]) == {
+        "repo": {"max_file_size": 10}, "net": {"iface": "eth0"}}
+
+
+# ---- identity ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url,expected", [
+    ("git@github.com:acme/bot.git", "github.com/acme/bot"),
+    ("https://user:tok@github.com/acme/bot.git", "github.com/acme/bot"),
+    ("ssh://git@gitlab.example.com:2222/team/bot", "gitlab.example.com/team/bot"),
+])
+def test_remote_urls_normalise_without_credentials(url, expected):
+    assert identity.normalise_remote(url) == expected
