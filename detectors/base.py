@@ -22,7 +22,11 @@ from scanner.model import Coverage, Finding
 
 
 class DetectorError(Exception):
-    """A detector cannot run at all (bad option, missing input). Reported in coverage as failed."""
+    """The user's input to a detector is unusable: a bad option, an unreadable capture, no privilege.
+
+    The scan still completes and its report is written (nothing found is lost); the
+    coverage entry is marked ``input_error`` and the command then exits with code 2.
+    """
 
 
 class Cancelled(Exception):

@@ -89,6 +89,8 @@ def _render(inventory: Inventory, fmt: str, output: str | None) -> None:
 
 
 def _exit_code(inventory: Inventory, fail_on: str, strict: bool) -> int:
+    if any(c.input_error for c in inventory.coverage):
+        return EXIT_ERROR
     if strict and not inventory.complete:
         return EXIT_INCOMPLETE
     active = [a for a in inventory.agents if a.change != Change.GONE]
@@ -158,17 +160,35 @@ def scan(
     quiet: Optional[bool] = typer.Option(None, "--quiet", "-q", help="No progress or summary on stderr; errors only."),
     verbose: Optional[bool] = typer.Option(None, "--verbose", "-v", help="Debug logging on stderr (secrets are still redacted)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No live progress display."),
+    history: Optional[bool] = typer.Option(None, "--history", help="repo: also scan every commit of git history.", rich_help_panel="Detector options"),
+    max_file_size: Optional[str] = typer.Option(None, "--max-file-size", help="repo: skip files larger than this (e.g. 10MB; default 10MB).", rich_help_panel="Detector options"),
+    include_vendored: Optional[bool] = typer.Option(None, "--include-vendored", help="repo: also scan node_modules, virtualenvs, site-packages.", rich_help_panel="Detector options"),
+    respect_gitignore: Optional[bool] = typer.Option(None, "--respect-gitignore", help="repo: skip files .gitignore ignores (default: scan them for keys).", rich_help_panel="Detector options"),
+    resolve_hosts: Optional[bool] = typer.Option(None, "--resolve", help="process: resolve catalogue hostnames to attribute connections (makes DNS queries).", rich_help_panel="Detector options"),
+    interface: Optional[str] = typer.Option(None, "--interface", help="network: capture live on this interface.", rich_help_panel="Detector options"),
+    duration: Optional[str] = typer.Option(None, "--duration", help="network: live capture length (e.g. 30s, 5m).", rich_help_panel="Detector options"),
 ) -> None:
     """Scan this machine and the given paths for LLM agents and report them against the registry."""
+    flags = {
+        "repo": {"history": history, "max_file_size": max_file_size, "include_vendored": include_vendored,
+                 "respect_gitignore": respect_gitignore},
+        "process": {"resolve": resolve_hosts},
+        "network": {"interface": interface, "duration": duration, "resolve": resolve_hosts},
+    }
     cli: dict[str, Any] = {
         "paths": path or [], "detectors": detector or [], "exclude_detectors": exclude_detector or [],
         "registry": registry, "format": format, "output": output, "fail_on": fail_on, "baseline": baseline,
         "strict": strict, "catalog": catalog or [], "timeout": timeout, "quiet": quiet, "verbose": verbose,
         "progress": False if no_progress else None,
-        "detector_options": parse_set_options(set_option or []) if set_option else {},
     }
 
     def body() -> int:
+        options = parse_set_options(set_option or [])
+        for det, values in flags.items():
+            for key, value in values.items():
+                if value is not None:
+                    options.setdefault(det, {})[key] = value
+        cli["detector_options"] = options
         cfg = resolve(cli, config_path=config)
         _setup_logging(cfg.verbose, cfg.quiet)
         return _scan(cfg)
@@ -190,6 +210,9 @@ def _scan(cfg: ScanConfig) -> int:
     if not cfg.quiet and not (fmt == "table" and cfg.output in (None, "-")):
         from reports.base import summary_line
         err.print(summary_line(inventory), highlight=False)
+    for c in inventory.coverage:
+        if c.input_error:
+            err.print(f"[red]error:[/] {c.detector}: {c.reason}", markup=True, highlight=False)
     return _exit_code(inventory, cfg.fail_on, cfg.strict)
 
 
@@ -327,6 +350,29 @@ def registry_init(
         text = starter_registry(load_inventory(from_scan), dt.date.today())
         with open_output(output) as stream:
             stream.write(text)
+        return EXIT_OK
+
+    _guarded(body)
+
+
+@registry_app.command("add", epilog="Example:\n\n  shadow-agents registry add 3f9a1c2b4d5e --from scan.json --registry agents.yaml --owner dana@example.com")
+def registry_add(
+    ref: str = typer.Argument(..., help="Agent id or finding id from the scan."),
+    from_scan: Path = typer.Option(..., "--from", help="A JSON inventory saved by `scan -f json`."),
+    registry: Path = typer.Option(..., "--registry", "-r", help="Registry file to append to (created if missing)."),
+    owner: Optional[str] = typer.Option(None, "--owner", help="Owner of the agent (default: the scan's guess)."),
+    purpose: Optional[str] = typer.Option(None, "--purpose", help="What the agent is for."),
+) -> None:
+    """Append a record for one agent of a scan to the registry."""
+
+    def body() -> int:
+        from scanner.pipeline import load_inventory
+        from scanner.registry_init import add_record, find_agent
+        agent = find_agent(load_inventory(from_scan), ref)
+        text = add_record(registry, agent, dt.date.today(), owner, purpose)
+        with open_output(str(registry)) as stream:
+            stream.write(text)
+        err.print(f"added {agent.name} ({agent.id}) to {registry}", highlight=False)
         return EXIT_OK
 
     _guarded(body)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -183,7 +184,43 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, cwd: P
         if value is None or (key in _LIST_KEYS and value == []):
             continue
         merged[_norm_key(key)] = _coerce(_norm_key(key), value, f"option --{key.replace('_', '-')}")
+    for det, opts in options.items():
+        for key, value in opts.items():
+            if key.endswith("_size"):
+                opts[key] = parse_size(value, f"{det}.{key}")
+            elif key in ("duration", "timeout") or key.endswith("_seconds"):
+                opts[key] = parse_duration(value, f"{det}.{key}")
     return ScanConfig(**merged, detector_options=options, source=source)
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
+               "g": 1000**3, "gb": 1000**3, "gib": 1024**3}
+_TIME_UNITS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def _number_with_unit(value: Any, units: dict[str, int], what: str, example: str) -> float:
+    if isinstance(value, bool):
+        raise UserError(f"{what}: expected a number like {example}, got {value!r}")
+    if isinstance(value, (int, float)):
+        number, unit = float(value), ""
+    else:
+        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
+        if not m or m.group(2).lower() not in units:
+            raise UserError(f"{what}: expected a number like {example}, got {value!r}")
+        number, unit = float(m.group(1)), m.group(2).lower()
+    if number <= 0:
+        raise UserError(f"{what}: must be positive, got {value!r}")
+    return number * units[unit]
+
+
+def parse_size(value: Any, what: str = "size") -> int:
+    """``10MB`` / ``512KiB`` / ``1000000`` → bytes."""
+    return int(_number_with_unit(value, _SIZE_UNITS, what, "10MB"))
+
+
+def parse_duration(value: Any, what: str = "duration") -> float:
+    """``30s`` / ``5m`` / ``1h`` / ``7d`` / ``90`` → seconds."""
+    return _number_with_unit(value, _TIME_UNITS, what, "5m")
 
 
 def parse_set_options(items: list[str]) -> dict[str, dict[str, Any]]:

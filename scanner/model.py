@@ -335,6 +335,7 @@ class Coverage:
     gaps: list[Gap] = field(default_factory=list)
     gaps_total: int = 0
     findings: int = 0
+    input_error: bool = False  # failed because of the user's input (exit 2), not a bug
 
     MAX_GAPS = 200  # keep reports readable; gaps_total keeps the true count
 
@@ -363,6 +364,7 @@ class Coverage:
             "gaps": gaps,
             "gaps_total": self.gaps_total or None,
             "findings": self.findings,
+            "input_error": self.input_error or None,
         }
         return {k: v for k, v in d.items() if k in ("detector", "status", "findings") or v not in (None, [], {})}
 
@@ -378,6 +380,7 @@ class Coverage:
             gaps=gaps,
             gaps_total=d.get("gaps_total", len(gaps)),
             findings=d.get("findings", 0),
+            input_error=bool(d.get("input_error", False)),
         )
 
 

@@ -98,6 +98,7 @@ def _worker(run: _Run, detector: Detector) -> None:
     except DetectorError as exc:
         cov.status = CoverageStatus.FAILED
         cov.reason = redact.scrub(str(exc))
+        cov.input_error = True
     except Exception as exc:  # isolation: one detector's bug must not end the scan
         cov.status = CoverageStatus.FAILED
         cov.reason = f"{type(exc).__name__}: {redact.scrub(str(exc))}"

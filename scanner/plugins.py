@@ -42,7 +42,10 @@ def load_format(name: str) -> Any:
     eps = report_entry_points()
     if name not in eps:
         raise unknown_name("format", name, list(eps))
-    return eps[name].load()()
+    try:
+        return eps[name].load()()
+    except Exception as exc:  # a broken plugin is the installation's problem, said plainly
+        raise UserError(f"format '{name}' cannot be loaded: {type(exc).__name__}: {exc}") from None
 
 
 def format_for_extension(path: str) -> str | None:

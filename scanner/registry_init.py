@@ -1,16 +1,26 @@
-"""``registry init``: a starter registry with one commented record per agent of a scan."""
+"""Writing registry records: ``registry init`` (one per agent of a scan) and ``registry add`` (one)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import yaml
 
 from scanner import identity
-from scanner.model import Inventory, Status
+from scanner.errors import UserError
+from scanner.model import Agent, Inventory, Status
+from scanner.registry import parse_registry
 
 _MATCH_FIELD = {"cred": "credentials", "keyid": "key_ids", "repo": "repos", "proc": "processes", "cloud": "cloud"}
+HEADER = [
+    "# Approved-agent registry. Review each record: fill in owner and purpose, delete what should",
+    "# not run, then pass this file to `shadow-agents scan --registry`.",
+    "# Validate with `shadow-agents registry check`.",
+    "version: 1",
+    "agents:",
+]
 
 
 def _slug(name: str, taken: set[str]) -> str:
@@ -26,44 +36,68 @@ def _match(keys: list[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for key in keys:
         t = identity.key_type(key)
-        if t not in _MATCH_FIELD:
-            continue
-        # credentials are written as bare fingerprints; the others keep their full, explicit form
-        out.setdefault(_MATCH_FIELD[t], []).append(key.split(":", 1)[1] if t == "cred" else key)
+        if t in _MATCH_FIELD:
+            # credentials are written as bare fingerprints; the others keep their full, explicit form
+            out.setdefault(_MATCH_FIELD[t], []).append(key.split(":", 1)[1] if t == "cred" else key)
     if not out:
         out["keys"] = [k for k in keys if not identity.is_weak(k)]
     return out
 
 
+def record_lines(agent: Agent, taken: set[str], today: dt.date, owner: str | None = None,
+                 purpose: str | None = None) -> list[str]:
+    """A commented YAML list item (indented for ``agents:``) that matches ``agent``."""
+    record = {
+        "id": _slug(agent.name, taken),
+        "name": agent.name,
+        "owner": owner or (agent.owners[0] if agent.owners else "TODO"),
+        "purpose": purpose or "TODO: what this agent does and for whom",
+        "provider": agent.providers,
+        "models": agent.models,
+        "environment": "production",
+        "created": today,
+        "last_reviewed": today,
+        "review_every_days": 90,
+        "match": _match(agent.identity),
+    }
+    dumped = yaml.safe_dump([record], sort_keys=False, allow_unicode=True, default_flow_style=False)
+    comment = f"  # {agent.name}: {agent.status.value} at scan time; seen at {', '.join(agent.locations[:3]) or '-'}"
+    return [comment] + ["  " + line for line in dumped.rstrip("\n").splitlines()]
+
+
 def starter_registry(inventory: Inventory, today: dt.date) -> str:
-    lines = [
-        "# Approved-agent registry written by `shadow-agents registry init`.",
-        f"# One record per agent found in the scan of {inventory.metadata.get('started_at', 'an earlier run')}.",
-        "# Review each record: fill in owner and purpose, delete what should not run, then",
-        "# pass this file to `shadow-agents scan --registry`. Validate with `shadow-agents registry check`.",
-        "version: 1",
-        "agents:",
-    ]
+    lines = list(HEADER)
     taken: set[str] = set()
     for agent in inventory.sorted().agents:
-        if agent.status == Status.DORMANT or not agent.identity:
-            continue
-        record = {
-            "id": _slug(agent.name, taken),
-            "name": agent.name,
-            "owner": agent.owners[0] if agent.owners else "TODO",
-            "purpose": "TODO: what this agent does and for whom",
-            "provider": agent.providers,
-            "models": agent.models,
-            "environment": "production",
-            "created": today,
-            "last_reviewed": today,
-            "review_every_days": 90,
-            "match": _match(agent.identity),
-        }
-        dumped = yaml.safe_dump([record], sort_keys=False, allow_unicode=True, default_flow_style=False)
-        lines.append(f"  # {agent.name}: {agent.status.value} at scan time; seen at {', '.join(agent.locations[:3]) or '-'}")
-        lines.extend("  " + line for line in dumped.rstrip("\n").splitlines())
+        if agent.status != Status.DORMANT and agent.identity:
+            lines += record_lines(agent, taken, today)
     if lines[-1] == "agents:":
         lines[-1] = "agents: []"
     return "\n".join(lines) + "\n"
+
+
+def find_agent(inventory: Inventory, ref: str) -> Agent:
+    """The agent with id ``ref``, or the one holding finding ``ref``."""
+    for agent in inventory.agents:
+        if agent.id == ref or ref in agent.findings:
+            return agent
+    raise UserError(f"no agent or finding with id '{ref}' in this inventory")
+
+
+def add_record(registry_path: Path, agent: Agent, today: dt.date, owner: str | None, purpose: str | None) -> str:
+    """Text of ``registry_path`` with a record for ``agent`` appended (validated before it is returned)."""
+    text = registry_path.read_text(encoding="utf-8") if registry_path.exists() else ""
+    reg = parse_registry(text, str(registry_path)) if text.strip() else None
+    taken = {r.id for r in reg.records} if reg else set()
+    if reg and any(any(r.matches_key(k) for k in agent.identity) for r in reg.records):
+        raise UserError(f"{registry_path}: agent {agent.id} ({agent.name}) already matches a record")
+    new = record_lines(agent, taken, today, owner, purpose)
+    if not text.strip():
+        text = "\n".join(HEADER) + "\n"
+    elif re.search(r"^agents:\s*\[\s*\]\s*$", text, re.MULTILINE):
+        text = re.sub(r"^agents:\s*\[\s*\]\s*$", "agents:", text, count=1, flags=re.MULTILINE)
+    elif not re.search(r"^agents:\s*$", text, re.MULTILINE):
+        raise UserError(f"{registry_path}: registry add needs a top-level 'agents:' list to append to")
+    result = text.rstrip("\n") + "\n" + "\n".join(new) + "\n"
+    parse_registry(result, str(registry_path))  # never write a registry we cannot read back
+    return result

@@ -61,8 +61,8 @@ def assess(agents: list[Agent], findings: dict[str, Finding], catalog: Catalog) 
 def remediation(agent: Agent, group: list[Finding], catalog: Catalog) -> str:
     steps: list[str] = []
     if agent.status == Status.SHADOW:
-        steps.append("find its owner and register it (shadow-agents registry init --from scan.json writes a "
-                     "starter record), or shut it down")
+        steps.append(f"find its owner and register it (shadow-agents registry add {agent.id} --from scan.json "
+                     "--registry agents.yaml --owner OWNER), or shut it down and revoke its keys")
     elif agent.status == Status.DORMANT:
         steps.append(f"confirm record {agent.approved_id} is retired and remove it, or scan where it runs")
     elif agent.status == Status.EXPIRED:

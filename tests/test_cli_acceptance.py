@@ -139,7 +139,14 @@ def test_missing_path_and_bad_inventory_exit_2(run_cli, workdir):
 
 PLUGIN = '''
 import time
-from detectors.base import Detector
+from detectors.base import Detector, DetectorError
+
+class BadInput(Detector):
+    name = "badinput"
+    description = "rejects its input"
+    def run(self, ctx):
+        raise DetectorError("capture.pcap: not a capture file")
+        yield
 
 class Boom(Detector):
     name = "boom"
@@ -164,7 +171,8 @@ def _install_plugin(root: Path, key: str) -> dict[str, str]:
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: boom-plugin\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text(
-        "[shadow_agents.detectors]\nboom = boom_plugin:Boom\nsleepy = boom_plugin:Sleepy\n")
+        "[shadow_agents.detectors]\nboom = boom_plugin:Boom\nsleepy = boom_plugin:Sleepy\n"
+        "badinput = boom_plugin:BadInput\n")
     return {"PYTHONPATH": str(root)}
 
 
@@ -181,6 +189,9 @@ def test_raising_and_hanging_plugins_are_isolated(run_cli, dotenv, tmp_path):
     assert KEY not in r.out + r.err  # the plugin's error message carried the key; it was scrubbed
     strict = run_cli("scan", "-d", "env", "-d", "boom", "--strict", "-f", "json", env=env)
     assert strict.code == 3
+    bad = run_cli("scan", "-d", "env", "-d", "badinput", "-f", "json", env=env)
+    assert bad.code == 2 and "badinput: capture.pcap: not a capture file" in bad.err
+    assert any("openai" in a.get("providers", []) for a in bad.json()["agents"])  # nothing found is lost
     listing = run_cli("detectors", "--json", env=env)
     assert {d["name"] for d in json.loads(listing.out)} >= {"env", "boom", "sleepy"}
 
@@ -247,3 +258,20 @@ def test_python_dash_m_scanner_works(home, workdir, dotenv):
     p = subprocess.run([sys.executable, "-m", "scanner", "scan", "-f", "json", "-q"], cwd=workdir,
                        env=clean_environ(home), capture_output=True, text=True, timeout=120)
     assert p.returncode == 1 and json.loads(p.stdout)["agents"]
+
+
+def test_registry_add_appends_one_validated_record(run_cli, dotenv, workdir):
+    scan = workdir / "scan.json"
+    run_cli("scan", "-d", "env", "-f", "json", "-o", str(scan))
+    agent = json.loads(scan.read_text())["agents"][0]
+    reg = workdir / "agents.yaml"
+    r = run_cli("registry", "add", agent["findings"][0], "--from", str(scan), "--registry", str(reg),
+                "--owner", "dana@example.com")
+    assert r.code == 0, r.err
+    assert "registry add" in agent["remediation"] and agent["id"] in agent["remediation"]
+    assert "dana@example.com" in reg.read_text()
+    assert oct(reg.stat().st_mode & 0o777) == oct(0o600)
+    again = run_cli("registry", "add", agent["id"], "--from", str(scan), "--registry", str(reg))
+    assert again.code == 2 and "already matches" in again.err
+    assert run_cli("scan", "-d", "env", "-f", "json", "--registry", str(reg)).code == 0
+    assert run_cli("registry", "add", "nope", "--from", str(scan), "--registry", str(reg)).code == 2

@@ -302,3 +302,32 @@ def test_pyproject_section_and_errors(tmp_path: Path):
 ])
 def test_remote_urls_normalise_without_credentials(url, expected):
     assert identity.normalise_remote(url) == expected
+
+
+@pytest.mark.parametrize("value,expected", [("10MB", 10_000_000), ("512KiB", 524_288), (2048, 2048), ("3", 3)])
+def test_sizes(value, expected):
+    from scanner.config import parse_size
+    assert parse_size(value) == expected
+
+
+@pytest.mark.parametrize("value,expected", [("5m", 300), ("30s", 30), ("1h", 3600), (90, 90), ("7d", 604800)])
+def test_durations(value, expected):
+    from scanner.config import parse_duration
+    assert parse_duration(value) == expected
+
+
+@pytest.mark.parametrize("bad", ["ten", "5 parsecs", "-3", True, "0"])
+def test_bad_sizes_and_durations_are_user_errors(bad):
+    from scanner.config import parse_duration, parse_size
+    with pytest.raises(UserError):
+        parse_size(bad)
+    with pytest.raises(UserError):
+        parse_duration(bad)
+
+
+def test_detector_option_units_are_normalised_when_config_resolves(tmp_path: Path):
+    cfg = resolve({"detector_options": {"repo": {"max_file_size": "1MB"}, "network": {"duration": "2m"}}},
+                  env={}, cwd=tmp_path)
+    assert cfg.detector_options == {"repo": {"max_file_size": 1_000_000}, "network": {"duration": 120.0}}
+    with pytest.raises(UserError, match="repo.max_file_size"):
+        resolve({"detector_options": {"repo": {"max_file_size": "big"}}}, env={}, cwd=tmp_path)
