@@ -10,7 +10,9 @@ import datetime as dt
 import difflib
 import json
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
+import fnmatch
+import re
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +57,12 @@ class Record:
     tags: dict[str, str] = field(default_factory=dict)
 
     def matches_key(self, key: str) -> bool:
-        return any(fnmatchcase(key, p) for p in self.patterns)
+        return bool(self._pattern_regex.match(key)) if self.patterns else False
+
+    @cached_property
+    def _pattern_regex(self) -> re.Pattern[str]:
+        """All match patterns as one compiled regex: registries are checked against every agent."""
+        return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in self.patterns))
 
     def where(self) -> str:
         return f"{self.source}:{self.line}"
