@@ -6,7 +6,9 @@ computes statuses or severities; it only chooses how to show them.
 
 from __future__ import annotations
 
+import re
 from typing import IO, ClassVar
+from urllib.parse import urlsplit
 
 from scanner.model import Agent, Change, Finding, Inventory, Status
 
@@ -65,3 +67,64 @@ def ordered_agents(inventory: Inventory) -> list[Agent]:
 def title(agent: Agent) -> str:
     providers = ", ".join(agent.providers) or "unknown provider"
     return f"[{agent.status.value}] {agent.name} ({providers})"
+
+
+def spend_text(spend: dict[str, float]) -> str:
+    """``1,234.50 USD; 99.99 EUR`` (empty string when nothing was spent)."""
+    return "; ".join(f"{amount:,.2f} {cur}" for cur, amount in sorted(spend.items()) if amount)
+
+
+def spend_by_provider(inventory: Inventory) -> dict[str, dict[str, float]]:
+    """Billed cost per provider and currency, over the findings of agents still present."""
+    fmap = inventory.finding_map()
+    totals: dict[str, dict[str, float]] = {}
+    for agent in inventory.agents:
+        if agent.change == Change.GONE:
+            continue
+        for f in agent_findings(agent, fmap):
+            if f.cost:
+                per_cur = totals.setdefault(f.provider or "unknown", {})
+                cur = f.currency or "USD"
+                per_cur[cur] = round(per_cur.get(cur, 0.0) + f.cost, 2)
+    return dict(sorted(totals.items()))
+
+
+ENDPOINT_DETAILS = ("endpoint", "url", "sni", "hostname")
+
+
+def finding_endpoints(finding: Finding) -> list[str]:
+    """Network endpoints a finding names, as ``scheme://host[:port]/path``.
+
+    User info, query and fragment are dropped: they are where tokens hide in URLs.
+    """
+    out = []
+    for key in ENDPOINT_DETAILS:
+        value = finding.details.get(key)
+        if isinstance(value, str) and value.strip():
+            endpoint = _safe_url(value.strip())
+            if endpoint:
+                out.append(endpoint)
+    return out
+
+
+def _safe_url(value: str) -> str | None:
+    parts = urlsplit(value if "://" in value else f"https://{value}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not host or not parts.scheme:
+        return None
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}{parts.path}"
+
+
+# Control characters (but tab and line ends) and bidirectional overrides: they can hide or
+# reorder text on screen ("trojan source"), and NUL or ESC have no business in a report.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with unprintable and bidi-control characters shown as escapes (``\\x1b``, ``\\u202e``)."""
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) <= 0xFF
+                            else f"\\u{ord(m.group()):04x}", text)

@@ -10,29 +10,31 @@ import json
 from typing import IO, Any
 
 from reports.base import Format, evidence_lines, title
+from reports.markdown import md
 from scanner.model import Agent, Finding, Inventory, SCHEMA_VERSION
 
 MAX_EVIDENCE = 50
 
 
 def markdown_body(agent: Agent, findings: dict[str, Finding]) -> str:
+    """A ticket body: everything that came from the scanned world is escaped (see reports.markdown.md)."""
     lines = [
         f"**Status:** {agent.status.value} · **Severity:** {agent.severity.value}"
         + (f" · **Change:** {agent.change.value}" if agent.change else ""),
-        f"**Owner (guess):** {', '.join(agent.owners) or 'unknown'}",
-        f"**Providers:** {', '.join(agent.providers) or 'unknown'}"
-        + (f" · **Models:** {', '.join(agent.models)}" if agent.models else ""),
+        f"**Owner (guess):** {md(', '.join(agent.owners) or 'unknown')}",
+        f"**Providers:** {md(', '.join(agent.providers) or 'unknown')}"
+        + (f" · **Models:** {md(', '.join(agent.models))}" if agent.models else ""),
     ]
     if agent.approved_id:
-        lines.append(f"**Registry record:** {agent.approved_id}")
-    lines += ["", "### Why"] + [f"- {r.message} (`{r.code}`)" for r in agent.reasons]
-    lines += ["", "### What to do", agent.remediation or "-"]
+        lines.append(f"**Registry record:** {md(agent.approved_id)}")
+    lines += ["", "### Why"] + [f"- {md(r.message)} ({md(r.code)})" for r in agent.reasons]
+    lines += ["", "### What to do", md(agent.remediation or "-")]
     ev = evidence_lines(agent, findings, MAX_EVIDENCE)
     if ev:
-        lines += ["", "### Evidence"] + [f"- `{e}`" for e in ev]
+        lines += ["", "### Evidence"] + [f"- {md(e)}" for e in ev]
         if len(agent.findings) > MAX_EVIDENCE:
             lines.append(f"- … and {len(agent.findings) - MAX_EVIDENCE} more")
-    lines += ["", f"<sub>dedupe key: {agent.dedupe_key}</sub>"]
+    lines += ["", f"<sub>dedupe key: {md(agent.dedupe_key)}</sub>"]
     return "\n".join(lines)
 
 

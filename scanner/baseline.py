@@ -56,14 +56,16 @@ def diff(old: Inventory, new: Inventory) -> Diff:
         for k in a.identity:
             if not identity.is_weak(k):
                 old_by_key.setdefault(k, a)
+        if a.approved_id:  # a dormant record that is matched now is the same agent, found
+            old_by_key.setdefault(f"record:{a.approved_id}", a)
     paired: set[str] = set()
     for agent in new.agents:
         if agent.change == Change.GONE:
             continue
         before = old_by_id.get(agent.id)
         if before is None or before.id in paired:
-            before = next((old_by_key[k] for k in agent.identity if k in old_by_key
-                           and old_by_key[k].id not in paired), None)
+            keys = agent.identity + ([f"record:{agent.approved_id}"] if agent.approved_id else [])
+            before = next((old_by_key[k] for k in keys if k in old_by_key and old_by_key[k].id not in paired), None)
         if before is None:
             result.new.append(agent)
             continue

@@ -331,3 +331,13 @@ def test_detector_option_units_are_normalised_when_config_resolves(tmp_path: Pat
     assert cfg.detector_options == {"repo": {"max_file_size": 1_000_000}, "network": {"duration": 120.0}}
     with pytest.raises(UserError, match="repo.max_file_size"):
         resolve({"detector_options": {"repo": {"max_file_size": "big"}}}, env={}, cwd=tmp_path)
+
+
+def test_dormant_record_found_later_is_changed_not_gone_plus_new():
+    from scanner.pipeline import build_inventory
+    reg = parse_registry(REG, "r.yaml")
+    before = build_inventory([], [], Catalog.load(), reg, TODAY, {})
+    after = build_inventory([finding("cred:aaaa", "repo:github.com/acme/bot:.")], [], Catalog.load(), reg, TODAY, {})
+    d = diff(before, after)
+    assert not d.gone and not d.new
+    assert any(b.approved_id == "bot" and "status dormant → approved" in what for _a, b, what in d.changed)

@@ -1,0 +1,76 @@
+"""``csv``: one row per agent for spreadsheets, with stable columns.
+
+Spreadsheet-safe: a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return would be read as a formula by Excel, LibreOffice or Google Sheets,
+so it gets a leading apostrophe (OWASP's advice for CSV injection). Lists are joined
+with ``; `` inside one cell; reasons, being sentences, go one per line in their cell;
+spend is ``1234.50 USD`` (no thousands separator, so spreadsheets can parse it).
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import IO, Any
+
+from reports.base import Format, agent_findings, ordered_agents, printable
+from scanner.model import Agent, Finding, Inventory
+
+COLUMNS = (
+    "agent_id", "name", "status", "severity", "change", "approved_id", "owners", "providers", "models",
+    "spend", "credentials", "first_seen", "last_seen", "locations", "detectors", "kinds", "findings", "reasons",
+    "reason_codes", "remediation", "dedupe_key",
+)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: str) -> str:
+    """Prefix formula-looking cells with an apostrophe so spreadsheets show them as text."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def credentials(agent: Agent, findings: dict[str, Finding]) -> str:
+    """Previews and fingerprints of the keys an agent holds: enough to find and rotate them."""
+    creds = sorted({(f.credential.preview, f.credential.fingerprint)
+                    for f in agent_findings(agent, findings) if f.credential})
+    return "; ".join(f"{preview} ({fp})" for preview, fp in creds)
+
+
+def row(agent: Agent, findings: dict[str, Finding]) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "agent_id": agent.id,
+        "name": agent.name,
+        "status": agent.status.value,
+        "severity": agent.severity.value,
+        "change": agent.change.value if agent.change else "",
+        "approved_id": agent.approved_id or "",
+        "owners": "; ".join(agent.owners),
+        "providers": "; ".join(agent.providers),
+        "models": "; ".join(agent.models),
+        "spend": "; ".join(f"{amount:.2f} {cur}" for cur, amount in sorted(agent.spend.items()) if amount),
+        "credentials": credentials(agent, findings),
+        "first_seen": agent.first_seen or "",
+        "last_seen": agent.last_seen or "",
+        "locations": "; ".join(agent.locations),
+        "detectors": "; ".join(agent.detectors),
+        "kinds": "; ".join(agent.kinds),
+        "findings": str(len(agent.findings)),
+        "reasons": "\n".join(r.message for r in agent.reasons),
+        "reason_codes": "; ".join(r.code for r in agent.reasons),
+        "remediation": agent.remediation or "",
+        "dedupe_key": agent.dedupe_key,
+    }
+    return {k: neutralise(printable(str(v))) for k, v in values.items()}
+
+
+class CsvFormat(Format):
+    name = "csv"
+    description = "One row per agent for spreadsheets (stable columns, formula injection neutralised)"
+    extensions = (".csv",)
+
+    def render(self, inventory: Inventory, stream: IO[str]) -> None:
+        inventory.sorted()
+        writer = csv.DictWriter(stream, fieldnames=COLUMNS, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+        writer.writeheader()
+        fmap = inventory.finding_map()
+        for agent in ordered_agents(inventory):
+            writer.writerow(row(agent, fmap))
