@@ -17,7 +17,7 @@ WEAK_TYPES = frozenset({"owner", "host"})
 # Order used to pick the key an agent is named and identified after: where the
 # program lives is more stable across runs than the credential it currently holds
 # (keys are rotated; the repository or service stays).
-ANCHOR_ORDER = ("repo", "proc", "cloud", "shell", "net", "cred", "keyid")
+ANCHOR_ORDER = ("repo", "proc", "container", "cloud", "shell", "net", "cred", "keyid")
 
 
 def key_type(key: str) -> str:

@@ -1,0 +1,373 @@
+"""The ``process`` detector: agents, agent CLIs, MCP servers and local model servers running now.
+
+One ``psutil.process_iter`` pass and one ``psutil.net_connections('inet')`` call
+(see :mod:`detectors.process.snapshot`), then every process is judged by catalogue
+signatures: the tool it is, the model server it is (signature, or a catalogue port
+corroborated by its installed packages or environment), the keys and endpoints in
+its environment, the SDKs its interpreter has installed and the providers it is
+connected to. An agent is a program, not a pid: processes are grouped by
+``proc:<host>:<user>:<program>`` and the group carries its process count.
+
+A key a process merely inherited from its parent (a login shell's exported key in
+every command started from it) does not make the process an agent on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from detectors.base import Detector, DetectorError, ScanContext
+from detectors.process.installed import Container, Installed, PackageIndex, container_of
+from detectors.process.remote import RemoteIndex, is_loopback, is_wildcard
+from detectors.process.signatures import Signatures, safe_cmdline
+from detectors.process.snapshot import (
+    LISTEN, OUTGOING, EnvSignal, Seen, Snapshot, hidepid, platform_notes, psutil, take_snapshot,
+)
+from scanner import identity, redact
+from scanner.model import Confidence, Finding, Location
+
+MAX_PIDS_SHOWN = 10
+MAX_REMOTES_SHOWN = 10
+MAX_PARENT_DEPTH = 12
+DEFAULT_RESOLVE_TIMEOUT = 5.0
+
+
+@dataclass
+class Group:
+    """One program (all its processes) and every signal seen in any of them."""
+
+    key: str
+    user: str
+    program: str
+    pids: list[int] = field(default_factory=list)
+    command: str = ""
+    tool: Any = None
+    tool_match: str = ""
+    servers: dict[str, str] = field(default_factory=dict)
+    listening: set[str] = field(default_factory=set)
+    env: dict[tuple[str, str], EnvSignal] = field(default_factory=dict)
+    installed: dict[str, Installed] = field(default_factory=dict)
+    connections: dict[str, tuple[set[str], str]] = field(default_factory=dict)
+    parents: set[str] = field(default_factory=set)
+    containers: dict[str, Container] = field(default_factory=dict)
+
+
+class ProcessDetector(Detector):
+    name = "process"
+    description = "Running agents, agent CLIs, MCP servers and local model servers on this host (process table)"
+    default = True
+    offline = True
+
+    def available(self) -> tuple[bool, str]:
+        if psutil is None:
+            return False, "psutil is not installed"
+        return True, ""
+
+    def run(self, ctx: ScanContext) -> Iterator[Finding]:
+        catalog = ctx.catalog
+        resolve = _flag(ctx.option("resolve", False))
+        timeout = _seconds(ctx.option("resolve_timeout", DEFAULT_RESOLVE_TIMEOUT)) if resolve else 0.0
+        signatures = Signatures(catalog)
+        packages = PackageIndex(catalog) if _flag(ctx.option("packages", True)) else None
+        snap = take_snapshot(ctx, signatures, packages)
+        remote = RemoteIndex(catalog)
+        servers = _local_servers(ctx, snap)
+        if resolve and _has_outgoing(snap):  # DNS queries only when there is something to attribute
+            remote.resolve(timeout)
+        connections = _connections(snap, servers, remote)
+        groups = _group(ctx, snap, servers, connections)
+        _record_coverage(ctx, snap, packages, remote)
+        ctx.progress(snap.seen, snap.seen, None)
+        for group in sorted(groups.values(), key=lambda g: g.key):
+            ctx.check_cancelled()
+            yield from self._findings(ctx, group)
+
+    # ---- findings ---------------------------------------------------------------------
+
+    def _findings(self, ctx: ScanContext, g: Group) -> Iterator[Finding]:
+        catalog = ctx.catalog
+        keys = [g.key, identity.host(ctx.hostname), identity.owner(g.user), *(c.key for c in g.containers.values())]
+        location = Location(host=ctx.hostname, user=g.user, exe=g.program)
+        pids = sorted(g.pids)
+        common: dict[str, Any] = {"processes": len(pids), "pids": pids[:MAX_PIDS_SHOWN], "command": g.command}
+        if g.containers:
+            common["containers"] = [c.to_dict() for _, c in sorted(g.containers.items())]
+        where = f"{g.program} ({_count(len(pids))} of {g.user})"
+
+        def finding(kind: str, evidence: str, provider: str | None, confidence: Confidence,
+                    details: dict[str, Any], extra_keys: tuple[str, ...] = (), credential: Any = None) -> Finding:
+            return Finding(detector=self.name, kind=kind, location=location, identity=[*keys, *extra_keys],
+                           evidence=evidence, provider=provider, confidence=confidence, credential=credential,
+                           details={**common, **details})
+
+        if g.tool is not None:
+            tool = g.tool
+            details: dict[str, Any] = {"tool": tool.id, "tool_kind": tool.kind, "matched": g.tool_match}
+            parents = sorted(g.parents)
+            if parents:
+                details["parent"] = parents[0]
+                if len(parents) > 1:
+                    details["parents"] = parents
+            parent_note = f", started by {identity.describe(parents[0])}" if parents else ""
+            yield finding("mcp-server" if tool.kind == "mcp-server" else "process",
+                          f"{tool.name} running: {where}{parent_note}",
+                          tool.providers[0] if len(tool.providers) == 1 else None,
+                          # an installed package path names the tool; a bare name may be another program's
+                          Confidence.HIGH if "/" in g.tool_match else Confidence.MEDIUM, details)
+        for provider_id, how in sorted(g.servers.items()):
+            provider = catalog.providers[provider_id]
+            listening = sorted(a for a in g.listening)
+            exposed = sorted(a for a in listening if not _loopback_address(a))
+            on_port = any(int(a.rsplit(":", 1)[1]) in provider.ports for a in listening)
+            details = {"server": provider_id, "matched": how, "listening": listening}
+            if exposed:
+                details["exposed"] = True
+            bind = f"; listening on {', '.join(listening[:4])}" if listening else "; not listening"
+            note = " (all interfaces: reachable from the network)" if exposed else ""
+            confidence = Confidence.HIGH if on_port and not how.startswith("port ") else Confidence.MEDIUM
+            yield finding("local-model-server", f"{provider.name} server ({how}): {where}{bind}{note}",
+                          provider_id, confidence, details)
+        for (_, _), sig in sorted(g.env.items()):
+            yield self._env_finding(finding, sig, g.program)
+        for env_path, installed in sorted(g.installed.items()):
+            for pkg in installed.packages:
+                label = "SDK" if pkg.kind == "sdk-usage" else "framework"
+                details = {"package": pkg.name, "environment": env_path}
+                if pkg.kind == "framework":
+                    details["framework"] = pkg.ref
+                yield finding(pkg.kind, f"{label} {pkg.name} is installed in {env_path}, the environment of {where}",
+                              pkg.provider, Confidence.MEDIUM if installed.isolated else Confidence.LOW, details)
+        for provider_id, (remotes, how) in sorted(g.connections.items()):
+            shown = sorted(remotes)
+            name = catalog.providers[provider_id].name
+            yield finding("connection", f"connected to {name} ({', '.join(shown[:3])}; {how}): {where}",
+                          provider_id, Confidence.MEDIUM if how.startswith("address of") else Confidence.HIGH,
+                          {"remote": shown[:MAX_REMOTES_SHOWN], "matched": how})
+
+    @staticmethod
+    def _env_finding(finding: Any, sig: EnvSignal, program: str) -> Finding:
+        source = "process-environment" if sig.source == "environment" else sig.source
+        details: dict[str, Any] = {"variable": sig.variable, "source": source}
+        if sig.role == "key":
+            cred = sig.credential
+            if sig.source == "command-line":
+                details = {"source": source, "in_cmdline": True}
+                evidence = f"{sig.label} {cred.preview} on the command line of {program} (readable by every user)"
+            else:
+                evidence = f"{sig.variable}={cred.preview} ({sig.label}) in the environment of {program}"
+            return finding("credential", evidence, sig.provider, sig.confidence, details,
+                           (identity.cred(cred.fingerprint),), cred)
+        if sig.role == "endpoint":
+            details["endpoint"] = sig.endpoint
+            return finding("endpoint-config", f"{sig.variable} points at {sig.endpoint} for {program}",
+                           sig.provider, Confidence.MEDIUM, details)
+        return finding("provider-config", f"{sig.variable} is set for {program}", sig.provider, Confidence.LOW, details)
+
+
+# ---- analysis ---------------------------------------------------------------------------
+
+
+def _local_servers(ctx: ScanContext, snap: Snapshot) -> dict[int, dict[str, str]]:
+    """pid → local model server providers it is, with how that is known.
+
+    A process signature (name or command line) is enough; a catalogue port alone is
+    not (8000 and 8080 are everybody's), so it needs the provider's package in the
+    process's environment or one of its variables.
+    """
+    out: dict[int, dict[str, str]] = {}
+    for pid, seen in snap.processes.items():
+        found = dict(seen.servers)
+        corroborating = _provider_evidence(seen)
+        for sock in snap.sockets.get(pid, []):
+            if sock.status != LISTEN:
+                continue
+            for provider in ctx.catalog.providers_for_port(sock.port):
+                if provider not in found and provider in corroborating:
+                    found[provider] = f"port {sock.port} and {corroborating[provider]}"
+        if found:
+            out[pid] = found
+    return out
+
+
+def _provider_evidence(seen: Seen) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if seen.installed:
+        for pkg in seen.installed.packages:
+            if pkg.provider:
+                out.setdefault(pkg.provider, f"package {pkg.name}")
+    for sig in seen.env.values():
+        if sig.provider:
+            out.setdefault(sig.provider, f"variable {sig.variable}")
+    return out
+
+
+def _has_outgoing(snap: Snapshot) -> bool:
+    return any(s.remote and s.status in OUTGOING and not is_loopback(s.remote[0])
+               for socks in snap.sockets.values() for s in socks)
+
+
+def _connections(snap: Snapshot, servers: dict[int, dict[str, str]],
+                 remote: RemoteIndex) -> dict[int, dict[str, tuple[set[str], str]]]:
+    """pid → provider → (remote addresses, how the provider is known) for its outgoing connections."""
+    local: dict[tuple[str, int], str] = {}
+    for pid, found in servers.items():
+        provider = sorted(found)[0]
+        for sock in snap.sockets.get(pid, []):
+            if sock.status == LISTEN:
+                local[(sock.ip, sock.port)] = provider
+    out: dict[int, dict[str, tuple[set[str], str]]] = {}
+    for pid, socks in snap.sockets.items():
+        listening = {s.port for s in socks if s.status == LISTEN}
+        for sock in socks:
+            if sock.status not in OUTGOING or not sock.remote or sock.port in listening:
+                continue
+            ip, port = sock.remote
+            hit = remote.provider(ip)
+            if hit is None:
+                provider = local.get((ip, port)) or (local.get(("0.0.0.0", port)) or local.get(("::", port))
+                                                     if is_loopback(ip) else None)
+                hit = (provider, "a local model server found in this scan") if provider else None
+            if hit and pid in servers and hit[0] in servers[pid]:
+                continue  # a server talking to itself
+            if hit:
+                remotes, _ = out.setdefault(pid, {}).setdefault(hit[0], (set(), hit[1]))
+                remotes.add(f"{ip}:{port}" if ":" not in ip else f"[{ip}]:{port}")
+    return out
+
+
+def _group(ctx: ScanContext, snap: Snapshot, servers: dict[int, dict[str, str]],
+           connections: dict[int, dict[str, tuple[set[str], str]]]) -> dict[str, Group]:
+    """Programs worth reporting, each with the union of its processes' signals."""
+    procs = snap.processes
+    reported = {pid for pid, seen in procs.items() if _is_agent_shaped(seen, procs, servers, connections)}
+    own_container = container_of("self")
+    groups: dict[str, Group] = {}
+    keys: dict[int, str] = {}
+    for pid in sorted(reported):
+        seen = procs[pid]
+        key = identity.proc(ctx.hostname, seen.user, seen.cmd.program)
+        keys[pid] = key
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = Group(key, seen.user, seen.cmd.program,
+                                    command=safe_cmdline(seen.cmdline, redact.scrub))
+        g.pids.append(pid)
+        if seen.tool and g.tool is None:
+            g.tool, g.tool_match = seen.tool
+        g.servers.update({p: h for p, h in servers.get(pid, {}).items() if p not in g.servers})
+        if pid in servers:
+            g.listening.update(_address(s.ip, s.port) for s in snap.sockets.get(pid, []) if s.status == LISTEN)
+        g.env.update(seen.env)
+        if seen.installed and seen.installed.packages:
+            g.installed[seen.installed.environment] = seen.installed
+        for provider, (remotes, how) in connections.get(pid, {}).items():
+            g.connections.setdefault(provider, (set(), how))[0].update(remotes)
+        container = container_of(pid)
+        if container and (own_container is None or container.id != own_container.id):
+            g.containers[container.id] = container
+    for pid in reported:
+        seen = procs[pid]
+        if seen.tool and seen.tool[0].kind == "mcp-server":
+            parent = _parent_agent(pid, procs, reported)
+            if parent is not None and keys[parent] != keys[pid]:
+                groups[keys[pid]].parents.add(keys[parent])
+    return groups
+
+
+def _is_agent_shaped(seen: Seen, procs: dict[int, Seen], servers: dict[int, Any], connections: dict[int, Any]) -> bool:
+    if seen.tool or seen.pid in servers or seen.pid in connections:
+        return True
+    if seen.installed and seen.installed.packages:
+        return True
+    parent = procs.get(seen.ppid) if seen.ppid is not None else None
+    inherited = parent.env if parent is not None and parent.env_readable else {}
+    return any(k not in inherited or sig.source != "environment" for k, sig in seen.env.items())
+
+
+def _parent_agent(pid: int, procs: dict[int, Seen], reported: set[int]) -> int | None:
+    """The nearest reported ancestor that is not itself an MCP server (the agent that started it)."""
+    current = procs[pid].ppid
+    for _ in range(MAX_PARENT_DEPTH):
+        if current is None or current not in procs:
+            return None
+        seen = procs[current]
+        if current in reported and not (seen.tool and seen.tool[0].kind == "mcp-server"):
+            return current
+        current = seen.ppid
+    return None
+
+
+# ---- coverage ---------------------------------------------------------------------------
+
+_MISSING = {
+    "environment": ("process environments", "provider keys and endpoints in them are unknown"),
+    "executable path": ("process executables", "named by their command line; interpreter environments "
+                                               "not inspected where argv0 is relative"),
+    "command line": ("process command lines", "tools and model servers among them cannot be recognised"),
+}
+
+
+def _record_coverage(ctx: ScanContext, snap: Snapshot, packages: PackageIndex | None, remote: RemoteIndex) -> None:
+    cov = ctx.coverage
+    cov.count("processes", snap.seen)
+    cov.count("sockets", sum(len(s) for s in snap.sockets.values()))
+    if snap.zombies:
+        cov.count("zombies", snap.zombies)
+    elevate = "run as root (Administrator on Windows) to read them"
+    for kind, n in sorted(snap.missing.items()):
+        what, effect = _MISSING[kind]
+        cov.add_gap(what, f"{n} of {snap.seen} processes not readable (access denied): {effect}; {elevate}")
+    if snap.unowned_sockets:
+        cov.add_gap("process sockets", f"{snap.unowned_sockets} sockets belong to processes this user cannot "
+                                       f"inspect; their connections are not attributed; {elevate}")
+    ports = sorted({s.port for s in snap.unowned_listeners if ctx.catalog.providers_for_port(s.port)})
+    if ports:
+        cov.add_gap("model-server ports", "listening sockets on local model server ports "
+                                          f"{', '.join(map(str, ports))} belong to processes this user cannot "
+                                          f"inspect; {elevate}")
+    if snap.sockets_error:
+        cov.add_gap("process sockets", snap.sockets_error)
+    hidden = hidepid()
+    if hidden:
+        cov.add_gap("other users' processes", f"hidden: /proc is mounted with hidepid={hidden}; run as root to see them")
+    for what, reason in platform_notes():
+        cov.add_gap(what, reason)
+    if packages is not None and packages.unreadable:
+        cov.add_gap("interpreter environments", f"{len(packages.unreadable)} site-packages or node_modules "
+                                                "directories unreadable; installed SDKs there are unknown")
+    if remote.unresolved:
+        cov.add_gap("provider hostnames", f"{len(remote.unresolved)} catalogue hostnames did not resolve in time; "
+                                          "connections to them may be unattributed")
+
+
+# ---- small helpers ------------------------------------------------------------------------
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _seconds(value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if seconds <= 0:
+        raise DetectorError(f"process.resolve_timeout must be a positive number of seconds, got {value!r}")
+    return seconds
+
+
+def _count(n: int) -> str:
+    return f"{n} process" if n == 1 else f"{n} processes"
+
+
+def _address(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def _loopback_address(address: str) -> bool:
+    ip = address.rsplit(":", 1)[0].strip("[]")
+    return is_loopback(ip) and not is_wildcard(ip)

@@ -1,0 +1,209 @@
+"""What a process's interpreter has installed, and which container a process runs in.
+
+A Python process's environment is found from ``VIRTUAL_ENV``, its argv0 (a venv's
+``bin/python`` is a symlink, so ``/proc/<pid>/exe`` would name the base interpreter)
+or its executable; a Node process's from the nearest ``node_modules`` above its
+script. Directory listings are cached: a thousand workers of one service cost one
+listing. Package names come from the catalogue.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from scanner.catalog import Catalog
+
+_NORMALISE = re.compile(r"[-_.]+")
+MAX_NODE_LEVELS = 12
+CONTAINER_ID = re.compile(r"(?:docker|cri-containerd|crio|libpod|containerd|conmon)[-/:]([0-9a-f]{64})"
+                          r"|/([0-9a-f]{64})(?:\.scope)?$")
+POD_ID = re.compile(r"pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})")
+RUNTIME = re.compile(r"docker|cri-containerd|crio|libpod|containerd")
+
+
+def normalise_dist(name: str) -> str:
+    """PEP 503 name: ``Google_GenAI`` and ``google-genai`` are the same distribution."""
+    return _NORMALISE.sub("-", name).lower()
+
+
+@dataclass(frozen=True)
+class Package:
+    """A catalogue package seen installed: which provider or framework it means."""
+
+    name: str
+    kind: str  # "sdk-usage" (provider SDK) | "framework"
+    ref: str  # provider id or framework id
+    provider: str | None
+
+
+@dataclass(frozen=True)
+class Installed:
+    """The catalogue packages of one interpreter environment."""
+
+    environment: str
+    isolated: bool  # a venv or a project's node_modules, not a system-wide install
+    packages: tuple[Package, ...]
+
+
+class PackageIndex:
+    """Looks up (and caches) the catalogue packages installed for a Python or Node process."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.python: dict[str, Package] = {}
+        self.javascript: dict[str, Package] = {}
+        for p in catalog.providers.values():
+            for name in p.packages.get("python", []):
+                self.python.setdefault(normalise_dist(name), Package(name, "sdk-usage", p.id, p.id))
+            for name in p.packages.get("javascript", []):
+                self.javascript.setdefault(name, Package(name, "sdk-usage", p.id, p.id))
+        for f in catalog.frameworks.values():
+            provider = f.providers[0] if len(f.providers) == 1 else None
+            for name in f.packages.get("python", []):
+                self.python.setdefault(normalise_dist(name), Package(name, "framework", f.id, provider))
+            for name in f.packages.get("javascript", []):
+                self.javascript.setdefault(name, Package(name, "framework", f.id, provider))
+        self._python_roots: dict[str, Installed | None] = {}
+        self._node_dirs: dict[str, Installed | None] = {}
+        self._node_lookup: dict[str, str | None] = {}
+        self.unreadable: set[str] = set()
+
+    # ---- Python -------------------------------------------------------------------
+
+    def for_python(self, argv0: str, exe: str | None, environ: dict[str, str] | None) -> Installed | None:
+        root = python_root(argv0, exe, environ)
+        if root is None:
+            return None
+        if root not in self._python_roots:
+            self._python_roots[root] = self._scan_python(Path(root))
+        return self._python_roots[root]
+
+    def _scan_python(self, root: Path) -> Installed | None:
+        found: dict[str, Package] = {}
+        for site in _site_dirs(root):
+            for entry in self._listdir(site):
+                if entry.endswith((".dist-info", ".egg-info")):
+                    dist = normalise_dist(entry.rsplit(".", 1)[0].split("-", 1)[0])
+                    if dist in self.python:
+                        found.setdefault(dist, self.python[dist])
+        isolated = (root / "pyvenv.cfg").is_file()
+        return Installed(str(root), isolated, tuple(sorted(found.values(), key=lambda p: p.name)))
+
+    # ---- Node ---------------------------------------------------------------------
+
+    def for_node(self, script: str | None, cwd: str | None) -> Installed | None:
+        if not script or script.startswith("-"):
+            return None
+        path = script if os.path.isabs(script) else (os.path.join(cwd, script) if cwd else None)
+        if path is None:
+            return None
+        start = os.path.dirname(os.path.normpath(path))
+        if start not in self._node_lookup:
+            self._node_lookup[start] = _nearest_node_modules(start)
+        modules = self._node_lookup[start]
+        if modules is None:
+            return None
+        if modules not in self._node_dirs:
+            self._node_dirs[modules] = self._scan_node(modules)
+        return self._node_dirs[modules]
+
+    def _scan_node(self, modules: str) -> Installed:
+        found: dict[str, Package] = {}
+        for entry in self._listdir(modules):
+            names = [f"{entry}/{sub}" for sub in self._listdir(os.path.join(modules, entry))] \
+                if entry.startswith("@") else [entry]
+            for name in names:
+                if name in self.javascript:
+                    found.setdefault(name, self.javascript[name])
+        return Installed(modules, True, tuple(sorted(found.values(), key=lambda p: p.name)))
+
+    def _listdir(self, path: str | Path) -> list[str]:
+        try:
+            return os.listdir(path)
+        except FileNotFoundError:
+            return []
+        except OSError:
+            self.unreadable.add(str(path))
+            return []
+
+
+def python_root(argv0: str, exe: str | None, environ: dict[str, str] | None) -> str | None:
+    """The prefix of the Python environment a process runs in (a venv root when it is one)."""
+    env = environ or {}
+    if env.get("VIRTUAL_ENV"):
+        return env["VIRTUAL_ENV"]
+    launcher = argv0 if os.path.isabs(argv0) else (shutil.which(argv0, path=env["PATH"])
+                                                    if argv0 and "PATH" in env and os.sep not in argv0 else None)
+    for candidate in (launcher, exe):
+        if candidate:
+            bindir = os.path.dirname(candidate)
+            if os.path.basename(bindir) in ("bin", "Scripts"):
+                return os.path.dirname(bindir)
+    return None
+
+
+def _site_dirs(root: Path) -> list[Path]:
+    dirs = [root / "Lib" / "site-packages", root / "lib" / "python3" / "dist-packages"]
+    for lib in (root / "lib", root / "local" / "lib", root / "lib64"):
+        try:
+            dirs += [lib / d / sub for d in sorted(os.listdir(lib)) if d.startswith(("python", "pypy"))
+                     for sub in ("site-packages", "dist-packages")]
+        except OSError:
+            continue
+    return [d for d in dict.fromkeys(dirs) if d.is_dir()]
+
+
+def _nearest_node_modules(start: str) -> str | None:
+    """The node_modules a script is inside of, or the nearest one above its directory."""
+    current = start
+    for _ in range(MAX_NODE_LEVELS):
+        if os.path.basename(current) == "node_modules":
+            return current
+        candidate = os.path.join(current, "node_modules")
+        if os.path.isdir(candidate):
+            return candidate
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    return None
+
+
+@dataclass(frozen=True)
+class Container:
+    id: str
+    runtime: str | None
+    pod: str | None
+
+    @property
+    def key(self) -> str:
+        return f"container:{self.id[:12]}"
+
+    def to_dict(self) -> dict[str, str]:
+        d = {"id": self.id[:12], "runtime": self.runtime, "pod": self.pod}
+        return {k: v for k, v in d.items() if v}
+
+
+def container_of(pid: int | str) -> Container | None:
+    """The container (and Kubernetes pod) a process belongs to, from its cgroup file (Linux)."""
+    try:
+        with open(f"/proc/{pid}/cgroup", encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    return parse_cgroup(text)
+
+
+def parse_cgroup(text: str) -> Container | None:
+    """Container id, runtime and pod from the text of a cgroup file (v1 or v2; Docker, containerd, CRI-O, Podman)."""
+    for line in text.splitlines():
+        m = CONTAINER_ID.search(line)
+        if m:
+            runtime = RUNTIME.search(line)
+            pod = POD_ID.search(line)
+            return Container(m.group(1) or m.group(2), runtime.group(0) if runtime else None,
+                             pod.group(1).replace("_", "-") if pod else None)
+    return None
