@@ -18,7 +18,9 @@ ELLIPSIS = "…"
 
 _seen: set[str] = set()
 _seen_lock = threading.Lock()
+_pending: list[str] = []  # remembered but not yet in _scrub_re
 _scrub_re: re.Pattern[str] | None = None
+_compiled_count = 0
 _extra_patterns: list[re.Pattern[str]] = []
 
 
@@ -42,13 +44,12 @@ def credential(secret: str, key_type: str | None = None, admin: bool = False) ->
 
 
 def remember(secret: str) -> None:
-    global _scrub_re
     if len(secret) < 8:
         return
     with _seen_lock:
         if secret not in _seen:
             _seen.add(secret)
-            _scrub_re = None
+            _pending.append(secret)
 
 
 def add_patterns(patterns: list[re.Pattern[str]]) -> None:
@@ -56,16 +57,30 @@ def add_patterns(patterns: list[re.Pattern[str]]) -> None:
     _extra_patterns.extend(p for p in patterns if p not in _extra_patterns)
 
 
+def _compiled() -> tuple[re.Pattern[str] | None, list[str]]:
+    """The scrub regex and the secrets added since it was built.
+
+    Rebuilding on every new secret would make a scan with many keys quadratic, so the
+    regex is rebuilt only when the pending list has grown past the compiled set; until
+    then pending secrets are checked with plain substring tests.
+    """
+    global _scrub_re, _compiled_count
+    with _seen_lock:
+        if _pending and len(_pending) > max(64, _compiled_count):
+            alternation = "|".join(re.escape(s) for s in sorted(_seen, key=len, reverse=True))
+            _scrub_re, _compiled_count = re.compile(alternation), len(_seen)
+            _pending.clear()
+        return _scrub_re, list(_pending)
+
+
 def scrub(text: str) -> str:
     """Replace every remembered secret and every key-shaped string in ``text`` by its preview."""
-    global _scrub_re
     if not text:
         return text
-    with _seen_lock:
-        if _scrub_re is None and _seen:
-            alternation = "|".join(re.escape(s) for s in sorted(_seen, key=len, reverse=True))
-            _scrub_re = re.compile(alternation)
-        rx = _scrub_re
+    rx, pending = _compiled()
+    for secret in sorted(pending, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, preview(secret))
     if rx is not None:
         text = rx.sub(lambda m: preview(m.group(0)), text)
     for pattern in _extra_patterns:

@@ -341,3 +341,13 @@ def test_dormant_record_found_later_is_changed_not_gone_plus_new():
     d = diff(before, after)
     assert not d.gone and not d.new
     assert any(b.approved_id == "bot" and "status dormant → approved" in what for _a, b, what in d.changed)
+
+
+def test_scrub_covers_secrets_before_and_after_the_pattern_is_rebuilt():
+    keys = [make_key("mistral", 1000 + i) for i in range(300)]  # formatless: only memory can scrub them
+    for i, key in enumerate(keys):
+        redact.credential(key)
+        if i % 37 == 0:  # scrub while secrets are still arriving
+            assert key not in redact.scrub(f"log line with {key}")
+    text = redact.scrub(" ".join(keys))
+    assert not any(k in text for k in keys)
