@@ -41,3 +41,16 @@ def make_key(shape: str, seed: int = 0) -> str:
         key = SHAPES[shape](rng)
         if not is_placeholder(key, key[:8]):
             return key
+
+
+# More shapes (appended): the remaining self-identifying formats of the catalogue.
+SHAPES.update({
+    "openai-service-account": lambda r: "sk-svcacct-" + _rand(r, B64URL, 74) + "T3BlbkFJ" + _rand(r, B64URL, 74),
+    "openai-admin": lambda r: "sk-admin-" + _rand(r, B64URL, 74) + "T3BlbkFJ" + _rand(r, B64URL, 74),
+    "anthropic-admin": lambda r: "sk-ant-admin01-" + _rand(r, B64URL, 93) + "AA",
+    "fireworks": lambda r: "fw_" + _rand(r, ALNUM, 24),
+    "together": lambda r: "tgp_v1_" + _rand(r, B64URL, 43),
+    "cerebras": lambda r: "csk-" + _rand(r, "abcdefghjkmnpqrstuvwxyz23456789", 48),
+    "langsmith": lambda r: "lsv2_pt_" + _rand(r, HEX, 32) + "_" + _rand(r, HEX, 10),
+    "aws-bedrock": lambda r: "ABSKQmVkcm9ja0FQSUtleS" + _rand(r, ALNUM + "+/", 110),
+})

@@ -1,0 +1,240 @@
+"""The ``repo`` detector: agents in source trees — keys, SDKs, frameworks, endpoints, models, MCP configs.
+
+What is an agent here: a unit of code. Every finding in a file belongs to the
+**agent directory** of that file, chosen by one rule:
+
+    the nearest ancestor directory of the file, inside its repository, that holds a
+    package manifest (pyproject.toml, setup.py, setup.cfg, package.json, go.mod,
+    Cargo.toml, Pipfile, requirements*.txt, …); if there is none, the repository root.
+
+So a monorepo with ``services/bot/pyproject.toml`` and ``services/web/package.json``
+yields two agents; a repository with notebooks and scripts but no manifest is one;
+``.mcp.json``, ``.cursor/mcp.json``, ``.github/workflows/*.yml`` and ``CLAUDE.md`` at
+the top belong to the root agent. The identity key is
+``repo:<remote URL, else work-tree path>:<agent dir>``; credentials add
+``cred:<fingerprint>`` so the same key elsewhere joins the same agent. A plain
+directory that is not in a git work tree is treated as a repository whose id is
+its path. The owner guess (a weak ``owner:`` key) comes from :mod:`.owners`.
+
+Options (``ctx.option``): ``history`` (scan every commit of every ref),
+``max_file_size`` (bytes, default 10 MB), ``include_vendored``,
+``respect_gitignore``, ``workers`` (default: all cores) and
+``parallel_min_files`` (smaller trees are scanned in-process: worker start-up
+costs more than it saves there).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from detectors.base import Detector, DetectorError, ScanContext
+from detectors.repo.content import Hit
+from detectors.repo.history import scan_history
+from detectors.repo.owners import Owners
+from detectors.repo.rules import Rules
+from detectors.repo.walk import FileItem, Repo, Walker
+from detectors.repo.worker import FileResult, init_worker, scan_chunk, scan_file
+from scanner import identity, redact
+from scanner.model import Confidence, Finding, Location
+
+DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
+DEFAULT_PARALLEL_MIN_FILES = 2000
+CHUNK_FILES = 64
+# Findings are handed over in batches: every new secret invalidates redact's scrub pattern,
+# so registering a batch of keys before the pipeline scrubs their evidence rebuilds it once, not per key.
+FINDINGS_BATCH = 1000
+
+__all__ = ["RepoDetector"]
+
+
+@dataclass
+class Options:
+    history: bool
+    max_file_size: int
+    include_vendored: bool
+    respect_gitignore: bool
+    workers: int
+    parallel_min_files: int
+
+    @classmethod
+    def from_ctx(cls, ctx: ScanContext) -> "Options":
+        return cls(
+            history=_bool(ctx.option("history", False), "history"),
+            max_file_size=_int(ctx.option("max_file_size", DEFAULT_MAX_FILE_SIZE), "max_file_size"),
+            include_vendored=_bool(ctx.option("include_vendored", False), "include_vendored"),
+            respect_gitignore=_bool(ctx.option("respect_gitignore", False), "respect_gitignore"),
+            workers=max(1, _int(ctx.option("workers", os.cpu_count() or 1), "workers")),
+            parallel_min_files=_int(ctx.option("parallel_min_files", DEFAULT_PARALLEL_MIN_FILES),
+                                    "parallel_min_files"),
+        )
+
+
+def _bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+        return value.lower() in ("1", "true", "yes", "on")
+    if isinstance(value, int):
+        return bool(value)
+    raise DetectorError(f"repo option {name} must be true or false, got {value!r}")
+
+
+def _int(value: Any, name: str) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise DetectorError(f"repo option {name} must be an integer, got {value!r}") from None
+    if n < 0:
+        raise DetectorError(f"repo option {name} must not be negative")
+    return n
+
+
+class RepoDetector(Detector):
+    name = "repo"
+    description = "LLM keys, SDK/framework use, endpoints, models and agent/MCP configs in source trees (+ git history)"
+
+    def run(self, ctx: ScanContext) -> Iterator[Finding]:
+        opts = Options.from_ctx(ctx)
+        rules = Rules.build(ctx.catalog)
+        walker = Walker(opts.include_vendored, opts.respect_gitignore, ctx.coverage.add_gap, ctx.coverage.count)
+        owners: dict[Path, Owners] = {}
+        files = (item for path in ctx.paths for item in walker.walk(path))
+        done = 0
+        batch: list[Finding] = []
+        for item, result in self._scan(ctx, rules, opts, files):
+            done += 1
+            if done % 200 == 0:
+                ctx.progress(done, None, item.rel)
+            if result.gap:
+                ctx.coverage.add_gap(item.path, result.gap)
+                continue
+            if result.binary:
+                ctx.coverage.count("binary_files_skipped")
+                continue
+            ctx.coverage.count("files")
+            ctx.coverage.count("bytes", result.size)
+            batch += (self._finding(item, hit, owners) for hit in result.hits)
+            if len(batch) >= FINDINGS_BATCH:
+                yield from batch
+                batch.clear()
+        yield from batch
+        ctx.progress(done, done, None)
+        if opts.history:
+            yield from self._history(ctx, rules, opts, list(walker.repos.values()))
+
+    # ---- working tree -------------------------------------------------------------
+
+    def _scan(self, ctx: ScanContext, rules: Rules, opts: Options,
+              files: Iterable[FileItem]) -> Iterator[tuple[FileItem, FileResult]]:
+        """Scan in-process until there is enough data to pay for worker processes, then fan out."""
+        seen_files = 0
+        pool: ProcessPoolExecutor | None = None
+        in_flight: deque[tuple[Future[list[FileResult]], dict[int, FileItem]]] = deque()
+        try:
+            for chunk in _chunks(files):
+                ctx.check_cancelled()
+                seen_files += len(chunk)
+                if pool is None and opts.workers > 1 and seen_files >= opts.parallel_min_files:
+                    pool = ProcessPoolExecutor(max_workers=opts.workers, initializer=init_worker, initargs=(rules,),
+                                               mp_context=multiprocessing.get_context("forkserver"))
+                if pool is None:
+                    for i, item in chunk.items():
+                        yield item, scan_file(rules, i, item.path, item.rel, opts.max_file_size)
+                    continue
+                batch = [(i, item.path, item.rel) for i, item in chunk.items()]
+                in_flight.append((pool.submit(scan_chunk, batch, opts.max_file_size), chunk))
+                while len(in_flight) >= opts.workers * 3:
+                    yield from _collect(*in_flight.popleft())
+                    ctx.check_cancelled()
+            while in_flight:
+                yield from _collect(*in_flight.popleft())
+                ctx.check_cancelled()
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _finding(self, item: FileItem, hit: Hit, owners: dict[Path, Owners]) -> Finding:
+        repo = item.repo
+        agent_dir = repo.agent_dir(item.rel_dir)
+        keys = [identity.repo(repo.id, agent_dir)]
+        owner = _owners(owners, repo).guess(agent_dir)
+        if owner:
+            keys.append(identity.owner(owner))
+        return self._make(hit, Location(path=item.path, line=hit.line or None), keys, item.rel, agent_dir)
+
+    def _make(self, hit: Hit, location: Location, keys: list[str], rel: str, agent_dir: str,
+              observed_at: str | None = None) -> Finding:
+        details = dict(hit.details)
+        details["agent_dir"] = agent_dir
+        credential = None
+        evidence = f"{hit.label} in {rel}" if hit.label else rel
+        if hit.secret is not None:
+            credential = redact.credential(hit.secret, hit.key_type, hit.admin)
+            hit.secret = None
+            keys = [*keys, identity.cred(credential.fingerprint)]
+            assigned = details.get("assigned_to")
+            evidence = f"{hit.label} {credential.preview} in {rel}" + (f" (assigned to {assigned})" if assigned else "")
+        return Finding(detector=self.name, kind=hit.kind, location=location, identity=keys, evidence=evidence,
+                       provider=hit.provider, model=hit.model, confidence=Confidence(hit.confidence),
+                       credential=credential, details=details, observed_at=observed_at)
+
+    # ---- history ----------------------------------------------------------------
+
+    def _history(self, ctx: ScanContext, rules: Rules, opts: Options, repos: list[Repo]) -> Iterator[Finding]:
+        git_repos = [r for r in repos if r.is_git]
+        if not git_repos:
+            for r in repos:
+                ctx.coverage.add_gap(str(r.root), "not a git repository: no history to scan (--history)")
+            return
+        for repo in git_repos:
+            oldest: dict[tuple[str, str], Finding] = {}
+            commits = [0]
+
+            def on_commit(n: int, name: str = repo.root.name) -> None:
+                commits[0] = n
+                ctx.progress(None, None, f"{name}: {n} commits")
+
+            try:
+                for hh in scan_history(rules, repo.root, opts.max_file_size, ctx.check_cancelled, on_commit):
+                    rel_dir = hh.path.rsplit("/", 1)[0] if "/" in hh.path else "."
+                    agent_dir = repo.agent_dir(rel_dir)
+                    keys = [identity.repo(repo.id, agent_dir)]
+                    if hh.email:
+                        keys.append(identity.owner(hh.email))
+                    hh.hit.details.update({"in_history": True, "author": hh.author, "commit": hh.commit})
+                    location = Location(path=str(repo.root / hh.path), line=hh.hit.line or None, commit=hh.commit)
+                    f = self._make(hh.hit, location, keys, hh.path, agent_dir, observed_at=hh.date)
+                    oldest[(f.credential.fingerprint if f.credential else "", hh.path)] = f  # git log: newest first
+            except (OSError, RuntimeError) as exc:
+                ctx.coverage.add_gap(str(repo.root), f"git history not readable: {exc}")
+            ctx.coverage.count("repositories_history")
+            ctx.coverage.count("commits", commits[0])
+            yield from oldest.values()
+
+
+def _owners(cache: dict[Path, Owners], repo: Repo) -> Owners:
+    if repo.root not in cache:
+        cache[repo.root] = Owners(repo)
+    return cache[repo.root]
+
+
+def _chunks(files: Iterable[FileItem]) -> Iterator[dict[int, FileItem]]:
+    chunk: dict[int, FileItem] = {}
+    for i, item in enumerate(files):
+        chunk[i] = item
+        if len(chunk) >= CHUNK_FILES:
+            yield chunk
+            chunk = {}
+    if chunk:
+        yield chunk
+
+
+def _collect(future: Future[list[FileResult]], chunk: dict[int, FileItem]) -> Iterator[tuple[FileItem, FileResult]]:
+    for result in future.result():
+        yield chunk[result.index], result

@@ -1,0 +1,125 @@
+"""Keys in git history: every commit reachable from any ref, streamed from ``git log -p``.
+
+Memory stays bounded: the diff is read line by line and only the added lines of
+one file of one commit are held at a time (capped at ``max_bytes``). A key that was
+added and later removed is still reported — it stays valid until it is revoked —
+at the oldest commit that added it to that path, with that commit's author and date.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from detectors.repo.content import Hit, Lines, find_credentials
+from detectors.repo.rules import Rules
+
+COMMIT_MARK = b"\x00commit "
+
+
+@dataclass
+class HistoryHit:
+    hit: Hit
+    path: str
+    commit: str
+    author: str
+    email: str
+    date: str
+
+
+@dataclass
+class _Commit:
+    sha: str = ""
+    author: str = ""
+    email: str = ""
+    date: str = ""
+
+
+class _FileDiff:
+    """Added lines of one file in one commit, with their line numbers in the new file."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.chunks: list[bytes] = []
+        self.line_numbers: list[int] = []
+        self.size = 0
+
+    def add(self, line_no: int, text: bytes) -> None:
+        self.chunks.append(text)
+        self.line_numbers.append(line_no)
+        self.size += len(text) + 1
+
+
+def scan_history(rules: Rules, root: Path, max_bytes: int, check: Callable[[], None],
+                 on_commit: Callable[[int], None]) -> Iterator[HistoryHit]:
+    """Yield credential hits from every added line of every commit (newest first, as git prints them)."""
+    cmd = ["git", "-C", str(root), "log", "-p", "--all", "--no-color", "--no-ext-diff", "--no-textconv",
+           "--no-renames", "-U0", "--full-history", "--format=%x00commit %H%x00%an%x00%ae%x00%cI"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    commit = _Commit()
+    current: _FileDiff | None = None
+    new_line = 0
+    commits = 0
+    try:
+        for raw in proc.stdout:
+            if raw.startswith(COMMIT_MARK):
+                yield from _flush(rules, current, commit)
+                current = None
+                parts = raw.rstrip(b"\n").split(b"\x00")
+                commit = _Commit(*(p.decode("utf-8", "replace") for p in parts[1:5]))
+                commit.sha = commit.sha.removeprefix("commit ")
+                commits += 1
+                if commits % 100 == 0:
+                    check()
+                    on_commit(commits)
+                continue
+            if raw.startswith(b"diff --git "):
+                yield from _flush(rules, current, commit)
+                current = None
+                continue
+            if raw.startswith(b"+++ "):
+                target = raw[4:].rstrip(b"\n")
+                path = target[2:] if target.startswith(b"b/") else None
+                current = _FileDiff(path.decode("utf-8", "replace")) if path else None
+                continue
+            if raw.startswith(b"@@ "):
+                new_line = _hunk_start(raw)
+                continue
+            if current is not None and raw.startswith(b"+"):
+                current.add(new_line, raw[1:].rstrip(b"\n"))
+                new_line += 1
+                if current.size > max_bytes:
+                    yield from _flush(rules, current, commit)
+                    current = _FileDiff(current.path)
+        yield from _flush(rules, current, commit)
+    finally:
+        proc.stdout.close()
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    on_commit(commits)
+    if proc.returncode not in (0, -9) and commits == 0:
+        raise RuntimeError(f"git log exited with status {proc.returncode}")
+
+
+def _hunk_start(raw: bytes) -> int:
+    """``@@ -a,b +c,d @@`` → c."""
+    try:
+        plus = raw.split(b" +", 1)[1].split(b" ", 1)[0]
+        return int(plus.split(b",", 1)[0])
+    except (IndexError, ValueError):
+        return 0
+
+
+def _flush(rules: Rules, diff: _FileDiff | None, commit: _Commit) -> Iterator[HistoryHit]:
+    if diff is None or not diff.chunks:
+        return
+    data = b"\n".join(diff.chunks)
+    lines = Lines(data)
+    for hit in find_credentials(rules, data, lines):
+        idx = hit.line - 1
+        hit.line = diff.line_numbers[idx] if 0 <= idx < len(diff.line_numbers) else 0
+        yield HistoryHit(hit, diff.path, commit.sha, commit.author, commit.email, commit.date)

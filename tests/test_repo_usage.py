@@ -1,0 +1,153 @@
+"""SDK and framework usage, dependencies, endpoints, models, agent and MCP configurations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from scanner.redact import fingerprint
+from tests.keys import make_key
+from tests.test_repo_support import credentials, scan, write
+
+
+def _kinds(findings, kind: str):
+    return [f for f in findings if f.kind == kind]
+
+
+def test_python_and_javascript_imports(tmp_path: Path) -> None:
+    write(tmp_path / "a.py", "import os\nimport litellm\nfrom google.genai import types\n"
+                             "from langgraph.graph import StateGraph\nfrom crewai import Agent\n"
+                             "def f():\n    import anthropic\n")
+    write(tmp_path / "b.ts", "import OpenAI from 'openai';\nimport { ChatAnthropic } from \"@langchain/anthropic\";\n"
+                             "const { Client } = require('@modelcontextprotocol/sdk/client/index.js');\n"
+                             "import { generateText } from 'ai';\nimport x from 'lodash';\n")
+    findings, _ = scan(tmp_path)
+    sdk = {(Path(f.location.path).name, f.provider) for f in _kinds(findings, "sdk-usage")}
+    assert {("a.py", "google-gemini"), ("a.py", "anthropic"), ("b.ts", "openai")} <= sdk
+    frameworks = {(Path(f.location.path).name, f.details["framework"]) for f in _kinds(findings, "framework")}
+    assert {("a.py", "litellm"), ("a.py", "langgraph"), ("a.py", "crewai"), ("b.ts", "mcp"),
+            ("b.ts", "vercel-ai")} <= frameworks
+    assert not any("lodash" in f.evidence or f.details.get("import") == "os" for f in findings)
+
+
+def test_imports_in_notebook_cells(tmp_path: Path) -> None:
+    nb = {"cells": [{"cell_type": "code", "source": ["import pandas as pd\n", "from openai import OpenAI\n"]}],
+          "nbformat": 4, "nbformat_minor": 5, "metadata": {}}
+    write(tmp_path / "n.ipynb", json.dumps(nb, indent=1))
+    assert [f.provider for f in _kinds(scan(tmp_path)[0], "sdk-usage")] == ["openai"]
+
+
+def test_manifests_and_lock_files(tmp_path: Path) -> None:
+    write(tmp_path / "py" / "requirements-dev.txt", "requests==2\nopenai>=1.0 ; python_version>'3.8'\nlangchain-core\n")
+    write(tmp_path / "py" / "poetry.lock", '[[package]]\nname = "anthropic"\nversion = "0.40"\n')
+    write(tmp_path / "py" / "uv.lock", '[[package]]\nname = "mistralai"\nversion = "1"\n')
+    write(tmp_path / "py" / "Pipfile.lock", json.dumps({"default": {"cohere": {"version": "==5"}}}))
+    write(tmp_path / "js" / "package.json", json.dumps({"dependencies": {"@anthropic-ai/sdk": "^0.30", "left-pad": "1"}}))
+    write(tmp_path / "js" / "package-lock.json", json.dumps({"packages": {"node_modules/groq-sdk": {}}}))
+    write(tmp_path / "js" / "pnpm-lock.yaml", "packages:\n  /@google/genai@1.0.0:\n    resolution: {}\n")
+    write(tmp_path / "js" / "yarn.lock", '"@mistralai/mistralai@^1.0.0":\n  version "1.0.0"\n')
+    write(tmp_path / "go" / "go.mod", "module x\n\nrequire (\n\tgithub.com/sashabaranov/go-openai v1.20.0\n)\n")
+    write(tmp_path / "rs" / "Cargo.toml", '[dependencies]\nasync-openai = "0.20"\nserde = "1"\n')
+    deps = {(f.details["manifest"], f.details["package"]) for f in _kinds(scan(tmp_path)[0], "dependency")}
+    assert deps == {
+        ("requirements-dev.txt", "openai"), ("requirements-dev.txt", "langchain-core"),
+        ("poetry.lock", "anthropic"), ("uv.lock", "mistralai"), ("Pipfile.lock", "cohere"),
+        ("package.json", "@anthropic-ai/sdk"), ("package-lock.json", "groq-sdk"), ("pnpm-lock.yaml", "@google/genai"),
+        ("yarn.lock", "@mistralai/mistralai"), ("go.mod", "github.com/sashabaranov/go-openai"),
+        ("Cargo.toml", "async-openai"),
+    }
+
+
+def test_endpoints_local_servers_and_base_url_overrides(tmp_path: Path) -> None:
+    write(tmp_path / "c.py", 'import openai\n'
+                             'a = "https://api.anthropic.com/v1/messages"\n'
+                             'b = openai.OpenAI(base_url="http://localhost:11434/v1")\n'
+                             'c = openai.OpenAI(base_url="https://llm-gw.internal.example/v1?key=abc")\n'
+                             'd = "https://example.com/docs"\n'
+                             'e = "https://user:pw@my-res.openai.azure.com/openai"\n')
+    eps = {f.details["url"]: f for f in _kinds(scan(tmp_path)[0], "endpoint")}
+    assert eps["https://api.anthropic.com/v1/messages"].provider == "anthropic"
+    assert eps["http://localhost:11434/v1"].provider == "ollama"
+    assert eps["http://localhost:11434/v1"].details["local"] is True
+    assert eps["https://llm-gw.internal.example/v1"].details["base_url_override"] is True
+    assert eps["https://my-res.openai.azure.com/openai"].provider == "azure-openai"
+    assert not any("example.com/docs" in u for u in eps)
+    assert not any("pw" in json.dumps(f.to_dict()) for f in eps.values())
+
+
+def test_model_names_in_files_that_use_llms(tmp_path: Path) -> None:
+    write(tmp_path / "m.py", 'from openai import OpenAI\nr = c.create(model="gpt-4o-mini")\n'
+                             'a = "claude-sonnet-4-5-20250929"\nb = "gemini-2.5-pro"\n')
+    write(tmp_path / "agent.yaml", "llm:\n  provider: openai\n  base: https://api.openai.com/v1\n  model: o3-mini\n")
+    write(tmp_path / "unrelated.py", 'name = "gpt-4o"\n')  # no LLM evidence in this file
+    models = {(Path(f.location.path).name, f.model, f.provider) for f in _kinds(scan(tmp_path)[0], "model-reference")}
+    assert {("m.py", "gpt-4o-mini", "openai"), ("m.py", "claude-sonnet-4-5-20250929", "anthropic"),
+            ("m.py", "gemini-2.5-pro", "google-gemini"), ("agent.yaml", "o3-mini", "openai")} <= models
+    assert not any(name == "unrelated.py" for name, _, _ in models)
+
+
+def test_mcp_configs_list_servers_and_never_env_values(tmp_path: Path) -> None:
+    key = make_key("openai-project", seed=40)
+    formatless = make_key("mistral", seed=40)
+    cfg = {"mcpServers": {
+        "github": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github"],
+                   "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_notakeyformatwecareabout0000000000"}},
+        "helper": {"command": "uvx", "args": ["mcp-server-fetch", "--api-key", key],
+                   "env": {"OPENAI_API_KEY": key, "MISTRAL_API_KEY": formatless}},
+        "remote": {"url": "https://mcp.example.com/sse?token=abc", "headers": {"Authorization": "Bearer x"}},
+    }}
+    write(tmp_path / ".mcp.json", json.dumps(cfg, indent=2))
+    write(tmp_path / ".cursor" / "mcp.json", json.dumps({"mcpServers": {"fs": {"command": "npx"}}}))
+    write(tmp_path / ".vscode" / "mcp.json", json.dumps({"servers": {"vs": {"command": "node", "args": ["s.js"]}}}))
+    write(tmp_path / "claude_desktop_config.json", json.dumps({"mcpServers": {"desk": {"command": "python"}}}))
+    write(tmp_path / ".claude" / "settings.local.json",
+          json.dumps({"permissions": {"allow": []}, "env": {"ANTHROPIC_MODEL": "claude-opus-4-1"}}))
+    write(tmp_path / "AGENTS.md", "# Agents\n")
+    write(tmp_path / "CLAUDE.md", "# Claude\n")
+    findings, _ = scan(tmp_path)
+    servers = {f.details["server"]: f for f in _kinds(findings, "mcp-server")}
+    assert set(servers) == {"github", "helper", "remote", "fs", "vs", "desk"}
+    assert servers["helper"].details["command"] == "uvx"
+    assert servers["helper"].details["env"] == ["MISTRAL_API_KEY", "OPENAI_API_KEY"]
+    assert "<redacted>" in servers["helper"].details["args"]
+    assert servers["remote"].details["url"] == "https://mcp.example.com/sse"
+    assert servers["helper"].location.line != servers["github"].location.line
+    found = credentials(findings)
+    assert fingerprint(key) in found and fingerprint(formatless) in found
+    configs = {Path(f.location.path).name for f in _kinds(findings, "agent-config")}
+    assert {"settings.local.json", "AGENTS.md", "CLAUDE.md", "claude_desktop_config.json"} <= configs
+    dump = json.dumps([f.to_dict() for f in findings])
+    assert key not in dump and formatless not in dump and "Bearer x" not in dump and "token=abc" not in dump
+
+
+def test_ci_workflow_referencing_llm_secrets_and_tools(tmp_path: Path) -> None:
+    write(tmp_path / ".github" / "workflows" / "review.yml",
+          "on: pull_request\njobs:\n  r:\n    steps:\n      - run: npx @anthropic-ai/claude-code -p review\n"
+          "        env:\n          ANTHROPIC_API_KEY: ${{ secrets.ANTHROPIC_API_KEY }}\n"
+          "          OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}\n          X: ${{ secrets.NPM_TOKEN }}\n")
+    wf = {f.provider: f for f in _kinds(scan(tmp_path)[0], "ci-workflow")}
+    assert set(wf) == {"anthropic", "openai"}
+    assert wf["anthropic"].details["secrets"] == ["ANTHROPIC_API_KEY"]
+    assert wf["anthropic"].details["tools"] == ["claude-code"]
+    assert wf["openai"].location.line == 8
+
+
+def test_ordinary_directory_is_quiet(tmp_path: Path) -> None:
+    write(tmp_path / "README.md", "# A project\nSee https://example.com\n")
+    write(tmp_path / "main.py", "import json\nprint(json.dumps({'model': 'x'}))\n")
+    write(tmp_path / "data.json", json.dumps({"items": list(range(100))}))
+    findings, cov = scan(tmp_path)
+    assert findings == [] and cov.gaps == [] and cov.scanned["files"] == 3
+
+
+def test_bedrock_model_ids_without_a_provider_sdk_import(tmp_path: Path) -> None:
+    write(tmp_path / "b.py", 'import boto3\nrt = boto3.client("bedrock-runtime")\n'
+                             'rt.converse(modelId="anthropic.claude-3-5-sonnet-20240620-v1:0", messages=[])\n')
+    models = [(f.model, f.provider) for f in _kinds(scan(tmp_path)[0], "model-reference")]
+    assert models == [("anthropic.claude-3-5-sonnet-20240620-v1:0", "aws-bedrock")]
+
+
+def test_go_imports(tmp_path: Path) -> None:
+    write(tmp_path / "main.go", 'package main\n\nimport (\n\t"fmt"\n\topenai "github.com/sashabaranov/go-openai"\n)\n')
+    (f,) = _kinds(scan(tmp_path)[0], "sdk-usage")
+    assert (f.provider, f.location.line, f.details["language"]) == ("openai", 5, "go")
