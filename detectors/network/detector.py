@@ -1,0 +1,217 @@
+"""The ``network`` detector: LLM API callers seen on the wire or in network logs.
+
+Inputs are pcap/pcapng captures (gzip too), Zeek logs, Squid access logs,
+dnsmasq/Pi-hole query logs, a generic CSV, or a live interface. Every input
+feeds one :class:`Aggregator`, so a finding is one client program talking to one
+provider name per input, with counts and first/last packet times.
+"""
+
+from __future__ import annotations
+
+import gzip
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from detectors.base import Detector, DetectorError, ScanContext
+from detectors.network import logs
+from detectors.network.aggregate import Aggregator, Record
+from detectors.network.engine import UNKNOWN_FP, Engine
+from detectors.network.reader import GZIP_MAGIC, CaptureError, CaptureReader, capture_format
+from scanner import identity
+from scanner.model import Finding, Location
+
+PROGRESS_EVERY = 1 << 16
+SNIFF_BYTES = 4096
+
+_KIND_TEXT = {
+    "tls-sni": "TLS connection(s) naming {name} (SNI)",
+    "quic-sni": "QUIC connection(s) naming {name} (SNI)",
+    "dns-attributed": "connection(s) to an address DNS answers in this input name {name}",
+    "ip-range": "connection(s) to {name}, in the provider's published address range",
+    "connect": "proxy CONNECT request(s) for {name}",
+    "http-request": "plaintext HTTP connection(s) to {name}",
+    "local-model-server": "connection(s) to a local model server at {name}",
+    "proxy-log": "proxy log entr(ies) for {name}",
+}
+
+
+def iso(ts: float | None) -> str | None:
+    """Packet time as ISO 8601 UTC (seconds); None when the source had no time."""
+    if ts is None or ts <= 0:
+        return None
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def sniff(path: Path, csv_columns: tuple[str, str, str] = logs.DEFAULT_CSV_COLUMNS) -> str | None:
+    """What an input file is: 'pcap', 'pcapng', a log kind from :mod:`logs`, or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(SNIFF_BYTES)
+        if head[:2] == GZIP_MAGIC:
+            with gzip.open(path, "rb") as g:
+                head = g.read(SNIFF_BYTES)
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return None
+    return capture_format(head) or logs.log_kind(head, csv_columns)
+
+
+class NetworkDetector(Detector):
+    name = "network"
+    description = "LLM API traffic in pcap/pcapng captures, Zeek/Squid/dnsmasq logs, or a live interface"
+    default = False
+    offline = True
+
+    def run(self, ctx: ScanContext) -> Iterator[Finding]:
+        agg = Aggregator()
+        interface = ctx.option("interface")
+        inputs = self._inputs(ctx)
+        if not inputs and not interface:
+            raise DetectorError("no network input: give pcap/pcapng captures or Zeek, Squid or dnsmasq logs as "
+                                "paths (or the 'inputs' option), or an interface for live capture")
+        read = 0
+        failures: list[str] = []
+        log_reader = logs.LogReader(ctx, agg)
+        for path, kind in self._ordered(inputs):
+            ctx.check_cancelled()
+            if kind is None:
+                failures.append(f"{path}: not a pcap, pcapng or a supported log (unknown format)")
+                ctx.coverage.add_gap(str(path), "not a pcap, pcapng or a supported log (unknown format)")
+                continue
+            if kind in ("pcap", "pcapng"):
+                ok = self._capture(ctx, path, agg)
+            else:
+                ok = log_reader.read(path, kind)
+            if ok:
+                read += 1
+                ctx.coverage.count("files")
+            else:
+                failures.append(f"{path}: unreadable (see coverage)")
+        if interface:
+            from detectors.network import live
+            live.capture(ctx, interface, agg)
+            read += 1
+        if read == 0 and failures:
+            raise DetectorError("; ".join(failures[:3]))
+        yield from self._findings(ctx, agg)
+
+    # ---- inputs -------------------------------------------------------------------
+
+    def _inputs(self, ctx: ScanContext) -> list[tuple[Path, str | None]]:
+        columns = logs.csv_columns(ctx.option("csv_columns"))
+        option = ctx.option("inputs")
+        if option:
+            names = option.split(",") if isinstance(option, str) else [option] if isinstance(option, Path) else option
+            return [(Path(n), sniff(Path(n), columns)) for n in names]
+        found: list[tuple[Path, str | None]] = []
+        for root in ctx.paths:
+            if root.is_file():
+                kind = sniff(root, columns)
+                if kind:
+                    found.append((root, kind))
+            elif root.is_dir():
+                try:
+                    children = sorted(p for p in root.iterdir() if p.is_file())
+                except OSError as exc:
+                    ctx.coverage.add_gap(str(root), f"cannot list directory: {exc.strerror}")
+                    continue
+                found += [(p, k) for p in children if (k := sniff(p, columns))]
+        return found
+
+    @staticmethod
+    def _ordered(inputs: Iterable[tuple[Path, str | None]]) -> list[tuple[Path, str | None]]:
+        """DNS logs first: their answers attribute connections in the other logs."""
+        return sorted(inputs, key=lambda item: (logs.ORDER.get(item[1] or "", 5), str(item[0])))
+
+    # ---- captures -----------------------------------------------------------------
+
+    def _capture(self, ctx: ScanContext, path: Path, agg: Aggregator) -> bool:
+        engine = Engine(ctx.catalog, str(path), agg, ctx.coverage.add_gap)
+        reader = CaptureReader(str(path))
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = None
+        def tick() -> None:
+            ctx.check_cancelled()
+            ctx.progress(reader.bytes_read if size else engine.packets, size, path.name)
+
+        try:
+            engine.feed(reader, PROGRESS_EVERY, tick)
+        except CaptureError as exc:
+            ctx.coverage.add_gap(str(path), str(exc))
+            return False
+        finally:
+            engine.finish()
+        if reader.problem:
+            ctx.coverage.add_gap(str(path), f"{reader.problem}; findings cover the packets before it")
+        ctx.coverage.count("packets", engine.packets)
+        ctx.coverage.count("flows", engine.flow_count)
+        return True
+
+    # ---- findings -----------------------------------------------------------------
+
+    def _findings(self, ctx: ScanContext, agg: Aggregator) -> Iterator[Finding]:
+        """One finding per record; lookups of a name the same client then connected to are folded
+        into that connection's finding (they are the same program, not a second unknown one)."""
+        connected: dict[tuple[str, str, str], list[Record]] = {}
+        for rec in agg.records.values():
+            if rec.kind != "dns":
+                connected.setdefault((rec.capture, rec.client, rec.name), []).append(rec)
+        for rec in agg.records.values():
+            if rec.kind == "dns":
+                for target in connected.get((rec.capture, rec.client, rec.name), ()):
+                    target.dns_lookups += rec.requests
+        for rec in sorted(agg.records.values(), key=_record_order):
+            if rec.kind == "dns" and (rec.capture, rec.client, rec.name) in connected:
+                continue
+            yield self._finding(ctx, rec)
+
+    def _finding(self, ctx: ScanContext, rec: Record) -> Finding:
+        details: dict = {
+            "first_seen": iso(rec.first), "last_seen": iso(rec.last),
+            "connections": rec.connections, "bytes": rec.bytes,
+            "client": rec.client, "fingerprint": rec.fingerprint,
+        }
+        if rec.kind in ("dns", "proxy-log") and not rec.bytes:
+            del details["bytes"]
+            if not rec.connections:
+                del details["connections"]
+        if rec.requests:
+            details["requests"] = rec.requests
+        if rec.dns_lookups:
+            details["dns_lookups"] = rec.dns_lookups
+        for key, values in sorted(rec.sets.items()):
+            listed = sorted(values)
+            details[key if key not in ("server", "path", "user_agent", "alpn", "mac", "client_ip") else key + "s"] = (
+                listed[0] if key in ("ja4", "sni") and len(listed) == 1 else listed)
+        details = {k: v for k, v in details.items() if v not in (None, [], "")}
+        provider = ctx.catalog.providers.get(rec.provider)
+        return Finding(
+            detector=self.name, kind=rec.kind, provider=rec.provider, model=rec.model,
+            location=Location(capture=rec.capture, flow=f"{rec.client} -> {rec.name}"),
+            identity=[f"net:{rec.client}:{rec.fingerprint}", identity.host(rec.client)],
+            evidence=_evidence(rec, provider.name if provider else rec.provider),
+            confidence=rec.confidence, credential=rec.credential, details=details,
+            observed_at=iso(rec.last),
+        )
+
+
+def _record_order(rec: Record) -> tuple:
+    return rec.capture, rec.kind, rec.client, rec.fingerprint, rec.provider, rec.name, rec.model or ""
+
+
+def _evidence(rec: Record, provider_name: str) -> str:
+    if rec.kind == "dns":
+        return f"{rec.client} looked up {rec.name} ({provider_name}) {rec.requests} time(s)"
+    what = _KIND_TEXT.get(rec.kind, "connection(s) to {name}").format(name=rec.name)
+    count = rec.connections or rec.requests
+    text = f"{rec.client} made {count} {what} [{provider_name}]"
+    if rec.model:
+        text += f", model {rec.model}"
+    if rec.fingerprint != UNKNOWN_FP:
+        text += f"; client fingerprint {rec.fingerprint}"
+    return text

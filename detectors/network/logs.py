@@ -1,0 +1,351 @@
+"""Network logs security teams already keep: Zeek (TSV and JSON), Squid, dnsmasq/Pi-hole, CSV.
+
+Each line becomes the same observation a packet would: a TLS server name, a DNS
+query, an HTTP request, a proxy CONNECT, or a connection attributed through DNS
+answers. Read line by line; a bad line is counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import io
+import ipaddress
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+from detectors.base import ScanContext
+from detectors.network.aggregate import Aggregator
+from detectors.network.engine import MAX_DNS_NAMES, UNKNOWN_FP, Engine, ua_fingerprint
+from detectors.network.http import split_host_port
+from detectors.network.reader import open_maybe_gzip
+from scanner.model import Confidence
+
+# read order: DNS first (its answers attribute the connections in conn logs), conn logs last
+ORDER = {"zeek-dns": 0, "dnsmasq": 1, "zeek-conn": 4}
+DEFAULT_CSV_COLUMNS = ("timestamp", "client", "host")
+MAX_NAMED_UIDS = 1 << 18
+
+_SQUID = re.compile(rb"^\d{9,11}\.\d{3}\s+-?\d+\s+\S+\s+[A-Z_]+/\d{3}\s+\d+\s+[A-Z]+\s+\S+")
+_DNSMASQ = re.compile(
+    r"^(?P<time>\w{3}\s+\d{1,2} \d\d:\d\d:\d\d) (?:\S+ )?(?:dnsmasq|pihole-FTL)\[\d+\]: "
+    r"(?:\d+ \S+/\d+ )?(?P<what>query\[\w+\]|reply|cached|forwarded) (?P<name>\S+) (?:from|is|to) (?P<arg>\S+)")
+_ZEEK_JSON_KINDS = (("server_name", "zeek-ssl"), ("query", "zeek-dns"), ("uri", "zeek-http"),
+                    ("conn_state", "zeek-conn"))
+
+
+def log_kind(head: bytes, csv_columns: tuple[str, str, str] = DEFAULT_CSV_COLUMNS) -> str | None:
+    """The kind of log whose first bytes are ``head``, or None."""
+    text = head.decode("utf-8", "replace")
+    first = text.split("\n", 1)[0].strip()
+    if first.startswith("#separator"):
+        m = re.search(r"^#path\s+(\S+)", text, re.M)
+        return f"zeek-{m.group(1)}" if m else "zeek-other"
+    if first.startswith("{"):
+        try:
+            record = json.loads(first)
+        except ValueError:
+            return None
+        if isinstance(record, dict) and "id.orig_h" in record:
+            if "_path" in record:
+                return f"zeek-{record['_path']}"
+            for key, kind in _ZEEK_JSON_KINDS:
+                if key in record:
+                    return kind
+            return "zeek-other"
+        return None
+    if _SQUID.match(first.encode()):
+        return "squid"
+    if _DNSMASQ.match(first) or any(_DNSMASQ.match(line) for line in text.splitlines()[:20]):
+        return "dnsmasq"
+    cells = [c.strip().lower() for c in first.split(",")]
+    if len(cells) >= 3 and {csv_columns[1].lower(), csv_columns[2].lower()} <= set(cells):
+        return "csv"
+    return None
+
+
+def csv_columns(option: Any) -> tuple[str, str, str]:
+    """(time, client, host) column names from the ``csv_columns`` option ("when,src,host" or a list)."""
+    cols = option.split(",") if isinstance(option, str) else list(option or DEFAULT_CSV_COLUMNS)
+    cols = [str(c).strip() for c in cols] + list(DEFAULT_CSV_COLUMNS)[len(cols):]
+    return cols[0], cols[1], cols[2]
+
+
+def _ts(value: Any) -> float | None:
+    """Zeek time: epoch seconds (TSV, default JSON) or ISO 8601 (JSON with ISO timestamps)."""
+    if value in (None, "-", ""):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        pass
+    try:
+        t = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)).timestamp()
+    except ValueError:
+        return None
+
+
+class LogReader:
+    """Reads log files into an aggregator; keeps the DNS map and the uids already named."""
+
+    def __init__(self, ctx: ScanContext, agg: Aggregator) -> None:
+        self.ctx = ctx
+        self.agg = agg
+        self.dns_names: dict[bytes, str] = {}
+        self.named_uids: set[str] = set()
+        self.engine: Engine | None = None
+        self.csv_columns = csv_columns(ctx.option("csv_columns"))
+
+    def read(self, path: Path, kind: str) -> bool:
+        self.engine = Engine(self.ctx.catalog, str(path), self.agg)
+        self.engine.dns_names = self.dns_names
+        bad = 0
+        lines = 0
+        try:
+            with open_maybe_gzip(str(path)) as raw:
+                text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+                for lines, ok in enumerate(self._lines(path, kind, text), 1):
+                    if not ok:
+                        bad += 1
+                    if lines % 65536 == 0:
+                        self.ctx.check_cancelled()
+        except (OSError, EOFError, gzip.BadGzipFile, csv.Error) as exc:
+            self.ctx.coverage.add_gap(str(path), f"read error after {lines} lines: {exc}")
+            return lines > 0
+        self.ctx.coverage.count("log_lines", lines)
+        if bad:
+            self.ctx.coverage.add_gap(str(path), f"{bad} of {lines} lines could not be parsed")
+        return True
+
+    def _lines(self, path: Path, kind: str, text: io.TextIOBase) -> Iterator[bool]:
+        if kind.startswith("zeek-"):
+            yield from self._zeek(kind, text)
+        elif kind == "squid":
+            for line in text:
+                yield self._squid(line, str(path))
+        elif kind == "dnsmasq":
+            year = self.ctx.option("log_year") or dt.datetime.fromtimestamp(path.stat().st_mtime).year
+            for line in text:
+                yield self._dnsmasq(line, int(year))
+        elif kind == "csv":
+            yield from self._csv(text)
+
+    # ---- Zeek ---------------------------------------------------------------------
+
+    def _zeek(self, kind: str, text: io.TextIOBase) -> Iterator[bool]:
+        fields: list[str] = []
+        sep = "\t"
+        for line in text:
+            line = line.rstrip("\r\n")
+            if not line:
+                continue
+            if line.startswith("#"):
+                if line.startswith("#separator"):
+                    sep = line.split(" ", 1)[1].encode().decode("unicode_escape") if " " in line else "\t"
+                elif line.startswith("#fields"):
+                    fields = line.split(sep)[1:]
+                elif line.startswith("#path"):
+                    kind = "zeek-" + line.split(sep)[-1].strip()
+                continue
+            if line.startswith("{"):
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    yield False
+                    continue
+                if not isinstance(record, dict):
+                    yield False
+                    continue
+            elif fields:
+                values = line.split(sep)
+                record = {k: (None if v in ("-", "(empty)") else v) for k, v in zip(fields, values)}
+            else:
+                yield False
+                continue
+            yield self._zeek_record(kind, record)
+
+    def _zeek_record(self, kind: str, r: dict[str, Any]) -> bool:
+        client = r.get("id.orig_h")
+        ts = _ts(r.get("ts"))
+        if not client or ts is None:
+            return False
+        client = str(client)
+        engine = self.engine
+        assert engine is not None
+        if kind in ("zeek-ssl", "zeek-quic"):
+            name = (r.get("server_name") or "").lower().rstrip(".")
+            provider = engine.provider_for_host(name) if name else None
+            if provider:
+                self._remember_uid(r.get("uid"))
+                fp = r.get("ja4") or UNKNOWN_FP
+                self.agg.add(engine.capture, "quic-sni" if kind == "zeek-quic" else "tls-sni", client, str(fp),
+                             provider, name, ts, ts, Confidence.HIGH, connections=1,
+                             notes={"server": _server(r), "sni": name})
+        elif kind == "zeek-dns":
+            name = (r.get("query") or "").lower().rstrip(".")
+            provider = engine.provider_for_host(name) if name else None
+            if provider:
+                self.agg.add(engine.capture, "dns", client, UNKNOWN_FP, provider, name, ts, ts, Confidence.MEDIUM,
+                             requests=1)
+                answers = r.get("answers") or []
+                for answer in answers.split(",") if isinstance(answers, str) else answers:
+                    self._map(str(answer), name)
+        elif kind == "zeek-http":
+            return self._http(engine, client, ts, r)
+        elif kind == "zeek-conn":
+            if r.get("uid") in self.named_uids:
+                return True
+            server = r.get("id.resp_h")
+            if not server:
+                return False
+            nbytes = sum(int(r.get(k) or 0) for k in ("orig_bytes", "resp_bytes") if str(r.get(k) or "0").isdigit())
+            self._attributed(engine, client, str(server), ts, ts + float(r.get("duration") or 0), nbytes,
+                             {"server": _server(r), "transport": r.get("proto")})
+        return True
+
+    def _http(self, engine: Engine, client: str, ts: float, r: dict[str, Any]) -> bool:
+        method = (r.get("method") or "").upper()
+        host = r.get("host") or ""
+        port = int(r.get("id.resp_p") or 80)
+        notes = {"server": _server(r), "paths": r.get("uri"), "user_agents": r.get("user_agent")}
+        if method == "CONNECT":
+            name, _ = split_host_port(r.get("uri") or host, 443)
+            provider = engine.provider_for_host(name)
+            if provider:
+                self._remember_uid(r.get("uid"))
+                self.agg.add(engine.capture, "connect", client, UNKNOWN_FP, provider, name, ts, ts,
+                             Confidence.HIGH, connections=1, notes={"server": notes["server"]})
+            return True
+        name, _ = split_host_port(host, port)
+        provider = engine.provider_for_host(name) if name else None
+        kind, confidence = "http-request", Confidence.HIGH
+        if provider is None:
+            path = (r.get("uri") or "/").split("?", 1)[0]
+            provider, confidence = engine.local_server(port, path, None)
+            kind = "local-model-server"
+        if provider:
+            self._remember_uid(r.get("uid"))
+            if kind == "local-model-server":
+                name = f"{name or r.get('id.resp_h')}:{port}"
+            self.agg.add(engine.capture, kind, client, ua_fingerprint(r.get("user_agent")), provider,
+                         name or str(r.get("id.resp_h")), ts, ts, confidence, requests=1,
+                         notes={"server": notes["server"], "path": (r.get("uri") or "").split("?", 1)[0],
+                                "user_agent": r.get("user_agent"), "method": method})
+        return True
+
+    # ---- Squid / dnsmasq / CSV ----------------------------------------------------
+
+    def _squid(self, line: str, capture: str) -> bool:
+        parts = line.split()
+        if len(parts) < 7:
+            return not line.strip()
+        try:
+            ts, client, nbytes, method, url = float(parts[0]), parts[2], int(parts[4]), parts[5], parts[6]
+        except ValueError:
+            return False
+        engine = self.engine
+        assert engine is not None
+        if method == "CONNECT":
+            name, port = split_host_port(url, 443)
+            kind = "connect"
+        else:
+            rest = url.split("://", 1)[-1]
+            name, port = split_host_port(rest.split("/", 1)[0], 80)
+            kind = "http-request"
+        provider = engine.provider_for_host(name)
+        if provider:
+            self.agg.add(capture, kind, client, UNKNOWN_FP, provider, name, ts, ts, Confidence.HIGH,
+                         connections=1, nbytes=nbytes, notes={"port": str(port), "method": method})
+        return True
+
+    def _dnsmasq(self, line: str, year: int) -> bool:
+        m = _DNSMASQ.match(line)
+        if not m:
+            return not line.strip() or "dnsmasq" in line or "pihole" in line.lower()
+        try:
+            ts = dt.datetime.strptime(f"{year} {m['time']}", "%Y %b %d %H:%M:%S").replace(
+                tzinfo=dt.timezone.utc).timestamp()
+        except ValueError:
+            return False
+        name = m["name"].lower().rstrip(".")
+        engine = self.engine
+        assert engine is not None
+        provider = engine.provider_for_host(name)
+        if not provider:
+            return True
+        if m["what"].startswith("query"):
+            self.agg.add(engine.capture, "dns", m["arg"], UNKNOWN_FP, provider, name, ts, ts, Confidence.MEDIUM,
+                         requests=1)
+        elif m["what"] in ("reply", "cached"):
+            self._map(m["arg"], name)
+        return True
+
+    def _csv(self, text: io.TextIOBase) -> Iterator[bool]:
+        time_col, client_col, host_col = (c.strip().lower() for c in self.csv_columns)
+        reader = csv.reader(text)
+        header = [c.strip().lower() for c in next(reader, [])]
+        try:
+            ti = header.index(time_col) if time_col in header else None
+            ci, hi = header.index(client_col), header.index(host_col)
+        except ValueError:
+            yield False
+            return
+        engine = self.engine
+        assert engine is not None
+        for row in reader:
+            if len(row) <= max(ci, hi):
+                yield not any(row)
+                continue
+            ts = _ts(row[ti]) if ti is not None else None
+            name, _ = split_host_port(row[hi].split("://", 1)[-1].split("/", 1)[0], 443)
+            provider = engine.provider_for_host(name)
+            if provider:
+                self.agg.add(engine.capture, "proxy-log", row[ci].strip(), UNKNOWN_FP, provider, name,
+                             ts or 0.0, ts or 0.0, Confidence.MEDIUM, connections=1)
+            yield True
+
+    # ---- helpers ------------------------------------------------------------------
+
+    def _map(self, answer: str, name: str) -> None:
+        try:
+            addr = ipaddress.ip_address(answer.strip()).packed
+        except ValueError:
+            return
+        if addr not in self.dns_names and len(self.dns_names) >= MAX_DNS_NAMES:
+            del self.dns_names[next(iter(self.dns_names))]
+        self.dns_names[addr] = name
+
+    def _remember_uid(self, uid: Any) -> None:
+        if uid and len(self.named_uids) < MAX_NAMED_UIDS:
+            self.named_uids.add(str(uid))
+
+    def _attributed(self, engine: Engine, client: str, server: str, first: float, last: float, nbytes: int,
+                    notes: dict[str, Any]) -> None:
+        try:
+            addr = ipaddress.ip_address(server).packed
+        except ValueError:
+            return
+        name = self.dns_names.get(addr)
+        if name:
+            provider = engine.provider_for_host(name)
+            if provider:
+                self.agg.add(engine.capture, "dns-attributed", client, UNKNOWN_FP, provider, name, first, last,
+                             Confidence.MEDIUM, connections=1, nbytes=nbytes, notes=notes)
+            return
+        provider = engine.provider_for_address(addr)
+        if provider:
+            self.agg.add(engine.capture, "ip-range", client, UNKNOWN_FP, provider, server, first, last,
+                         Confidence.LOW, connections=1, nbytes=nbytes, notes=notes)
+
+
+def _server(r: dict[str, Any]) -> str | None:
+    host, port = r.get("id.resp_h"), r.get("id.resp_p")
+    if not host:
+        return None
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+
+

@@ -1,0 +1,248 @@
+"""Streaming pcap / pcapng reader: raw frames with their time and link type.
+
+Reads fixed-size chunks (gzip-compressed captures transparently), so memory
+does not depend on the capture size. A damaged capture yields every complete
+record before the damage; :attr:`CaptureReader.problem` then says what was wrong.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from typing import BinaryIO, Iterator
+
+CHUNK = 1 << 20
+MAX_RECORD = 1 << 18  # larger records are corrupt (snaplen tops out at 262144)
+MAX_BLOCK = 1 << 24
+
+PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1e-6), b"\xa1\xb2\xc3\xd4": (">", 1e-6),
+    b"\x4d\x3c\xb2\xa1": ("<", 1e-9), b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+}
+PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+GZIP_MAGIC = b"\x1f\x8b"
+_READ_ERRORS = (OSError, EOFError, gzip.BadGzipFile, struct.error, ValueError)
+
+
+class CaptureError(Exception):
+    """The file is not a capture this reader understands (message says why)."""
+
+
+def capture_format(head: bytes) -> str | None:
+    """'pcap', 'pcapng', or None for the first bytes of an (uncompressed) file."""
+    if head[:4] in PCAP_MAGICS:
+        return "pcap"
+    if head[:4] == PCAPNG_SHB:
+        return "pcapng"
+    return None
+
+
+def open_maybe_gzip(path: str) -> BinaryIO:
+    """The file, decompressed on the fly when it starts with the gzip magic."""
+    f = open(path, "rb")
+    if f.read(2) == GZIP_MAGIC:
+        f.close()
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    f.seek(0)
+    return f
+
+
+class _Chunks:
+    """A byte window over a stream: ``need(n)`` makes ``n`` bytes available at ``pos``."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.buf = b""
+        self.pos = 0
+        self.offset = 0  # file offset of buf[0]
+
+    def need(self, n: int) -> bool:
+        if len(self.buf) - self.pos >= n:
+            return True
+        rest = self.buf[self.pos:]
+        self.offset += self.pos
+        parts = [rest]
+        have = len(rest)
+        while have < n:
+            data = self.stream.read(max(CHUNK, n - have))
+            if not data:
+                break
+            parts.append(data)
+            have += len(data)
+        self.buf = b"".join(parts)
+        self.pos = 0
+        return have >= n
+
+    @property
+    def at(self) -> int:
+        return self.offset + self.pos
+
+
+class CaptureReader:
+    """Iterate ``(timestamp, linktype, frame)`` over a pcap or pcapng file (optionally gzipped)."""
+
+    def __init__(self, path: str, stream: BinaryIO | None = None) -> None:
+        self.path = path
+        self.stream = stream
+        self.format: str | None = None
+        self.problem: str | None = None
+        self.records = 0
+        self.bytes_read = 0
+
+    def _open(self) -> tuple[BinaryIO, _Chunks]:
+        """Open the file and detect its format (raises CaptureError when it is no capture)."""
+        stream = self.stream or open_maybe_gzip(self.path)
+        try:
+            chunks = _Chunks(stream)
+            if not chunks.need(4):
+                raise CaptureError("empty file, not a pcap or pcapng capture")
+            head = chunks.buf[:4]
+            self.format = capture_format(head)
+            if self.format is None:
+                raise CaptureError(f"unknown magic {head.hex()}: not a pcap or pcapng capture")
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            if self.stream is None:
+                stream.close()
+            raise CaptureError(f"cannot read: {exc}") from None
+        except CaptureError:
+            if self.stream is None:
+                stream.close()
+            raise
+        return stream, chunks
+
+    def __iter__(self) -> Iterator[tuple[float, int, bytes]]:
+        """The records (raises CaptureError when the file is no capture)."""
+        stream, chunks = self._open()
+        if self.format == "pcap":
+            return self._pcap(chunks, stream)
+        return self._guarded(self._pcapng(chunks), chunks, stream)
+
+    def _guarded(self, inner: Iterator, chunks: _Chunks, stream: BinaryIO) -> Iterator:
+        """Run ``inner``; a read error inside the capture ends it and is kept in :attr:`problem`."""
+        try:
+            yield from inner
+        except _READ_ERRORS as exc:
+            self.problem = f"read error at byte {chunks.at}: {exc}"
+        finally:
+            if self.stream is None:
+                stream.close()
+
+    def _pcap(self, c: _Chunks, stream: BinaryIO) -> Iterator[tuple[float, int, bytes]]:
+        """Classic pcap records; the loop over one window of whole records is the hot path."""
+        try:
+            if not c.need(24):
+                self.problem = "truncated pcap header"
+                return
+            endian, unit = PCAP_MAGICS[c.buf[c.pos:c.pos + 4]]
+            snaplen, linktype = struct.unpack_from(endian + "II", c.buf, c.pos + 16)
+            linktype &= 0x0FFFFFFF
+            c.pos += 24
+            limit = max(snaplen, MAX_RECORD) if snaplen < (1 << 26) else MAX_RECORD
+            unpack = struct.Struct(endian + "IIII").unpack_from
+            while True:
+                buf, pos = c.buf, c.pos
+                size = len(buf)
+                count = 0
+                while pos + 16 <= size:
+                    sec, frac, incl, _orig = unpack(buf, pos)
+                    end = pos + 16 + incl
+                    if end > size or incl > limit:
+                        break
+                    count += 1
+                    if incl:
+                        yield sec + frac * unit, linktype, buf[pos + 16:end]
+                    pos = end
+                c.pos = pos
+                self.records += count
+                self.bytes_read = c.at
+                # a record across the window's end, the end of the file, or damage
+                if not c.need(16):
+                    if len(c.buf) - c.pos:
+                        self.problem = f"truncated record header at byte {c.at}"
+                    return
+                _sec, _frac, incl, _orig = unpack(c.buf, c.pos)
+                if incl > limit:
+                    self.problem = (f"record at byte {c.at} claims {incl} bytes (snaplen {snaplen}); "
+                                    "capture is corrupt from here")
+                    return
+                if not c.need(16 + incl):
+                    self.problem = f"truncated record at byte {c.at} (capture cut short)"
+                    return
+        except _READ_ERRORS as exc:
+            self.problem = f"read error at byte {c.at}: {exc}"
+        finally:
+            if self.stream is None:
+                stream.close()
+
+    def _pcapng(self, c: _Chunks) -> Iterator[tuple[float, int, bytes]]:
+        endian = "<"
+        interfaces: list[tuple[int, float]] = []
+        while True:
+            if not c.need(12):
+                if len(c.buf) - c.pos:
+                    self.problem = f"truncated block header at byte {c.at}"
+                return
+            buf, pos = c.buf, c.pos
+            btype = buf[pos:pos + 4]
+            if btype == PCAPNG_SHB:
+                bom = buf[pos + 8:pos + 12]
+                if bom == b"\x4d\x3c\x2b\x1a":
+                    endian = "<"
+                elif bom == b"\x1a\x2b\x3c\x4d":
+                    endian = ">"
+                else:
+                    self.problem = f"bad pcapng byte-order magic at byte {c.at}"
+                    return
+                interfaces = []
+            btype_n, blen = struct.unpack_from(endian + "II", buf, pos)
+            if blen < 12 or blen % 4 or blen > MAX_BLOCK:
+                self.problem = f"bad pcapng block length {blen} at byte {c.at}; capture is corrupt from here"
+                return
+            if not c.need(blen):
+                self.problem = f"truncated pcapng block at byte {c.at} (capture cut short)"
+                return
+            buf, pos = c.buf, c.pos
+            c.pos = pos + blen
+            self.bytes_read += blen
+            body = pos + 8
+            if btype_n == 6:  # enhanced packet block
+                iface, hi, lo, caplen = struct.unpack_from(endian + "IIII", buf, body)
+                if iface >= len(interfaces) or caplen > blen - 32:
+                    continue
+                linktype, unit = interfaces[iface]
+                self.records += 1
+                if caplen:
+                    yield ((hi << 32) | lo) * unit, linktype, buf[body + 20:body + 20 + caplen]
+            elif btype_n == 3:  # simple packet block
+                if not interfaces:
+                    continue
+                (orig,) = struct.unpack_from(endian + "I", buf, body)
+                caplen = min(orig, blen - 16)
+                self.records += 1
+                if caplen:
+                    yield 0.0, interfaces[0][0], buf[body + 4:body + 4 + caplen]
+            elif btype_n == 2:  # obsolete packet block
+                iface, _drops, hi, lo, caplen = struct.unpack_from(endian + "HHIII", buf, body)
+                if iface >= len(interfaces) or caplen > blen - 32:
+                    continue
+                linktype, unit = interfaces[iface]
+                self.records += 1
+                if caplen:
+                    yield ((hi << 32) | lo) * unit, linktype, buf[body + 20:body + 20 + caplen]
+            elif btype_n == 1:  # interface description block
+                (linktype,) = struct.unpack_from(endian + "H", buf, body)
+                interfaces.append((linktype, _tsresol(buf, body + 8, pos + blen - 4, endian)))
+
+
+def _tsresol(buf: bytes, start: int, end: int, endian: str) -> float:
+    """Seconds per timestamp unit from an interface block's options (default microseconds)."""
+    pos = start
+    while pos + 4 <= end:
+        code, length = struct.unpack_from(endian + "HH", buf, pos)
+        if code == 0:
+            break
+        if code == 9 and length >= 1:
+            v = buf[pos + 4]
+            return 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
+        pos += 4 + ((length + 3) & ~3)
+    return 1e-6

@@ -1,0 +1,100 @@
+"""Random and mutated packets never raise out of the parser, and damaged files never crash the detector."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from detectors.base import DetectorError
+from detectors.network import dns, http, quic, tls
+from detectors.network.engine import Engine
+from detectors.network.packet import SUPPORTED_LINKTYPES
+from scanner.catalog import Catalog
+from tests.fixtures.network_util import DATA, frames, scan
+
+CATALOG = Catalog.load()
+SEED_FRAMES = frames(DATA / "loopback.pcap") + frames(DATA / "any-sll2.pcap")
+
+
+def mutate(rng: random.Random, data: bytes) -> bytes:
+    b = bytearray(data)
+    for _ in range(rng.randint(1, 6)):
+        op = rng.random()
+        if not b:
+            b = bytearray(rng.randbytes(rng.randint(1, 64)))
+        elif op < 0.5:
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        elif op < 0.7:
+            del b[rng.randrange(len(b)):]
+        elif op < 0.85:
+            i = rng.randrange(len(b))
+            b[i:i] = rng.randbytes(rng.randint(1, 16))
+        else:
+            i = rng.randrange(len(b))
+            b[i:i + 2] = b"\xff\xff"
+    return bytes(b)
+
+
+def test_engine_survives_mutated_and_random_frames() -> None:
+    rng = random.Random(20261123)
+    engine = Engine(CATALOG, "fuzz")
+    linktypes = sorted(SUPPORTED_LINKTYPES) + [147, 9999]
+    for i in range(12000):
+        ts, lt, frame = SEED_FRAMES[rng.randrange(len(SEED_FRAMES))]
+        if i % 5 == 0:
+            engine.packet(ts, rng.choice(linktypes), rng.randbytes(rng.randint(0, 1600)))
+        else:
+            engine.packet(ts + rng.random(), lt, mutate(rng, frame))
+        if i % 1000 == 0:
+            engine.expire()
+    engine.finish()
+    assert engine.packets == 12000
+
+
+def test_parsers_survive_mutations() -> None:
+    rng = random.Random(7)
+    payloads = [f[54:] for _, lt, f in SEED_FRAMES if lt == 1 and len(f) > 60]
+    keys = lambda v, d: quic.client_initial_keys(v, d)  # noqa: E731
+    for _ in range(6000):
+        data = mutate(rng, rng.choice(payloads))
+        tls.handshake_from_records(data)
+        tls.parse_client_hello(data)
+        tls.parse_client_hello(b"\x01" + data)
+        dns.parse_dns(data)
+        http.parse_request(data)
+        http.parse_request(b"POST / HTTP/1.1\r\n" + data, final=True)
+        if len(data) > 20:
+            quic.crypto_frames(bytes([0xC0]) + b"\x00\x00\x00\x01" + data, keys)
+
+
+def test_detector_survives_damaged_files(tmp_path: Path) -> None:
+    rng = random.Random(11)
+    originals = [(DATA / n).read_bytes() for n in ("loopback.pcap", "loopback.pcapng")]
+    for i in range(40):
+        data = bytearray(rng.choice(originals))
+        for _ in range(rng.randint(1, 30)):
+            pos = rng.randrange(len(data))
+            data[pos:pos + rng.randint(1, 8)] = rng.randbytes(rng.randint(0, 8))
+        path = tmp_path / f"damaged{i}.pcap"
+        path.write_bytes(bytes(data[: rng.randint(24, len(data))]))
+        try:
+            scan(inputs=[str(path)])
+        except DetectorError:
+            pass  # a clear "not a capture" error is an acceptable outcome for a ruined header
+
+
+def test_hypothesis_frames() -> None:
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import strategies as st
+
+    engine = Engine(CATALOG, "hyp")
+
+    @hypothesis.settings(max_examples=300, deadline=None, derandomize=True)
+    @hypothesis.given(st.sampled_from(sorted(SUPPORTED_LINKTYPES)), st.binary(max_size=2000))
+    def feed(linktype: int, frame: bytes) -> None:
+        engine.packet(1.0, linktype, frame)
+
+    feed()
+    engine.finish()
