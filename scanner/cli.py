@@ -139,6 +139,10 @@ SCAN_EPILOG = """Examples:
   shadow-agents scan -p ~/src -d env --registry agents.yaml -f json -o scan.json
 
   shadow-agents scan --config shadow-agents.toml --baseline last.json --fail-on new -f jsonl
+
+  shadow-agents scan -d network --capture office.pcap --capture zeek/ssl.log -f html -o net.html
+
+  shadow-agents scan -d repo --history -p ~/src/bot
 """
 
 
@@ -164,16 +168,19 @@ def scan(
     max_file_size: Optional[str] = typer.Option(None, "--max-file-size", help="repo: skip files larger than this (e.g. 10MB; default 10MB).", rich_help_panel="Detector options"),
     include_vendored: Optional[bool] = typer.Option(None, "--include-vendored", help="repo: also scan node_modules, virtualenvs, site-packages.", rich_help_panel="Detector options"),
     respect_gitignore: Optional[bool] = typer.Option(None, "--respect-gitignore", help="repo: skip files .gitignore ignores (default: scan them for keys).", rich_help_panel="Detector options"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="repo: worker processes (default: all cores).", rich_help_panel="Detector options"),
     resolve_hosts: Optional[bool] = typer.Option(None, "--resolve", help="process: resolve catalogue hostnames to attribute connections (makes DNS queries).", rich_help_panel="Detector options"),
     interface: Optional[str] = typer.Option(None, "--interface", help="network: capture live on this interface.", rich_help_panel="Detector options"),
     duration: Optional[str] = typer.Option(None, "--duration", help="network: live capture length (e.g. 30s, 5m).", rich_help_panel="Detector options"),
+    bpf: Optional[str] = typer.Option(None, "--bpf", help="network: capture filter for live capture (default: tcp or udp port 53 or udp port 443).", rich_help_panel="Detector options"),
+    capture: Optional[List[str]] = typer.Option(None, "--capture", help="network: capture or log file to read (repeatable; files given with -p are recognised too).", rich_help_panel="Detector options"),
 ) -> None:
     """Scan this machine and the given paths for LLM agents and report them against the registry."""
     flags = {
         "repo": {"history": history, "max_file_size": max_file_size, "include_vendored": include_vendored,
-                 "respect_gitignore": respect_gitignore},
+                 "respect_gitignore": respect_gitignore, "workers": workers},
         "process": {"resolve": resolve_hosts},
-        "network": {"interface": interface, "duration": duration, "resolve": resolve_hosts},
+        "network": {"interface": interface, "duration": duration, "bpf": bpf, "inputs": capture or None},
     }
     cli: dict[str, Any] = {
         "paths": path or [], "detectors": detector or [], "exclude_detectors": exclude_detector or [],
