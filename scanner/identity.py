@@ -50,6 +50,11 @@ def shell(host: str, user: str | None) -> str:
     return f"shell:{host}:{user or '?'}"
 
 
+def net(client: str, fingerprint: str) -> str:
+    """A network client: host (IP, or DHCP/DNS name) plus its TLS/HTTP client fingerprint."""
+    return f"net:{client}:{fingerprint}"
+
+
 def host(name: str) -> str:
     return f"host:{name}"
 
@@ -146,6 +151,11 @@ def describe(key: str) -> str:
     if t == "shell":
         hostname, _, user = rest.partition(":")
         return f"shell environment of {user}@{hostname}"
+    if t == "net":
+        client, _, fp = rest.rpartition(":")
+        what = ("HTTP client" if fp.startswith("ua-") else "unidentified client" if fp == "unknown"
+                else f"TLS client {fp[:10]}")
+        return f"{client} ({what})"
     if t == "cred":
         return f"credential {rest[:8]}"
     if t == "keyid":

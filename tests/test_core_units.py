@@ -351,3 +351,13 @@ def test_scrub_covers_secrets_before_and_after_the_pattern_is_rebuilt():
             assert key not in redact.scrub(f"log line with {key}")
     text = redact.scrub(" ".join(keys))
     assert not any(k in text for k in keys)
+
+
+@pytest.mark.parametrize("key,name", [
+    ("net:10.0.0.5:t13d1811h2_8b80da21ef18_02713d6af862", "10.0.0.5 (TLS client t13d1811h2)"),
+    ("net:fe80::1:ua-1a2b3c", "fe80::1 (HTTP client)"),
+    ("repo:github.com/acme/bot:services/sum", "bot/services/sum"),
+    ("shell:h1:alice", "shell environment of alice@h1"),
+])
+def test_agent_names_from_identity_keys(key, name):
+    assert identity.describe(key) == name

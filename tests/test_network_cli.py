@@ -27,7 +27,7 @@ def test_cli_json_report_from_a_capture(run_cli) -> None:
     assert kinds == {e["kind"] for e in TRUTH["expected"]}
     coverage = [c for c in report["coverage"] if c["detector"] == "network"][0]
     assert coverage["status"] == "ran" and coverage["scanned"]["packets"] > 200
-    sdk = [a for a in report["agents"] if "127.2.0.1:t13d" in a["name"]]
+    sdk = [a for a in report["agents"] if a["name"].startswith("127.2.0.1 (TLS client t13d")]
     assert len(sdk) == 1 and {"openai", "anthropic"} <= set(sdk[0]["providers"])
 
 

@@ -193,7 +193,7 @@ class NetworkDetector(Detector):
         return Finding(
             detector=self.name, kind=rec.kind, provider=rec.provider, model=rec.model,
             location=Location(capture=rec.capture, flow=f"{rec.client} -> {rec.name}"),
-            identity=[f"net:{rec.client}:{rec.fingerprint}", identity.host(rec.client)],
+            identity=[identity.net(rec.client, rec.fingerprint), identity.host(rec.client)],
             evidence=_evidence(rec, provider.name if provider else rec.provider),
             confidence=rec.confidence, credential=rec.credential, details=details,
             observed_at=iso(rec.last),
