@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import json
 import shutil
 import socket
 import ssl
@@ -122,11 +123,15 @@ def test_live_capture_on_loopback() -> None:
 
 
 @needs_root
-def test_live_capture_without_privilege_is_a_clear_error() -> None:
+def test_live_capture_without_privilege_exits_2_with_a_clear_error(tmp_path: Path) -> None:
     if not shutil.which("setpriv"):
         pytest.skip("needs setpriv to drop privileges")
-    code = ("from detectors.network.live import open_socket, LiveCaptureError\n"
-            "try:\n    open_socket('lo', 'tcp')\nexcept LiveCaptureError as e:\n    print('ERR', e)\n")
-    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
-                       capture_output=True, text=True, cwd=Path(__file__).parent.parent, timeout=60)
-    assert "ERR live capture on lo needs packet-capture privilege" in p.stdout, p.stderr
+    from tests.conftest import CLI, clean_environ
+    # root without CAP_NET_RAW/CAP_NET_ADMIN: the same position as an ordinary user
+    cmd = ["setpriv", "--bounding-set=-net_raw,-net_admin", CLI or sys.executable, *([] if CLI else ["-m", "scanner"]),
+           "scan", "-d", "env", "-d", "network", "--interface", "lo", "--duration", "1s", "-f", "json", "-q"]
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=clean_environ(tmp_path), timeout=60)
+    assert p.returncode == 2, p.stderr
+    assert "live capture on lo needs packet-capture privilege" in p.stderr and "Traceback" not in p.stderr
+    cov = {c["detector"]: c for c in json.loads(p.stdout)["coverage"]}  # the report is still written
+    assert cov["network"]["input_error"] is True and cov["env"]["status"] == "ran"
