@@ -7,6 +7,7 @@ module, so a new provider is one YAML entry, never a code change.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -325,4 +326,26 @@ class Catalog:
         for rx, pid in self._model_regexes:
             if rx.fullmatch(model):
                 return pid
+        return None
+
+    @cached_property
+    def _ip_networks(self) -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]]:
+        return [(ipaddress.ip_network(r, strict=False), p.id) for p in self.providers.values() for r in p.ip_ranges]
+
+    def provider_for_address(self, address: str | bytes) -> tuple[str, str] | None:
+        """(provider id, published range) holding an IP address (text or packed bytes), or None.
+
+        IPv4-mapped IPv6 addresses are looked up as IPv4.
+        """
+        if not self._ip_networks:
+            return None
+        try:
+            addr = ipaddress.ip_address(address.split("%", 1)[0] if isinstance(address, str) else address)
+        except ValueError:
+            return None
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+            addr = addr.ipv4_mapped
+        for net, pid in self._ip_networks:
+            if addr.version == net.version and addr in net:
+                return pid, str(net)
         return None

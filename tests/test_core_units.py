@@ -361,3 +361,12 @@ def test_scrub_covers_secrets_before_and_after_the_pattern_is_rebuilt():
 ])
 def test_agent_names_from_identity_keys(key, name):
     assert identity.describe(key) == name
+
+
+def test_published_ranges_attribute_addresses(catalog):
+    import ipaddress
+    assert catalog.provider_for_address("160.79.104.10") == ("anthropic", "160.79.104.0/23")
+    assert catalog.provider_for_address("::ffff:160.79.105.1")[0] == "anthropic"
+    assert catalog.provider_for_address(ipaddress.ip_address("2607:6bc0::5").packed)[0] == "anthropic"
+    assert catalog.provider_for_address("8.8.8.8") is None
+    assert catalog.provider_for_address("not-an-ip") is None

@@ -11,7 +11,6 @@ with the capture.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from typing import Callable, Iterable
 
 from detectors.network import dns as dnsmod
@@ -106,8 +105,6 @@ class Engine:
         self.quic_unavailable = False
         self._provider_cache: dict[str, str | None] = {}
         self._local_cache: dict[tuple, tuple[str | None, Confidence]] = {}
-        self._ranges = [(ipaddress.ip_network(r, strict=False), p.id)
-                        for p in catalog.providers.values() for r in p.ip_ranges]
         self._local_ports = {port for p in catalog.providers.values() if p.kind == "local" for port in p.ports}
 
     # ---- lookups ------------------------------------------------------------------
@@ -129,13 +126,8 @@ class Engine:
         return cache[name]
 
     def provider_for_address(self, addr: bytes) -> str | None:
-        if not self._ranges:
-            return None
-        ip = ipaddress.ip_address(addr)
-        for net, pid in self._ranges:
-            if ip.version == net.version and ip in net:
-                return pid
-        return None
+        found = self.catalog.provider_for_address(addr)
+        return found[0] if found else None
 
     # ---- per packet ---------------------------------------------------------------
 

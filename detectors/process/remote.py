@@ -16,8 +16,6 @@ class RemoteIndex:
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self.networks = [(ipaddress.ip_network(r, strict=False), p.id)
-                         for p in catalog.providers.values() for r in p.ip_ranges]
         self.resolved: dict[str, str] = {}
         self.unresolved: list[str] = []
 
@@ -36,18 +34,13 @@ class RemoteIndex:
 
     def provider(self, ip: str) -> tuple[str, str] | None:
         """(provider id, how it is known) for a remote address, or None."""
-        try:
-            addr = ipaddress.ip_address(ip.split("%", 1)[0])
-        except ValueError:
+        addr = _parse(ip)
+        if addr is None:
             return None
-        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-            addr = addr.ipv4_mapped
         if str(addr) in self.resolved:
             return self.resolved[str(addr)], "address of a catalogue hostname"
-        for net, pid in self.networks:
-            if addr.version == net.version and addr in net:
-                return pid, f"published range {net}"
-        return None
+        found = self.catalog.provider_for_address(str(addr))
+        return (found[0], f"published range {found[1]}") if found else None
 
 
 def _addresses(hostname: str) -> set[str]:
@@ -57,14 +50,20 @@ def _addresses(hostname: str) -> set[str]:
         return set()
 
 
-def is_loopback(ip: str) -> bool:
+def _parse(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address without a zone id, IPv4-mapped IPv6 as IPv4; None when not an address."""
     try:
         addr = ipaddress.ip_address(ip.split("%", 1)[0])
     except ValueError:
-        return False
+        return None
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-        addr = addr.ipv4_mapped
-    return addr.is_loopback
+        return addr.ipv4_mapped
+    return addr
+
+
+def is_loopback(ip: str) -> bool:
+    addr = _parse(ip)
+    return addr is not None and addr.is_loopback
 
 
 def is_wildcard(ip: str) -> bool:
