@@ -41,7 +41,7 @@ class TableFormat(Format):
                     where += f" (+{len(a.locations) - 1})"
                 table.add_row(
                     status, Text(a.severity.value, style=SEVERITY_STYLE.get(a.severity.value, "")), a.name,
-                    ", ".join(a.providers + a.models) or "-", ", ".join(a.owners) or "-", where,
+                    _first(a.providers + a.models, 5), _first(a.owners, 2), where,
                     ", ".join(a.detectors) or "registry",
                 )
             console.print(table)
@@ -50,3 +50,9 @@ class TableFormat(Format):
                 detail = c.reason or f"{c.gaps_total} items not readable"
                 host = f" on {c.host}" if c.host else ""
                 console.print(Text(f"coverage: {c.detector}{host} {c.status.value}: {detail}", style="yellow"))
+
+
+def _first(items: list[str], n: int) -> str:
+    """A cell stays readable: the first ``n`` items and how many more (the JSON has them all)."""
+    shown = ", ".join(items[:n]) or "-"
+    return shown + (f" (+{len(items) - n})" if len(items) > n else "")
