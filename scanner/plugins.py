@@ -49,13 +49,15 @@ def load_format(name: str) -> Any:
 
 
 def format_for_extension(path: str) -> str | None:
-    """The format whose declared extensions match ``path`` (``out.sarif`` → ``sarif``)."""
+    """The format whose declared extension ends ``path``, the longest one winning (``x.cdx.json`` → cyclonedx)."""
     lower = path.lower()
+    best: tuple[int, str] | None = None
     for name, ep in report_entry_points().items():
         try:
             exts = getattr(ep.load(), "extensions", ())
         except Exception:  # a broken plugin must not stop us guessing from the others
             continue
-        if any(lower.endswith(e) for e in exts):
-            return name
-    return None
+        for ext in exts:
+            if lower.endswith(ext) and (best is None or len(ext) > best[0]):
+                best = (len(ext), name)
+    return best[1] if best else None

@@ -370,3 +370,10 @@ def test_published_ranges_attribute_addresses(catalog):
     assert catalog.provider_for_address(ipaddress.ip_address("2607:6bc0::5").packed)[0] == "anthropic"
     assert catalog.provider_for_address("8.8.8.8") is None
     assert catalog.provider_for_address("not-an-ip") is None
+
+
+@pytest.mark.parametrize("path,fmt", [("out.cdx.json", "cyclonedx"), ("scan.json", "json"), ("r.SARIF", "sarif"),
+                                      ("t.jsonl", "jsonl"), ("x.unknown", None)])
+def test_format_guessed_from_the_longest_matching_extension(path, fmt):
+    from scanner.plugins import format_for_extension
+    assert format_for_extension(path) == fmt
