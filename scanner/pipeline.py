@@ -46,10 +46,12 @@ class DetectorInfo:
     load_error: str | None = None
 
 
-def list_detectors() -> list[DetectorInfo]:
-    """Every installed detector, loaded, with whether it can run here and why not."""
+def list_detectors(only: list[str] | None = None) -> list[DetectorInfo]:
+    """Installed detectors (all, or just ``only``), loaded, with whether each can run here and why not."""
     out = []
     for name, ep in detector_entry_points().items():
+        if only is not None and name not in only:
+            continue
         try:
             cls = ep.load()
             det = cls()
@@ -61,17 +63,17 @@ def list_detectors() -> list[DetectorInfo]:
     return out
 
 
-def select_detectors(config: ScanConfig, infos: list[DetectorInfo]) -> list[DetectorInfo]:
-    names = [i.name for i in infos]
+def select_detectors(config: ScanConfig) -> list[DetectorInfo]:
+    """The detectors to run. With ``-d`` only those are imported: each costs start-up time."""
+    names = list(detector_entry_points())
     for n in [*config.detectors, *config.exclude_detectors]:
         if n not in names:
             raise unknown_name("detector", n, names)
     if config.detectors:
-        wanted = list(dict.fromkeys(config.detectors))
-    else:
-        wanted = [i.name for i in infos if i.default and i.offline]
-    by_name = {i.name: i for i in infos}
-    return [by_name[n] for n in wanted if n not in config.exclude_detectors]
+        wanted = [n for n in dict.fromkeys(config.detectors) if n not in config.exclude_detectors]
+        by_name = {i.name: i for i in list_detectors(wanted)}
+        return [by_name[n] for n in wanted]
+    return [i for i in list_detectors() if i.default and i.offline and i.name not in config.exclude_detectors]
 
 
 @dataclass
@@ -203,7 +205,7 @@ def scan(config: ScanConfig, progress: ProgressSink | None = None,
     for p in config.paths:
         if not Path(p).expanduser().exists():
             raise UserError(f"path does not exist: {p}")
-    infos = select_detectors(config, list_detectors())
+    infos = select_detectors(config)
     with progress or NoProgress() as sink:
         findings, coverages, timings = run_detectors(config, catalog, infos, sink)
     digest = hashlib.sha256(json.dumps(config.digest_view(), sort_keys=True, default=str).encode()).hexdigest()[:16]
