@@ -205,8 +205,11 @@ class CaptureReader:
             c.pos = pos + blen
             self.bytes_read += blen
             body = pos + 8
-            if btype_n == 6:  # enhanced packet block
-                iface, hi, lo, caplen = struct.unpack_from(endian + "IIII", buf, body)
+            if btype_n == 6 or btype_n == 2:  # enhanced / obsolete packet block: both 20-byte headers
+                if btype_n == 6:
+                    iface, hi, lo, caplen = struct.unpack_from(endian + "IIII", buf, body)
+                else:
+                    iface, _drops, hi, lo, caplen = struct.unpack_from(endian + "HHIII", buf, body)
                 if iface >= len(interfaces) or caplen > blen - 32:
                     continue
                 linktype, unit = interfaces[iface]
@@ -221,14 +224,6 @@ class CaptureReader:
                 self.records += 1
                 if caplen:
                     yield 0.0, interfaces[0][0], buf[body + 4:body + 4 + caplen]
-            elif btype_n == 2:  # obsolete packet block
-                iface, _drops, hi, lo, caplen = struct.unpack_from(endian + "HHIII", buf, body)
-                if iface >= len(interfaces) or caplen > blen - 32:
-                    continue
-                linktype, unit = interfaces[iface]
-                self.records += 1
-                if caplen:
-                    yield ((hi << 32) | lo) * unit, linktype, buf[body + 20:body + 20 + caplen]
             elif btype_n == 1:  # interface description block
                 (linktype,) = struct.unpack_from(endian + "H", buf, body)
                 interfaces.append((linktype, _tsresol(buf, body + 8, pos + blen - 4, endian)))
