@@ -50,6 +50,11 @@ def shell(host: str, user: str | None) -> str:
     return f"shell:{host}:{user or '?'}"
 
 
+def container(container_id: str) -> str:
+    """Every process of one container is one workload."""
+    return f"container:{container_id[:12]}"
+
+
 def net(client: str, fingerprint: str) -> str:
     """A network client: host (IP, or DHCP/DNS name) plus its TLS/HTTP client fingerprint."""
     return f"net:{client}:{fingerprint}"

@@ -15,6 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from scanner import identity
 from scanner.catalog import Catalog
 
 _NORMALISE = re.compile(r"[-_.]+")
@@ -180,7 +181,7 @@ class Container:
 
     @property
     def key(self) -> str:
-        return f"container:{self.id[:12]}"
+        return identity.container(self.id)
 
     def to_dict(self) -> dict[str, str]:
         d = {"id": self.id[:12], "runtime": self.runtime, "pod": self.pod}
