@@ -4,6 +4,8 @@ Looks at the environment of the scanning process, the user's shell profile files
 and the ``.env*`` files at the top of each scanned path. Variable names come from
 the catalogue; values are fingerprinted, never kept, so the same key found later
 in a repository, a process or a provider's admin API joins the same agent.
+AWS keys (catalogue ``requires_usage``) count only in an environment — the shell,
+or one directory's ``.env`` files — that also sets a Bedrock variable.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Iterable, Iterator
 from urllib.parse import urlsplit
 
 from detectors.base import Detector, ScanContext
+from detectors.usage_gate import UsageGate
 from scanner import identity, redact
 from scanner.catalog import Catalog
 from scanner.model import Confidence, Finding, Location
@@ -80,6 +83,7 @@ class EnvDetector(Detector):
                     ctx.coverage.add_gap(str(root), f"cannot list directory: {exc.strerror}")
             elif root.name.startswith(".env") and root.is_file():
                 sources.append(("dotenv", root))
+        gate = UsageGate(ctx.catalog)  # AWS keys count only in an environment that also sets up Bedrock
         for done, (source, path) in enumerate(sources):
             ctx.check_cancelled()
             ctx.progress(done, len(sources), path.name if path else "environment")
@@ -105,7 +109,11 @@ class EnvDetector(Detector):
                 if finding:
                     if path is not None and _world_readable(path):
                         finding.details["world_readable"] = True
-                    yield finding
+                    if gate.offer(tuple(loc_keys), finding) is not None:
+                        yield finding
+        yield from gate.release()
+        if gate.dropped:
+            ctx.coverage.count("keys_not_next_to_provider_use", gate.dropped)
         ctx.progress(len(sources), len(sources), None)
 
     @staticmethod

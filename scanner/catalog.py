@@ -31,11 +31,11 @@ _PROVIDER_FIELDS = {
     "id": str, "name": str, "kind": str, "hostnames": list, "host_patterns": list, "keys": list,
     "env_vars": dict, "packages": dict, "models": list, "billing": dict, "ports": list,
     "ip_ranges": list, "paths": list, "process_names": list, "cmdline_patterns": list,
-    "admin_api": (str, type(None)),
+    "admin_api": (str, type(None)), "client_names": list,
 }
 _KEY_FIELDS = {
     "id": str, "label": str, "regex": str, "prefixes": list, "admin": bool,
-    "context_only": bool, "console_url": (str, type(None)),
+    "context_only": bool, "console_url": (str, type(None)), "requires_usage": bool,
 }
 _FRAMEWORK_FIELDS = {"id": str, "name": str, "packages": dict, "imports": dict, "providers": list}
 _TOOL_FIELDS = {
@@ -55,6 +55,9 @@ class KeyFormat:
     admin: bool
     context_only: bool
     console_url: str | None
+    # Not the provider's own key (an AWS access key next to Bedrock use): a detector reports it
+    # only where the same unit — repository, environment, process — also shows this provider.
+    requires_usage: bool = False
 
 
 @dataclass
@@ -77,6 +80,7 @@ class Provider:
     process_names: list[str]
     cmdline_patterns: list[str]
     admin_api: str | None
+    client_names: list[str] = field(default_factory=list)  # boto3.client("bedrock-runtime")
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -207,6 +211,7 @@ class Catalog:
                 regex=_compile(k["regex"], f"{where}: keys[{j}]"),
                 prefixes=tuple(k.get("prefixes") or ()), admin=bool(k.get("admin", False)),
                 context_only=bool(k.get("context_only", False)), console_url=k.get("console_url"),
+                requires_usage=bool(k.get("requires_usage", False)),
             ))
         env = e.get("env_vars") or {}
         for pat in e.get("models") or []:
@@ -224,7 +229,8 @@ class Catalog:
             models=list(e.get("models") or []), billing=dict(e.get("billing") or {}),
             ports=[int(p) for p in e.get("ports") or []], ip_ranges=list(e.get("ip_ranges") or []),
             paths=list(e.get("paths") or []), process_names=list(e.get("process_names") or []),
-            cmdline_patterns=list(e.get("cmdline_patterns") or []), admin_api=e.get("admin_api"), raw=e,
+            cmdline_patterns=list(e.get("cmdline_patterns") or []), admin_api=e.get("admin_api"),
+            client_names=list(e.get("client_names") or []), raw=e,
         )
 
     @staticmethod
@@ -262,6 +268,14 @@ class Catalog:
         """One alternation of every self-identifying key format; ``lastgroup`` names the format."""
         alts = [f"(?P<k{i}>{k.regex.pattern})" for i, k in enumerate(self.key_formats) if not k.context_only]
         return re.compile("|".join(alts) if alts else r"(?!x)x")
+
+    @cached_property
+    def _usage_gated(self) -> frozenset[str]:
+        return frozenset(k.id for k in self.key_formats if k.requires_usage)
+
+    def requires_usage(self, key_type: str | None) -> bool:
+        """Is a key of this type reported only next to its provider's use (see ``KeyFormat``)?"""
+        return key_type in self._usage_gated
 
     def key_format_of_match(self, m: re.Match[str]) -> KeyFormat:
         return self.key_formats[int(m.lastgroup[1:])]  # type: ignore[index]

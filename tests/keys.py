@@ -37,8 +37,9 @@ SHAPES = {
 
 def make_key(shape: str, seed: int = 0) -> str:
     rng = random.Random(f"{shape}:{seed}")
+    build = SHAPES.get(shape) or USAGE_GATED_SHAPES[shape]
     while True:
-        key = SHAPES[shape](rng)
+        key = build(rng)
         if not is_placeholder(key, key[:8]):
             return key
 
@@ -54,3 +55,10 @@ SHAPES.update({
     "langsmith": lambda r: "lsv2_pt_" + _rand(r, HEX, 32) + "_" + _rand(r, HEX, 10),
     "aws-bedrock": lambda r: "ABSKQmVkcm9ja0FQSUtleS" + _rand(r, ALNUM + "+/", 110),
 })
+
+# AWS credentials count only next to Bedrock use (``requires_usage`` in the catalogue), so they
+# are kept apart from SHAPES, whose keys are findings wherever they appear.
+USAGE_GATED_SHAPES = {
+    "aws-access-key-id": lambda r: "AKIA" + _rand(r, string.ascii_uppercase + "234567", 16),
+    "aws-secret-access-key": lambda r: _rand(r, ALNUM + "+/", 40),
+}

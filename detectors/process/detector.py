@@ -24,6 +24,7 @@ from detectors.process.signatures import Signatures, safe_cmdline
 from detectors.process.snapshot import (
     LISTEN, OUTGOING, EnvSignal, Seen, Snapshot, hidepid, platform_notes, psutil, take_snapshot,
 )
+from detectors.usage_gate import UsageGate
 from scanner import identity, redact
 from scanner.model import Confidence, Finding, Location
 
@@ -79,9 +80,15 @@ class ProcessDetector(Detector):
         groups = _group(ctx, snap, servers, connections)
         _record_coverage(ctx, snap, packages, remote)
         ctx.progress(snap.seen, snap.seen, None)
+        gate = UsageGate(catalog)  # AWS keys count only in a program that also shows Bedrock use
         for group in sorted(groups.values(), key=lambda g: g.key):
             ctx.check_cancelled()
-            yield from self._findings(ctx, group)
+            for finding in self._findings(ctx, group):
+                if gate.offer(group.key, finding) is not None:
+                    yield finding
+        yield from gate.release()
+        if gate.dropped:
+            ctx.coverage.count("keys_not_next_to_provider_use", gate.dropped)
 
     # ---- findings ---------------------------------------------------------------------
 

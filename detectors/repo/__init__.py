@@ -15,6 +15,9 @@ the top belong to the root agent. The identity key is
 ``cred:<fingerprint>`` so the same key elsewhere joins the same agent. A plain
 directory that is not in a git work tree is treated as a repository whose id is
 its path. The owner guess (a weak ``owner:`` key) comes from :mod:`.owners`.
+AWS access keys (catalogue ``requires_usage``) are reported only in a repository
+that also uses Bedrock somewhere (SDK, client, endpoint, model id, variable); the
+rest are counted in coverage as ``keys_not_next_to_provider_use``.
 
 Options (``ctx.option``): ``history`` (scan every commit of every ref),
 ``max_file_size`` (bytes, default 10 MB), ``include_vendored``,
@@ -40,6 +43,7 @@ from detectors.repo.owners import Owners
 from detectors.repo.rules import Rules
 from detectors.repo.walk import FileItem, Repo, Walker
 from detectors.repo.worker import FileResult, init_worker, scan_chunk, scan_file
+from detectors.usage_gate import UsageGate
 from scanner import identity, redact
 from scanner.model import Confidence, Finding, Location
 
@@ -104,6 +108,7 @@ class RepoDetector(Detector):
         rules = Rules.build(ctx.catalog)
         walker = Walker(opts.include_vendored, opts.respect_gitignore, ctx.coverage.add_gap, ctx.coverage.count)
         owners: dict[Path, Owners] = {}
+        gate = UsageGate(ctx.catalog)  # AWS keys count only in a repository that uses Bedrock
         files = (item for path in ctx.paths for item in walker.walk(path))
         done = 0
         batch: list[Finding] = []
@@ -119,14 +124,20 @@ class RepoDetector(Detector):
                 continue
             ctx.coverage.count("files")
             ctx.coverage.count("bytes", result.size)
-            batch += (self._finding(item, hit, owners) for hit in result.hits)
+            for hit in result.hits:
+                finding = gate.offer(item.repo.id, self._finding(item, hit, owners))
+                if finding is not None:
+                    batch.append(finding)
             if len(batch) >= FINDINGS_BATCH:
                 yield from batch
                 batch.clear()
         yield from batch
         ctx.progress(done, done, None)
         if opts.history:
-            yield from self._history(ctx, rules, opts, list(walker.repos.values()))
+            yield from self._history(ctx, rules, opts, list(walker.repos.values()), gate)
+        yield from gate.release()
+        if gate.dropped:
+            ctx.coverage.count("keys_not_next_to_provider_use", gate.dropped)
 
     # ---- working tree -------------------------------------------------------------
 
@@ -186,7 +197,8 @@ class RepoDetector(Detector):
 
     # ---- history ----------------------------------------------------------------
 
-    def _history(self, ctx: ScanContext, rules: Rules, opts: Options, repos: list[Repo]) -> Iterator[Finding]:
+    def _history(self, ctx: ScanContext, rules: Rules, opts: Options, repos: list[Repo],
+                 gate: UsageGate) -> Iterator[Finding]:
         git_repos = [r for r in repos if r.is_git]
         if not git_repos:
             for r in repos:
@@ -215,7 +227,9 @@ class RepoDetector(Detector):
                 ctx.coverage.add_gap(str(repo.root), f"git history not readable: {exc}")
             ctx.coverage.count("repositories_history")
             ctx.coverage.count("commits", commits[0])
-            yield from oldest.values()
+            for finding in oldest.values():
+                if gate.offer(repo.id, finding) is not None:
+                    yield finding
 
 
 def _owners(cache: dict[Path, Owners], repo: Repo) -> Owners:

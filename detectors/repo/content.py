@@ -54,9 +54,12 @@ _GO_IMPORT = re.compile(rb"\"([a-z0-9-]+(?:\.[a-z0-9-]+)+/[^\"\s]{1,200})\"")  #
 _URL = re.compile(rb"(https?|wss?)://(?:[^/@\s\"'<>]{1,100}@)?([A-Za-z0-9.\-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?(/[A-Za-z0-9._~/%-]*)?")
 _BASE_URL_BEFORE = re.compile(rb"(?i)(?:base_?url|api_?base|endpoint|api_?host)[\"']?\s*(?:=|:|=>)\s*[\"'`]?\Z")
 _QUOTED = re.compile(rb"[\"'`]([A-Za-z0-9][A-Za-z0-9._:/@-]{1,120})[\"'`]")
-_MODEL_KEY = re.compile(rb"model(?:_name|_id|Name|Id)?[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9][A-Za-z0-9._:/@-]{1,120})")
+_MODEL_KEY = re.compile(rb"(?i:model(?:_name|_id|name|id)?)[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9][A-Za-z0-9._:/@-]{1,120})")
+_MODEL_WORDS = (b"model", b"MODEL", b"Model")  # model=, MODEL = (constants), ModelId: (YAML, C#)
 _K8S_SECRET = re.compile(rb"(?m)^kind:\s*[\"']?Secret\b")
 _WORKFLOW_SECRET = re.compile(rb"secrets\.([A-Za-z_][A-Za-z0-9_]*)")
+# a cloud SDK's generic client factory: boto3.client("bedrock-runtime"), session.client(service_name='…')
+_SDK_CLIENT = re.compile(rb"\bclient\(\s*(?:service_name\s*=\s*)?[\"']([a-z0-9-]{2,60})[\"']")
 
 
 @dataclass
@@ -102,6 +105,8 @@ def scan_bytes(rules: Rules, rel: str, data: bytes) -> list[Hit]:
         hits += kubernetes_secret_keys(rules, data, lines)
     if ext in PY_EXT:
         hits += python_imports(rules, data, lines)
+        if rules.client_names and b"client(" in data:
+            hits += sdk_clients(rules, data, lines)
     elif ext in JS_EXT:
         hits += js_imports(rules, data, lines)
     elif ext == ".go":
@@ -257,18 +262,21 @@ def kubernetes_secret_keys(rules: Rules, data: bytes, lines: Lines) -> Iterator[
         if not isinstance(doc, dict) or doc.get("kind") != "Secret" or not isinstance(doc.get("data"), dict):
             continue
         for key, encoded in doc["data"].items():
-            if not isinstance(encoded, str):
-                continue
-            try:
-                decoded = base64.b64decode(encoded, validate=True)
-            except (binascii.Error, ValueError):
-                continue
-            line = _line_of_key(data, str(key), lines)
-            probe = decoded + b"\n" + str(key).encode() + b"=" + decoded.strip()
-            for hit in find_credentials(rules, probe, Lines(probe)):
-                hit.line = line
-                hit.details["base64"] = True
-                yield hit
+            if isinstance(encoded, str):
+                yield from decoded_secret_hits(rules, str(key), encoded, _line_of_key(data, str(key), lines))
+
+
+def decoded_secret_hits(rules: Rules, key: str, encoded: str, line: int) -> Iterator[Hit]:
+    """Keys inside one base64 value of a Secret; the entry's name is context (``MISTRAL_API_KEY``)."""
+    try:
+        decoded = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return
+    probe = decoded + b"\n" + key.encode("utf-8", "replace") + b"=" + decoded.strip()
+    for hit in find_credentials(rules, probe, Lines(probe)):
+        hit.line = line
+        hit.details["base64"] = True
+        yield hit
 
 
 def _line_of_key(data: bytes, key: str, lines: Lines) -> int:
@@ -335,6 +343,18 @@ def go_imports(rules: Rules, data: bytes, lines: Lines) -> list[Hit]:
     return list(out.values())
 
 
+def sdk_clients(rules: Rules, data: bytes, lines: Lines) -> list[Hit]:
+    """Provider services reached through a generic cloud client: ``boto3.client("bedrock-runtime")``."""
+    out: dict[str, Hit] = {}
+    for m in _SDK_CLIENT.finditer(data):
+        name = m.group(1).decode("ascii")
+        provider = rules.client_names.get(name)
+        if provider and name not in out:
+            out[name] = Hit("sdk-usage", lines.of(m.start()), provider=provider, confidence="high",
+                            label=f'creates a "{name}" client', details={"client": name, "language": "python"})
+    return list(out.values())
+
+
 def _usage_hit(t, line: int, language: str, imported: str) -> Hit:
     kind = "framework" if t.framework else "sdk-usage"
     return Hit(kind, line, provider=t.provider, confidence="high", label=f"imports {imported}",
@@ -398,12 +418,13 @@ def model_literals(rules: Rules, data: bytes, lines: Lines, all_quoted: bool) ->
                 out[name] = Hit("model-reference", lines.of(m.start()), provider=provider, model=name,
                                 confidence="medium", label=f"model {name}", details={"model": name})
 
-    pos = data.find(b"model")
-    while pos >= 0:
-        m = _MODEL_KEY.match(data, pos)
-        if m:
-            add(m)
-        pos = data.find(b"model", pos + 5)
+    for word in _MODEL_WORDS:
+        pos = data.find(word)
+        while pos >= 0:
+            m = _MODEL_KEY.match(data, pos)
+            if m:
+                add(m)
+            pos = data.find(word, pos + 5)
     if all_quoted:
         for m in _QUOTED.finditer(data):
             add(m)

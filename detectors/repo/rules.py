@@ -70,6 +70,7 @@ class Rules:
     js_imports: dict[str, Target] = field(default_factory=dict)
     js_prefixes: list[tuple[str, Target]] = field(default_factory=list)
     packages: dict[str, dict[str, Target]] = field(default_factory=dict)  # ecosystem -> name -> target
+    client_names: dict[str, str] = field(default_factory=dict)  # boto3.client("<name>") -> provider
     model_rx: re.Pattern[str] | None = None
     model_groups: dict[str, str] = field(default_factory=dict)
     provider_tokens: dict[str, list[str]] = field(default_factory=dict)
@@ -182,6 +183,7 @@ class Rules:
                 for name in names:
                     self.packages.setdefault(eco, {}).setdefault(_norm(eco, name), Target(provider, tool.id, name))
         self.js_prefixes.sort(key=lambda x: -len(x[0]))
+        self.client_names = {n: p.id for p in self.catalog.providers.values() for n in p.client_names}
 
     def python_target(self, module: str) -> Target | None:
         """Longest dotted prefix of ``module`` the catalogue knows."""
