@@ -45,7 +45,7 @@ from detectors.repo.walk import FileItem, Repo, Walker
 from detectors.repo.worker import FileResult, init_worker, scan_chunk, scan_file
 from detectors.usage_gate import UsageGate
 from scanner import identity, redact
-from scanner.model import Confidence, Finding, Location
+from scanner.model import Confidence, Finding, Location, stable_hash
 
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 DEFAULT_PARALLEL_MIN_FILES = 2000
@@ -177,9 +177,9 @@ class RepoDetector(Detector):
         owner = _owners(owners, repo).guess(agent_dir)
         if owner:
             keys.append(identity.owner(owner))
-        return self._make(hit, Location(path=item.path, line=hit.line or None), keys, item.rel, agent_dir)
+        return self._make(hit, Location(path=item.path, line=hit.line or None), keys, repo.id, item.rel, agent_dir)
 
-    def _make(self, hit: Hit, location: Location, keys: list[str], rel: str, agent_dir: str,
+    def _make(self, hit: Hit, location: Location, keys: list[str], repo_id: str, rel: str, agent_dir: str,
               observed_at: str | None = None) -> Finding:
         details = dict(hit.details)
         details["agent_dir"] = agent_dir
@@ -191,9 +191,13 @@ class RepoDetector(Detector):
             keys = [*keys, identity.cred(credential.fingerprint)]
             assigned = details.get("assigned_to")
             evidence = f"{hit.label} {credential.preview} in {rel}" + (f" (assigned to {assigned})" if assigned else "")
+        # The id names the place inside the repository, not on this disk: two clones of one
+        # repository (a laptop and a CI runner) give the same finding ids, so baselines carry over.
+        finding_id = stable_hash(self.name, hit.kind, repo_id, rel, str(location.line or ""), location.commit or "",
+                                 *sorted(set(keys)), hit.provider or "", hit.model or "")
         return Finding(detector=self.name, kind=hit.kind, location=location, identity=keys, evidence=evidence,
                        provider=hit.provider, model=hit.model, confidence=Confidence(hit.confidence),
-                       credential=credential, details=details, observed_at=observed_at)
+                       credential=credential, details=details, observed_at=observed_at, id=finding_id)
 
     # ---- history ----------------------------------------------------------------
 
@@ -221,7 +225,7 @@ class RepoDetector(Detector):
                         keys.append(identity.owner(hh.email))
                     hh.hit.details.update({"in_history": True, "author": hh.author, "commit": hh.commit})
                     location = Location(path=str(repo.root / hh.path), line=hh.hit.line or None, commit=hh.commit)
-                    f = self._make(hh.hit, location, keys, hh.path, agent_dir, observed_at=hh.date)
+                    f = self._make(hh.hit, location, keys, repo.id, hh.path, agent_dir, observed_at=hh.date)
                     oldest[(f.credential.fingerprint if f.credential else "", hh.path)] = f  # git log: newest first
             except (OSError, RuntimeError) as exc:
                 ctx.coverage.add_gap(str(repo.root), f"git history not readable: {exc}")
