@@ -50,6 +50,8 @@ STATUS_TEXT = {
     Status.APPROVED: "an LLM agent that matches its registry record",
 }
 REGISTRY_RECORD = "registry-record"  # the pseudo kind of a dormant agent, which has no findings
+# GitHub code scanning rejects a run with more results than this; the most severe are kept.
+MAX_RESULTS = 25_000
 
 
 def rule_id(status: Status, kind: str) -> str:
@@ -216,23 +218,27 @@ def _notifications(inventory: Inventory) -> list[dict[str, Any]]:
     return out
 
 
-def build_sarif(inventory: Inventory) -> dict[str, Any]:
+def build_sarif(inventory: Inventory, max_results: int = MAX_RESULTS) -> dict[str, Any]:
     inventory.sorted()
     fmap = inventory.finding_map()
     meta = inventory.metadata
     roots = _Roots([p for p in meta.get("paths") or [] if isinstance(p, str) and p])
     anchor = anchor_location(meta, roots)
-    results: list[dict[str, Any]] = []
-    rule_severity: dict[tuple[Status, str], Severity] = {}
+    pairs: list[tuple[Agent, Finding | None]] = []
     for agent in ordered_agents(inventory):
         if agent.change == Change.GONE or agent.status == Status.APPROVED:
             continue  # gone: platforms close their alerts; approved: nothing to fix
-        group: list[Finding | None] = list(agent_findings(agent, fmap)) or [None]
-        for finding in group:
-            key = (agent.status, finding.kind if finding else REGISTRY_RECORD)
-            if key not in rule_severity or agent.severity.rank > rule_severity[key].rank:
-                rule_severity[key] = agent.severity
-            results.append(make_result(agent, finding, roots, anchor))
+        pairs += ((agent, f) for f in (list(agent_findings(agent, fmap)) or [None]))
+    left_out = max(0, len(pairs) - max_results)
+    if left_out:
+        pairs = sorted(pairs, key=lambda p: -p[0].severity.rank)[:max_results]  # stable: reading order kept
+    results: list[dict[str, Any]] = []
+    rule_severity: dict[tuple[Status, str], Severity] = {}
+    for agent, finding in pairs:
+        key = (agent.status, finding.kind if finding else REGISTRY_RECORD)
+        if key not in rule_severity or agent.severity.rank > rule_severity[key].rank:
+            rule_severity[key] = agent.severity
+        results.append(make_result(agent, finding, roots, anchor))
     rules = [make_rule(s, k, sev) for (s, k), sev in sorted(rule_severity.items(), key=lambda i: rule_id(*i[0]))]
     index = {r["id"]: i for i, r in enumerate(rules)}
     for r in results:
@@ -242,6 +248,10 @@ def build_sarif(inventory: Inventory) -> dict[str, Any]:
         if isinstance(meta.get(key), str):
             invocation[field] = meta[key]
     notes = _notifications(inventory)
+    if left_out:
+        notes.append({"level": "warning", "descriptor": {"id": "result-limit"}, "message": {
+            "text": f"{left_out} of {len(pairs) + left_out} results left out: code scanning accepts at most "
+                    f"{max_results} per run. The most severe are kept; the JSON report has every finding."}})
     if notes:
         invocation["toolExecutionNotifications"] = notes
     driver: dict[str, Any] = {"name": TOOL_NAME, "rules": rules}
@@ -252,7 +262,7 @@ def build_sarif(inventory: Inventory) -> dict[str, Any]:
         "invocations": [invocation],
         "results": results,
         "columnKind": "unicodeCodePoints",
-        "properties": {"summary": inventory.summary()},
+        "properties": {"summary": inventory.summary(), **({"results_left_out": left_out} if left_out else {})},
     }
     if roots.roots:
         run["originalUriBaseIds"] = roots.original_uri_base_ids()

@@ -148,3 +148,21 @@ def test_without_registry_or_config_other_findings_are_logical_only():
     locations = [loc for r in doc["runs"][0]["results"] for loc in r["locations"]]
     assert [loc for loc in locations if "physicalLocation" not in loc]
     assert all("logicalLocations" in loc for loc in locations if "physicalLocation" not in loc)
+
+
+def test_results_over_the_platform_limit_keep_the_most_severe_and_say_so(full):
+    inv, doc = full
+    every = doc["runs"][0]["results"]
+    limit = len(every) // 2
+    capped = build_sarif(inv, max_results=limit)
+    assert validate(capped) == []
+    run = capped["runs"][0]
+    assert len(run["results"]) == limit
+    ranks = {"error": 3, "warning": 2, "note": 1, "none": 0}
+    kept = sorted((ranks[r["level"]] for r in run["results"]), reverse=True)
+    assert kept == sorted((ranks[r["level"]] for r in every), reverse=True)[:limit]
+    assert run["properties"]["results_left_out"] == len(every) - limit
+    note = [n for n in run["invocations"][0]["toolExecutionNotifications"] if n["descriptor"]["id"] == "result-limit"]
+    assert note and f"{len(every) - limit} of {len(every)} results left out" in note[0]["message"]["text"]
+    assert all(r["ruleIndex"] < len(run["tool"]["driver"]["rules"]) for r in run["results"])
+    assert "results_left_out" not in doc["runs"][0]["properties"]
