@@ -14,7 +14,8 @@ the top belong to the root agent. The identity key is
 ``repo:<remote URL, else work-tree path>:<agent dir>``; credentials add
 ``cred:<fingerprint>`` so the same key elsewhere joins the same agent. A plain
 directory that is not in a git work tree is treated as a repository whose id is
-its path. The owner guess (a weak ``owner:`` key) comes from :mod:`.owners`.
+its path. The owner guess (a weak ``owner:`` key) comes from :mod:`.owners`: the
+finding's own file's CODEOWNERS owner, else a guess for its agent directory.
 AWS access keys (catalogue ``requires_usage``) are reported only in a repository
 that also uses Bedrock somewhere (SDK, client, endpoint, model id, variable); the
 rest are counted in coverage as ``keys_not_next_to_provider_use``.
@@ -174,7 +175,7 @@ class RepoDetector(Detector):
         repo = item.repo
         agent_dir = repo.agent_dir(item.rel_dir)
         keys = [identity.repo(repo.id, agent_dir)]
-        owner = _owners(owners, repo).guess(agent_dir)
+        owner = _owners(owners, repo).for_file(item.rel, agent_dir)
         if owner:
             keys.append(identity.owner(owner))
         return self._make(hit, Location(path=item.path, line=hit.line or None), keys, repo.id, item.rel, agent_dir)

@@ -51,6 +51,10 @@ _PY_IMPORT = re.compile(
     re.M)
 _JS_IMPORT = re.compile(rb"(?:from[ \t]*|require\([ \t]*|import\([ \t]*|import[ \t]+)[\"']([^\"'\n]{1,200})[\"']")
 _GO_IMPORT = re.compile(rb"\"([a-z0-9-]+(?:\.[a-z0-9-]+)+/[^\"\s]{1,200})\"")  # "host.tld/path" module paths
+# use x::…; pub(crate) use ::x; use {x::a, y::b}; extern crate x;  (group 1: crate or {…} list, group 2: extern)
+_RUST_USE = re.compile(rb"[ \t]*(?:#\[[^\]\n]*\][ \t]*)?(?:pub(?:\([^)\n]*\))?[ \t]+)?"
+                       rb"(?:use[ \t]+(?:::)?(\{[^;]{0,2000}|[A-Za-z_]\w*)|extern[ \t]+crate[ \t]+([A-Za-z_]\w*))")
+_RUST_LIST_ITEM = re.compile(rb"[{,]\s*(?:::)?([A-Za-z_]\w*)")
 _URL = re.compile(rb"(https?|wss?)://(?:[^/@\s\"'<>]{1,100}@)?([A-Za-z0-9.\-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?(/[A-Za-z0-9._~/%-]*)?")
 _BASE_URL_BEFORE = re.compile(rb"(?i)(?:base_?url|api_?base|endpoint|api_?host)[\"']?\s*(?:=|:|=>)\s*[\"'`]?\Z")
 _QUOTED = re.compile(rb"[\"'`]([A-Za-z0-9][A-Za-z0-9._:/@-]{1,120})[\"'`]")
@@ -111,6 +115,8 @@ def scan_bytes(rules: Rules, rel: str, data: bytes) -> list[Hit]:
         hits += js_imports(rules, data, lines)
     elif ext == ".go":
         hits += go_imports(rules, data, lines)
+    elif ext == ".rs":
+        hits += rust_imports(rules, data, lines)
     manifest = manifest_hits(rules, name, data, lines)
     hits += manifest
     code_or_config = ext in CODE_EXT or ext in CONFIG_EXT or name.startswith(".env")
@@ -353,6 +359,42 @@ def sdk_clients(rules: Rules, data: bytes, lines: Lines) -> list[Hit]:
             out[name] = Hit("sdk-usage", lines.of(m.start()), provider=provider, confidence="high",
                             label=f'creates a "{name}" client', details={"client": name, "language": "python"})
     return list(out.values())
+
+
+def rust_imports(rules: Rules, data: bytes, lines: Lines) -> list[Hit]:
+    """Catalogue crates in ``use`` and ``extern crate`` lines, else in qualified paths (``async_openai::Client``)."""
+    if not rules.rust_crates:
+        return []
+    out: dict[str, Hit] = {}
+    for keyword in (b"use", b"extern"):
+        for line_start in _keyword_lines(data, keyword):
+            m = _RUST_USE.match(data, line_start)
+            if not m:
+                continue
+            listed = m.group(1) or m.group(2)
+            for name in _RUST_LIST_ITEM.findall(listed) if listed.startswith(b"{") else [listed]:
+                crate = name.decode("ascii")
+                t = rules.rust_crates.get(crate)
+                if t and t.name not in out:
+                    out[t.name] = _usage_hit(t, lines.of(m.start()), "rust", crate)
+    for crate, t in rules.rust_crates.items():
+        if t.name not in out:
+            pos = _rust_path(data, crate.encode("ascii"))
+            if pos >= 0:
+                out[t.name] = _usage_hit(t, lines.of(pos), "rust", crate)
+    return list(out.values())
+
+
+def _rust_path(data: bytes, crate: bytes) -> int:
+    """Offset of the first ``crate::…`` path outside a ``//`` comment; -1 if none or the file has a ``mod crate``."""
+    pos = data.find(crate + b"::")
+    while pos >= 0:
+        before = data[pos - 1:pos]
+        line_start = data.rfind(b"\n", 0, pos) + 1
+        if not (before.isalnum() or before in (b"_", b":")) and not data[line_start:pos].lstrip().startswith(b"//"):
+            return -1 if re.search(rb"\bmod\s+" + re.escape(crate) + rb"\b", data) else pos
+        pos = data.find(crate + b"::", pos + 1)
+    return -1
 
 
 def _usage_hit(t, line: int, language: str, imported: str) -> Hit:

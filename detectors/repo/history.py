@@ -4,19 +4,34 @@ Memory stays bounded: the diff is read line by line and only the added lines of
 one file of one commit are held at a time (capped at ``max_bytes``). A key that was
 added and later removed is still reported — it stays valid until it is revoked —
 at the oldest commit that added it to that path, with that commit's author and date.
+
+Kubernetes Secrets keep their values base64-encoded under ``data:``. The diff shows only
+the added ``KEY: <base64>`` lines, rarely the ``kind: Secret`` above them, so for YAML and
+JSON files that look like a Secret — the path names a secret, the added lines say
+``kind: Secret``, or git's hunk heading is the ``data:`` block — each such value is
+decoded and looked at again. Other files never pay for it.
 """
 
 from __future__ import annotations
 
+import posixpath
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from detectors.repo.content import Hit, Lines, find_credentials
+from detectors.repo.content import Hit, Lines, decoded_secret_hits, find_credentials
 from detectors.repo.rules import Rules
 
 COMMIT_MARK = b"\x00commit "
+SECRET_FILE_EXT = (".yaml", ".yml", ".json")
+# git's hunk heading (the last unindented line above the hunk) inside a Secret's value map
+_DATA_HEADING = re.compile(rb"@@ [^@]*@@ [\"']?data[\"']?\s*:")
+_KIND_SECRET = re.compile(rb"(?m)^\s*[\"']?kind[\"']?\s*:\s*[\"']?Secret\b")
+# one ``KEY: <base64>`` entry per line, YAML or JSON (``"KEY": "<base64>",``); 20+ characters hold a key
+_B64_ENTRY = re.compile(rb"(?m)^[ \t]*[\"']?([A-Za-z0-9_.-]{1,253})[\"']?[ \t]*:"
+                        rb"[ \t]*[\"']?([A-Za-z0-9+/]{20,}={0,2})[\"']?[ \t]*,?[ \t]*$")
 
 
 @dataclass
@@ -45,6 +60,8 @@ class _FileDiff:
         self.chunks: list[bytes] = []
         self.line_numbers: list[int] = []
         self.size = 0
+        self.may_be_secret = path.lower().endswith(SECRET_FILE_EXT)
+        self.secret_hint = self.may_be_secret and "secret" in posixpath.basename(path).lower()
 
     def add(self, line_no: int, text: bytes) -> None:
         self.chunks.append(text)
@@ -87,13 +104,17 @@ def scan_history(rules: Rules, root: Path, max_bytes: int, check: Callable[[], N
                 continue
             if raw.startswith(b"@@ "):
                 new_line = _hunk_start(raw)
+                if current is not None and current.may_be_secret and _DATA_HEADING.match(raw):
+                    current.secret_hint = True
                 continue
             if current is not None and raw.startswith(b"+"):
                 current.add(new_line, raw[1:].rstrip(b"\n"))
                 new_line += 1
                 if current.size > max_bytes:
                     yield from _flush(rules, current, commit)
+                    hint = current.secret_hint
                     current = _FileDiff(current.path)
+                    current.secret_hint = hint
         yield from _flush(rules, current, commit)
     finally:
         proc.stdout.close()
@@ -119,7 +140,17 @@ def _flush(rules: Rules, diff: _FileDiff | None, commit: _Commit) -> Iterator[Hi
         return
     data = b"\n".join(diff.chunks)
     lines = Lines(data)
-    for hit in find_credentials(rules, data, lines):
+    hits = find_credentials(rules, data, lines)
+    if diff.may_be_secret and (diff.secret_hint or _KIND_SECRET.search(data)):
+        hits = [*hits, *secret_data_hits(rules, data, lines)]
+    for hit in hits:
         idx = hit.line - 1
         hit.line = diff.line_numbers[idx] if 0 <= idx < len(diff.line_numbers) else 0
         yield HistoryHit(hit, diff.path, commit.sha, commit.author, commit.email, commit.date)
+
+
+def secret_data_hits(rules: Rules, data: bytes, lines: Lines) -> Iterator[Hit]:
+    """Keys inside the base64 values of added ``KEY: <base64>`` lines (line numbers of ``data``)."""
+    for m in _B64_ENTRY.finditer(data):
+        key = m.group(1).decode("ascii")
+        yield from decoded_secret_hits(rules, key, m.group(2).decode("ascii"), lines.of(m.start()))

@@ -69,6 +69,7 @@ class Rules:
     py_imports: dict[str, Target] = field(default_factory=dict)
     js_imports: dict[str, Target] = field(default_factory=dict)
     js_prefixes: list[tuple[str, Target]] = field(default_factory=list)
+    rust_crates: dict[str, Target] = field(default_factory=dict)  # crate name as Rust code spells it -> target
     packages: dict[str, dict[str, Target]] = field(default_factory=dict)  # ecosystem -> name -> target
     client_names: dict[str, str] = field(default_factory=dict)  # boto3.client("<name>") -> provider
     model_rx: re.Pattern[str] | None = None
@@ -177,12 +178,16 @@ class Rules:
                     self.js_prefixes.append((imp, Target(provider, f.id, imp)))
                 else:
                     self.js_imports[imp] = Target(provider, f.id, imp)
+            for imp in f.imports.get("rust", []):  # a library name that differs from the package's: rig-core -> rig
+                self.rust_crates[imp] = Target(provider, f.id, imp)
         for tool in self.catalog.tools.values():
             provider = tool.providers[0] if len(tool.providers) == 1 else None
             for eco, names in tool.packages.items():
                 for name in names:
                     self.packages.setdefault(eco, {}).setdefault(_norm(eco, name), Target(provider, tool.id, name))
         self.js_prefixes.sort(key=lambda x: -len(x[0]))
+        for name, t in self.packages.get("rust", {}).items():
+            self.rust_crates.setdefault(name.replace("-", "_"), t)  # Rust code writes async-openai as async_openai
         self.client_names = {n: p.id for p in self.catalog.providers.values() for n in p.client_names}
 
     def python_target(self, module: str) -> Target | None:
