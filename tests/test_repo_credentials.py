@@ -126,6 +126,15 @@ def test_kubernetes_secret_env_name_gives_formatless_key_its_provider(tmp_path: 
     assert found[fingerprint(key)].provider == "cohere"
 
 
+def test_kubernetes_secret_in_json_is_decoded_too(tmp_path: Path) -> None:
+    key = make_key("mistral", seed=6)
+    doc = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bot"},
+           "data": {"MISTRAL_API_KEY": base64.b64encode(key.encode()).decode()}}
+    write(tmp_path / "secret.json", json.dumps(doc, indent=2))
+    found = credentials(scan(tmp_path)[0])
+    assert found[fingerprint(key)].provider == "mistral" and found[fingerprint(key)].details["base64"] is True
+
+
 NEGATIVES = [
     'OPENAI_API_KEY="sk-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"',
     "OPENAI_API_KEY=your-api-key",

@@ -60,7 +60,7 @@ _BASE_URL_BEFORE = re.compile(rb"(?i)(?:base_?url|api_?base|endpoint|api_?host)[
 _QUOTED = re.compile(rb"[\"'`]([A-Za-z0-9][A-Za-z0-9._:/@-]{1,120})[\"'`]")
 _MODEL_KEY = re.compile(rb"(?i:model(?:_name|_id|name|id)?)[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9][A-Za-z0-9._:/@-]{1,120})")
 _MODEL_WORDS = (b"model", b"MODEL", b"Model")  # model=, MODEL = (constants), ModelId: (YAML, C#)
-_K8S_SECRET = re.compile(rb"(?m)^kind:\s*[\"']?Secret\b")
+_K8S_SECRET = re.compile(rb"[\"']?kind[\"']?\s*:\s*[\"']?Secret\b")  # YAML and JSON manifests
 _WORKFLOW_SECRET = re.compile(rb"secrets\.([A-Za-z_][A-Za-z0-9_]*)")
 # a cloud SDK's generic client factory: boto3.client("bedrock-runtime"), session.client(service_name='…')
 _SDK_CLIENT = re.compile(rb"\bclient\(\s*(?:service_name\s*=\s*)?[\"']([a-z0-9-]{2,60})[\"']")
@@ -105,7 +105,7 @@ def scan_bytes(rules: Rules, rel: str, data: bytes) -> list[Hit]:
     ext = posixpath.splitext(name)[1].lower()
     lines = Lines(data)
     hits = list(find_credentials(rules, data, lines))
-    if ext in (".yaml", ".yml") and len(data) <= MAX_PARSED_YAML and _K8S_SECRET.search(data):
+    if ext in (".yaml", ".yml", ".json") and len(data) <= MAX_PARSED_YAML and _K8S_SECRET.search(data):
         hits += kubernetes_secret_keys(rules, data, lines)
     if ext in PY_EXT:
         hits += python_imports(rules, data, lines)
