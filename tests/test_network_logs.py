@@ -140,3 +140,83 @@ def test_log_kind_sniffing() -> None:
     assert log_kind(b"timestamp,client,host\n") == "csv"
     assert log_kind(b"hello world\n") is None
     assert log_kind(os.urandom(64).replace(b"\n", b"")) is None
+
+
+# ---- x509.log ----------------------------------------------------------------------------------
+
+X509_FIELDS = ["ts", "fingerprint", "certificate.version", "certificate.serial", "certificate.subject",
+               "certificate.issuer", "san.dns", "san.ip", "basic_constraints.ca", "host_cert", "client_cert"]
+SSL_FIELDS = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "version", "server_name",
+              "established", "cert_chain_fps", "client_cert_chain_fps"]
+FP_OPENAI, FP_AZURE, FP_CA, FP_CLIENT = ("a1" * 32, "b2" * 32, "c3" * 32, "d4" * 32)
+
+
+def test_zeek_x509_certificates_name_connections_without_sni(tmp_path: Path) -> None:
+    """TLS 1.2 without SNI: the server certificate in x509.log names the host (joined by fingerprint)."""
+    d = tmp_path / "zeek"
+    d.mkdir()
+    ca = "CN=DigiCert Global G2 TLS RSA SHA256 2020 CA1,O=DigiCert Inc,C=US"
+    zeek_tsv(d / "x509.log", "x509", X509_FIELDS, [
+        [f"{T0:.6f}", FP_OPENAI, "3", "0A1B", "CN=api.openai.com,O=OpenAI\\, Inc.,L=San Francisco,C=US", ca,
+         "api.openai.com", "-", "F", "T", "F"],
+        [f"{T0:.6f}", FP_AZURE, "3", "0A1C", "CN=eastus.api.cognitive.microsoft.com", ca,
+         "eastus.api.cognitive.microsoft.com,*.openai.azure.com", "-", "F", "T", "F"],
+        [f"{T0:.6f}", FP_CA, "3", "0A1D", ca, "CN=DigiCert Global Root G2", "-", "-", "T", "F", "F"],
+        [f"{T0:.6f}", FP_CLIENT, "3", "0A1E", "CN=api.openai.com", ca, "-", "-", "F", "F", "T"],
+    ])
+    zeek_tsv(d / "ssl.log", "ssl", SSL_FIELDS, [
+        [f"{T0 + 1:.6f}", "S1", "10.5.0.5", "40001", "104.18.7.192", "443", "TLSv12", "-", "T",
+         f"{FP_OPENAI},{FP_CA}", "(empty)"],
+        [f"{T0 + 2:.6f}", "S2", "10.5.0.5", "40002", "104.18.7.192", "443", "TLSv12", "-", "T",
+         f"{FP_OPENAI},{FP_CA}", "(empty)"],
+        [f"{T0 + 3:.6f}", "S3", "10.5.0.6", "40003", "20.62.58.4", "443", "TLSv12", "-", "T",
+         f"{FP_AZURE},{FP_CA}", "(empty)"],
+        # a server name the client asked for wins over other names on the certificate
+        [f"{T0 + 4:.6f}", "S4", "10.5.0.7", "40004", "104.18.7.192", "443", "TLSv12", "status.example.org", "T",
+         f"{FP_OPENAI},{FP_CA}", "(empty)"],
+        [f"{T0 + 5:.6f}", "S5", "10.5.0.7", "40005", "104.18.7.193", "443", "TLSv12", "-", "T",
+         f"{FP_CA}", f"{FP_CLIENT}"],
+        [f"{T0 + 6:.6f}", "S6", "10.5.0.8", "40006", "104.18.7.194", "443", "TLSv13", "-", "T", "(empty)", "(empty)"],
+    ])
+    zeek_tsv(d / "conn.log", "conn", ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto",
+                                      "duration", "orig_bytes", "resp_bytes", "conn_state"], [
+        [f"{T0 + 1:.6f}", "S1", "10.5.0.5", "40001", "104.18.7.192", "443", "tcp", "1.0", "900", "5000", "SF"],
+    ])
+    findings, coverage = scan(d)
+    got = summary(findings)
+    assert set(got) == {("tls-certificate", "10.5.0.5", "api.openai.com"),
+                        ("tls-certificate", "10.5.0.6", "*.openai.azure.com")}
+    openai = got[("tls-certificate", "10.5.0.5", "api.openai.com")]
+    assert (openai.provider, openai.confidence.value, openai.details["connections"]) == ("openai", "medium", 2)
+    assert openai.details["certificate"] == [FP_OPENAI] and openai.details["servers"] == ["104.18.7.192:443"]
+    assert "certificate names api.openai.com" in openai.evidence
+    assert got[("tls-certificate", "10.5.0.6", "*.openai.azure.com")].provider == "azure-openai"
+    assert coverage.scanned["x509_llm_certificates"] == 2 and coverage.complete
+
+
+def test_zeek_json_x509_by_file_id_before_zeek_4_1(tmp_path: Path) -> None:
+    """Older Zeek: x509.log keys certificates by file id and ssl.log lists cert_chain_fuids."""
+    x509 = [{"ts": T0, "id": "FvX1", "certificate.subject": "CN=api.groq.com", "certificate.issuer": "CN=R11",
+             "san.dns": ["api.groq.com"], "basic_constraints.ca": False},
+            {"ts": T0, "id": "FvX2", "certificate.subject": "CN=R11,O=Let's Encrypt,C=US", "certificate.issuer": "x"}]
+    ssl = [{"ts": T0 + 1, "uid": "C1", "id.orig_h": "10.6.0.5", "id.orig_p": 50000, "id.resp_h": "172.64.149.20",
+            "id.resp_p": 443, "version": "TLSv12", "cert_chain_fuids": ["FvX1", "FvX2"]}]
+    (tmp_path / "x509.json").write_text("\n".join(json.dumps(r) for r in x509) + "\n")
+    (tmp_path / "ssl.json").write_text("\n".join(json.dumps(r) for r in ssl) + "\n")
+    assert log_kind((tmp_path / "x509.json").read_bytes()) == "zeek-x509"
+    findings, coverage = scan(tmp_path)
+    (f,) = findings
+    assert (f.kind, f.provider, f.details["client"], f.details["certificate"]) == (
+        "tls-certificate", "groq", "10.6.0.5", ["FvX1"])
+    assert coverage.complete
+
+
+def test_conn_log_skips_connections_ssl_log_named(zeek_dir: Path) -> None:
+    """conn.log is read last, so a connection ssl.log already named is not attributed a second time."""
+    zeek_tsv(zeek_dir / "dns2.log", "dns", ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p",
+                                            "query", "answers"], [
+        [f"{T0:.6f}", "D9", "10.1.0.5", "5356", "10.1.0.1", "53", "api.openai.com", "162.159.140.245"],
+    ])
+    got = summary(scan(zeek_dir)[0])
+    assert got[("tls-sni", "10.1.0.5", "api.openai.com")].details["connections"] == 2
+    assert ("dns-attributed", "10.1.0.5", "api.openai.com") not in got  # conn S1 is ssl.log's S1

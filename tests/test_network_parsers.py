@@ -181,3 +181,129 @@ def test_pcapng_tsresol_and_multiple_sections(tmp_path: Path) -> None:
     got = list(reader)
     assert reader.problem is None and len(got) == 2
     assert abs(got[0][0] - 1_700_000_000.123456789) < 1e-6 and got[0][1] == 101 and got[0][2] == pkt
+
+
+def test_pcapng_tsoffset_is_added_to_every_timestamp(tmp_path: Path) -> None:
+    """if_tsoffset (option 14) is seconds added to the interface's timestamps, with if_tsresol or without."""
+    def block(btype: int, body: bytes, e: str) -> bytes:
+        body += b"\x00" * (-len(body) % 4)
+        n = 12 + len(body)
+        return struct.pack(e + "II", btype, n) + body + struct.pack(e + "I", n)
+
+    pkt = b"\x45" + b"\x00" * 19
+    for e in "<>":
+        shb = block(0x0A0D0D0A, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1), e)
+        offset = struct.pack(e + "HHq", 14, 8, 1_600_000_000)
+        idb_ms = block(1, struct.pack(e + "HHI", 101, 0, 65535) + struct.pack(e + "HHB3x", 9, 1, 3) + offset
+                       + b"\x00" * 4, e)
+        idb_us = block(1, struct.pack(e + "HHI", 101, 0, 65535) + struct.pack(e + "HHq", 14, 8, 1_700_000_000)
+                       + b"\x00" * 4, e)
+        ms, us = 123_456_789, 500_000  # the second interface counts from its offset
+
+        def epb(iface: int, ts: int) -> bytes:
+            return block(6, struct.pack(e + "IIIII", iface, ts >> 32, ts & 0xFFFFFFFF, len(pkt), len(pkt)) + pkt, e)
+
+        path = tmp_path / f"off{e == '>'}.pcapng"
+        path.write_bytes(shb + idb_ms + idb_us + epb(0, ms) + epb(1, us))
+        reader = CaptureReader(str(path))
+        got = [ts for ts, _, _ in reader]
+        assert reader.problem is None
+        assert abs(got[0] - (1_600_000_000 + 123_456.789)) < 1e-3
+        assert abs(got[1] - 1_700_000_000.5) < 1e-6
+
+
+# ---- DNS over TCP ----------------------------------------------------------------------------
+
+def _dns_tcp(msg: bytes) -> bytes:
+    return struct.pack(">H", len(msg)) + msg
+
+
+def _dns_response(query: bytes, rtype: int, rdata: bytes) -> bytes:
+    flags_counts = struct.pack(">HHHH", 0x8180, 1, 1, 0) + b"\x00\x00"
+    return query[:2] + flags_counts + query[12:] + b"\xc0\x0c" + struct.pack(">HHIH", rtype, 1, 60, len(rdata)) + rdata
+
+
+def test_tcp_dns_stream_reorders_and_drops_repeats() -> None:
+    messages = [dns_query("api.openai.com", 1), dns_query("api.anthropic.com", 2), dns_query("api.groq.com", 3)]
+    stream = b"".join(_dns_tcp(m) for m in messages)
+    base = 5000
+    pieces = [(0, 1), (1, 20), (20, 40), (40, 41), (41, len(stream))]
+    # later pieces first, a repeat, and one piece re-sent over a wider range (repacketised)
+    order = [pieces[2], pieces[4], pieces[0], pieces[2], pieces[1], (15, 45), pieces[3], pieces[4]]
+    s = dns.TcpDnsStream()
+    s.start(base - 1)
+    out = []
+    for a, b in order:
+        out += s.segment((base + a) & 0xFFFFFFFF, stream[a:b])
+    assert out == messages and not s.pending and not s.buf
+    wrap = dns.TcpDnsStream()  # sequence numbers that wrap past 2**32
+    first = 0xFFFFFFFF - 10
+    wrap.start(first - 1)
+    assert wrap.segment((first + 30) & 0xFFFFFFFF, stream[30:]) == []
+    assert wrap.segment(first, stream[:30]) == messages
+
+
+def test_tcp_dns_out_of_order_in_a_capture(tmp_path: Path) -> None:
+    """Queries and answers over TCP with reordered and repeated segments; the answer then names a
+    TLS connection without SNI, and the engine holds no bytes once done."""
+    from detectors.network import engine as eng
+    from scanner.catalog import Catalog
+    from tests.fixtures.network_util import ether, ipv4_tcp, scan, summary, tcp_session, write_pcap
+    client, server, cport = "10.0.1.5", "10.0.0.53", 45000
+    q_a, q_aaaa = dns_query("api.openai.com", 11), dns_query("api.openai.com", 12)
+    q_aaaa = q_aaaa[:-4] + b"\x00\x1c\x00\x01"
+    r_a = _dns_response(q_a, 1, bytes([104, 18, 0, 1]))
+    r_aaaa = _dns_response(q_aaaa, 28, bytes.fromhex("26064700000000000000000068120001"))
+    up, down = _dns_tcp(q_a) + _dns_tcp(q_aaaa), _dns_tcp(r_a) + _dns_tcp(r_aaaa)
+    cseq, sseq, t = 1000, 9000, 1_700_000_000.0
+
+    def seg(src: str, dst: str, sp: int, dp: int, seq: int, data: bytes, flags: int = 0x18) -> bytes:
+        return ether(ipv4_tcp(src, dst, sp, dp, seq, data, flags=flags))
+
+    frames_ = [seg(client, server, cport, 53, cseq - 1, b"", 0x02), seg(server, client, 53, cport, sseq - 1, b"", 0x12)]
+    c_cuts, s_cuts = [0, 1, 25, 33, len(up)], [0, 2, 30, 47, len(down)]
+    c_pieces = [(c_cuts[i], c_cuts[i + 1]) for i in range(4)]
+    s_pieces = [(s_cuts[i], s_cuts[i + 1]) for i in range(4)]
+    for a, b in [c_pieces[1], c_pieces[3], c_pieces[0], c_pieces[1], c_pieces[2]]:
+        frames_.append(seg(client, server, cport, 53, cseq + a, up[a:b]))
+    for a, b in [s_pieces[2], s_pieces[0], s_pieces[3], s_pieces[0], (1, 40), s_pieces[1]]:
+        frames_.append(seg(server, client, 53, cport, sseq + a, down[a:b]))
+    hello = records(client_hello(sni=None))
+    records_ = [(t + i * 0.001, f) for i, f in enumerate(frames_)]
+    records_ += tcp_session(client, "104.18.0.1", 41000, 443, hello, ts=t + 1)
+    path = write_pcap(tmp_path / "tcpdns.pcap", 1, records_)
+    got = summary(scan(path)[0])
+    assert set(got) == {("dns-attributed", client, "api.openai.com")}
+    assert got[("dns-attributed", client, "api.openai.com")].details["dns_lookups"] == 2
+    engine = eng.Engine(Catalog.load(), "tcpdns")
+    engine.feed((ts, 1, f) for ts, f in records_)
+    assert engine.dns_names == {bytes([104, 18, 0, 1]): "api.openai.com",
+                                bytes.fromhex("26064700000000000000000068120001"): "api.openai.com"}
+    engine.finish()
+    assert engine.buffered == 0
+
+
+# ---- live capture: loopback echoes -------------------------------------------------------------
+
+def test_live_loopback_frames_are_counted_once() -> None:
+    """Linux loopback hands each frame over leaving (PACKET_OUTGOING) and arriving: one copy counts,
+    even when the copies of several frames interleave."""
+    from detectors.network import live
+    from detectors.network.engine import Engine
+    from scanner.catalog import Catalog
+    from tests.fixtures.network_util import tcp_session
+    hello = records(client_hello())
+    session = tcp_session("127.0.0.1", "127.0.0.2", 40000, 443, hello, segment=200)
+    leaving = ("lo", 0x0800, live.PACKET_OUTGOING, live.ARPHRD_LOOPBACK, b"\x00" * 6)
+    arriving = ("lo", 0x0800, 0, live.ARPHRD_LOOPBACK, b"\x00" * 6)
+    received = []
+    for (t1, f1), (t2, f2) in zip(session[::2], session[1::2] + [(0.0, b"")]):
+        received += [(f1, t1, leaving), (f2, t2, leaving), (f1, t1, arriving), (f2, t2, arriving)]
+    engine = Engine(Catalog.load(), "live:lo")
+    live.feed(engine, 1, received)
+    engine.finish()
+    (rec,) = engine.agg.records.values()
+    assert (rec.kind, rec.name, rec.bytes, rec.connections) == ("tls-sni", "api.openai.com", len(hello), 1)
+    assert engine.packets == len(session)
+    assert not live.loopback_echo(("eth0", 0x0800, live.PACKET_OUTGOING, 1, b"\x02" * 6))  # this host's own traffic
+    assert not live.loopback_echo(arriving) and not live.loopback_echo(None)

@@ -33,6 +33,7 @@ _KIND_TEXT = {
     "http-request": "plaintext HTTP connection(s) to {name}",
     "local-model-server": "connection(s) to a local model server at {name}",
     "proxy-log": "proxy log entr(ies) for {name}",
+    "tls-certificate": "TLS connection(s) without a server name to a server whose certificate names {name}",
 }
 
 
@@ -148,8 +149,7 @@ class NetworkDetector(Detector):
             engine.finish()
         if reader.problem:
             ctx.coverage.add_gap(str(path), f"{reader.problem}; findings cover the packets before it")
-        ctx.coverage.count("packets", engine.packets)
-        ctx.coverage.count("flows", engine.flow_count)
+        count_engine(ctx, engine)
         return True
 
     # ---- findings -----------------------------------------------------------------
@@ -184,10 +184,12 @@ class NetworkDetector(Detector):
             details["requests"] = rec.requests
         if rec.dns_lookups:
             details["dns_lookups"] = rec.dns_lookups
+        if rec.kind == "ech":
+            details["ech"] = True
         for key, values in sorted(rec.sets.items()):
             listed = sorted(values)
             details[key if key not in ("server", "path", "user_agent", "alpn", "mac", "client_ip") else key + "s"] = (
-                listed[0] if key in ("ja4", "sni") and len(listed) == 1 else listed)
+                listed[0] if key in ("ja4", "sni", "outer_sni") and len(listed) == 1 else listed)
         details = {k: v for k, v in details.items() if v not in (None, [], "")}
         provider = ctx.catalog.providers.get(rec.provider)
         return Finding(
@@ -200,6 +202,15 @@ class NetworkDetector(Detector):
         )
 
 
+def count_engine(ctx: ScanContext, engine: Engine) -> None:
+    """What one engine saw, into coverage; ECH connections the detector could not attribute stay visible here."""
+    ctx.coverage.count("packets", engine.packets)
+    ctx.coverage.count("flows", engine.flow_count)
+    if engine.ech_flows:
+        ctx.coverage.count("ech_connections", engine.ech_flows)
+        ctx.coverage.count("ech_connections_unattributed", engine.ech_unattributed)
+
+
 def _record_order(rec: Record) -> tuple:
     return rec.capture, rec.kind, rec.client, rec.fingerprint, rec.provider, rec.name, rec.model or ""
 
@@ -207,11 +218,31 @@ def _record_order(rec: Record) -> tuple:
 def _evidence(rec: Record, provider_name: str) -> str:
     if rec.kind == "dns":
         return f"{rec.client} looked up {rec.name} ({provider_name}) {rec.requests} time(s)"
+    if rec.kind == "ech":
+        return _ech_evidence(rec, provider_name)
     what = _KIND_TEXT.get(rec.kind, "connection(s) to {name}").format(name=rec.name)
     count = rec.connections or rec.requests
     text = f"{rec.client} made {count} {what} [{provider_name}]"
     if rec.model:
         text += f", model {rec.model}"
+    if rec.fingerprint != UNKNOWN_FP:
+        text += f"; client fingerprint {rec.fingerprint}"
+    return text
+
+
+_ECH_HOW = {
+    "dns-answer": "a DNS answer giving that name this address",
+    "https-query": "the client's HTTPS/SVCB record lookup of that name just before",
+    "address-range": "the provider's published address range",
+}
+
+
+def _ech_evidence(rec: Record, provider_name: str) -> str:
+    """ECH hides the server name: say which public name the client showed and how the server was named."""
+    public = ", ".join(sorted(rec.sets.get("outer_sni", ()))) or "none"
+    how = " and ".join(_ECH_HOW.get(w, w) for w in sorted(rec.sets.get("attributed_by", ()))) or "DNS"
+    text = (f"{rec.client} made {rec.connections} ECH (Encrypted Client Hello) connection(s), outer SNI {public} "
+            f"(the real server name is encrypted); attributed to {rec.name} [{provider_name}] by {how}")
     if rec.fingerprint != UNKNOWN_FP:
         text += f"; client fingerprint {rec.fingerprint}"
     return text

@@ -1,9 +1,11 @@
 """The packet engine: raw frames in, aggregated observations out, bounded state throughout.
 
 Per TCP flow it reassembles the first client bytes (at most :data:`INSPECT_LIMIT`)
-until a ClientHello, an HTTP request or DNS messages are complete, then only
+until a ClientHello, an HTTP/1 or h2c request or DNS messages are complete, then only
 counts bytes. QUIC client Initials are decrypted and their CRYPTO frames joined.
-DNS answers fill an IP → name map used for flows that never name their server.
+DNS answers fill an IP → name map used for flows that never name their server;
+ECH flows, whose real server name is encrypted, are attributed through that map
+or through the client's HTTPS/SVCB query for a catalogue name just before.
 Flows expire when idle and the table has a hard size, so memory does not grow
 with the capture.
 """
@@ -38,7 +40,7 @@ TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK = 0x01, 0x02, 0x04, 0x10
 ZERO_MAC = b"\x00" * 6
 
 # inspection modes of a flow
-M_NEW, M_TLS, M_HTTP, M_DNS, M_QUIC, M_DONE = range(6)
+M_NEW, M_TLS, M_HTTP, M_DNS, M_QUIC, M_DONE, M_H2 = range(7)
 
 
 def flow_key(src: bytes, sport: int, dst: bytes, dport: int) -> bytes:
@@ -56,7 +58,7 @@ def ua_fingerprint(user_agent: object) -> str:
 class Flow:
     __slots__ = ("client", "cport", "server", "sport", "udp", "first", "last", "bytes", "mode", "buf",
                  "next_seq", "pending", "pending_bytes", "hello", "hits", "mac", "started", "quic_keys",
-                 "initials", "server_buf", "pos", "key", "reverse_key", "dcid")
+                 "initials", "server_buf", "pos", "key", "reverse_key", "dcid", "h2")
 
     def __init__(self, client: bytes, cport: int, server: bytes, sport: int, udp: bool, ts: float) -> None:
         self.client, self.cport, self.server, self.sport, self.udp = client, cport, server, sport, udp
@@ -76,8 +78,9 @@ class Flow:
         self.quic_keys: quic.InitialKeys | None = None
         self.dcid = b""  # DCID of the first client Initial (QUIC keys derive from it)
         self.initials = 0
-        self.server_buf: bytearray | None = None
+        self.server_buf: dnsmod.TcpDnsStream | None = None  # DNS answers from a TCP port-53 server
         self.pos = 0
+        self.h2: httpmod.H2Requests | None = None
 
 
 class Engine:
@@ -103,6 +106,10 @@ class Engine:
         self.flow_count = 0
         self.bad_linktypes: set[int] = set()
         self.quic_unavailable = False
+        self.h2_unavailable = False
+        self.service_queries = dnsmod.ServiceQueries()
+        self.ech_flows = 0
+        self.ech_unattributed = 0
         self._provider_cache: dict[str, str | None] = {}
         self._local_cache: dict[tuple, tuple[str | None, Confidence]] = {}
         self._local_ports = {port for p in catalog.providers.values() if p.kind == "local" for port in p.ports}
@@ -242,9 +249,8 @@ class Engine:
                 flow.started = True
             elif plen and flow.mode != M_DONE:
                 self._client_segment(flow, int.from_bytes(buf[off + 4:off + 8], "big"), buf[off + doff:end])
-        elif plen and flow.server_buf is not None and len(flow.server_buf) < INSPECT_LIMIT:
-            flow.server_buf += buf[off + doff:end]
-            self._tcp_dns_messages(flow, flow.server_buf, ts)
+        elif flow.server_buf is not None:
+            self._server_dns(flow, flags, int.from_bytes(buf[off + 4:off + 8], "big"), buf[off + doff:end], ts)
 
     def _new_tcp_flow(self, ts: float, src: bytes, sport: int, dst: bytes, dport: int, flags: int) -> Flow | None:
         if flags & TCP_SYN:
@@ -256,7 +262,7 @@ class Engine:
         else:
             flow = Flow(dst, dport, src, sport, False, ts)
         if flow.sport == DNS_PORT:
-            flow.server_buf = bytearray()
+            flow.server_buf = dnsmod.TcpDnsStream()
         self._register(flow)
         return flow
 
@@ -325,6 +331,10 @@ class Engine:
                     flow.mode = M_TLS
                 elif httpmod.looks_like_http(data):
                     flow.mode = M_HTTP
+                elif (h2 := httpmod.starts_h2(data)) is True:
+                    flow.mode = M_H2
+                elif h2:  # the first bytes of the h2c preface: wait for the rest
+                    return
                 elif flow.sport == DNS_PORT:
                     flow.mode = M_DNS
                 else:
@@ -340,6 +350,12 @@ class Engine:
                 self._done(flow)
                 return
             if flow.mode == M_HTTP:
+                upgraded = httpmod.starts_h2(data)  # h2c after 'Upgrade: h2c' starts with the preface
+                if upgraded is True:
+                    flow.mode = M_H2
+                    continue
+                if upgraded and not full:
+                    return
                 req = httpmod.parse_request(data, final=full)
                 if req == httpmod.NEED_MORE:
                     return
@@ -356,19 +372,45 @@ class Engine:
                     return
                 continue
             if flow.mode == M_DNS:
-                self._tcp_dns_messages(flow, flow.buf, flow.last)
+                messages, flow.pos = dnsmod.tcp_messages(flow.buf, flow.pos)
+                for raw in messages:
+                    self._dns_message(flow.last, flow.client, raw)
                 if full:
                     self._done(flow)
                 return
-
-    def _tcp_dns_messages(self, flow: Flow, buf: bytearray, ts: float) -> None:
-        """Length-prefixed DNS messages at the start of ``buf``; consumed ones are removed."""
-        while len(buf) >= 2:
-            n = (buf[0] << 8) | buf[1]
-            if len(buf) < 2 + n:
+            if flow.mode == M_H2:
+                self._h2(flow, data, full)
                 return
-            self._dns_message(ts, flow.client, bytes(buf[2:2 + n]))
-            del buf[:2 + n]
+
+    def _server_dns(self, flow: Flow, flags: int, seq: int, payload: bytes, ts: float) -> None:
+        """DNS answers from a TCP port-53 server, reassembled by sequence number."""
+        stream = flow.server_buf
+        assert stream is not None
+        if flags & TCP_SYN:
+            stream.start(seq)
+        if payload:
+            for raw in stream.segment(seq, payload):
+                self._dns_message(ts, flow.client, raw)
+            if stream.exhausted:
+                flow.server_buf = None
+
+    def _h2(self, flow: Flow, data: bytes, final: bool) -> None:
+        """h2c frames from the client: each request that completed feeds :meth:`_http_hit`."""
+        if flow.h2 is None:
+            if not httpmod.H2_AVAILABLE:
+                if not self.h2_unavailable:
+                    self.h2_unavailable = True
+                    self.gap(self.capture, "plaintext HTTP/2 (h2c) requests not read: the 'hpack' package is missing")
+                self._done(flow)
+                return
+            flow.h2 = httpmod.H2Requests()
+        requests, used = flow.h2.feed(data, final)
+        flow.pos += used
+        for req in requests:
+            self._http_hit(flow, req)
+        if final or flow.h2.failed:
+            self._done(flow)
+            flow.h2 = None  # its HPACK table is not needed any more
 
     # ---- UDP: DNS and QUIC --------------------------------------------------------
 
@@ -471,12 +513,41 @@ class Engine:
                         del names[next(iter(names))]
                     names[addr] = name
             return
-        for name in msg.questions:
+        for name, qtype in zip(msg.questions, msg.qtypes):
             provider = self.provider_for_host(name)
             if provider:
                 who = self.client_name(client)
                 self.agg.add(self.capture, "dns", who, UNKNOWN_FP, provider, name, ts, ts, Confidence.MEDIUM,
                              requests=1, notes={"client_ip": ip_text(client)} if self.leases.hostnames else None)
+                if qtype in dnsmod.SERVICE_BINDING_TYPES:
+                    self.service_queries.add(client, ts, name)
+
+    def _observe_ech(self, flow: Flow, client: str, fp: str, base: dict) -> None:
+        """An ECH connection: its SNI is only the front's public name, so DNS names the server.
+
+        An address the capture's DNS answers gave a catalogue name is medium confidence; only
+        the client's HTTPS/SVCB lookup of a catalogue name just before is low. Other ECH
+        connections (every browser makes them) are counted, not reported.
+        """
+        self.ech_flows += 1
+        by_address = self.dns_names.get(flow.server)
+        queried = self.service_queries.before(flow.client, flow.first)
+        how = [w for w, found in (("dns-answer", by_address), ("https-query", queried)) if found]
+        name = by_address or queried
+        provider = self.provider_for_host(name) if name else None
+        confidence = Confidence.MEDIUM if by_address else Confidence.LOW
+        if provider is None:
+            provider = self.provider_for_address(flow.server)
+            name, how = ip_text(flow.server), ["address-range"]
+        if provider is None:
+            self.ech_unattributed += 1
+            return
+        assert name is not None
+        hello = flow.hello
+        self.agg.add(self.capture, "ech", client, fp, provider, name, flow.first, flow.last, confidence,
+                     connections=1, nbytes=flow.bytes,
+                     notes={**base, "outer_sni": hello.sni if hello else None, "attributed_by": how,
+                            "transport": "udp" if flow.udp else "tcp"})
 
     # ---- HTTP ---------------------------------------------------------------------
 
@@ -498,7 +569,8 @@ class Engine:
         if provider is None:
             return
         credential = self._credential(secret, provider)
-        notes = {"path": req.path, "method": req.method, "user_agent": req.user_agent, "host": req.host}
+        notes = {"path": req.path, "method": req.method, "user_agent": req.user_agent, "host": req.host,
+                 "protocol": "h2c" if req.h2 else None}
         if kind == "local-model-server":  # servers are told apart by port
             name = f"{name or ip_text(flow.server)}:{flow.sport}"
         hit = flow.hits.setdefault((kind, provider, name or ip_text(flow.server), req.model),
@@ -563,6 +635,9 @@ class Engine:
                 req = httpmod.parse_request(bytes(flow.buf[flow.pos:]), final=True)
                 if isinstance(req, httpmod.HttpRequest):
                     self._http_hit(flow, req)
+            elif flow.mode == M_H2 and flow.h2 is not None:
+                for req in flow.h2.feed(bytes(flow.buf[flow.pos:]), True)[0]:
+                    self._http_hit(flow, req)
             self._done(flow)
         self._observe(flow)
 
@@ -591,8 +666,13 @@ class Engine:
                 kind = "quic-sni" if flow.udp else "tls-sni"
                 self.agg.add(self.capture, kind, client, fp, provider, hello.sni, flow.first, flow.last,
                              Confidence.HIGH, connections=1, nbytes=flow.bytes, notes={**base, "sni": hello.sni})
-            return
+                return
+            if not hello.ech:
+                return
         if flow.hits:
+            return
+        if hello and hello.ech:
+            self._observe_ech(flow, client, fp, base)
             return
         name = self.dns_names.get(flow.server)
         if name:

@@ -2,7 +2,12 @@
 
 Each line becomes the same observation a packet would: a TLS server name, a DNS
 query, an HTTP request, a proxy CONNECT, or a connection attributed through DNS
-answers. Read line by line; a bad line is counted, never fatal.
+answers. Zeek's x509.log has no connection fields: a certificate naming a catalogue
+host is kept by fingerprint (or file id, before Zeek 4.1) and attributes the ssl.log
+connections without a server name that were offered it (``cert_chain_fps`` /
+``cert_chain_fuids``). files.log is not read: since Zeek 4.1 it lists no
+certificates unless configured to, and where it does, ssl.log already names the
+connection. Read line by line; a bad line is counted, never fatal.
 """
 
 from __future__ import annotations
@@ -24,17 +29,23 @@ from detectors.network.http import split_host_port
 from detectors.network.reader import open_maybe_gzip
 from scanner.model import Confidence
 
-# read order: DNS first (its answers attribute the connections in conn logs), conn logs last
-ORDER = {"zeek-dns": 0, "dnsmasq": 1, "zeek-conn": 4}
+# read order: DNS first (its answers attribute the connections in conn logs), certificates before
+# the ssl.log that refers to them, conn logs last (connections other logs named are skipped there)
+ORDER = {"zeek-dns": 0, "dnsmasq": 1, "zeek-x509": 2, "zeek-conn": 9}
 DEFAULT_CSV_COLUMNS = ("timestamp", "client", "host")
 MAX_NAMED_UIDS = 1 << 18
+MAX_CERTIFICATES = 1 << 16
+WILDCARD_LABEL = "_wildcard"  # stands for the '*' of a certificate name; no real host name has it
 
 _SQUID = re.compile(rb"^\d{9,11}\.\d{3}\s+-?\d+\s+\S+\s+[A-Z_]+/\d{3}\s+\d+\s+[A-Z]+\s+\S+")
 _DNSMASQ = re.compile(
     r"^(?P<time>\w{3}\s+\d{1,2} \d\d:\d\d:\d\d) (?:\S+ )?(?:dnsmasq|pihole-FTL)\[\d+\]: "
     r"(?:\d+ \S+/\d+ )?(?P<what>query\[\w+\]|reply|cached|forwarded) (?P<name>\S+) (?:from|is|to) (?P<arg>\S+)")
+# JSON Zeek logs leave unset fields out: an ssl.log line without SNI has no server_name
 _ZEEK_JSON_KINDS = (("server_name", "zeek-ssl"), ("query", "zeek-dns"), ("uri", "zeek-http"),
-                    ("conn_state", "zeek-conn"))
+                    ("conn_state", "zeek-conn"), ("certificate.subject", "zeek-x509"), ("cipher", "zeek-ssl"),
+                    ("cert_chain_fps", "zeek-ssl"), ("cert_chain_fuids", "zeek-ssl"))
+_SUBJECT_CN = re.compile(r"(?:^|,)\s*CN=((?:[^,\\]|\\.)+)")
 
 
 def log_kind(head: bytes, csv_columns: tuple[str, str, str] = DEFAULT_CSV_COLUMNS) -> str | None:
@@ -49,7 +60,7 @@ def log_kind(head: bytes, csv_columns: tuple[str, str, str] = DEFAULT_CSV_COLUMN
             record = json.loads(first)
         except ValueError:
             return None
-        if isinstance(record, dict) and "id.orig_h" in record:
+        if isinstance(record, dict) and ("id.orig_h" in record or "certificate.subject" in record):
             if "_path" in record:
                 return f"zeek-{record['_path']}"
             for key, kind in _ZEEK_JSON_KINDS:
@@ -97,6 +108,7 @@ class LogReader:
         self.agg = agg
         self.dns_names: dict[bytes, str] = {}
         self.named_uids: set[str] = set()
+        self.certificates: dict[str, tuple[str, str]] = {}  # fingerprint or file id -> (name, provider)
         self.engine: Engine | None = None
         self.csv_columns = csv_columns(ctx.option("csv_columns"))
 
@@ -169,6 +181,8 @@ class LogReader:
             yield self._zeek_record(kind, record)
 
     def _zeek_record(self, kind: str, r: dict[str, Any]) -> bool:
+        if kind == "zeek-x509":
+            return self._x509(r)
         client = r.get("id.orig_h")
         ts = _ts(r.get("ts"))
         if not client or ts is None:
@@ -185,6 +199,8 @@ class LogReader:
                 self.agg.add(engine.capture, "quic-sni" if kind == "zeek-quic" else "tls-sni", client, str(fp),
                              provider, name, ts, ts, Confidence.HIGH, connections=1,
                              notes={"server": _server(r), "sni": name})
+            elif not name:
+                self._certificate_attributed(engine, client, ts, r)
         elif kind == "zeek-dns":
             name = (r.get("query") or "").lower().rstrip(".")
             provider = engine.provider_for_host(name) if name else None
@@ -236,6 +252,42 @@ class LogReader:
                          notes={"server": notes["server"], "path": (r.get("uri") or "").split("?", 1)[0],
                                 "user_agent": r.get("user_agent"), "method": method})
         return True
+
+    def _x509(self, r: dict[str, Any]) -> bool:
+        """Remember a server certificate that names a catalogue host (SAN DNS names, then subject CN)."""
+        keys = [str(k) for k in (r.get("fingerprint"), r.get("id")) if k]
+        if not keys:
+            return False
+        if str(r.get("client_cert")).upper() in ("T", "TRUE"):
+            return True
+        names = _values(r.get("san.dns"))
+        cn = _SUBJECT_CN.search(str(r.get("certificate.subject") or ""))
+        if cn:
+            names.append(cn.group(1).replace("\\", ""))
+        engine = self.engine
+        assert engine is not None
+        for name in names:
+            name = name.strip().lower().rstrip(".")
+            lookup = WILDCARD_LABEL + name[1:] if name.startswith("*.") else name
+            provider = engine.provider_for_host(lookup) if name else None
+            if provider:
+                self.ctx.coverage.count("x509_llm_certificates")
+                for key in keys:
+                    if key not in self.certificates and len(self.certificates) >= MAX_CERTIFICATES:
+                        del self.certificates[next(iter(self.certificates))]
+                    self.certificates[key] = (name, provider)
+                break
+        return True
+
+    def _certificate_attributed(self, engine: Engine, client: str, ts: float, r: dict[str, Any]) -> None:
+        """A TLS connection without a server name whose server certificate names a catalogue host."""
+        chain = _values(r.get("cert_chain_fps")) or _values(r.get("cert_chain_fuids"))
+        named = self.certificates.get(chain[0]) if chain else None
+        if named:
+            self._remember_uid(r.get("uid"))
+            self.agg.add(engine.capture, "tls-certificate", client, str(r.get("ja4") or UNKNOWN_FP), named[1],
+                         named[0], ts, ts, Confidence.MEDIUM, connections=1,
+                         notes={"server": _server(r), "certificate": chain[0]})
 
     # ---- Squid / dnsmasq / CSV ----------------------------------------------------
 
@@ -340,6 +392,13 @@ class LogReader:
         if provider:
             self.agg.add(engine.capture, "ip-range", client, UNKNOWN_FP, provider, server, first, last,
                          Confidence.LOW, connections=1, nbytes=nbytes, notes=notes)
+
+
+def _values(value: Any) -> list[str]:
+    """A Zeek set/vector field: a JSON list, or the TSV text joined by ','."""
+    if isinstance(value, list):
+        return [str(v) for v in value if v]
+    return [v for v in str(value).split(",") if v] if value else []
 
 
 def _server(r: dict[str, Any]) -> str | None:

@@ -176,7 +176,7 @@ class CaptureReader:
 
     def _pcapng(self, c: _Chunks) -> Iterator[tuple[float, int, bytes]]:
         endian = "<"
-        interfaces: list[tuple[int, float]] = []
+        interfaces: list[tuple[int, float, int]] = []  # (link type, seconds per unit, if_tsoffset)
         while True:
             if not c.need(12):
                 if len(c.buf) - c.pos:
@@ -212,10 +212,10 @@ class CaptureReader:
                     iface, _drops, hi, lo, caplen = struct.unpack_from(endian + "HHIII", buf, body)
                 if iface >= len(interfaces) or caplen > blen - 32:
                     continue
-                linktype, unit = interfaces[iface]
+                linktype, unit, offset = interfaces[iface]
                 self.records += 1
                 if caplen:
-                    yield ((hi << 32) | lo) * unit, linktype, buf[body + 20:body + 20 + caplen]
+                    yield ((hi << 32) | lo) * unit + offset, linktype, buf[body + 20:body + 20 + caplen]
             elif btype_n == 3:  # simple packet block
                 if not interfaces:
                     continue
@@ -226,11 +226,13 @@ class CaptureReader:
                     yield 0.0, interfaces[0][0], buf[body + 4:body + 4 + caplen]
             elif btype_n == 1:  # interface description block
                 (linktype,) = struct.unpack_from(endian + "H", buf, body)
-                interfaces.append((linktype, _tsresol(buf, body + 8, pos + blen - 4, endian)))
+                interfaces.append((linktype, *_time_options(buf, body + 8, pos + blen - 4, endian)))
 
 
-def _tsresol(buf: bytes, start: int, end: int, endian: str) -> float:
-    """Seconds per timestamp unit from an interface block's options (default microseconds)."""
+def _time_options(buf: bytes, start: int, end: int, endian: str) -> tuple[float, int]:
+    """Seconds per timestamp unit (``if_tsresol``, default microseconds) and seconds added to
+    every timestamp (``if_tsoffset``, default 0) from an interface block's options."""
+    unit, offset = 1e-6, 0
     pos = start
     while pos + 4 <= end:
         code, length = struct.unpack_from(endian + "HH", buf, pos)
@@ -238,6 +240,8 @@ def _tsresol(buf: bytes, start: int, end: int, endian: str) -> float:
             break
         if code == 9 and length >= 1:
             v = buf[pos + 4]
-            return 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
+            unit = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
+        elif code == 14 and length == 8 and pos + 12 <= end:
+            (offset,) = struct.unpack_from(endian + "q", buf, pos + 4)
         pos += 4 + ((length + 3) & ~3)
-    return 1e-6
+    return unit, offset

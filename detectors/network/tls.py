@@ -1,7 +1,10 @@
-"""TLS ClientHello: server name, ALPN and a JA4-style client fingerprint.
+"""TLS ClientHello: server name, ALPN, ECH and a JA4-style client fingerprint.
 
 The fingerprint tells one TLS stack from another (a Python SDK from a browser)
-and is part of the agent identity. Malformed input returns None, never raises.
+and is part of the agent identity. A ClientHello with the Encrypted Client Hello
+extension carries the real server name encrypted; its SNI is then the
+client-facing server's public name (or, for GREASE ECH, still the real name).
+Malformed input returns None, never raises.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ MAX_HELLO = 1 << 16
 
 _VERSIONS = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3"}
 EXT_SNI, EXT_ALPN, EXT_SIGALGS, EXT_VERSIONS = 0x0000, 0x0010, 0x000D, 0x002B
+EXT_ECH = 0xFE0D  # encrypted_client_hello (RFC 9849)
 _EXT_HEADER = struct.Struct(">HH").unpack_from
 _HOSTNAME = re.compile(rb"[A-Za-z0-9_.-]+")
 
@@ -26,6 +30,7 @@ class ClientHello:
     sni: str | None
     alpn: tuple[str, ...]
     ja4: str
+    ech: bool = False  # the encrypted_client_hello extension is present
 
 
 def is_grease(v: int) -> bool:
@@ -119,7 +124,7 @@ def _parse(msg: bytes, transport: str) -> ClientHello | None:
                 versions = struct.unpack_from(f">{min(data[0], len(data) - 1) // 2}H", data, 1)
     ja4 = ja4_fingerprint(transport, legacy_version, tuple(versions), sni is not None, ciphers, tuple(ext_types),
                           alpn[0] if alpn else "", tuple(sigalgs))
-    return ClientHello(sni, tuple(alpn), ja4)
+    return ClientHello(sni, tuple(alpn), ja4, EXT_ECH in ext_types)
 
 
 def _server_name(data: bytes) -> str | None:
