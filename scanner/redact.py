@@ -22,6 +22,8 @@ _pending: list[str] = []  # remembered but not yet in _scrub_re
 _scrub_re: re.Pattern[str] | None = None
 _compiled_count = 0
 _extra_patterns: list[re.Pattern[str]] = []
+# the password of a URL's userinfo: scheme://user:PASSWORD@host
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)([^/\s@]+)(?=@)")
 
 
 def fingerprint(secret: str) -> str:
@@ -74,7 +76,8 @@ def _compiled() -> tuple[re.Pattern[str] | None, list[str]]:
 
 
 def scrub(text: str) -> str:
-    """Replace every remembered secret and every key-shaped string in ``text`` by its preview."""
+    """Replace every remembered secret and every key-shaped string in ``text`` by its preview,
+    and a URL's password by ``***``."""
     if not text:
         return text
     rx, pending = _compiled()
@@ -85,4 +88,6 @@ def scrub(text: str) -> str:
         text = rx.sub(lambda m: preview(m.group(0)), text)
     for pattern in _extra_patterns:
         text = pattern.sub(lambda m: preview(m.group(0)), text)
+    if "://" in text:
+        text = _URL_PASSWORD.sub(r"\1***", text)
     return text

@@ -59,6 +59,13 @@ def test_scrub_removes_remembered_and_key_shaped_strings(catalog):
     assert redact.preview(unseen) in text
 
 
+def test_scrub_masks_url_passwords():
+    text = redact.scrub("proxy https://svc:s3cr3t-Passw0rd@gw.example.com:8443/v1 and redis://:pw@cache:6379 ok")
+    assert "s3cr3t" not in text and ":pw@" not in text
+    assert "https://svc:***@gw.example.com:8443/v1" in text and "redis://:***@cache:6379" in text
+    assert redact.scrub("see https://example.com/a:b@c") == "see https://example.com/a:b@c"  # no userinfo
+
+
 # ---- catalogue --------------------------------------------------------------------------------
 
 def test_catalogue_has_the_breadth_the_detectors_need(catalog):

@@ -81,6 +81,16 @@ def test_safe_cmdline_masks_secrets():
     assert text.startswith("tool --api-key *** --token=*** --model m -H api-key: *** AZURE_OPENAI_API_KEY=*** sk-proj-")
 
 
+def test_safe_cmdline_masks_bare_random_tokens_but_not_ordinary_arguments():
+    mistral = make_key("mistral", 78)  # formatless, passed positionally: only its shape says it is a key
+    argv = ["python", "bot.py", mistral, "--model", "mistral-large-latest", "/srv/app/config.yaml",
+            "service-2024.01.15-SNAPSHOT.jar", "my_long_module_name_for_tests", "--dangerously-skip-permissions"]
+    text = safe_cmdline(argv, redact.scrub)
+    assert mistral not in text
+    assert text == ("python bot.py *** --model mistral-large-latest /srv/app/config.yaml "
+                    "service-2024.01.15-SNAPSHOT.jar my_long_module_name_for_tests --dangerously-skip-permissions")
+
+
 def test_cgroup_container_ids():
     cid = "3f" * 32
     docker = f"12:memory:/docker/{cid}\n0::/\n"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from scanner.catalog import AgentTool, Catalog
+from scanner.secrets import shannon_entropy
 
 INTERPRETER = re.compile(
     r"(?:python[0-9.]*w?|pypy[0-9.]*|node|nodejs|bun|bunx|deno|uv|uvx|npx|npm|pnpm|pnpx|yarn|tsx|ts-node)"
@@ -32,6 +33,10 @@ _SECRET_WORD = r"[\w.-]*(?:key|token|secret|passw|credential|auth)[\w.-]*"
 _SENSITIVE_OPTION = re.compile(rf"(?i)^(-{{1,2}}{_SECRET_WORD})(=.*)?$")  # --api-key X, --token=X
 _SENSITIVE_ASSIGNMENT = re.compile(rf"(?i)^({_SECRET_WORD}\s*[=:]\s*).+$")  # API_KEY=X, "Authorization: Bearer X"
 MAX_CMDLINE_SHOWN = 300
+# A bare argument that looks like a random token (a formatless key passed positionally):
+# long, one word, letters and digits mixed, high entropy. Paths, URLs and options never match.
+_TOKEN_ARG = re.compile(r"[A-Za-z0-9_+-]{24,}={0,2}")
+MIN_TOKEN_ENTROPY = 3.5
 
 
 def basename(path: str) -> str:
@@ -110,7 +115,8 @@ def _script_of(interpreter: str, rest: list[str]) -> str | None:
 
 
 def safe_cmdline(cmdline: Sequence[str], scrub) -> str:  # type: ignore[no-untyped-def]
-    """The command line for people: values of key/token/password options masked, then scrubbed, then cut."""
+    """The command line for people: values of key/token/password options and bare random-looking
+    tokens masked, then scrubbed, then cut."""
     out: list[str] = []
     mask_next = False
     for arg in cmdline:
@@ -124,9 +130,18 @@ def safe_cmdline(cmdline: Sequence[str], scrub) -> str:  # type: ignore[no-untyp
             mask_next = not m.group(2)
             continue
         m = _SENSITIVE_ASSIGNMENT.match(arg)
-        out.append(m.group(1) + "***" if m else arg)
+        if m:
+            out.append(m.group(1) + "***")
+        else:  # a known key keeps its preview (scrub); an unknown random token is hidden whole
+            out.append("***" if _random_token(arg) and scrub(arg) == arg else arg)
     text = scrub(" ".join(out))
     return text if len(text) <= MAX_CMDLINE_SHOWN else text[:MAX_CMDLINE_SHOWN] + "…"
+
+
+def _random_token(arg: str) -> bool:
+    return (_TOKEN_ARG.fullmatch(arg) is not None and not arg.startswith("-")
+            and any(c.isdigit() for c in arg) and any(c.isalpha() for c in arg)
+            and shannon_entropy(arg) >= MIN_TOKEN_ENTROPY)
 
 
 class Signatures:
