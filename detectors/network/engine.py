@@ -137,10 +137,11 @@ class Engine:
 
         Most packets of a capture belong to flows already inspected, or come from the
         server side: for Ethernet IPv4/IPv6 TCP and UDP those only update the flow's
-        counters, here, without the general decoding path.
+        counters, here, without the general decoding path. The other TCP/UDP packets of
+        that shape go straight to the transport handlers, their headers read once.
         """
         tcp_get, udp_get = self.tcp_flows.get, self.udp_flows.get
-        packet = self.packet
+        packet, transport = self.packet, self._transport
         n = fast = 0
         every = every or SWEEP_EVERY
         for ts, linktype, frame in records:
@@ -155,56 +156,76 @@ class Engine:
                     self.expire()
                 if tick and n % every == 0:
                     tick()
-            if linktype == 1 and len(frame) >= 54:
-                etype = frame[12:14]
-                if etype == b"\x08\x00" and frame[14] == 0x45 and not (frame[20] & 0x3F or frame[21]):
-                    off = 34
-                    proto = frame[23]
-                    entry = (tcp_get if proto == 6 else udp_get)(frame[26:38])
-                    size = ((frame[16] << 8) | frame[17]) - 20
-                elif etype == b"\x86\xdd" and len(frame) >= 74:
-                    off = 54
-                    proto = frame[20]
-                    entry = (tcp_get if proto == 6 else udp_get)(frame[22:58])
-                    size = (frame[18] << 8) | frame[19]
-                else:
-                    entry = None
-                if entry is not None and size > 0:
+            if linktype != 1 or len(frame) < 54:
+                packet(ts, linktype, frame)
+                continue
+            # Ethernet + IPv4 without options or fragments, or + IPv6; then TCP or UDP
+            etype = frame[12:14]
+            if etype == b"\x08\x00" and frame[14] == 0x45 and not (frame[20] & 0x3F or frame[21]):
+                off, alen = 34, 4
+                proto = frame[23]
+                end = 14 + ((frame[16] << 8) | frame[17])
+                key = frame[26:38]
+            elif etype == b"\x86\xdd" and frame[14] >> 4 == 6 and len(frame) >= 74:
+                off, alen = 54, 16
+                proto = frame[20]
+                end = 54 + ((frame[18] << 8) | frame[19])
+                key = frame[22:58]
+            else:
+                packet(ts, linktype, frame)
+                continue
+            if proto == 6:
+                entry = tcp_get(key)
+                if entry is not None and end > off:
                     flow, from_client = entry
-                    if proto == 6:
-                        payload = size - (frame[off + 12] >> 4) * 4
-                        if from_client:  # a bare ACK or an inspected flow; not a SYN (port reuse)
-                            skip = (flow.mode == M_DONE or payload == 0) and not frame[off + 13] & TCP_SYN
-                        else:
-                            skip = flow.server_buf is None
-                    elif proto == 17:  # a long header from the client may open a new QUIC connection
-                        payload = size - 8
-                        skip = not from_client or (flow.mode == M_DONE and not frame[off + 8] & 0x80)
+                    payload = end - off - (frame[off + 12] >> 4) * 4
+                    if from_client:  # a bare ACK or an inspected flow; not a SYN (port reuse)
+                        skip = (flow.mode == M_DONE or payload == 0) and not frame[off + 13] & TCP_SYN
                     else:
-                        skip = False
+                        skip = flow.server_buf is None
                     if skip:
                         flow.last = ts
                         flow.bytes += payload
                         fast += 1
                         continue
-            packet(ts, linktype, frame)
+            elif proto == 17:
+                entry = udp_get(key)
+                if entry is not None and end > off:
+                    flow, from_client = entry
+                    # a long header from the client may open a new QUIC connection
+                    if not from_client or (flow.mode == M_DONE and not frame[off + 8] & 0x80):
+                        flow.last = ts
+                        flow.bytes += end - off - 8
+                        fast += 1
+                        continue
+            if (proto == 6 or proto == 17) and off < end <= len(frame):  # as decode() would: source MAC last
+                transport(ts, key[:alen], key[alen:2 * alen], proto, frame, off, end, frame[6:12])
+            else:  # other protocols, a frame cut short, TSO's zero IP length ...
+                packet(ts, linktype, frame)
         self.packets += fast
         self.ip_packets += fast
 
     def packet(self, ts: float, linktype: int, frame: bytes) -> None:
         """One frame through the general path (any link type, fragments, inspection)."""
-        self.packets += 1
-        if ts > self.now:
-            self.now = ts
         d = decode(linktype, frame, self.frags)
         if d is None:
+            self.packets += 1
+            if ts > self.now:
+                self.now = ts
             if linktype not in SUPPORTED_LINKTYPES and linktype not in self.bad_linktypes:
                 self.bad_linktypes.add(linktype)
                 self.gap(self.capture, f"link type {linktype} is not supported (supported: Ethernet, Linux "
                                        "cooked SLL/SLL2, raw IP, BSD loopback); its frames were skipped")
             return
+        self._transport(ts, *d)
+
+    def _transport(self, ts: float, src: bytes, dst: bytes, proto: int, buf: bytes, off: int, end: int,
+                   mac: bytes) -> None:
+        """One decoded IP packet to its TCP or UDP handler."""
+        self.packets += 1
         self.ip_packets += 1
-        src, dst, proto, buf, off, end, mac = d
+        if ts > self.now:
+            self.now = ts
         if proto == 6:
             self._tcp(ts, src, dst, buf, off, end, mac)
         elif proto == 17:
