@@ -56,7 +56,7 @@ def ua_fingerprint(user_agent: object) -> str:
 class Flow:
     __slots__ = ("client", "cport", "server", "sport", "udp", "first", "last", "bytes", "mode", "buf",
                  "next_seq", "pending", "pending_bytes", "hello", "hits", "mac", "started", "quic_keys",
-                 "initials", "server_buf", "pos", "key", "reverse_key", "dcid")
+                 "initials", "server_buf", "pos", "key", "reverse_key", "dcid", "scid")
 
     def __init__(self, client: bytes, cport: int, server: bytes, sport: int, udp: bool, ts: float) -> None:
         self.client, self.cport, self.server, self.sport, self.udp = client, cport, server, sport, udp
@@ -75,6 +75,7 @@ class Flow:
         self.started = False  # saw the opening SYN (or first QUIC Initial)
         self.quic_keys: quic.InitialKeys | None = None
         self.dcid = b""  # DCID of the first client Initial (QUIC keys derive from it)
+        self.scid = b""  # the client's own connection ID in that Initial
         self.initials = 0
         self.server_buf: bytearray | None = None
         self.pos = 0
@@ -436,9 +437,15 @@ class Engine:
 
     @staticmethod
     def _new_quic_connection(flow: Flow, datagram: bytes) -> bool:
-        """A client Initial under a new DCID whose CRYPTO data starts over: a new connection."""
+        """A client Initial under a new DCID whose CRYPTO data starts over: a new connection.
+
+        The client's later Initials (to the server's chosen ID, or after a Retry) keep its own
+        Source Connection ID: those are the same connection, told apart without any decryption.
+        """
         head = quic.initial_header(datagram) if quic.AVAILABLE and flow.dcid else None
         if head is None or head[1] == flow.dcid:
+            return False
+        if flow.scid and quic.source_cid(datagram) == flow.scid:
             return False
         keys = quic.client_initial_keys(*head)
         return any(offset == 0 for offset, _ in quic.crypto_frames(datagram, lambda v, d: keys))
@@ -458,6 +465,7 @@ class Engine:
             if flow.quic_keys is None:
                 flow.quic_keys = quic.client_initial_keys(version, dcid)
                 flow.dcid = dcid
+                flow.scid = quic.source_cid(datagram)
             return flow.quic_keys
 
         for offset, data in quic.crypto_frames(datagram, keys_for):

@@ -80,6 +80,16 @@ def initial_header(datagram: bytes) -> tuple[int, bytes] | None:
     return version, datagram[6:6 + dlen]
 
 
+def source_cid(datagram: bytes) -> bytes:
+    """Source Connection ID of the long-header packet starting ``datagram`` (b"" when absent or cut short)."""
+    if len(datagram) < 7:
+        return b""
+    pos = 6 + datagram[5]
+    if pos >= len(datagram):
+        return b""
+    return datagram[pos + 1:pos + 1 + datagram[pos]]
+
+
 def crypto_frames(datagram: bytes, keys_for: "callable") -> list[tuple[int, bytes]]:
     """(offset, data) of every CRYPTO frame in the client Initial packets of a datagram.
 
