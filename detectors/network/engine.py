@@ -11,6 +11,7 @@ with the capture.
 from __future__ import annotations
 
 import hashlib
+import struct
 from typing import Callable, Iterable
 
 from detectors.network import dns as dnsmod
@@ -39,6 +40,10 @@ ZERO_MAC = b"\x00" * 6
 
 # inspection modes of a flow
 M_NEW, M_TLS, M_HTTP, M_DNS, M_QUIC, M_DONE = range(6)
+
+# An Ethernet frame read as IPv4 + TCP in one call: ethertype, version/IHL, total length,
+# flags/fragment offset, protocol, addresses + ports (the flow key), TCP data offset, TCP flags
+_ETH_IPV4_TCP = struct.Struct(">12xHBxH2xHxB2x12s8xBB").unpack_from
 
 
 def flow_key(src: bytes, sport: int, dst: bytes, dport: int) -> bytes:
@@ -142,7 +147,7 @@ class Engine:
         that shape go straight to the transport handlers, their headers read once.
         """
         tcp_get, udp_get = self.tcp_flows.get, self.udp_flows.get
-        packet, transport = self.packet, self._transport
+        packet, transport, eth_ipv4 = self.packet, self._transport, _ETH_IPV4_TCP
         n = fast = 0
         every = every or SWEEP_EVERY
         for ts, linktype, frame in records:
@@ -161,17 +166,16 @@ class Engine:
                 packet(ts, linktype, frame)
                 continue
             # Ethernet + IPv4 without options or fragments, or + IPv6; then TCP or UDP
-            etype = frame[12:14]
-            if etype == b"\x08\x00" and frame[14] == 0x45 and not (frame[20] & 0x3F or frame[21]):
+            etype, version, end, fragment, proto, key, doff, flags = eth_ipv4(frame)
+            if etype == 0x0800 and version == 0x45 and not fragment & 0x3FFF:
                 off, alen = 34, 4
-                proto = frame[23]
-                end = 14 + ((frame[16] << 8) | frame[17])
-                key = frame[26:38]
-            elif etype == b"\x86\xdd" and frame[14] >> 4 == 6 and len(frame) >= 74:
+                end += 14
+            elif etype == 0x86DD and version >> 4 == 6 and len(frame) >= 74:
                 off, alen = 54, 16
                 proto = frame[20]
                 end = 54 + ((frame[18] << 8) | frame[19])
                 key = frame[22:58]
+                doff, flags = frame[66], frame[67]
             else:
                 packet(ts, linktype, frame)
                 continue
@@ -179,9 +183,9 @@ class Engine:
                 entry = tcp_get(key)
                 if entry is not None and end > off:
                     flow, from_client = entry
-                    payload = end - off - (frame[off + 12] >> 4) * 4
+                    payload = end - off - (doff >> 4) * 4
                     if from_client:  # a bare ACK or an inspected flow; not a SYN (port reuse)
-                        skip = (flow.mode == M_DONE or payload == 0) and not frame[off + 13] & TCP_SYN
+                        skip = (flow.mode == M_DONE or payload == 0) and not flags & TCP_SYN
                     else:
                         skip = flow.server_buf is None
                     if skip:
