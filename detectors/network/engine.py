@@ -197,10 +197,12 @@ class Engine:
                 entry = udp_get(key)
                 if entry is not None and end > off:
                     flow, from_client = entry
-                    # a long header from the client may open a new QUIC connection
-                    if not from_client or (flow.mode == M_DONE and not frame[off + 8] & 0x80):
+                    payload = end - off - 8
+                    # from the client only a long header padded as an Initial may open a new QUIC connection
+                    if not from_client or (flow.mode == M_DONE and (not frame[off + 8] & 0x80
+                                                                    or (0 <= payload < 1200 and end <= len(frame)))):
                         flow.last = ts
-                        flow.bytes += end - off - 8
+                        flow.bytes += payload
                         fast += 1
                         continue
             if (proto == 6 or proto == 17) and off < end <= len(frame):  # as decode() would: source MAC last
