@@ -61,15 +61,17 @@ class _Chunks:
             return True
         rest = self.buf[self.pos:]
         self.offset += self.pos
-        parts = [rest]
+        parts = [rest] if rest else []
         have = len(rest)
         while have < n:
-            data = self.stream.read(max(CHUNK, n - have))
+            # bytes left over from the last window are completed with a short read, so that the
+            # next full chunk becomes the window as it is read, without being copied
+            data = self.stream.read(n - have if have else max(CHUNK, n))
             if not data:
                 break
             parts.append(data)
             have += len(data)
-        self.buf = b"".join(parts)
+        self.buf = parts[0] if len(parts) == 1 else b"".join(parts)
         self.pos = 0
         return have >= n
 
@@ -139,18 +141,23 @@ class CaptureReader:
             c.pos += 24
             limit = max(snaplen, MAX_RECORD) if snaplen < (1 << 26) else MAX_RECORD
             unpack = struct.Struct(endian + "IIII").unpack_from
+            header = struct.Struct(endian + "III4x").unpack_from  # seconds, fraction, captured length
             while True:
                 buf, pos = c.buf, c.pos
                 size = len(buf)
                 count = 0
-                while pos + 16 <= size:
-                    sec, frac, incl, _orig = unpack(buf, pos)
-                    end = pos + 16 + incl
+                while True:
+                    try:
+                        sec, frac, incl = header(buf, pos)
+                    except struct.error:  # fewer than 16 bytes left in the window
+                        break
+                    start = pos + 16
+                    end = start + incl
                     if end > size or incl > limit:
                         break
                     count += 1
                     if incl:
-                        yield sec + frac * unit, linktype, buf[pos + 16:end]
+                        yield sec + frac * unit, linktype, buf[start:end]
                     pos = end
                 c.pos = pos
                 self.records += count
