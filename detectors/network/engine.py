@@ -20,6 +20,7 @@ from detectors.network import quic, tls
 from detectors.network.aggregate import Aggregator
 from detectors.network.dhcp import Leases, parse_dhcp
 from detectors.network.packet import SUPPORTED_LINKTYPES, Fragments, decode, ip_text, mac_text
+from detectors.network.reader import CaptureReader
 from scanner import redact
 from scanner.catalog import Catalog
 from scanner.model import Confidence
@@ -44,6 +45,8 @@ M_NEW, M_TLS, M_HTTP, M_DNS, M_QUIC, M_DONE = range(6)
 # An Ethernet frame read as IPv4 + TCP in one call: ethertype, version/IHL, total length,
 # flags/fragment offset, protocol, addresses + ports (the flow key), TCP data offset, TCP flags
 _ETH_IPV4_TCP = struct.Struct(">12xHBxH2xHxB2x12s8xBB").unpack_from
+# ... and as IPv6 + TCP: payload length, next header, addresses + ports, TCP data offset, TCP flags
+_ETH_IPV6_TCP = struct.Struct(">18xHBx36s8xBB").unpack_from
 
 
 def flow_key(src: bytes, sport: int, dst: bytes, dport: int) -> bytes:
@@ -141,16 +144,52 @@ class Engine:
              tick: Callable[[], None] | None = None) -> None:
         """Process ``(ts, linktype, frame)`` records; call ``tick`` every ``every`` packets.
 
-        Most packets of a capture belong to flows already inspected, or come from the
-        server side: for Ethernet IPv4/IPv6 TCP and UDP those only update the flow's
-        counters, here, without the general decoding path. The other TCP/UDP packets of
-        that shape go straight to the transport handlers, their headers read once.
+        From a :class:`CaptureReader` on a classic pcap file, the records are read in place in
+        the reader's windows of the file, without an object per record. Most packets of a
+        capture belong to flows already inspected, or come from the server side: for Ethernet
+        IPv4/IPv6 TCP and UDP those only update the flow's counters, here, without the general
+        decoding path. The other TCP/UDP packets of that shape go straight to the transport
+        handlers, their headers read once.
         """
+        windows = records.pcap_windows() if isinstance(records, CaptureReader) else None
+        if windows is not None:
+            window = next(windows, None)
+            if window is None:  # not one whole record
+                return
+            header, unit, linktype, limit = window.header, window.unit, window.linktype, window.limit
+            buf, pos, size, walked = window.buf, window.pos, len(window.buf), 0
+        else:
+            window, source = None, iter(records)
         tcp_get, udp_get = self.tcp_flows.get, self.udp_flows.get
-        packet, transport, eth_ipv4 = self.packet, self._transport, _ETH_IPV4_TCP
+        packet, transport, eth_ipv4, eth_ipv6 = self.packet, self._transport, _ETH_IPV4_TCP, _ETH_IPV6_TCP
         n = fast = 0
         every = every or SWEEP_EVERY
-        for ts, linktype, frame in records:
+        while True:
+            # the next frame: buf[start:start + incl]
+            if window is not None:  # the next record of the pcap window
+                try:
+                    sec, frac, incl = header(buf, pos)
+                except struct.error:  # fewer than 16 bytes left: a length no record has ends the window
+                    incl = limit + 1
+                start = pos + 16
+                if start + incl > size or incl > limit:  # the reader takes over at the window's end
+                    window.pos, window.count = pos, walked
+                    window = next(windows, None)
+                    if window is None:
+                        break
+                    buf, pos, size, walked = window.buf, window.pos, len(window.buf), 0
+                    continue
+                pos = start + incl
+                walked += 1
+                if not incl:
+                    continue
+                ts = sec + frac * unit
+            else:
+                try:
+                    ts, linktype, buf = next(source)
+                except StopIteration:
+                    break
+                start, incl = 0, len(buf)
             n += 1
             if n & 0x3FFF == 0:
                 self.packets += fast
@@ -162,22 +201,20 @@ class Engine:
                     self.expire()
                 if tick and n % every == 0:
                     tick()
-            if linktype != 1 or len(frame) < 54:
-                packet(ts, linktype, frame)
+            if linktype != 1 or incl < 54:
+                packet(ts, linktype, buf[start:start + incl])
                 continue
             # Ethernet + IPv4 without options or fragments, or + IPv6; then TCP or UDP
-            etype, version, end, fragment, proto, key, doff, flags = eth_ipv4(frame)
+            etype, version, end, fragment, proto, key, doff, flags = eth_ipv4(buf, start)
             if etype == 0x0800 and version == 0x45 and not fragment & 0x3FFF:
-                off, alen = 34, 4
+                off = 34
                 end += 14
-            elif etype == 0x86DD and version >> 4 == 6 and len(frame) >= 74:
-                off, alen = 54, 16
-                proto = frame[20]
-                end = 54 + ((frame[18] << 8) | frame[19])
-                key = frame[22:58]
-                doff, flags = frame[66], frame[67]
+            elif etype == 0x86DD and version >> 4 == 6 and incl >= 74:
+                off = 54
+                end, proto, key, doff, flags = eth_ipv6(buf, start)
+                end += 54
             else:
-                packet(ts, linktype, frame)
+                packet(ts, linktype, buf[start:start + incl])
                 continue
             if proto == 6:
                 entry = tcp_get(key)
@@ -199,13 +236,15 @@ class Engine:
                     flow, from_client = entry
                     payload = end - off - 8
                     # from the client only a long header padded as an Initial may open a new QUIC connection
-                    if not from_client or (flow.mode == M_DONE and (not frame[off + 8] & 0x80
-                                                                    or (0 <= payload < 1200 and end <= len(frame)))):
+                    if not from_client or (flow.mode == M_DONE and (not buf[start + off + 8] & 0x80
+                                                                    or (0 <= payload < 1200 and end <= incl))):
                         flow.last = ts
                         flow.bytes += payload
                         fast += 1
                         continue
-            if (proto == 6 or proto == 17) and off < end <= len(frame):  # as decode() would: source MAC last
+            frame = buf[start:start + incl]
+            if (proto == 6 or proto == 17) and off < end <= incl:  # as decode() would: source MAC last
+                alen = 4 if off == 34 else 16
                 transport(ts, key[:alen], key[alen:2 * alen], proto, frame, off, end, frame[6:12])
             else:  # other protocols, a frame cut short, TSO's zero IP length ...
                 packet(ts, linktype, frame)
