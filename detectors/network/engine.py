@@ -161,8 +161,9 @@ class Engine:
         else:
             window, source = None, iter(records)
         tcp_get, udp_get = self.tcp_flows.get, self.udp_flows.get
-        packet, transport, eth_ipv4, eth_ipv6 = self.packet, self._transport, _ETH_IPV4_TCP, _ETH_IPV6_TCP
-        n = fast = 0
+        packet, tcp, udp, eth_ipv4, eth_ipv6 = self.packet, self._tcp, self._udp, _ETH_IPV4_TCP, _ETH_IPV6_TCP
+        n = 0
+        counted = self.packets  # packet() counts the packets it takes; this loop adds the others (IP all)
         every = every or SWEEP_EVERY
         while True:
             # the next frame: buf[start:start + incl]
@@ -192,9 +193,9 @@ class Engine:
                 start, incl = 0, len(buf)
             n += 1
             if n & 0x3FFF == 0:
-                self.packets += fast
-                self.ip_packets += fast
-                fast = 0
+                taken = n - 1 - (self.packets - counted)
+                self.packets += taken
+                self.ip_packets += taken
                 if ts > self.now:
                     self.now = ts
                 if n % SWEEP_EVERY == 0:
@@ -228,7 +229,6 @@ class Engine:
                     if skip:
                         flow.last = ts
                         flow.bytes += payload
-                        fast += 1
                         continue
             elif proto == 17:
                 entry = udp_get(key)
@@ -240,16 +240,18 @@ class Engine:
                                                                     or (0 <= payload < 1200 and end <= incl))):
                         flow.last = ts
                         flow.bytes += payload
-                        fast += 1
                         continue
             frame = buf[start:start + incl]
             if (proto == 6 or proto == 17) and off < end <= incl:  # as decode() would: source MAC last
+                if ts > self.now:
+                    self.now = ts
                 alen = 4 if off == 34 else 16
-                transport(ts, key[:alen], key[alen:2 * alen], proto, frame, off, end, frame[6:12])
+                (tcp if proto == 6 else udp)(ts, key[:alen], key[alen:2 * alen], frame, off, end, frame[6:12])
             else:  # other protocols, a frame cut short, TSO's zero IP length ...
                 packet(ts, linktype, frame)
-        self.packets += fast
-        self.ip_packets += fast
+        taken = n - (self.packets - counted)
+        self.packets += taken
+        self.ip_packets += taken
 
     def packet(self, ts: float, linktype: int, frame: bytes) -> None:
         """One frame through the general path (any link type, fragments, inspection)."""
