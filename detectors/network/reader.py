@@ -3,6 +3,8 @@
 Reads fixed-size chunks (gzip-compressed captures transparently), so memory
 does not depend on the capture size. A damaged capture yields every complete
 record before the damage; :attr:`CaptureReader.problem` then says what was wrong.
+A classic pcap file can also be taken as windows of whole records
+(:meth:`CaptureReader.pcap_windows`), which the engine reads in place.
 """
 
 from __future__ import annotations
