@@ -196,10 +196,12 @@ class NetworkDetector(Detector):
             details["requests"] = rec.requests
         if rec.dns_lookups:
             details["dns_lookups"] = rec.dns_lookups
-        for key, values in sorted(rec.sets.items()):
+        for key in ("first_seen", "last_seen", "client", "fingerprint"):  # the values that may be missing
+            if not details[key]:
+                del details[key]
+        for key, values in sorted(rec.sets.items()):  # never empty: Record.note() keeps only values
             listed = sorted(values)
             details[_LISTED_AS.get(key, key)] = listed[0] if key in ("ja4", "sni") and len(listed) == 1 else listed
-        details = {k: v for k, v in details.items() if v is not None and v != "" and v != []}
         provider = ctx.catalog.providers.get(rec.provider)
         return Finding(
             detector=self.name, kind=rec.kind, provider=rec.provider, model=rec.model,
