@@ -152,37 +152,38 @@ class Engine:
         handlers, their headers read once.
         """
         windows = records.pcap_windows() if isinstance(records, CaptureReader) else None
-        if windows is not None:
+        in_place = windows is not None
+        n = 0
+        if in_place:
             window = next(windows, None)
             if window is None:  # not one whole record
                 return
             header, unit, linktype, limit = window.header, window.unit, window.linktype, window.limit
-            buf, pos, size, walked = window.buf, window.pos, len(window.buf), 0
+            buf, pos, size, first, empty = window.buf, window.pos, len(window.buf), n, 0
         else:
-            window, source = None, iter(records)
+            source = iter(records)
         tcp_get, udp_get = self.tcp_flows.get, self.udp_flows.get
         packet, tcp, udp, eth_ipv4, eth_ipv6 = self.packet, self._tcp, self._udp, _ETH_IPV4_TCP, _ETH_IPV6_TCP
-        n = 0
         counted = self.packets  # packet() counts the packets it takes; this loop adds the others (IP all)
         every = every or SWEEP_EVERY
         while True:
             # the next frame: buf[start:start + incl]
-            if window is not None:  # the next record of the pcap window
+            if in_place:  # the next record of the pcap window
                 try:
                     sec, frac, incl = header(buf, pos)
                 except struct.error:  # fewer than 16 bytes left: a length no record has ends the window
                     incl = limit + 1
                 start = pos + 16
                 if start + incl > size or incl > limit:  # the reader takes over at the window's end
-                    window.pos, window.count = pos, walked
+                    window.pos, window.count = pos, n - first + empty
                     window = next(windows, None)
                     if window is None:
                         break
-                    buf, pos, size, walked = window.buf, window.pos, len(window.buf), 0
+                    buf, pos, size, first, empty = window.buf, window.pos, len(window.buf), n, 0
                     continue
                 pos = start + incl
-                walked += 1
-                if not incl:
+                if not incl:  # an empty record: no packet
+                    empty += 1
                     continue
                 ts = sec + frac * unit
             else:
