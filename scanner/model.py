@@ -99,7 +99,7 @@ class Location:
     resource: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_empty({f.name: getattr(self, f.name) for f in fields(self)})
+        return _drop_empty({name: getattr(self, name) for name in _LOCATION_NAMES})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Location":
@@ -121,6 +121,8 @@ class Location:
 
 
 _LOCATION_FIELDS = {f.name for f in fields(Location)}
+_LOCATION_NAMES = tuple(f.name for f in fields(Location))  # field order; fields() is slow per call
+_SORTED_JSON = json.JSONEncoder(sort_keys=True).encode  # json.dumps(x, sort_keys=True), one encoder
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ class Finding:
             self.id = stable_hash(
                 self.detector,
                 self.kind,
-                json.dumps(self.location.to_dict(), sort_keys=True),
+                _SORTED_JSON(self.location.to_dict()),
                 *self.identity,
                 self.provider or "",
                 self.model or "",

@@ -312,3 +312,48 @@ def test_quic_client_port_reused_for_a_new_connection(tmp_path: Path) -> None:
     got = summary(scan(write_pcap(tmp_path / "reuse.pcap", 1, rewritten))[0])
     assert got[("quic-sni", "127.0.0.1", "api.openai.com")].details["connections"] == 1
     assert got[("quic-sni", "127.0.0.1", "api.deepseek.com")].details["connections"] == 1
+
+
+def _reprotect_initial(datagram: bytes, new_dcid: bytes) -> bytes:
+    """The client Initial starting ``datagram`` protected again under another DCID of the same length."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from detectors.network import quic
+    version, dcid = quic.initial_header(datagram)
+    old, new = quic.client_initial_keys(version, dcid), quic.client_initial_keys(version, new_dcid)
+    pos = 6 + len(dcid)
+    pos += 1 + datagram[pos]
+    token_len, pos = quic._varint(datagram, pos)
+    length, pn_offset = quic._varint(datagram, pos + token_len)
+    end = pn_offset + length
+
+    def mask(keys, sample: bytes) -> bytes:
+        enc = Cipher(algorithms.AES(keys.hp), modes.ECB()).encryptor()
+        return enc.update(sample) + enc.finalize()
+
+    m = mask(old, datagram[pn_offset + 4:pn_offset + 20])
+    first = datagram[0] ^ (m[0] & 0x0F)
+    pn_len = (first & 3) + 1
+    pn = bytes(b ^ x for b, x in zip(datagram[pn_offset:pn_offset + pn_len], m[1:]))
+    header = bytes([first]) + datagram[1:pn_offset] + pn
+    plain = AESGCM(old.key).decrypt(bytes(a ^ b for a, b in zip(old.iv, pn.rjust(12, b"\x00"))),
+                                    datagram[pn_offset + pn_len:end], header)
+    header = header[:6] + new_dcid + header[6 + len(dcid):]
+    sealed = AESGCM(new.key).encrypt(bytes(a ^ b for a, b in zip(new.iv, pn.rjust(12, b"\x00"))), plain, header)
+    m = mask(new, sealed[4 - pn_len:20 - pn_len])
+    out = bytearray(header[:pn_offset] + bytes(b ^ x for b, x in zip(pn, m[1:])) + sealed + datagram[end:])
+    out[0] ^= m[0] & 0x0F
+    return bytes(out)
+
+
+def test_quic_initial_resent_under_a_new_dcid_is_one_connection(tmp_path: Path) -> None:
+    """After a Retry the client sends its ClientHello again to a new DCID, from its own unchanged ID."""
+    from detectors.network import quic
+    records = frames(DATA / "loopback.pcap")
+    i, (ts, _, frame) = next((i, r) for i, r in enumerate(records) if r[2][12:14] == b"\x08\x00" and r[2][23] == 17
+                             and r[2][36:38] == b"\x01\xbb" and quic.initial_header(r[2][42:]))
+    again = frame[:42] + _reprotect_initial(frame[42:], b"\x5a" * len(quic.initial_header(frame[42:])[1]))
+    rewritten = [(t, f) for t, _, f in records[:i + 1]] + [(ts + 0.001, again)] + [(t, f) for t, _, f in records[i + 1:]]
+    got = summary(scan(write_pcap(tmp_path / "retry.pcap", 1, rewritten))[0])
+    assert got[("quic-sni", "127.0.0.1", "api.openai.com")].details["connections"] == 1

@@ -55,18 +55,27 @@ class Aggregator:
         if rec is None:
             rec = Record(capture, kind, client, fingerprint, provider, name, model, first, last, confidence)
             self.records[key] = rec
-        rec.first = min(rec.first, first)
-        rec.last = max(rec.last, last)
-        if _RANK[confidence] > _RANK[rec.confidence]:
-            rec.confidence = confidence
+        else:
+            if first < rec.first:
+                rec.first = first
+            if last > rec.last:
+                rec.last = last
+            # enum members hash in Python: compare identity before ranking
+            if confidence is not rec.confidence and _RANK[confidence] > _RANK[rec.confidence]:
+                rec.confidence = confidence
         rec.connections += connections
         rec.requests += requests
         rec.bytes += nbytes
         if credential and rec.credential is None:
             rec.credential = credential
-        for k, v in (notes or {}).items():
-            for item in v if isinstance(v, (list, tuple, set)) else (v,):
-                rec.note(k, item)
+        if notes:
+            note = rec.note
+            for k, v in notes.items():
+                if isinstance(v, (list, tuple, set)):
+                    for item in v:
+                        note(k, item)
+                elif v:
+                    note(k, v)
         return rec
 
     def __len__(self) -> int:

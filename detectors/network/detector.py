@@ -8,6 +8,7 @@ provider name per input, with counts and first/last packet times.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from scanner.model import Finding, Location
 
 PROGRESS_EVERY = 1 << 16
 SNIFF_BYTES = 4096
+_LISTED_AS = {k: k + "s" for k in ("server", "path", "user_agent", "alpn", "mac", "client_ip")}  # detail names
 
 _KIND_TEXT = {
     "tls-sni": "TLS connection(s) naming {name} (SNI)",
@@ -42,7 +44,16 @@ def iso(ts: float | None) -> str | None:
     if ts is None or ts <= 0:
         return None
     try:
-        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+        return _iso_second(int(ts))
+    except (OverflowError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_second(second: int) -> str | None:
+    """Cached: the records of one capture share few distinct seconds."""
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
     except (OverflowError, OSError, ValueError):
         return None
 
@@ -171,8 +182,9 @@ class NetworkDetector(Detector):
             yield self._finding(ctx, rec)
 
     def _finding(self, ctx: ScanContext, rec: Record) -> Finding:
+        last_seen = iso(rec.last)
         details: dict = {
-            "first_seen": iso(rec.first), "last_seen": iso(rec.last),
+            "first_seen": iso(rec.first), "last_seen": last_seen,
             "connections": rec.connections, "bytes": rec.bytes,
             "client": rec.client, "fingerprint": rec.fingerprint,
         }
@@ -186,11 +198,13 @@ class NetworkDetector(Detector):
             details["dns_lookups"] = rec.dns_lookups
         if rec.kind == "ech":
             details["ech"] = True
-        for key, values in sorted(rec.sets.items()):
+        for key in ("first_seen", "last_seen", "client", "fingerprint"):  # the values that may be missing
+            if not details[key]:
+                del details[key]
+        for key, values in sorted(rec.sets.items()):  # never empty: Record.note() keeps only values
             listed = sorted(values)
-            details[key if key not in ("server", "path", "user_agent", "alpn", "mac", "client_ip") else key + "s"] = (
+            details[_LISTED_AS.get(key, key)] = (
                 listed[0] if key in ("ja4", "sni", "outer_sni") and len(listed) == 1 else listed)
-        details = {k: v for k, v in details.items() if v not in (None, [], "")}
         provider = ctx.catalog.providers.get(rec.provider)
         return Finding(
             detector=self.name, kind=rec.kind, provider=rec.provider, model=rec.model,
@@ -198,7 +212,7 @@ class NetworkDetector(Detector):
             identity=[identity.net(rec.client, rec.fingerprint), identity.host(rec.client)],
             evidence=_evidence(rec, provider.name if provider else rec.provider),
             confidence=rec.confidence, credential=rec.credential, details=details,
-            observed_at=iso(rec.last),
+            observed_at=last_seen,
         )
 
 

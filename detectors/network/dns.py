@@ -151,18 +151,15 @@ def _name(msg: bytes, pos: int) -> tuple[str, int]:
         if n == 0:
             pos += 1
             break
-        if n & 0xC0 == 0xC0:
+        if n < 0x40:  # a label; one cut short leaves pos past the end, so the next read raises
+            labels.append(msg[pos + 1:pos + 1 + n])
+            pos += 1 + n
+        elif n >= 0xC0:  # compression pointer
             if after < 0:
                 after = pos + 2
             pos = ((n & 0x3F) << 8) | msg[pos + 1]
-            continue
-        if n & 0xC0:
+        else:
             raise ValueError("bad label")
-        label = msg[pos + 1:pos + 1 + n]
-        if len(label) < n:
-            raise IndexError
-        labels.append(label)
-        pos += 1 + n
     else:
         raise ValueError("name loop")
     return b".".join(labels).decode("ascii").lower(), after if after >= 0 else pos
@@ -193,7 +190,10 @@ def _parse(msg: bytes) -> DnsMessage | None:
         return out
     asked = out.questions[0]
     for _ in range(min(an, MAX_RECORDS)):
-        _owner, pos = _name(msg, pos)
+        if msg[pos] == 0xC0 and msg[pos + 1] == 12:  # the usual owner: a pointer to the question, read above
+            pos += 2
+        else:
+            _owner, pos = _name(msg, pos)
         if pos + 10 > len(msg):
             raise IndexError
         rtype = (msg[pos] << 8) | msg[pos + 1]

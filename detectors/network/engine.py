@@ -13,6 +13,7 @@ with the capture.
 from __future__ import annotations
 
 import hashlib
+import struct
 from typing import Callable, Iterable
 
 from detectors.network import dns as dnsmod
@@ -21,6 +22,7 @@ from detectors.network import quic, tls
 from detectors.network.aggregate import Aggregator
 from detectors.network.dhcp import Leases, parse_dhcp
 from detectors.network.packet import SUPPORTED_LINKTYPES, Fragments, decode, ip_text, mac_text
+from detectors.network.reader import CaptureReader
 from scanner import redact
 from scanner.catalog import Catalog
 from scanner.model import Confidence
@@ -42,6 +44,12 @@ ZERO_MAC = b"\x00" * 6
 # inspection modes of a flow
 M_NEW, M_TLS, M_HTTP, M_DNS, M_QUIC, M_DONE, M_H2 = range(7)
 
+# An Ethernet frame read as IPv4 + TCP in one call: ethertype, version/IHL, total length,
+# flags/fragment offset, protocol, addresses + ports (the flow key), TCP data offset, TCP flags
+_ETH_IPV4_TCP = struct.Struct(">12xHBxH2xHxB2x12s8xBB").unpack_from
+# ... and as IPv6 + TCP: payload length, next header, addresses + ports, TCP data offset, TCP flags
+_ETH_IPV6_TCP = struct.Struct(">18xHBx36s8xBB").unpack_from
+
 
 def flow_key(src: bytes, sport: int, dst: bytes, dport: int) -> bytes:
     """Addresses then ports, as the bytes appear in an IPv4/IPv6 + TCP/UDP header without options."""
@@ -58,7 +66,7 @@ def ua_fingerprint(user_agent: object) -> str:
 class Flow:
     __slots__ = ("client", "cport", "server", "sport", "udp", "first", "last", "bytes", "mode", "buf",
                  "next_seq", "pending", "pending_bytes", "hello", "hits", "mac", "started", "quic_keys",
-                 "initials", "server_buf", "pos", "key", "reverse_key", "dcid", "h2")
+                 "initials", "server_buf", "pos", "key", "reverse_key", "dcid", "scid", "h2")
 
     def __init__(self, client: bytes, cport: int, server: bytes, sport: int, udp: bool, ts: float) -> None:
         self.client, self.cport, self.server, self.sport, self.udp = client, cport, server, sport, udp
@@ -77,6 +85,7 @@ class Flow:
         self.started = False  # saw the opening SYN (or first QUIC Initial)
         self.quic_keys: quic.InitialKeys | None = None
         self.dcid = b""  # DCID of the first client Initial (QUIC keys derive from it)
+        self.scid = b""  # the client's own connection ID in that Initial
         self.initials = 0
         self.server_buf: dnsmod.TcpDnsStream | None = None  # DNS answers from a TCP port-53 server
         self.pos = 0
@@ -142,76 +151,137 @@ class Engine:
              tick: Callable[[], None] | None = None) -> None:
         """Process ``(ts, linktype, frame)`` records; call ``tick`` every ``every`` packets.
 
-        Most packets of a capture belong to flows already inspected, or come from the
-        server side: for Ethernet IPv4/IPv6 TCP and UDP those only update the flow's
-        counters, here, without the general decoding path.
+        From a :class:`CaptureReader` on a classic pcap file, the records are read in place in
+        the reader's windows of the file, without an object per record. Most packets of a
+        capture belong to flows already inspected, or come from the server side: for Ethernet
+        IPv4/IPv6 TCP and UDP those only update the flow's counters, here, without the general
+        decoding path. The other TCP/UDP packets of that shape go straight to the transport
+        handlers, their headers read once.
         """
+        windows = records.pcap_windows() if isinstance(records, CaptureReader) else None
+        in_place = windows is not None
+        n = 0
+        if in_place:
+            window = next(windows, None)
+            if window is None:  # not one whole record
+                return
+            header, unit, linktype, limit = window.header, window.unit, window.linktype, window.limit
+            buf, pos, size, first, empty = window.buf, window.pos, len(window.buf), n, 0
+        else:
+            source = iter(records)
         tcp_get, udp_get = self.tcp_flows.get, self.udp_flows.get
-        packet = self.packet
-        n = fast = 0
+        packet, tcp, udp, eth_ipv4, eth_ipv6 = self.packet, self._tcp, self._udp, _ETH_IPV4_TCP, _ETH_IPV6_TCP
+        counted = self.packets  # packet() counts the packets it takes; this loop adds the others (IP all)
         every = every or SWEEP_EVERY
-        for ts, linktype, frame in records:
+        while True:
+            # the next frame: buf[start:start + incl]
+            if in_place:  # the next record of the pcap window
+                try:
+                    sec, frac, incl = header(buf, pos)
+                except struct.error:  # fewer than 16 bytes left: a length no record has ends the window
+                    incl = limit + 1
+                start = pos + 16
+                if start + incl > size or incl > limit:  # the reader takes over at the window's end
+                    window.pos, window.count = pos, n - first + empty
+                    window = next(windows, None)
+                    if window is None:
+                        break
+                    buf, pos, size, first, empty = window.buf, window.pos, len(window.buf), n, 0
+                    continue
+                pos = start + incl
+                if not incl:  # an empty record: no packet
+                    empty += 1
+                    continue
+                ts = sec + frac * unit
+            else:
+                try:
+                    ts, linktype, buf = next(source)
+                except StopIteration:
+                    break
+                start, incl = 0, len(buf)
             n += 1
             if n & 0x3FFF == 0:
-                self.packets += fast
-                self.ip_packets += fast
-                fast = 0
+                taken = n - 1 - (self.packets - counted)
+                self.packets += taken
+                self.ip_packets += taken
                 if ts > self.now:
                     self.now = ts
                 if n % SWEEP_EVERY == 0:
                     self.expire()
                 if tick and n % every == 0:
                     tick()
-            if linktype == 1 and len(frame) >= 54:
-                etype = frame[12:14]
-                if etype == b"\x08\x00" and frame[14] == 0x45 and not (frame[20] & 0x3F or frame[21]):
-                    off = 34
-                    proto = frame[23]
-                    entry = (tcp_get if proto == 6 else udp_get)(frame[26:38])
-                    size = ((frame[16] << 8) | frame[17]) - 20
-                elif etype == b"\x86\xdd" and len(frame) >= 74:
-                    off = 54
-                    proto = frame[20]
-                    entry = (tcp_get if proto == 6 else udp_get)(frame[22:58])
-                    size = (frame[18] << 8) | frame[19]
-                else:
-                    entry = None
-                if entry is not None and size > 0:
+            if linktype != 1 or incl < 54:
+                packet(ts, linktype, buf[start:start + incl])
+                continue
+            # Ethernet + IPv4 without options or fragments, or + IPv6; then TCP or UDP
+            etype, version, end, fragment, proto, key, doff, flags = eth_ipv4(buf, start)
+            if etype == 0x0800 and version == 0x45 and not fragment & 0x3FFF:
+                off = 34
+                end += 14
+            elif etype == 0x86DD and version >> 4 == 6 and incl >= 74:
+                off = 54
+                end, proto, key, doff, flags = eth_ipv6(buf, start)
+                end += 54
+            else:
+                packet(ts, linktype, buf[start:start + incl])
+                continue
+            if proto == 6:
+                entry = tcp_get(key)
+                if entry is not None and end > off:
                     flow, from_client = entry
-                    if proto == 6:
-                        payload = size - (frame[off + 12] >> 4) * 4
-                        if from_client:  # a bare ACK or an inspected flow; not a SYN (port reuse)
-                            skip = (flow.mode == M_DONE or payload == 0) and not frame[off + 13] & TCP_SYN
-                        else:
-                            skip = flow.server_buf is None
-                    elif proto == 17:  # a long header from the client may open a new QUIC connection
-                        payload = size - 8
-                        skip = not from_client or (flow.mode == M_DONE and not frame[off + 8] & 0x80)
+                    payload = end - off - (doff >> 4) * 4
+                    if from_client:  # a bare ACK or an inspected flow; not a SYN (port reuse)
+                        skip = (flow.mode == M_DONE or payload == 0) and not flags & TCP_SYN
                     else:
-                        skip = False
+                        skip = flow.server_buf is None
                     if skip:
                         flow.last = ts
                         flow.bytes += payload
-                        fast += 1
                         continue
-            packet(ts, linktype, frame)
-        self.packets += fast
-        self.ip_packets += fast
+            elif proto == 17:
+                entry = udp_get(key)
+                if entry is not None and end > off:
+                    flow, from_client = entry
+                    payload = end - off - 8
+                    # from the client only a long header padded as an Initial may open a new QUIC connection
+                    if not from_client or (flow.mode == M_DONE and (not buf[start + off + 8] & 0x80
+                                                                    or (0 <= payload < 1200 and end <= incl))):
+                        flow.last = ts
+                        flow.bytes += payload
+                        continue
+            frame = buf[start:start + incl]
+            if (proto == 6 or proto == 17) and off < end <= incl:  # as decode() would: source MAC last
+                if ts > self.now:
+                    self.now = ts
+                alen = 4 if off == 34 else 16
+                (tcp if proto == 6 else udp)(ts, key[:alen], key[alen:2 * alen], frame, off, end, frame[6:12])
+            else:  # other protocols, a frame cut short, TSO's zero IP length ...
+                packet(ts, linktype, frame)
+        taken = n - (self.packets - counted)
+        self.packets += taken
+        self.ip_packets += taken
 
     def packet(self, ts: float, linktype: int, frame: bytes) -> None:
         """One frame through the general path (any link type, fragments, inspection)."""
-        self.packets += 1
-        if ts > self.now:
-            self.now = ts
         d = decode(linktype, frame, self.frags)
         if d is None:
+            self.packets += 1
+            if ts > self.now:
+                self.now = ts
             if linktype not in SUPPORTED_LINKTYPES and linktype not in self.bad_linktypes:
                 self.bad_linktypes.add(linktype)
                 self.gap(self.capture, f"link type {linktype} is not supported (supported: Ethernet, Linux "
                                        "cooked SLL/SLL2, raw IP, BSD loopback); its frames were skipped")
             return
+        self._transport(ts, *d)
+
+    def _transport(self, ts: float, src: bytes, dst: bytes, proto: int, buf: bytes, off: int, end: int,
+                   mac: bytes) -> None:
+        """One decoded IP packet to its TCP or UDP handler."""
+        self.packets += 1
         self.ip_packets += 1
-        src, dst, proto, buf, off, end, mac = d
+        if ts > self.now:
+            self.now = ts
         if proto == 6:
             self._tcp(ts, src, dst, buf, off, end, mac)
         elif proto == 17:
@@ -457,9 +527,15 @@ class Engine:
 
     @staticmethod
     def _new_quic_connection(flow: Flow, datagram: bytes) -> bool:
-        """A client Initial under a new DCID whose CRYPTO data starts over: a new connection."""
+        """A client Initial under a new DCID whose CRYPTO data starts over: a new connection.
+
+        The client's later Initials (to the server's chosen ID, or after a Retry) keep its own
+        Source Connection ID: those are the same connection, told apart without any decryption.
+        """
         head = quic.initial_header(datagram) if quic.AVAILABLE and flow.dcid else None
         if head is None or head[1] == flow.dcid:
+            return False
+        if flow.scid and quic.source_cid(datagram) == flow.scid:
             return False
         keys = quic.client_initial_keys(*head)
         return any(offset == 0 for offset, _ in quic.crypto_frames(datagram, lambda v, d: keys))
@@ -479,6 +555,7 @@ class Engine:
             if flow.quic_keys is None:
                 flow.quic_keys = quic.client_initial_keys(version, dcid)
                 flow.dcid = dcid
+                flow.scid = quic.source_cid(datagram)
             return flow.quic_keys
 
         for offset, data in quic.crypto_frames(datagram, keys_for):

@@ -80,6 +80,16 @@ def initial_header(datagram: bytes) -> tuple[int, bytes] | None:
     return version, datagram[6:6 + dlen]
 
 
+def source_cid(datagram: bytes) -> bytes:
+    """Source Connection ID of the long-header packet starting ``datagram`` (b"" when absent or cut short)."""
+    if len(datagram) < 7:
+        return b""
+    pos = 6 + datagram[5]
+    if pos >= len(datagram):
+        return b""
+    return datagram[pos + 1:pos + 1 + datagram[pos]]
+
+
 def crypto_frames(datagram: bytes, keys_for: "callable") -> list[tuple[int, bytes]]:
     """(offset, data) of every CRYPTO frame in the client Initial packets of a datagram.
 
@@ -116,13 +126,12 @@ def _decrypt_one(buf: bytes, start: int, version: int, keys: InitialKeys, out: l
     mask = enc.update(sample) + enc.finalize()
     first = buf[start] ^ (mask[0] & 0x0F)
     pn_len = (first & 3) + 1
-    pn_bytes = bytes(b ^ m for b, m in zip(buf[pn_offset:pn_offset + pn_len], mask[1:1 + pn_len]))
-    header = bytes([first]) + buf[start + 1:pn_offset] + pn_bytes
-    nonce = bytearray(keys.iv)
-    for i, b in enumerate(pn_bytes.rjust(12, b"\x00")):
-        nonce[i] ^= b
+    # packet number and nonce as integers: one XOR each instead of a loop over bytes
+    pn = int.from_bytes(buf[pn_offset:pn_offset + pn_len], "big") ^ int.from_bytes(mask[1:1 + pn_len], "big")
+    header = bytes([first]) + buf[start + 1:pn_offset] + pn.to_bytes(pn_len, "big")
+    nonce = (int.from_bytes(keys.iv, "big") ^ pn).to_bytes(12, "big")
     try:
-        plain = AESGCM(keys.key).decrypt(bytes(nonce), buf[pn_offset + pn_len:end], header)
+        plain = AESGCM(keys.key).decrypt(nonce, buf[pn_offset + pn_len:end], header)
     except InvalidTag:
         return None
     _frames(plain, out)

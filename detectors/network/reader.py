@@ -3,13 +3,15 @@
 Reads fixed-size chunks (gzip-compressed captures transparently), so memory
 does not depend on the capture size. A damaged capture yields every complete
 record before the damage; :attr:`CaptureReader.problem` then says what was wrong.
+A classic pcap file can also be taken as windows of whole records
+(:meth:`CaptureReader.pcap_windows`), which the engine reads in place.
 """
 
 from __future__ import annotations
 
 import gzip
 import struct
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 CHUNK = 1 << 20
 MAX_RECORD = 1 << 18  # larger records are corrupt (snaplen tops out at 262144)
@@ -61,21 +63,40 @@ class _Chunks:
             return True
         rest = self.buf[self.pos:]
         self.offset += self.pos
-        parts = [rest]
+        parts = [rest] if rest else []
         have = len(rest)
         while have < n:
-            data = self.stream.read(max(CHUNK, n - have))
+            # bytes left over from the last window are completed with a short read, so that the
+            # next full chunk becomes the window as it is read, without being copied
+            data = self.stream.read(n - have if have else max(CHUNK, n))
             if not data:
                 break
             parts.append(data)
             have += len(data)
-        self.buf = b"".join(parts)
+        self.buf = parts[0] if len(parts) == 1 else b"".join(parts)
         self.pos = 0
         return have >= n
 
     @property
     def at(self) -> int:
         return self.offset + self.pos
+
+
+class PcapWindow:
+    """A part of a classic pcap file, for a caller that reads its records in place (no object per record).
+
+    ``buf[pos:]`` starts with whole records: ``header(buf, pos)`` gives a record's seconds, fraction
+    of a second (in ``unit``) and captured length, and its frame follows that 16-byte header. The
+    caller reads the records that fit in ``buf`` with a captured length up to ``limit``, then sets
+    ``pos`` to where it stopped and ``count`` to how many records it read, and takes the next window.
+    """
+
+    __slots__ = ("buf", "pos", "count", "header", "unit", "linktype", "limit")
+
+    def __init__(self, header: Callable[[bytes, int], tuple[int, ...]], unit: float, linktype: int,
+                 limit: int) -> None:
+        self.buf, self.pos, self.count = b"", 0, 0
+        self.header, self.unit, self.linktype, self.limit = header, unit, linktype, limit
 
 
 class CaptureReader:
@@ -88,9 +109,13 @@ class CaptureReader:
         self.problem: str | None = None
         self.records = 0
         self.bytes_read = 0
+        self._opened: tuple[BinaryIO, _Chunks] | None = None
 
     def _open(self) -> tuple[BinaryIO, _Chunks]:
         """Open the file and detect its format (raises CaptureError when it is no capture)."""
+        if self._opened is not None:  # pcap_windows() opened it already
+            opened, self._opened = self._opened, None
+            return opened
         stream = self.stream or open_maybe_gzip(self.path)
         try:
             chunks = _Chunks(stream)
@@ -114,8 +139,42 @@ class CaptureReader:
         """The records (raises CaptureError when the file is no capture)."""
         stream, chunks = self._open()
         if self.format == "pcap":
-            return self._pcap(chunks, stream)
+            return self._pcap_records(self._pcap(chunks, stream))
         return self._guarded(self._pcapng(chunks), chunks, stream)
+
+    def pcap_windows(self) -> Iterator[PcapWindow] | None:
+        """A classic pcap file as windows of whole records (raises CaptureError when the file is no capture).
+
+        None for pcapng: then iterate the reader, which goes on from what this call read.
+        """
+        self._opened = self._open()
+        if self.format != "pcap":
+            return None
+        stream, chunks = self._opened
+        self._opened = None
+        return self._pcap(chunks, stream)
+
+    @staticmethod
+    def _pcap_records(windows: Iterator[PcapWindow]) -> Iterator[tuple[float, int, bytes]]:
+        """The records of classic pcap windows, one by one."""
+        for w in windows:
+            buf, pos, size = w.buf, w.pos, len(w.buf)
+            header, unit, linktype, limit = w.header, w.unit, w.linktype, w.limit
+            count = 0
+            while True:
+                try:
+                    sec, frac, incl = header(buf, pos)
+                except struct.error:  # fewer than 16 bytes left in the window
+                    break
+                start = pos + 16
+                end = start + incl
+                if end > size or incl > limit:
+                    break
+                count += 1
+                if incl:
+                    yield sec + frac * unit, linktype, buf[start:end]
+                pos = end
+            w.pos, w.count = pos, count
 
     def _guarded(self, inner: Iterator, chunks: _Chunks, stream: BinaryIO) -> Iterator:
         """Run ``inner``; a read error inside the capture ends it and is kept in :attr:`problem`."""
@@ -127,8 +186,8 @@ class CaptureReader:
             if self.stream is None:
                 stream.close()
 
-    def _pcap(self, c: _Chunks, stream: BinaryIO) -> Iterator[tuple[float, int, bytes]]:
-        """Classic pcap records; the loop over one window of whole records is the hot path."""
+    def _pcap(self, c: _Chunks, stream: BinaryIO) -> Iterator[PcapWindow]:
+        """Classic pcap: windows of whole records; at a window's end, the next one or why the file ends."""
         try:
             if not c.need(24):
                 self.problem = "truncated pcap header"
@@ -139,21 +198,13 @@ class CaptureReader:
             c.pos += 24
             limit = max(snaplen, MAX_RECORD) if snaplen < (1 << 26) else MAX_RECORD
             unpack = struct.Struct(endian + "IIII").unpack_from
+            # seconds, fraction, captured length
+            window = PcapWindow(struct.Struct(endian + "III4x").unpack_from, unit, linktype, limit)
             while True:
-                buf, pos = c.buf, c.pos
-                size = len(buf)
-                count = 0
-                while pos + 16 <= size:
-                    sec, frac, incl, _orig = unpack(buf, pos)
-                    end = pos + 16 + incl
-                    if end > size or incl > limit:
-                        break
-                    count += 1
-                    if incl:
-                        yield sec + frac * unit, linktype, buf[pos + 16:end]
-                    pos = end
-                c.pos = pos
-                self.records += count
+                window.buf, window.pos, window.count = c.buf, c.pos, 0
+                yield window
+                c.pos = window.pos
+                self.records += window.count
                 self.bytes_read = c.at
                 # a record across the window's end, the end of the file, or damage
                 if not c.need(16):
