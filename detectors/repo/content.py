@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from detectors.repo.rules import Rules
+from detectors.repo.rules import Anchors, Rules
 from scanner.secrets import is_placeholder
 
 try:
@@ -59,7 +59,8 @@ _URL = re.compile(rb"(https?|wss?)://(?:[^/@\s\"'<>]{1,100}@)?([A-Za-z0-9.\-]+|\
 _BASE_URL_BEFORE = re.compile(rb"(?i)(?:base_?url|api_?base|endpoint|api_?host)[\"']?\s*(?:=|:|=>)\s*[\"'`]?\Z")
 _QUOTED = re.compile(rb"[\"'`]([A-Za-z0-9][A-Za-z0-9._:/@-]{1,120})[\"'`]")
 _MODEL_KEY = re.compile(rb"(?i:model(?:_name|_id|name|id)?)[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9][A-Za-z0-9._:/@-]{1,120})")
-_MODEL_WORDS = (b"model", b"MODEL", b"Model")  # model=, MODEL = (constants), ModelId: (YAML, C#)
+# model=, Model: (C#, YAML) and MODEL = (constants): the letter before each rules.MODEL_ANCHORS tail
+_MODEL_HEADS = {b"odel": b"mM", b"ODEL": b"M"}
 _K8S_SECRET = re.compile(rb"[\"']?kind[\"']?\s*:\s*[\"']?Secret\b")  # YAML and JSON manifests
 _WORKFLOW_SECRET = re.compile(rb"secrets\.([A-Za-z_][A-Za-z0-9_]*)")
 # a cloud SDK's generic client factory: boto3.client("bedrock-runtime"), session.client(service_name='…')
@@ -104,8 +105,10 @@ def scan_bytes(rules: Rules, rel: str, data: bytes) -> list[Hit]:
     name = posixpath.basename(rel)
     ext = posixpath.splitext(name)[1].lower()
     lines = Lines(data)
-    hits = list(find_credentials(rules, data, lines))
-    if ext in (".yaml", ".yml", ".json") and len(data) <= MAX_PARSED_YAML and _K8S_SECRET.search(data):
+    anchors = rules.anchor_positions(data)
+    hits = list(find_credentials(rules, data, lines, anchors))
+    if ext in (".yaml", ".yml", ".json") and len(data) <= MAX_PARSED_YAML and b"Secret" in data \
+            and _K8S_SECRET.search(data):
         hits += kubernetes_secret_keys(rules, data, lines)
     if ext in PY_EXT:
         hits += python_imports(rules, data, lines)
@@ -130,7 +133,7 @@ def scan_bytes(rules: Rules, rel: str, data: bytes) -> list[Hit]:
     if _is_workflow(rel):
         hits += workflow(rules, rel, data, lines)
     if code_or_config and not manifest:
-        hits += model_literals(rules, data, lines, all_quoted=bool(hits))
+        hits += model_literals(rules, data, lines, anchors[2], all_quoted=bool(hits))
     return merge_same_place(hits)
 
 
@@ -158,9 +161,9 @@ def merge_same_place(hits: list[Hit]) -> list[Hit]:
 # ---- credentials ------------------------------------------------------------------------------------
 
 
-def find_credentials(rules: Rules, data: bytes, lines: Lines) -> Iterator[Hit]:
+def find_credentials(rules: Rules, data: bytes, lines: Lines, anchors: Anchors | None = None) -> Iterator[Hit]:
     """Self-identifying keys (prefix prefilter + full regex), then context-only keys by assignment."""
-    key_positions, context_positions = rules.anchor_positions(data)
+    key_positions, context_positions, _ = anchors or rules.anchor_positions(data)
     covered = -1  # end of the last key found: a prefix inside a key is not another key
     for pos, lit in key_positions:
         if pos < covered:
@@ -447,7 +450,8 @@ def endpoints(rules: Rules, data: bytes, lines: Lines) -> list[Hit]:
     return list(out.values())
 
 
-def model_literals(rules: Rules, data: bytes, lines: Lines, all_quoted: bool) -> list[Hit]:
+def model_literals(rules: Rules, data: bytes, lines: Lines, anchors: list[tuple[int, bytes]],
+                   all_quoted: bool) -> list[Hit]:
     """Model names given to a ``model…=``/``model…:`` key, and — in files that already show LLM use —
     any quoted literal that is a catalogue model name."""
     out: dict[str, Hit] = {}
@@ -460,13 +464,11 @@ def model_literals(rules: Rules, data: bytes, lines: Lines, all_quoted: bool) ->
                 out[name] = Hit("model-reference", lines.of(m.start()), provider=provider, model=name,
                                 confidence="medium", label=f"model {name}", details={"model": name})
 
-    for word in _MODEL_WORDS:
-        pos = data.find(word)
-        while pos >= 0:
-            m = _MODEL_KEY.match(data, pos)
+    for pos, tail in anchors:  # "odel"/"ODEL" found with the key prefixes
+        if pos and data[pos - 1] in _MODEL_HEADS[tail]:
+            m = _MODEL_KEY.match(data, pos - 1)
             if m:
                 add(m)
-            pos = data.find(word, pos + 5)
     if all_quoted:
         for m in _QUOTED.finditer(data):
             add(m)

@@ -46,6 +46,11 @@ def python_import_names(dist: str) -> set[str]:
     return names
 
 
+# The tails of model=, Model: and MODEL = (the first letter is checked by the caller).
+MODEL_ANCHORS = (b"odel", b"ODEL")
+Anchors = tuple[list[tuple[int, bytes]], list[tuple[int, bytes]], list[tuple[int, bytes]]]
+
+
 @dataclass(frozen=True)
 class Target:
     """What a package, import or model name points at: a provider and/or a framework."""
@@ -94,22 +99,29 @@ class Rules:
     def provider_for_host(self, host: str) -> str | None:
         return self._cached("host", host, self.catalog.provider_for_host)
 
-    def anchor_positions(self, data: bytes) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
-        """Sorted (offset, literal) of key-prefix literals and of context anchors in ``data``."""
+    def anchor_positions(self, data: bytes) -> Anchors:
+        """Sorted (offset, literal) of key-prefix literals, of context anchors and of model-name keys.
+
+        One Aho-Corasick pass finds all three, so ``model=``/``MODEL =`` lookups cost no extra scan.
+        """
         if ahocorasick_rs is not None:
             if self._automaton is None:
-                self._automaton = ahocorasick_rs.BytesAhoCorasick(self.literals + self.context_anchors)
-            n = len(self.literals)
-            keys, context = [], []
+                self._automaton = ahocorasick_rs.BytesAhoCorasick(
+                    self.literals + self.context_anchors + list(MODEL_ANCHORS))
+            n, c = len(self.literals), len(self.literals) + len(self.context_anchors)
+            keys, context, models = [], [], []
             for idx, start, _ in self._automaton.find_matches_as_indexes(data, overlapping=True):
                 if idx < n:
                     keys.append((start, self.literals[idx]))
-                else:
+                elif idx < c:
                     context.append((start, self.context_anchors[idx - n]))
+                else:
+                    models.append((start, MODEL_ANCHORS[idx - c]))
             keys.sort()
             context.sort()
-            return keys, context
-        return _find_all(data, self.literals), _find_all(data, self.context_anchors)
+            models.sort()
+            return keys, context, models
+        return _find_all(data, self.literals), _find_all(data, self.context_anchors), _find_all(data, MODEL_ANCHORS)
 
     @classmethod
     def build(cls, catalog: Catalog) -> "Rules":
