@@ -114,8 +114,7 @@ class Engine:
         self.ip_packets = 0
         self.flow_count = 0
         self.bad_linktypes: set[int] = set()
-        self.quic_unavailable = False
-        self.h2_unavailable = False
+        self._missing: set[str] = set()  # optional packages found missing (one coverage gap each)
         self.service_queries = dnsmod.ServiceQueries()
         self.ech_flows = 0
         self.ech_unattributed = 0
@@ -464,14 +463,18 @@ class Engine:
             if stream.exhausted:
                 flow.server_buf = None
 
+    def _without(self, flow: Flow, package: str, what: str) -> None:
+        """Stop inspecting ``flow`` for lack of an optional package; say so once per capture."""
+        if package not in self._missing:
+            self._missing.add(package)
+            self.gap(self.capture, f"{what}: the '{package}' package is missing")
+        self._done(flow)
+
     def _h2(self, flow: Flow, data: bytes, final: bool) -> None:
         """h2c frames from the client: each request that completed feeds :meth:`_http_hit`."""
         if flow.h2 is None:
             if not httpmod.H2_AVAILABLE:
-                if not self.h2_unavailable:
-                    self.h2_unavailable = True
-                    self.gap(self.capture, "plaintext HTTP/2 (h2c) requests not read: the 'hpack' package is missing")
-                self._done(flow)
+                self._without(flow, "hpack", "plaintext HTTP/2 (h2c) requests not read")
                 return
             flow.h2 = httpmod.H2Requests()
         requests, used = flow.h2.feed(data, final)
@@ -542,10 +545,7 @@ class Engine:
 
     def _quic_datagram(self, flow: Flow, datagram: bytes) -> None:
         if not quic.AVAILABLE:
-            if not self.quic_unavailable:
-                self.quic_unavailable = True
-                self.gap(self.capture, "QUIC Initial packets not decrypted: the 'cryptography' package is missing")
-            self._done(flow)
+            self._without(flow, "cryptography", "QUIC Initial packets not decrypted")
             return
         if quic.initial_header(datagram) is None:
             return
