@@ -169,6 +169,7 @@ def scan(
     include_vendored: Optional[bool] = typer.Option(None, "--include-vendored", help="repo: also scan node_modules, virtualenvs, site-packages.", rich_help_panel="Detector options"),
     respect_gitignore: Optional[bool] = typer.Option(None, "--respect-gitignore", help="repo: skip files .gitignore ignores (default: scan them for keys).", rich_help_panel="Detector options"),
     workers: Optional[int] = typer.Option(None, "--workers", help="repo: worker processes (default: all cores).", rich_help_panel="Detector options"),
+    follow_symlinks: Optional[bool] = typer.Option(None, "--follow-symlinks", help="repo: follow symbolic links that lead out of the scanned paths (still loop-safe).", rich_help_panel="Detector options"),
     resolve_hosts: Optional[bool] = typer.Option(None, "--resolve", help="process: resolve catalogue hostnames to attribute connections (makes DNS queries).", rich_help_panel="Detector options"),
     interface: Optional[str] = typer.Option(None, "--interface", help="network: capture live on this interface.", rich_help_panel="Detector options"),
     duration: Optional[str] = typer.Option(None, "--duration", help="network: live capture length (e.g. 30s, 5m).", rich_help_panel="Detector options"),
@@ -178,7 +179,8 @@ def scan(
     """Scan this machine and the given paths for LLM agents and report them against the registry."""
     flags = {
         "repo": {"history": history, "max_file_size": max_file_size, "include_vendored": include_vendored,
-                 "respect_gitignore": respect_gitignore, "workers": workers},
+                 "respect_gitignore": respect_gitignore, "workers": workers,
+                 "follow_symlinks": follow_symlinks},
         "process": {"resolve": resolve_hosts},
         "network": {"interface": interface, "duration": duration, "bpf": bpf, "inputs": capture or None},
     }

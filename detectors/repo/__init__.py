@@ -21,16 +21,20 @@ that also uses Bedrock somewhere (SDK, client, endpoint, model id, variable); th
 rest are counted in coverage as ``keys_not_next_to_provider_use``.
 
 Options (``ctx.option``): ``history`` (scan every commit of every ref),
-``max_file_size`` (bytes, default 10 MB), ``include_vendored``,
-``respect_gitignore``, ``workers`` (default: all cores) and
-``parallel_min_files`` (smaller trees are scanned in-process: worker start-up
-costs more than it saves there).
+``max_file_size`` (bytes, default 10 MB), ``include_vendored`` (also generated
+trees, scanned whole), ``respect_gitignore``, ``follow_symlinks`` (follow links
+that leave the scan paths; default: not followed, counted in coverage),
+``file_timeout`` (seconds one file may take, default 30, 0 = no limit: a file
+over it is abandoned alone, see :mod:`.worker`), ``workers`` (default: all
+cores) and ``parallel_min_files`` (smaller trees are scanned in-process: worker
+start-up costs more than it saves there).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -43,17 +47,19 @@ from detectors.repo.history import scan_history
 from detectors.repo.owners import Owners
 from detectors.repo.rules import Rules
 from detectors.repo.walk import FileItem, Repo, Walker
-from detectors.repo.worker import FileResult, init_worker, scan_chunk, scan_file
+from detectors.repo.worker import FileResult, Watchdog, init_worker, scan_chunk, scan_file
 from detectors.usage_gate import UsageGate
 from scanner import identity, redact
 from scanner.model import Confidence, Finding, Location, stable_hash
 
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 DEFAULT_PARALLEL_MIN_FILES = 2000
+DEFAULT_FILE_TIMEOUT = 30.0
 CHUNK_FILES = 64
 # Findings are handed over in batches: every new secret invalidates redact's scrub pattern,
 # so registering a batch of keys before the pipeline scrubs their evidence rebuilds it once, not per key.
 FINDINGS_BATCH = 1000
+FLUSH_SECONDS = 1.0  # and at least this often, so a stop (timeout) loses no finding made before it
 
 __all__ = ["RepoDetector"]
 
@@ -64,6 +70,8 @@ class Options:
     max_file_size: int
     include_vendored: bool
     respect_gitignore: bool
+    follow_symlinks: bool
+    file_timeout: float
     workers: int
     parallel_min_files: int
 
@@ -74,6 +82,8 @@ class Options:
             max_file_size=_int(ctx.option("max_file_size", DEFAULT_MAX_FILE_SIZE), "max_file_size"),
             include_vendored=_bool(ctx.option("include_vendored", False), "include_vendored"),
             respect_gitignore=_bool(ctx.option("respect_gitignore", False), "respect_gitignore"),
+            follow_symlinks=_bool(ctx.option("follow_symlinks", False), "follow_symlinks"),
+            file_timeout=_seconds(ctx.option("file_timeout", DEFAULT_FILE_TIMEOUT), "file_timeout"),
             workers=max(1, _int(ctx.option("workers", os.cpu_count() or 1), "workers")),
             parallel_min_files=_int(ctx.option("parallel_min_files", DEFAULT_PARALLEL_MIN_FILES),
                                     "parallel_min_files"),
@@ -100,6 +110,16 @@ def _int(value: Any, name: str) -> int:
     return n
 
 
+def _seconds(value: Any, name: str) -> float:
+    try:
+        n = float(value)
+    except (TypeError, ValueError):
+        raise DetectorError(f"repo option {name} must be a number of seconds, got {value!r}") from None
+    if not n >= 0 or n == float("inf"):  # also refuses NaN
+        raise DetectorError(f"repo option {name} must be a finite number of seconds, 0 or more")
+    return n
+
+
 class RepoDetector(Detector):
     name = "repo"
     description = "LLM keys, SDK/framework use, endpoints, models and agent/MCP configs in source trees (+ git history)"
@@ -107,18 +127,21 @@ class RepoDetector(Detector):
     def run(self, ctx: ScanContext) -> Iterator[Finding]:
         opts = Options.from_ctx(ctx)
         rules = Rules.build(ctx.catalog)
-        walker = Walker(opts.include_vendored, opts.respect_gitignore, ctx.coverage.add_gap, ctx.coverage.count)
+        walker = Walker(opts.include_vendored, opts.respect_gitignore, lambda what, why: _gap(ctx, what, why),
+                        ctx.coverage.count, paths=list(ctx.paths), follow_symlinks=opts.follow_symlinks,
+                        check=ctx.check_cancelled)
         owners: dict[Path, Owners] = {}
         gate = UsageGate(ctx.catalog)  # AWS keys count only in a repository that uses Bedrock
-        files = (item for path in ctx.paths for item in walker.walk(path))
+        files = walker.walk(*ctx.paths)
         done = 0
         batch: list[Finding] = []
-        for item, result in self._scan(ctx, rules, opts, files):
+        flushed = time.monotonic()
+        for item, result in self._scan(ctx, rules, opts, walker, files):
             done += 1
             if done % 200 == 0:
                 ctx.progress(done, None, item.rel)
             if result.gap:
-                ctx.coverage.add_gap(item.path, result.gap)
+                _gap(ctx, item.path, result.gap)
                 continue
             if result.binary:
                 ctx.coverage.count("binary_files_skipped")
@@ -129,9 +152,10 @@ class RepoDetector(Detector):
                 finding = gate.offer(item.repo.id, self._finding(item, hit, owners))
                 if finding is not None:
                     batch.append(finding)
-            if len(batch) >= FINDINGS_BATCH:
+            if batch and (len(batch) >= FINDINGS_BATCH or time.monotonic() - flushed >= FLUSH_SECONDS):
                 yield from batch
                 batch.clear()
+                flushed = time.monotonic()
         yield from batch
         ctx.progress(done, done, None)
         if opts.history:
@@ -142,24 +166,28 @@ class RepoDetector(Detector):
 
     # ---- working tree -------------------------------------------------------------
 
-    def _scan(self, ctx: ScanContext, rules: Rules, opts: Options,
+    def _scan(self, ctx: ScanContext, rules: Rules, opts: Options, walker: Walker,
               files: Iterable[FileItem]) -> Iterator[tuple[FileItem, FileResult]]:
         """Scan in-process until there is enough data to pay for worker processes, then fan out."""
         seen_files = 0
         pool: ProcessPoolExecutor | None = None
+        watchdog = Watchdog(opts.file_timeout)
         in_flight: deque[tuple[Future[list[FileResult]], dict[int, FileItem]]] = deque()
         try:
             for chunk in _chunks(files):
                 ctx.check_cancelled()
                 seen_files += len(chunk)
                 if pool is None and opts.workers > 1 and seen_files >= opts.parallel_min_files:
-                    pool = ProcessPoolExecutor(max_workers=opts.workers, initializer=init_worker, initargs=(rules,),
+                    pool = ProcessPoolExecutor(max_workers=opts.workers, initializer=init_worker,
+                                               initargs=(rules, walker.tree, opts.file_timeout),
                                                mp_context=multiprocessing.get_context("forkserver"))
                 if pool is None:
                     for i, item in chunk.items():
-                        yield item, scan_file(rules, i, item.path, item.rel, opts.max_file_size)
+                        yield item, watchdog.scan(i, lambda: scan_file(
+                            rules, walker.tree, i, item.path, item.rel, opts.max_file_size, item.follow,
+                            item.keys_only))
                     continue
-                batch = [(i, item.path, item.rel) for i, item in chunk.items()]
+                batch = [(i, item.path, item.rel, item.follow, item.keys_only) for i, item in chunk.items()]
                 in_flight.append((pool.submit(scan_chunk, batch, opts.max_file_size), chunk))
                 while len(in_flight) >= opts.workers * 3:
                     yield from _collect(*in_flight.popleft())
@@ -168,6 +196,7 @@ class RepoDetector(Detector):
                 yield from _collect(*in_flight.popleft())
                 ctx.check_cancelled()
         finally:
+            watchdog.close()
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
 
@@ -235,6 +264,11 @@ class RepoDetector(Detector):
             for finding in oldest.values():
                 if gate.offer(repo.id, finding) is not None:
                     yield finding
+
+
+def _gap(ctx: ScanContext, what: str, why: str) -> None:
+    """Reasons can name paths outside the tree (a link's target): no key-shaped name in them leaves raw."""
+    ctx.coverage.add_gap(what, redact.scrub(why))
 
 
 def _owners(cache: dict[Path, Owners], repo: Repo) -> Owners:

@@ -1,9 +1,31 @@
 """Walking scan paths: which files to read, which repository and agent directory each belongs to.
 
-Skipped by design: ``.git`` internals (history is ``--history``'s job), vendored
-dependencies (``node_modules``, virtualenvs, ``site-packages``) unless
-``include_vendored``, and — only with ``respect_gitignore`` — files git ignores.
-Broken symlinks, symlink loops and unreadable directories are coverage gaps.
+**The tree is what the user asked to scan**: the scan paths, resolved. A symbolic link whose
+target resolves outside every scan path is not followed (directory) and not read (file); such
+links are counted in coverage (``symlinks_outside_tree_skipped``) with the first few as gaps.
+Links inside the tree are followed, loop-safe. ``follow_symlinks`` allows leaving the tree
+(still loop-safe: a directory is walked once, a link back to an ancestor is a gap).
+
+A file or directory swapped for a link after it was listed cannot lead out of the tree either:
+everything is opened with ``O_NOFOLLOW`` unless the walk chose to follow that very link, and the
+kernel's own name for the opened descriptor (``/proc/self/fd``) must lie inside a scan path.
+
+Skipped by design: ``.git`` internals (history is ``--history``'s job), vendored dependencies
+(``node_modules``, virtualenvs, ``site-packages``) and — only with ``respect_gitignore`` — files
+git ignores. Broken links, link loops and unreadable directories are coverage gaps.
+
+**Generated trees** (``dist/``, ``build/``, ``*.egg-info``, ``.next/``, Cargo/Maven ``target/``,
+any directory with a ``CACHEDIR.TAG``, …) are scanned for **keys only**, and counted as
+``generated_dirs_keys_only``; ``include_vendored`` scans them whole. Why keys: a generated tree
+repeats the source's imports, models and endpoints (duplicate, misleading evidence), but a key in
+it is a real leak — a bundle in ``dist/`` or ``.next/static`` ships to every browser, build output
+is deployed — and may be in no source file (inlined from the build environment). ``target/`` counts
+as generated only next to ``Cargo.toml``, ``pom.xml`` or ``build.sbt``; ``out/``, ``bin/`` and
+``coverage/`` are too often source to be judged by name.
+
+The walk is iterative (depth-first, sorted: the order that fixes finding order), so nesting depth
+is bounded by memory, not by Python's stack; paths longer than ``PATH_MAX`` are opened one
+directory at a time relative to the last one.
 """
 
 from __future__ import annotations
@@ -23,7 +45,102 @@ VCS_DIRS = {".git", ".hg", ".svn", ".jj"}
 VENDORED_DIRS = {"node_modules", "site-packages", "dist-packages", "bower_components", "vendor", ".venv", "venv",
                  ".tox", ".nox", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".eggs",
                  "jspm_packages", ".yarn", ".pnpm-store", ".terraform"}
+VENV_MARKER = "pyvenv.cfg"
+GENERATED_DIRS = {"dist", "build", "_build", ".next", ".nuxt", ".output", ".svelte-kit", ".turbo", ".parcel-cache",
+                  ".angular", ".docusaurus", ".vercel", ".serverless", ".aws-sam", "cdk.out", "htmlcov", ".gradle"}
+GENERATED_SUFFIXES = (".egg-info",)
+TARGET_DIR_MANIFESTS = {"Cargo.toml", "pom.xml", "build.sbt"}  # their build output goes to target/
+CACHE_MARKER = "CACHEDIR.TAG"  # https://bford.info/cachedir/ (Cargo writes one into target/)
+OUTSIDE_LINK_EXAMPLES = 5
 GIT_TIMEOUT = 120
+# Paths longer than this are opened a directory at a time (Linux PATH_MAX is 4096 bytes); a package
+# manifest that deep does not make an agent directory.
+LONG_PATH = 3584
+LONG_DIR_FDS = 64  # open descriptors kept for long directories, so their children open in one step
+CHECK_EVERY_DIRS = 256
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NONBLOCK
+_FILE_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK  # NONBLOCK: a FIFO swapped in cannot block the open
+
+
+class OutsideTree(OSError):
+    """An opened file or directory turned out to lie outside every scan path."""
+
+
+@dataclass(frozen=True)
+class Tree:
+    """The scan paths, resolved: what the walk and the reader may open. Picklable (workers check too)."""
+
+    dirs: tuple[str, ...]
+    files: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, paths: list[Path]) -> "Tree":
+        real = [os.path.realpath(p) for p in paths]
+        return cls(tuple(sorted({p for p in real if os.path.isdir(p)})),
+                   frozenset(p for p in real if not os.path.isdir(p)))
+
+    def contains(self, real: str) -> bool:
+        if real in self.files:
+            return True
+        for d in self.dirs:
+            if real == d or real.startswith(d if d.endswith("/") else d + "/"):
+                return True
+        return False
+
+
+def open_in_tree(path: str, tree: Tree | None, follow: bool = False, directory: bool = False) -> tuple[int, str | None]:
+    """Open ``path`` read-only; return the descriptor and the real path it reached (``None``: unknown).
+
+    The last component is opened with ``O_NOFOLLOW`` unless the walk chose to follow it (``follow``):
+    a file swapped for a link since it was listed fails with ``ELOOP``. With a ``tree``, a descriptor
+    whose real path is outside it (a parent directory swapped for a link) raises :class:`OutsideTree`.
+    """
+    flags = (_DIR_FLAGS if directory else _FILE_FLAGS) | (0 if follow else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+        real = _fd_path(fd, path)
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        fd, real = _open_long(path, flags)
+    if tree is not None and (real is None or not tree.contains(real)):
+        os.close(fd)
+        if real is None:
+            raise OSError(errno.ENAMETOOLONG, "real path too long to check", path)
+        raise OutsideTree(errno.EXDEV, "outside the scanned paths", real)
+    return fd, real
+
+
+def _fd_path(fd: int, path: str) -> str | None:
+    """The kernel's name for an open descriptor; without ``/proc``, the resolved path (checked, not race-free)."""
+    try:
+        real = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return None
+        return os.path.realpath(path) if len(path) < LONG_PATH else None
+    return real[:-10] if real.endswith(" (deleted)") else real
+
+
+def _open_long(path: str, flags: int) -> tuple[int, str | None]:
+    """A path beyond ``PATH_MAX``: open a short head, then one component at a time, never through a link."""
+    raw = os.fsencode(path)
+    cut = raw.rfind(b"/", 0, LONG_PATH)
+    if cut <= 0:
+        raise OSError(errno.ENAMETOOLONG, "file name too long", path)
+    fd = os.open(raw[:cut], _DIR_FLAGS)
+    head_real = _fd_path(fd, os.fsdecode(raw[:cut]))
+    parts = [p for p in raw[cut + 1:].split(b"/") if p]
+    try:
+        for name in parts[:-1]:
+            nxt = os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        final = os.open(parts[-1], flags, dir_fd=fd)
+    finally:
+        os.close(fd)
+    return final, (head_real + "/" + os.fsdecode(raw[cut + 1:]) if head_real else None)
 
 
 @dataclass
@@ -43,22 +160,28 @@ class Repo:
 
     def agent_dir(self, rel_dir: str) -> str:
         """Nearest ancestor (inside the repository) holding a package manifest, else the repository root."""
-        if rel_dir in ("", "."):
-            return "."
-        cached = self.agent_dirs.get(rel_dir)
-        if cached is not None:
-            return cached
-        if _has_manifest(self.root / rel_dir):
-            result = rel_dir
-        else:
-            parent = rel_dir.rsplit("/", 1)[0] if "/" in rel_dir else "."
-            result = self.agent_dir(parent)
+        below: list[str] = []  # the directories on the way up: all get this call's answer
+        d, result = rel_dir, "."
+        while d not in ("", "."):
+            cached = self.agent_dirs.get(d)
+            if cached is not None:
+                result = cached
+                break
+            if _has_manifest(os.path.join(self.root, d)):
+                result = d
+                below.append(d)
+                break
+            below.append(d)
+            d = d.rsplit("/", 1)[0] if "/" in d else "."
         if len(self.agent_dirs) < 100_000:
-            self.agent_dirs[rel_dir] = result
+            for b in below:
+                self.agent_dirs[b] = result
         return result
 
 
-def _has_manifest(directory: Path) -> bool:
+def _has_manifest(directory: str) -> bool:
+    if len(directory) >= LONG_PATH:
+        return False
     try:
         with os.scandir(directory) as it:
             return any(e.name in MANIFEST_NAMES or (manifest_kind(e.name) and not e.name.endswith(".lock"))
@@ -72,6 +195,8 @@ class FileItem:
     path: str
     rel: str  # inside its repository, posix separators
     repo: Repo
+    follow: bool = False  # the path ends in a symbolic link the walk chose to follow
+    keys_only: bool = False  # in a generated tree: look for keys, nothing else
 
     @property
     def rel_dir(self) -> str:
@@ -97,87 +222,246 @@ def git_ignored(root: Path) -> set[str] | None:
     return {p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p}
 
 
+@dataclass
+class _Dir:
+    """A directory waiting to be listed."""
+
+    path: str
+    rel_prefix: str  # "" at a repository root, else "sub/dir/"
+    repo: Repo
+    follow: bool = False  # reached through a symbolic link the walk chose to follow
+    keys_only: bool = False
+    top: bool = False  # a scan path: never judged vendored or generated by its markers
+    ancestors: tuple[str, ...] = ()  # real paths where the walk jumped (scan path, followed links)
+
+
 class Walker:
+    """Depth-first, sorted, iterative; only symbolic links cost a stat call (the rest comes from d_type)."""
+
     def __init__(self, include_vendored: bool, respect_gitignore: bool,
-                 gap: Callable[[str, str], None], count: Callable[[str], None]):
+                 gap: Callable[[str, str], None], count: Callable[[str], None],
+                 paths: list[Path] | None = None, follow_symlinks: bool = False,
+                 check: Callable[[], None] | None = None):
         self.include_vendored = include_vendored
         self.respect_gitignore = respect_gitignore
         self.gap = gap
         self.count = count
+        self.tree: Tree | None = None if follow_symlinks else Tree.of(paths or [])
+        self.check = check
         self.repos: dict[Path, Repo] = {}
         self._visited: set[tuple[int, int]] = set()
+        self._outside_links = 0
+        self._links: list[_Dir] = []  # directories behind links, walked after the rest of the scan path
+        self._long_fds: dict[str, tuple[int, str]] = {}  # long directory path -> (descriptor, real path)
+        self._dirs_listed = 0
 
     def repo_at(self, root: Path) -> Repo:
         if root not in self.repos:
             self.repos[root] = open_repo(root, self.respect_gitignore)
         return self.repos[root]
 
-    def walk(self, path: Path) -> Iterator[FileItem]:
+    def walk(self, *paths: Path) -> Iterator[FileItem]:
+        """Every file to scan: each path depth-first and sorted, then what only links lead to.
+
+        A directory walked at its own place is not walked again through a link: its findings keep
+        their own path (and ids), whichever of the two comes first in the sort order.
+        """
+        self._links = []
+        try:
+            for path in paths:
+                yield from self._walk_path(path)
+            while self._links:
+                yield from self._walk_from(self._links.pop(0))
+        finally:
+            for fd, _ in self._long_fds.values():
+                os.close(fd)
+            self._long_fds.clear()
+
+    def _walk_path(self, path: Path) -> Iterator[FileItem]:
         path = path.resolve()
+        if self.tree is not None and not self.tree.contains(str(path)):  # a path not given to the constructor
+            self.tree = Tree.of([*(Path(d) for d in self.tree.dirs), *(Path(f) for f in self.tree.files), path])
         root = identity.find_repo_root(path if path.is_dir() else path.parent)
         repo = self.repo_at(root or (path if path.is_dir() else path.parent))
         if path.is_file():
             yield FileItem(str(path), _rel(repo.root, path), repo)
             return
         prefix = _rel(repo.root, path)
-        yield from self._walk_dir(str(path), "" if prefix == "." else prefix + "/", repo, (str(path),))
+        yield from self._walk_from(_Dir(str(path), "" if prefix == "." else prefix + "/", repo, top=True,
+                                        ancestors=(str(path),)))
 
-    def _walk_dir(self, directory: str, rel_prefix: str, repo: Repo,
-                  ancestors: tuple[str, ...]) -> Iterator[FileItem]:
-        """Depth-first, sorted; only symbolic links cost a stat call (the rest comes from d_type)."""
-        try:
-            st = os.stat(directory)
-            if (st.st_dev, st.st_ino) in self._visited:
-                return
-            self._visited.add((st.st_dev, st.st_ino))
-            with os.scandir(directory) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError as exc:
-            self.gap(directory, f"cannot list directory: {exc.strerror or exc}")
-            return
-        if rel_prefix and any(e.name == ".git" for e in entries):
-            repo, rel_prefix = self.repo_at(Path(directory)), ""
-        subdirs: list[tuple[str, str, tuple[str, ...]]] = []
-        for entry in entries:
-            if entry.name in VCS_DIRS:
+    def _walk_from(self, first: _Dir) -> Iterator[FileItem]:
+        stack: list[Iterator[_Dir]] = [iter([first])]
+        while stack:
+            task = next(stack[-1], None)
+            if task is None:
+                stack.pop()
                 continue
-            rel = rel_prefix + entry.name
+            files, subdirs = self._list(task)
+            yield from files
+            if subdirs:
+                stack.append(iter(subdirs))
+
+    def _list(self, task: _Dir) -> tuple[list[FileItem], list[_Dir]]:
+        """One directory: its files (to yield now) and its subdirectories (to walk next, in order)."""
+        self._dirs_listed += 1
+        if self.check and self._dirs_listed % CHECK_EVERY_DIRS == 0:
+            self.check()
+        try:
+            fd, real = self._open_dir(task)
+        except OutsideTree as exc:
+            self.gap(task.path, f"resolves to {exc.filename}, outside the scanned paths (changed during the scan?): "
+                                "not read")
+            return [], []
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR) and not task.follow and os.path.islink(task.path):
+                self.gap(task.path, "became a symbolic link during the scan: not followed")
+            else:
+                self.gap(task.path, f"cannot list directory: {exc.strerror or exc}")
+            return [], []
+        keep = False
+        try:
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) in self._visited:
+                return [], []
+            self._visited.add((st.st_dev, st.st_ino))
+            with os.scandir(fd) as it:
+                entries = sorted(it, key=lambda e: e.name)
+            files, subdirs = self._entries(task, fd, real, entries)
+            keep = bool(subdirs) and real is not None and len(task.path) + 256 >= LONG_PATH
+        except OSError as exc:
+            self.gap(task.path, f"cannot list directory: {exc.strerror or exc}")
+            return [], []
+        finally:
+            if not keep:
+                os.close(fd)
+        if keep:  # its children have long paths: they open from this descriptor
+            self._long_fds[task.path] = (fd, real)  # type: ignore[assignment]
+            if len(self._long_fds) > LONG_DIR_FDS:
+                os.close(self._long_fds.pop(next(iter(self._long_fds)))[0])
+        return files, subdirs
+
+    def _open_dir(self, task: _Dir) -> tuple[int, str | None]:
+        """A long path opens in one step from its parent's descriptor when the walk kept it."""
+        if len(task.path) >= LONG_PATH and not task.follow:
+            parent, name = task.path.rsplit("/", 1)
+            kept = self._long_fds.get(parent)
+            if kept is not None:
+                return os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=kept[0]), kept[1] + "/" + name
+        return open_in_tree(task.path, self.tree, follow=task.follow, directory=True)
+
+    def _entries(self, task: _Dir, fd: int, real: str | None,
+                 entries: list[os.DirEntry[str]]) -> tuple[list[FileItem], list[_Dir]]:
+        names = {e.name for e in entries}
+        keys_only = task.keys_only
+        if not task.top and not self.include_vendored:
+            if VENV_MARKER in names:
+                self.count("vendored_dirs_skipped")
+                return [], []
+            if CACHE_MARKER in names and not keys_only:
+                self.count("generated_dirs_keys_only")
+                keys_only = True
+        repo, rel_prefix = task.repo, task.rel_prefix
+        if rel_prefix and ".git" in names:
+            repo, rel_prefix = self.repo_at(Path(task.path)), ""
+        base = task.path if task.path.endswith("/") else task.path + "/"
+        files: list[FileItem] = []
+        subdirs: list[_Dir] = []
+        for entry in entries:
+            name = entry.name
+            if name in VCS_DIRS:
+                continue
+            path, rel = base + name, rel_prefix + name
+            target: str | None = None
             try:
                 is_link = entry.is_symlink()
                 if is_link:
-                    mode = os.stat(entry.path).st_mode
+                    found = self._link(name, fd, path, real)
+                    if found is None:
+                        continue
+                    mode, target = found
                     is_dir, is_file = stat.S_ISDIR(mode), stat.S_ISREG(mode)
                 else:
                     is_dir, is_file = entry.is_dir(follow_symlinks=False), entry.is_file(follow_symlinks=False)
-            except FileNotFoundError:
-                self.gap(entry.path, "broken symbolic link")
-                continue
             except OSError as exc:
-                reason = "symbolic link loop" if exc.errno == errno.ELOOP else f"cannot stat: {exc.strerror or exc}"
-                self.gap(entry.path, reason)
+                self.gap(path, f"cannot stat: {exc.strerror or exc}")
                 continue
             if is_dir:
-                if not self.include_vendored and _vendored(entry.name, entry.path):
+                if not self.include_vendored and name in VENDORED_DIRS:
                     self.count("vendored_dirs_skipped")
                     continue
                 if repo.is_ignored(rel, True):
                     continue
-                if is_link:
-                    real = os.path.realpath(entry.path)
-                    if any(real == a or a.startswith(real + os.sep) for a in ancestors):
-                        self.gap(entry.path, "symbolic link loop")
+                sub_keys_only = keys_only
+                if not keys_only and not self.include_vendored and _generated(name, names):
+                    self.count("generated_dirs_keys_only")
+                    sub_keys_only = True
+                ancestors = task.ancestors
+                if target is not None:
+                    chain = (*ancestors, real) if real else ancestors
+                    if any(a == target or a.startswith(target.rstrip("/") + "/") for a in chain):
+                        self.gap(path, "symbolic link loop")
                         continue
-                    subdirs.append((entry.path, rel + "/", ancestors + (real,)))
-                else:
-                    subdirs.append((entry.path, rel + "/", ancestors))
+                    self._links.append(_Dir(path, rel + "/", repo, True, sub_keys_only, False, (*ancestors, target)))
+                    continue
+                subdirs.append(_Dir(path, rel + "/", repo, False, sub_keys_only, False, ancestors))
             elif is_file and not repo.is_ignored(rel, False):
-                yield FileItem(entry.path, rel, repo)
-        for sub, sub_rel, anc in subdirs:
-            yield from self._walk_dir(sub, sub_rel, repo, anc)
+                files.append(FileItem(path, rel, repo, is_link, keys_only))
+        return files, subdirs
+
+    def _link(self, name: str, dir_fd: int, path: str, dir_real: str | None) -> tuple[int, str] | None:
+        """(mode, real target) of a link the walk may follow; ``None`` (and a note) for one it may not."""
+        try:
+            mode = os.stat(name, dir_fd=dir_fd).st_mode
+        except FileNotFoundError:
+            self.gap(path, "broken symbolic link")
+            return None
+        except OSError as exc:
+            self.gap(path, "symbolic link loop" if exc.errno == errno.ELOOP else f"cannot stat: {exc.strerror or exc}")
+            return None
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            return None
+        if dir_real is None or len(dir_real) >= LONG_PATH:
+            self.gap(path, "symbolic link in a path too long to resolve: not followed")
+            return None
+        target = _resolve_link(dir_real, os.readlink(name, dir_fd=dir_fd))
+        if self.tree is not None and not self.tree.contains(target):
+            self.count("symlinks_outside_tree_skipped")
+            self._outside_links += 1
+            if self._outside_links <= OUTSIDE_LINK_EXAMPLES:
+                self.gap(path, f"symbolic link to {target}, outside the scanned paths: not followed "
+                               "(follow_symlinks allows it)")
+            return None
+        return mode, target
 
 
-def _vendored(name: str, path: str) -> bool:
-    return name in VENDORED_DIRS or os.path.isfile(os.path.join(path, "pyvenv.cfg"))
+def _resolve_link(dir_real: str, text: str) -> str:
+    """Real path of a link's target (``text``) read in directory ``dir_real`` (itself a real path).
+
+    ``os.path.realpath`` would ``lstat`` every component of ``dir_real`` again: only the target's
+    own components can be links.
+    """
+    if os.path.isabs(text):
+        return os.path.realpath(text)
+    base = dir_real
+    parts = text.split("/")
+    for i, part in enumerate(parts):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            base = os.path.dirname(base)
+            continue
+        nxt = base + part if base.endswith("/") else base + "/" + part
+        if os.path.islink(nxt):
+            return os.path.realpath(os.path.join(nxt, *parts[i + 1:]))
+        base = nxt
+    return base
+
+
+def _generated(name: str, siblings: set[str]) -> bool:
+    if name in GENERATED_DIRS or name.endswith(GENERATED_SUFFIXES):
+        return True
+    return name == "target" and not siblings.isdisjoint(TARGET_DIR_MANIFESTS)
 
 
 def _rel(root: Path, path: Path) -> str:

@@ -1,14 +1,48 @@
-"""Reading and scanning files, in this process or in worker processes (same code, same results)."""
+"""Reading and scanning files, in this process or in worker processes (same code, same results).
+
+Reading never leaves the tree: see :func:`detectors.repo.walk.open_in_tree`.
+
+**Per-file time budget** (``file_timeout``): a file whose scan runs past it is abandoned alone —
+its result is a coverage gap naming it, every other file is still scanned. How it is stopped:
+
+- in a worker process the scan runs in the main thread, so a ``SIGALRM`` timer interrupts it —
+  even inside one long regular-expression call, which checks for signals;
+- in this process the scan runs in the detector's thread, where signals cannot reach: a watchdog
+  thread raises :class:`FileOverBudget` in it. That takes effect between two steps of the
+  scanner's own code (between two pattern calls), not inside one call that holds the
+  interpreter lock — only a worker process can stop such a call.
+
+:class:`FileOverBudget` derives from ``BaseException`` so no ``except Exception`` in the content
+scanners can swallow it.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
+import signal
+import stat
+import threading
+import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from detectors.repo.content import BINARY_SNIFF, Hit, is_binary, scan_bytes
 from detectors.repo.rules import Rules
+from detectors.repo.walk import OutsideTree, Tree, open_in_tree
 
 _RULES: Rules | None = None
+_TREE: Tree | None = None
+_BUDGET = 0.0
+_ARMED = False
+
+# (index, path, rel, follow, keys_only): what a worker needs to know about one file
+Task = tuple[int, str, str, bool, bool]
+
+
+class FileOverBudget(BaseException):
+    """One file's scan ran past ``file_timeout``."""
 
 
 @dataclass
@@ -20,10 +54,28 @@ class FileResult:
     size: int = 0
 
 
-def scan_file(rules: Rules, index: int, path: str, rel: str, max_size: int) -> FileResult:
+def over_budget(index: int, seconds: float) -> FileResult:
+    return FileResult(index, gap=f"scan took longer than file_timeout ({seconds:g} s): abandoned, "
+                                 "the other files were scanned")
+
+
+def scan_file(rules: Rules, tree: Tree | None, index: int, path: str, rel: str, max_size: int,
+              follow: bool = False, keys_only: bool = False) -> FileResult:
     try:
-        with open(path, "rb") as fh:
-            if os.fstat(fh.fileno()).st_size > max_size:
+        fd, _ = open_in_tree(path, tree, follow=follow)
+    except OutsideTree as exc:
+        return FileResult(index, gap=f"resolves to {exc.filename}, outside the scanned paths "
+                                     "(changed during the scan?): not read")
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow:
+            return FileResult(index, gap="became a symbolic link during the scan: not read")
+        return FileResult(index, gap=f"unreadable: {exc.strerror or type(exc).__name__}")
+    try:
+        with open(fd, "rb") as fh:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return FileResult(index, gap="not a regular file any more (changed during the scan): not read")
+            if st.st_size > max_size:
                 return FileResult(index, gap=f"larger than max_file_size ({max_size} bytes)")
             data = fh.read(BINARY_SNIFF)
             if is_binary(data):  # decided on the first block: binaries are never read whole
@@ -37,15 +89,122 @@ def scan_file(rules: Rules, index: int, path: str, rel: str, max_size: int) -> F
         hits = scan_bytes(rules, rel, data)
     except RecursionError:
         return FileResult(index, gap="too deeply nested to parse", size=len(data))
+    if keys_only:
+        hits = [h for h in hits if h.kind == "credential"]
     return FileResult(index, hits=hits, size=len(data))
 
 
-def init_worker(rules: Rules) -> None:
-    global _RULES
-    _RULES = rules
+# ---- worker processes ------------------------------------------------------------------------
 
 
-def scan_chunk(chunk: list[tuple[int, str, str]], max_size: int) -> list[FileResult]:
-    """Worker entry point: scan a batch of (index, path, rel) with the rules given at start-up."""
+def init_worker(rules: Rules, tree: Tree | None, budget: float) -> None:
+    global _RULES, _TREE, _BUDGET
+    _RULES, _TREE, _BUDGET = rules, tree, budget
+    signal.signal(signal.SIGALRM, _on_alarm)
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    if _ARMED:  # a late alarm, after the file finished, is ignored
+        raise FileOverBudget()
+
+
+def scan_chunk(chunk: list[Task], max_size: int) -> list[FileResult]:
+    """Worker entry point: scan a batch with the rules given at start-up, each file on its own budget."""
     assert _RULES is not None
-    return [scan_file(_RULES, i, path, rel, max_size) for i, path, rel in chunk]
+    return [_scan_on_alarm(_RULES, task, max_size) for task in chunk]
+
+
+def _scan_on_alarm(rules: Rules, task: Task, max_size: int) -> FileResult:
+    global _ARMED
+    index, path, rel, follow, keys_only = task
+    if _BUDGET <= 0:
+        return scan_file(rules, _TREE, index, path, rel, max_size, follow, keys_only)
+    try:
+        _ARMED = True
+        signal.setitimer(signal.ITIMER_REAL, _BUDGET)
+        try:
+            return scan_file(rules, _TREE, index, path, rel, max_size, follow, keys_only)
+        finally:
+            _ARMED = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except FileOverBudget:
+        _ARMED = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        return over_budget(index, _BUDGET)
+
+
+# ---- in this process -------------------------------------------------------------------------
+
+
+class Watchdog:
+    """Abandon the file the detector thread is scanning once it has run ``seconds`` (0: never)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds if _set_async_exc is not None else 0.0
+        self._cond = threading.Condition()
+        self._armed: tuple[int, float] | None = None  # (thread id, deadline)
+        self._fired = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def scan(self, index: int, scan: Callable[[], FileResult]) -> FileResult:
+        if self.seconds <= 0:
+            return scan()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._watch, name="repo-file-budget", daemon=True)
+            self._thread.start()
+        tid = threading.get_ident()
+        try:
+            try:
+                with self._cond:
+                    self._armed, self._fired = (tid, time.monotonic() + self.seconds), False
+                    self._cond.notify()
+                return scan()
+            finally:
+                self._disarm(tid)
+        except FileOverBudget:
+            self._disarm(tid)
+            return over_budget(index, self.seconds)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+    def _disarm(self, tid: int) -> None:
+        with self._cond:
+            self._armed = None
+            if self._fired:  # raised but not delivered yet (the file ended just then): withdraw it
+                _set_async_exc(tid, None)  # type: ignore[misc]
+                self._fired = False
+            self._cond.notify()
+
+    def _watch(self) -> None:
+        with self._cond:
+            while not self._closed:
+                if self._armed is None or self._fired:
+                    self._cond.wait()
+                    continue
+                tid, deadline = self._armed
+                left = deadline - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                self._fired = True
+                _set_async_exc(tid, FileOverBudget)  # type: ignore[misc]
+
+
+def _async_exc_setter() -> Callable[[int, type[BaseException] | None], None] | None:
+    """CPython's documented way to raise an exception in another thread (None elsewhere)."""
+    api = getattr(ctypes, "pythonapi", None)
+    fn = getattr(api, "PyThreadState_SetAsyncExc", None)
+    if fn is None:
+        return None
+
+    def setter(tid: int, exc: type[BaseException] | None) -> None:
+        fn(ctypes.c_ulong(tid), None if exc is None else ctypes.py_object(exc))  # None: NULL, withdraws it
+
+    return setter
+
+
+_set_async_exc = _async_exc_setter()
