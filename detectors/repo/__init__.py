@@ -136,7 +136,7 @@ class RepoDetector(Detector):
         done = 0
         batch: list[Finding] = []
         flushed = time.monotonic()
-        for item, result in self._scan(ctx, rules, opts, walker, files):
+        for item, result in self._scan(ctx, rules, opts, files):
             done += 1
             if done % 200 == 0:
                 ctx.progress(done, None, item.rel)
@@ -166,7 +166,7 @@ class RepoDetector(Detector):
 
     # ---- working tree -------------------------------------------------------------
 
-    def _scan(self, ctx: ScanContext, rules: Rules, opts: Options, walker: Walker,
+    def _scan(self, ctx: ScanContext, rules: Rules, opts: Options,
               files: Iterable[FileItem]) -> Iterator[tuple[FileItem, FileResult]]:
         """Scan in-process until there is enough data to pay for worker processes, then fan out."""
         seen_files = 0
@@ -179,15 +179,14 @@ class RepoDetector(Detector):
                 seen_files += len(chunk)
                 if pool is None and opts.workers > 1 and seen_files >= opts.parallel_min_files:
                     pool = ProcessPoolExecutor(max_workers=opts.workers, initializer=init_worker,
-                                               initargs=(rules, walker.tree, opts.file_timeout),
+                                               initargs=(rules, opts.file_timeout),
                                                mp_context=multiprocessing.get_context("forkserver"))
                 if pool is None:
                     for i, item in chunk.items():
                         yield item, watchdog.scan(i, lambda: scan_file(
-                            rules, walker.tree, i, item.path, item.rel, opts.max_file_size, item.follow,
-                            item.keys_only))
+                            rules, i, item.open_path, item.rel, opts.max_file_size, item.keys_only))
                     continue
-                batch = [(i, item.path, item.rel, item.follow, item.keys_only) for i, item in chunk.items()]
+                batch = [(i, item.open_path, item.rel, item.keys_only) for i, item in chunk.items()]
                 in_flight.append((pool.submit(scan_chunk, batch, opts.max_file_size), chunk))
                 while len(in_flight) >= opts.workers * 3:
                     yield from _collect(*in_flight.popleft())

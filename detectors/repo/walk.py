@@ -6,9 +6,9 @@ links are counted in coverage (``symlinks_outside_tree_skipped``) with the first
 Links inside the tree are followed, loop-safe. ``follow_symlinks`` allows leaving the tree
 (still loop-safe: a directory is walked once, a link back to an ancestor is a gap).
 
-A file or directory swapped for a link after it was listed cannot lead out of the tree either:
-everything is opened with ``O_NOFOLLOW`` unless the walk chose to follow that very link, and the
-kernel's own name for the opened descriptor (``/proc/self/fd``) must lie inside a scan path.
+Every file and directory is handed on with its real path (links resolved and judged here), and
+:mod:`.safeopen` opens that path following no link: a file or directory swapped for a link
+after the walk saw it cannot lead out of the tree (it is a coverage gap).
 
 Skipped by design: ``.git`` internals (history is ``--history``'s job), vendored dependencies
 (``node_modules``, virtualenvs, ``site-packages``) and — only with ``respect_gitignore`` — files
@@ -24,8 +24,8 @@ as generated only next to ``Cargo.toml``, ``pom.xml`` or ``build.sbt``; ``out/``
 ``coverage/`` are too often source to be judged by name.
 
 The walk is iterative (depth-first, sorted: the order that fixes finding order), so nesting depth
-is bounded by memory, not by Python's stack; paths longer than ``PATH_MAX`` are opened one
-directory at a time relative to the last one.
+is bounded by memory, not by Python's stack. Paths longer than ``PATH_MAX`` open from their
+parent's descriptor; a package manifest that deep does not make an agent directory.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from detectors.repo.content import MANIFEST_NAMES, manifest_kind
+from detectors.repo.safeopen import BY_FD, LONG_PATH, Moved, open_child, open_exact
 from scanner import identity
 
 VCS_DIRS = {".git", ".hg", ".svn", ".jj"}
@@ -53,23 +54,13 @@ TARGET_DIR_MANIFESTS = {"Cargo.toml", "pom.xml", "build.sbt"}  # their build out
 CACHE_MARKER = "CACHEDIR.TAG"  # https://bford.info/cachedir/ (Cargo writes one into target/)
 OUTSIDE_LINK_EXAMPLES = 5
 GIT_TIMEOUT = 120
-# Paths longer than this are opened a directory at a time (Linux PATH_MAX is 4096 bytes); a package
-# manifest that deep does not make an agent directory.
-LONG_PATH = 3584
-LONG_DIR_FDS = 64  # open descriptors kept for long directories, so their children open in one step
+LONG_DIR_FDS = 64  # descriptors kept for long directories, so their children open in one step
 CHECK_EVERY_DIRS = 256
-
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NONBLOCK
-_FILE_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK  # NONBLOCK: a FIFO swapped in cannot block the open
-
-
-class OutsideTree(OSError):
-    """An opened file or directory turned out to lie outside every scan path."""
 
 
 @dataclass(frozen=True)
 class Tree:
-    """The scan paths, resolved: what the walk and the reader may open. Picklable (workers check too)."""
+    """The scan paths, resolved: where the walk may go."""
 
     dirs: tuple[str, ...]
     files: frozenset[str] = frozenset()
@@ -87,60 +78,6 @@ class Tree:
             if real == d or real.startswith(d if d.endswith("/") else d + "/"):
                 return True
         return False
-
-
-def open_in_tree(path: str, tree: Tree | None, follow: bool = False, directory: bool = False) -> tuple[int, str | None]:
-    """Open ``path`` read-only; return the descriptor and the real path it reached (``None``: unknown).
-
-    The last component is opened with ``O_NOFOLLOW`` unless the walk chose to follow it (``follow``):
-    a file swapped for a link since it was listed fails with ``ELOOP``. With a ``tree``, a descriptor
-    whose real path is outside it (a parent directory swapped for a link) raises :class:`OutsideTree`.
-    """
-    flags = (_DIR_FLAGS if directory else _FILE_FLAGS) | (0 if follow else os.O_NOFOLLOW)
-    try:
-        fd = os.open(path, flags)
-        real = _fd_path(fd, path)
-    except OSError as exc:
-        if exc.errno != errno.ENAMETOOLONG:
-            raise
-        fd, real = _open_long(path, flags)
-    if tree is not None and (real is None or not tree.contains(real)):
-        os.close(fd)
-        if real is None:
-            raise OSError(errno.ENAMETOOLONG, "real path too long to check", path)
-        raise OutsideTree(errno.EXDEV, "outside the scanned paths", real)
-    return fd, real
-
-
-def _fd_path(fd: int, path: str) -> str | None:
-    """The kernel's name for an open descriptor; without ``/proc``, the resolved path (checked, not race-free)."""
-    try:
-        real = os.readlink(f"/proc/self/fd/{fd}")
-    except OSError as exc:
-        if exc.errno == errno.ENAMETOOLONG:
-            return None
-        return os.path.realpath(path) if len(path) < LONG_PATH else None
-    return real[:-10] if real.endswith(" (deleted)") else real
-
-
-def _open_long(path: str, flags: int) -> tuple[int, str | None]:
-    """A path beyond ``PATH_MAX``: open a short head, then one component at a time, never through a link."""
-    raw = os.fsencode(path)
-    cut = raw.rfind(b"/", 0, LONG_PATH)
-    if cut <= 0:
-        raise OSError(errno.ENAMETOOLONG, "file name too long", path)
-    fd = os.open(raw[:cut], _DIR_FLAGS)
-    head_real = _fd_path(fd, os.fsdecode(raw[:cut]))
-    parts = [p for p in raw[cut + 1:].split(b"/") if p]
-    try:
-        for name in parts[:-1]:
-            nxt = os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
-            os.close(fd)
-            fd = nxt
-        final = os.open(parts[-1], flags, dir_fd=fd)
-    finally:
-        os.close(fd)
-    return final, (head_real + "/" + os.fsdecode(raw[cut + 1:]) if head_real else None)
 
 
 @dataclass
@@ -167,11 +104,10 @@ class Repo:
             if cached is not None:
                 result = cached
                 break
+            below.append(d)
             if _has_manifest(os.path.join(self.root, d)):
                 result = d
-                below.append(d)
                 break
-            below.append(d)
             d = d.rsplit("/", 1)[0] if "/" in d else "."
         if len(self.agent_dirs) < 100_000:
             for b in below:
@@ -190,17 +126,21 @@ def _has_manifest(directory: str) -> bool:
         return False
 
 
-@dataclass
+@dataclass(slots=True)
 class FileItem:
-    path: str
+    path: str  # where the walk found it (reported)
     rel: str  # inside its repository, posix separators
     repo: Repo
-    follow: bool = False  # the path ends in a symbolic link the walk chose to follow
+    real: str | None = None  # where it really is, when a followed link makes that differ (opened)
     keys_only: bool = False  # in a generated tree: look for keys, nothing else
 
     @property
     def rel_dir(self) -> str:
         return self.rel.rsplit("/", 1)[0] if "/" in self.rel else "."
+
+    @property
+    def open_path(self) -> str:
+        return self.real or self.path
 
 
 def open_repo(root: Path, respect_gitignore: bool) -> Repo:
@@ -222,14 +162,14 @@ def git_ignored(root: Path) -> set[str] | None:
     return {p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p}
 
 
-@dataclass
+@dataclass(slots=True)
 class _Dir:
     """A directory waiting to be listed."""
 
-    path: str
+    path: str  # as reported
+    real: str  # where it really is (== path unless a followed link is on the way)
     rel_prefix: str  # "" at a repository root, else "sub/dir/"
     repo: Repo
-    follow: bool = False  # reached through a symbolic link the walk chose to follow
     keys_only: bool = False
     top: bool = False  # a scan path: never judged vendored or generated by its markers
     ancestors: tuple[str, ...] = ()  # real paths where the walk jumped (scan path, followed links)
@@ -251,8 +191,8 @@ class Walker:
         self.repos: dict[Path, Repo] = {}
         self._visited: set[tuple[int, int]] = set()
         self._outside_links = 0
-        self._links: list[_Dir] = []  # directories behind links, walked after the rest of the scan path
-        self._long_fds: dict[str, tuple[int, str]] = {}  # long directory path -> (descriptor, real path)
+        self._links: list[_Dir] = []  # directories behind links, walked after the rest
+        self._long_fds: dict[str, int] = {}  # long real directory path -> open descriptor
         self._dirs_listed = 0
 
     def repo_at(self, root: Path) -> Repo:
@@ -273,7 +213,7 @@ class Walker:
             while self._links:
                 yield from self._walk_from(self._links.pop(0))
         finally:
-            for fd, _ in self._long_fds.values():
+            for fd in self._long_fds.values():
                 os.close(fd)
             self._long_fds.clear()
 
@@ -287,8 +227,8 @@ class Walker:
             yield FileItem(str(path), _rel(repo.root, path), repo)
             return
         prefix = _rel(repo.root, path)
-        yield from self._walk_from(_Dir(str(path), "" if prefix == "." else prefix + "/", repo, top=True,
-                                        ancestors=(str(path),)))
+        yield from self._walk_from(_Dir(str(path), str(path), "" if prefix == "." else prefix + "/", repo,
+                                        top=True, ancestors=(str(path),)))
 
     def _walk_from(self, first: _Dir) -> Iterator[FileItem]:
         stack: list[Iterator[_Dir]] = [iter([first])]
@@ -307,17 +247,15 @@ class Walker:
         self._dirs_listed += 1
         if self.check and self._dirs_listed % CHECK_EVERY_DIRS == 0:
             self.check()
+        if not BY_FD:
+            return self._list_by_path(task)
         try:
-            fd, real = self._open_dir(task)
-        except OutsideTree as exc:
-            self.gap(task.path, f"resolves to {exc.filename}, outside the scanned paths (changed during the scan?): "
-                                "not read")
+            fd = self._open_dir(task.real)
+        except Moved:
+            self.gap(task.path, "became a symbolic link during the scan: not followed")
             return [], []
         except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR) and not task.follow and os.path.islink(task.path):
-                self.gap(task.path, "became a symbolic link during the scan: not followed")
-            else:
-                self.gap(task.path, f"cannot list directory: {exc.strerror or exc}")
+            self.gap(task.path, f"cannot list directory: {exc.strerror or exc}")
             return [], []
         keep = False
         try:
@@ -327,8 +265,8 @@ class Walker:
             self._visited.add((st.st_dev, st.st_ino))
             with os.scandir(fd) as it:
                 entries = sorted(it, key=lambda e: e.name)
-            files, subdirs = self._entries(task, fd, real, entries)
-            keep = bool(subdirs) and real is not None and len(task.path) + 256 >= LONG_PATH
+            files, subdirs = self._entries(task, fd, entries)
+            keep = bool(subdirs) and len(task.real) + 256 >= LONG_PATH
         except OSError as exc:
             self.gap(task.path, f"cannot list directory: {exc.strerror or exc}")
             return [], []
@@ -336,21 +274,34 @@ class Walker:
             if not keep:
                 os.close(fd)
         if keep:  # its children have long paths: they open from this descriptor
-            self._long_fds[task.path] = (fd, real)  # type: ignore[assignment]
+            self._long_fds[task.real] = fd
             if len(self._long_fds) > LONG_DIR_FDS:
-                os.close(self._long_fds.pop(next(iter(self._long_fds)))[0])
+                os.close(self._long_fds.pop(next(iter(self._long_fds))))
         return files, subdirs
 
-    def _open_dir(self, task: _Dir) -> tuple[int, str | None]:
-        """A long path opens in one step from its parent's descriptor when the walk kept it."""
-        if len(task.path) >= LONG_PATH and not task.follow:
-            parent, name = task.path.rsplit("/", 1)
+    def _open_dir(self, real: str) -> int:
+        if len(real) >= LONG_PATH:
+            parent, name = real.rsplit("/", 1)
             kept = self._long_fds.get(parent)
             if kept is not None:
-                return os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=kept[0]), kept[1] + "/" + name
-        return open_in_tree(task.path, self.tree, follow=task.follow, directory=True)
+                return open_child(kept, name, directory=True)
+        return open_exact(real, directory=True)
 
-    def _entries(self, task: _Dir, fd: int, real: str | None,
+    def _list_by_path(self, task: _Dir) -> tuple[list[FileItem], list[_Dir]]:
+        """Where directories cannot be listed by descriptor (Windows): by path, links judged the same."""
+        try:
+            st = os.stat(task.real)
+            if (st.st_dev, st.st_ino) in self._visited:
+                return [], []
+            self._visited.add((st.st_dev, st.st_ino))
+            with os.scandir(task.real) as it:
+                entries = sorted(it, key=lambda e: e.name)
+            return self._entries(task, None, entries)
+        except OSError as exc:
+            self.gap(task.path, f"cannot list directory: {exc.strerror or exc}")
+            return [], []
+
+    def _entries(self, task: _Dir, fd: int | None,
                  entries: list[os.DirEntry[str]]) -> tuple[list[FileItem], list[_Dir]]:
         names = {e.name for e in entries}
         keys_only = task.keys_only
@@ -365,6 +316,8 @@ class Walker:
         if rel_prefix and ".git" in names:
             repo, rel_prefix = self.repo_at(Path(task.path)), ""
         base = task.path if task.path.endswith("/") else task.path + "/"
+        moved = task.real != task.path  # behind a followed link: what is opened differs from what is reported
+        real_base = task.real if task.real.endswith("/") else task.real + "/"
         files: list[FileItem] = []
         subdirs: list[_Dir] = []
         for entry in entries:
@@ -374,9 +327,8 @@ class Walker:
             path, rel = base + name, rel_prefix + name
             target: str | None = None
             try:
-                is_link = entry.is_symlink()
-                if is_link:
-                    found = self._link(name, fd, path, real)
+                if entry.is_symlink():
+                    found = self._link(name, fd, path, task.real)
                     if found is None:
                         continue
                     mode, target = found
@@ -386,6 +338,7 @@ class Walker:
             except OSError as exc:
                 self.gap(path, f"cannot stat: {exc.strerror or exc}")
                 continue
+            real = target or (real_base + name if moved else path)
             if is_dir:
                 if not self.include_vendored and name in VENDORED_DIRS:
                     self.count("vendored_dirs_skipped")
@@ -396,35 +349,35 @@ class Walker:
                 if not keys_only and not self.include_vendored and _generated(name, names):
                     self.count("generated_dirs_keys_only")
                     sub_keys_only = True
-                ancestors = task.ancestors
-                if target is not None:
-                    chain = (*ancestors, real) if real else ancestors
-                    if any(a == target or a.startswith(target.rstrip("/") + "/") for a in chain):
-                        self.gap(path, "symbolic link loop")
-                        continue
-                    self._links.append(_Dir(path, rel + "/", repo, True, sub_keys_only, False, (*ancestors, target)))
-                    continue
-                subdirs.append(_Dir(path, rel + "/", repo, False, sub_keys_only, False, ancestors))
+                if target is None:
+                    subdirs.append(_Dir(path, real, rel + "/", repo, sub_keys_only, False, task.ancestors))
+                elif any(a == target or a.startswith(target.rstrip("/") + "/") for a in (*task.ancestors, task.real)):
+                    self.gap(path, "symbolic link loop")
+                else:
+                    self._links.append(_Dir(path, target, rel + "/", repo, sub_keys_only, False,
+                                            (*task.ancestors, target)))
             elif is_file and not repo.is_ignored(rel, False):
-                files.append(FileItem(path, rel, repo, is_link, keys_only))
+                files.append(FileItem(path, rel, repo, None if real == path else real, keys_only))
         return files, subdirs
 
-    def _link(self, name: str, dir_fd: int, path: str, dir_real: str | None) -> tuple[int, str] | None:
+    def _link(self, name: str, dir_fd: int | None, path: str, dir_real: str) -> tuple[int, str] | None:
         """(mode, real target) of a link the walk may follow; ``None`` (and a note) for one it may not."""
+        where = {"dir_fd": dir_fd} if dir_fd is not None else {}
+        at = name if dir_fd is not None else path
         try:
-            mode = os.stat(name, dir_fd=dir_fd).st_mode
+            mode = os.stat(at, **where).st_mode
+            if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+                return None
+            if len(dir_real) >= LONG_PATH:
+                self.gap(path, "symbolic link in a path too long to resolve: not followed")
+                return None
+            target = _resolve_link(dir_real, os.readlink(at, **where))
         except FileNotFoundError:
             self.gap(path, "broken symbolic link")
             return None
         except OSError as exc:
             self.gap(path, "symbolic link loop" if exc.errno == errno.ELOOP else f"cannot stat: {exc.strerror or exc}")
             return None
-        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
-            return None
-        if dir_real is None or len(dir_real) >= LONG_PATH:
-            self.gap(path, "symbolic link in a path too long to resolve: not followed")
-            return None
-        target = _resolve_link(dir_real, os.readlink(name, dir_fd=dir_fd))
         if self.tree is not None and not self.tree.contains(target):
             self.count("symlinks_outside_tree_skipped")
             self._outside_links += 1

@@ -1,6 +1,6 @@
 """Reading and scanning files, in this process or in worker processes (same code, same results).
 
-Reading never leaves the tree: see :func:`detectors.repo.walk.open_in_tree`.
+Files are opened at the real path the walk chose, through no link (:mod:`.safeopen`).
 
 **Per-file time budget** (``file_timeout``): a file whose scan runs past it is abandoned alone —
 its result is a coverage gap naming it, every other file is still scanned. How it is stopped:
@@ -19,7 +19,6 @@ scanners can swallow it.
 from __future__ import annotations
 
 import ctypes
-import errno
 import os
 import signal
 import stat
@@ -30,15 +29,14 @@ from typing import Callable
 
 from detectors.repo.content import BINARY_SNIFF, Hit, is_binary, scan_bytes
 from detectors.repo.rules import Rules
-from detectors.repo.walk import OutsideTree, Tree, open_in_tree
+from detectors.repo.safeopen import Moved, open_exact
 
 _RULES: Rules | None = None
-_TREE: Tree | None = None
 _BUDGET = 0.0
 _ARMED = False
 
-# (index, path, rel, follow, keys_only): what a worker needs to know about one file
-Task = tuple[int, str, str, bool, bool]
+# (index, path to open, rel, keys_only): what a worker needs to know about one file
+Task = tuple[int, str, str, bool]
 
 
 class FileOverBudget(BaseException):
@@ -59,16 +57,12 @@ def over_budget(index: int, seconds: float) -> FileResult:
                                  "the other files were scanned")
 
 
-def scan_file(rules: Rules, tree: Tree | None, index: int, path: str, rel: str, max_size: int,
-              follow: bool = False, keys_only: bool = False) -> FileResult:
+def scan_file(rules: Rules, index: int, path: str, rel: str, max_size: int, keys_only: bool = False) -> FileResult:
     try:
-        fd, _ = open_in_tree(path, tree, follow=follow)
-    except OutsideTree as exc:
-        return FileResult(index, gap=f"resolves to {exc.filename}, outside the scanned paths "
-                                     "(changed during the scan?): not read")
+        fd = open_exact(path)
+    except Moved:
+        return FileResult(index, gap="a symbolic link appeared on its path during the scan: not read")
     except OSError as exc:
-        if exc.errno == errno.ELOOP and not follow:
-            return FileResult(index, gap="became a symbolic link during the scan: not read")
         return FileResult(index, gap=f"unreadable: {exc.strerror or type(exc).__name__}")
     try:
         with open(fd, "rb") as fh:
@@ -97,9 +91,9 @@ def scan_file(rules: Rules, tree: Tree | None, index: int, path: str, rel: str, 
 # ---- worker processes ------------------------------------------------------------------------
 
 
-def init_worker(rules: Rules, tree: Tree | None, budget: float) -> None:
-    global _RULES, _TREE, _BUDGET
-    _RULES, _TREE, _BUDGET = rules, tree, budget
+def init_worker(rules: Rules, budget: float) -> None:
+    global _RULES, _BUDGET
+    _RULES, _BUDGET = rules, budget
     signal.signal(signal.SIGALRM, _on_alarm)
 
 
@@ -116,14 +110,14 @@ def scan_chunk(chunk: list[Task], max_size: int) -> list[FileResult]:
 
 def _scan_on_alarm(rules: Rules, task: Task, max_size: int) -> FileResult:
     global _ARMED
-    index, path, rel, follow, keys_only = task
+    index, path, rel, keys_only = task
     if _BUDGET <= 0:
-        return scan_file(rules, _TREE, index, path, rel, max_size, follow, keys_only)
+        return scan_file(rules, index, path, rel, max_size, keys_only)
     try:
         _ARMED = True
         signal.setitimer(signal.ITIMER_REAL, _BUDGET)
         try:
-            return scan_file(rules, _TREE, index, path, rel, max_size, follow, keys_only)
+            return scan_file(rules, index, path, rel, max_size, keys_only)
         finally:
             _ARMED = False
             signal.setitimer(signal.ITIMER_REAL, 0)
