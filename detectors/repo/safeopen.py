@@ -64,7 +64,7 @@ def _is_at(fd: int, path: str) -> bool:
     except OSError as exc:
         if exc.errno == errno.ENAMETOOLONG:
             return False
-        return os.path.realpath(path) == path  # no /proc
+        return os.path.normcase(os.path.realpath(path)) == os.path.normcase(os.path.normpath(path))  # no /proc
     return real == path or real == path + " (deleted)"
 
 
@@ -118,11 +118,15 @@ def _load_openat2() -> Callable[[bytes, int], int] | None:
     except (OSError, AttributeError):
         return None
     syscall.restype = ctypes.c_long
+    syscall.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t)
+    hows: dict[int, _OpenHow] = {}  # one per set of flags (there are two), kept alive here
+    size = ctypes.sizeof(_OpenHow)
 
     def openat2(path: bytes, flags: int) -> int:
-        how = _OpenHow(flags, 0, _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS)
-        fd = syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(_AT_FDCWD), ctypes.c_char_p(path),
-                     ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)))
+        how = hows.get(flags)
+        if how is None:
+            how = hows[flags] = _OpenHow(flags, 0, _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS)
+        fd = syscall(_SYS_OPENAT2, _AT_FDCWD, path, ctypes.addressof(how), size)
         if fd < 0:
             code = ctypes.get_errno()
             raise OSError(code, os.strerror(code), os.fsdecode(path))
