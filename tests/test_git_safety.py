@@ -39,6 +39,7 @@ SIGNATURES = {  # git picks the verifying program from the signature's armour
 FLAG_SETS = ([], ["--history"], ["--respect-gitignore"], ["--history", "--respect-gitignore"])
 CREDENTIAL_QUERY = "protocol=https\nhost=example.invalid\n\n"
 TRAP = "{trap}"
+MARKERS_VAR = "GIT_SAFETY_TEST_MARKERS"
 SIGNATURE_TRAPS = {"log.showSignature": "true", "gpg.program": TRAP}
 
 
@@ -52,16 +53,20 @@ def _git_env(home: Path) -> dict[str, str]:
     return env
 
 
-def git(repo: Path, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", "-C", str(repo), *args], env=_git_env(repo.parent), input=stdin, text=True,
+def git(repo: Path, *args: str, stdin: str | None = None, check: bool = True,
+        markers: Path | None = None) -> subprocess.CompletedProcess:
+    """Plain git; traps it runs write their markers into ``markers`` when given (the controls)."""
+    env = _git_env(repo.parent) | ({MARKERS_VAR: str(markers)} if markers else {})
+    return subprocess.run(["git", "-C", str(repo), *args], env=env, input=stdin, text=True,
                           capture_output=True, check=check, timeout=60)
 
 
-def git_on_terminal(repo: Path, *args: str) -> None:
+def git_on_terminal(repo: Path, *args: str, markers: Path) -> None:
     """Plain git with its stdout on a pseudo-terminal (git pages only then)."""
     controller, terminal = pty.openpty()
+    env = _git_env(repo.parent) | {MARKERS_VAR: str(markers)}
     try:
-        subprocess.run(["git", "-C", str(repo), *args], env=_git_env(repo.parent), stdin=subprocess.DEVNULL,
+        subprocess.run(["git", "-C", str(repo), *args], env=env, stdin=subprocess.DEVNULL,
                        stdout=terminal, stderr=subprocess.DEVNULL, timeout=60, check=False)
     finally:
         os.close(terminal)
@@ -75,9 +80,10 @@ def write(path: Path, text: str) -> Path:
 
 
 def make_trap(traps: Path, markers: Path, name: str) -> str:
-    """A program that records that it ran (in ``markers/<name>``) and fails."""
+    """A program that records that it ran (in ``markers/<name>``, or under ``$MARKERS_VAR`` for the
+    controls: the scanner's git gets no variable of ours, so a trap it ran writes to ``markers``) and fails."""
     markers.mkdir(parents=True, exist_ok=True)
-    script = write(traps / name, f"#!/bin/sh\necho \"$0 $*\" >> '{markers / name}'\nexit 1\n")
+    script = write(traps / name, f"#!/bin/sh\necho \"$0 $*\" >> \"${{{MARKERS_VAR}:-{markers}}}/{name}\"\nexit 1\n")
     script.chmod(0o755)
     return str(script)
 
@@ -159,7 +165,7 @@ VECTORS = [
            ("ls-remote", "origin")),
     Vector("include", raw="[include]\n\tpath = hostile.inc\n",
            include={**SIGNATURE_TRAPS, "core.fsmonitor": TRAP}),
-    Vector("include-if", raw='[includeIf "gitdir:{worktree}/"]\n\tpath = hostile.inc\n',
+    Vector("include-if", raw='[includeIf "gitdir:**/.git"]\n\tpath = hostile.inc\n',
            include={**SIGNATURE_TRAPS, "core.fsmonitor": TRAP}),
     Vector("sha256-repository", {**SIGNATURE_TRAPS, "core.fsmonitor": TRAP}, object_format="sha256"),
     Vector("linked-worktree", {**SIGNATURE_TRAPS, "core.fsmonitor": TRAP}, linked_worktree=True),
@@ -235,16 +241,21 @@ def vectors(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Built]
     return base, [build_vector(base, v, seed) for seed, v in enumerate(VECTORS, start=1)]
 
 
-def test_every_vector_runs_its_program_under_plain_git(tmp_path: Path) -> None:
-    """The control: each hostile repository really makes plain git run the trap."""
-    for seed, vector in enumerate(VECTORS, start=1):
-        built = build_vector(tmp_path, vector, seed)
-        if vector.terminal:
-            git_on_terminal(built.repo, *vector.trigger)
+def test_every_vector_runs_its_program_under_plain_git(vectors, tmp_path: Path) -> None:
+    """The control: each hostile repository really makes plain git run the trap (on a copy)."""
+    base, built = vectors
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    for b in built:
+        copy = tmp_path / b.vector.name
+        shutil.copytree(b.repo, copy, symlinks=True)
+        if b.vector.terminal:
+            git_on_terminal(copy, *b.vector.trigger, markers=markers)
         else:
-            git(built.repo, *vector.trigger, stdin=vector.stdin, check=False)
-        assert vector.name in markers_of(tmp_path), f"{vector.name}: plain `git {' '.join(vector.trigger)}` " \
-                                                    "did not run the trap; the vector is not live"
+            git(copy, *b.vector.trigger, stdin=b.vector.stdin, check=False, markers=markers)
+        assert b.vector.name in markers_of(tmp_path), f"{b.vector.name}: plain `git {' '.join(b.vector.trigger)}` " \
+                                                      "did not run the trap; the vector is not live"
+    assert markers_of(base) == {}
 
 
 @pytest.mark.parametrize("flags", FLAG_SETS, ids=lambda f: " ".join(f) or "plain")
@@ -290,18 +301,6 @@ def test_hostile_environment_does_not_reach_git(tmp_path: Path, run_cli) -> None
     check_keys(r.json(), keys, ["--history", "--respect-gitignore"], "hostile environment")
 
 
-def _partial_clone(tmp_path: Path) -> tuple[Path, Planted]:
-    src = tmp_path / "src"
-    keys = build_repo(src, 7)
-    git(src, "config", "uploadpack.allowFilter", "true")
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", "--filter=blob:none", f"file://{src}", str(clone))
-    missing = git(clone, "rev-list", "--objects", "--all", "--missing=print").stdout
-    assert re.search(r"(?m)^\?", missing), "the clone is not partial: no missing object"
-    write(clone / "local_settings.py", (src / "local_settings.py").read_text())
-    return clone, keys
-
-
 PROMISOR_ATTACKS = {
     "ssh-command": {"remote.origin.url": "ssh://attacker.invalid/r.git", "core.sshCommand": TRAP},
     "upload-pack": {"remote.origin.uploadpack": TRAP},
@@ -309,34 +308,45 @@ PROMISOR_ATTACKS = {
 }
 
 
-@pytest.mark.parametrize("attack", sorted(PROMISOR_ATTACKS))
-def test_partial_clone_never_fetches_and_history_says_why(tmp_path: Path, run_cli, attack: str) -> None:
-    clone, keys = _partial_clone(tmp_path)
-    trap = make_trap(tmp_path / "traps", tmp_path / "markers", attack)
-    for key, value in PROMISOR_ATTACKS[attack].items():
-        git(clone, "config", key, value.format(trap=trap))
-    control = tmp_path / "control"
-    shutil.copytree(clone, control, symlinks=True)
-    git(control, "log", "-p", "--all", check=False)
-    assert attack in markers_of(tmp_path), "plain git log -p did not fetch through the hostile remote"
-    shutil.rmtree(tmp_path / "markers")
+def test_partial_clone_never_fetches_and_history_says_why(tmp_path: Path, run_cli) -> None:
+    """A blob:none clone per hostile promisor remote: plain ``git log -p`` fetches through it, a scan never."""
+    src = tmp_path / "src"
+    keys = build_repo(src, 7)
+    git(src, "config", "uploadpack.allowFilter", "true")
+    clones = {}
+    for attack, settings in PROMISOR_ATTACKS.items():
+        clone = clones[attack] = tmp_path / attack
+        git(tmp_path, "clone", "-q", "--filter=blob:none", f"file://{src}", str(clone))
+        missing = git(clone, "rev-list", "--objects", "--all", "--missing=print").stdout
+        assert re.search(r"(?m)^\?", missing), "the clone is not partial: no missing object"
+        write(clone / "local_settings.py", (src / "local_settings.py").read_text())
+        trap = make_trap(tmp_path / "traps", tmp_path / "markers", attack)
+        for key, value in settings.items():
+            git(clone, "config", key, value.format(trap=trap))
+        control = tmp_path / "control" / attack
+        shutil.copytree(clone, control, symlinks=True)
+        git(control, "log", "-p", "--all", check=False, markers=tmp_path / "control")
+        assert (tmp_path / "control" / attack).exists(), f"{attack}: plain git log -p did not fetch"
 
+    paths = [a for c in clones.values() for a in ("-p", str(c))]
     for flags in (["--respect-gitignore"], ["--history", "--respect-gitignore"]):
-        r = run_cli("scan", "-d", "repo", "-p", str(clone), *flags, "-f", "json", "--no-progress",
-                    "--fail-on", "none")
+        r = run_cli("scan", "-d", "repo", *paths, *flags, "-f", "json", "--no-progress", "--fail-on", "none")
         assert r.code == 0, r.err
         assert markers_of(tmp_path) == {}
         report = r.json()
         by_fp = found(report)
-        assert fingerprint(keys.current) in by_fp and f"owner:{AUTHOR}" in by_fp[fingerprint(keys.current)]["identity"]
+        current = by_fp[fingerprint(keys.current)]
+        assert f"owner:{AUTHOR}" in current["identity"]
         assert fingerprint(keys.ignored) not in by_fp
         assert fingerprint(keys.history) not in by_fp  # its blob is only on the remote
         coverage = report["coverage"][0]
-        gaps = " ".join(g["reason"] for g in coverage.get("gaps", []))
+        gaps = {g["what"]: g["reason"] for g in coverage.get("gaps", [])}
         if "--history" in flags:
-            assert coverage["status"] == "partial" and "partial clone" in gaps, coverage
+            assert coverage["status"] == "partial"
+            assert sorted(gaps) == sorted(str(c) for c in clones.values())
+            assert all("partial clone" in reason for reason in gaps.values()), gaps
         else:
-            assert coverage["status"] == "ran", coverage
+            assert coverage["status"] == "ran" and not gaps, coverage
 
 
 def test_repository_owned_by_another_user_is_scanned(tmp_path: Path, run_cli) -> None:
