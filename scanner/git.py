@@ -37,7 +37,8 @@ signatures, every network protocol), as a second line.
 Objects a partial clone lacks cannot be fetched: the mirror names no promisor remote,
 every protocol is refused (``protocol.allow=never``, ``GIT_ALLOW_PROTOCOL``), and
 ``GIT_NO_LAZY_FETCH=1`` is set for gits that honour it (2.44+). Callers that need
-every object (history) ask :func:`is_partial_clone` first and report the gap.
+every object (history) ask :func:`is_partial_clone` first and report the gap; a missing
+object git did not expect makes git fail, which callers report too.
 
 Replace refs and grafts are off (``GIT_NO_REPLACE_OBJECTS``, ``GIT_GRAFT_FILE``): they
 could swap a commit for a clean one. What stays repository-controlled is data: objects,
@@ -201,17 +202,16 @@ def _parse_format(data: bytes) -> _Format:
 
 
 def is_partial_clone(worktree: Path) -> bool:
-    """True for a partial clone: ``extensions.partialClone``, a promisor remote, or a ``.promisor`` pack."""
+    """True when git treats the repository as a partial clone: ``extensions.partialClone`` or a
+    promisor remote in its config.
+
+    A ``.promisor`` pack alone does not count: complete repositories keep them after the
+    objects were all fetched (seen in the wild), and git does not lazy-fetch for them. If
+    such a repository does lack an object, ``git log`` stops with an error, which history
+    reports as incomplete.
+    """
     lay = layout(worktree)
-    if lay is None:
-        return False
-    pack = lay.common_dir / "objects" / "pack"
-    try:
-        if any(name.endswith(".promisor") for name in os.listdir(pack)):
-            return True
-    except OSError:
-        pass
-    return _repo_format(lay).partial_clone
+    return lay is not None and _repo_format(lay).partial_clone
 
 
 @functools.cache

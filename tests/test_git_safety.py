@@ -349,6 +349,37 @@ def test_partial_clone_never_fetches_and_history_says_why(tmp_path: Path, run_cl
             assert coverage["status"] == "ran" and not gaps, coverage
 
 
+def test_promisor_pack_alone_is_not_a_partial_clone_and_a_missing_object_is_a_gap(tmp_path: Path, run_cli) -> None:
+    """Git's definition of a partial clone is its config. A complete repository with a leftover
+    ``.promisor`` pack (seen in the wild) gets its history scanned; a clone whose partial-clone config
+    was removed while objects are missing gets a gap saying history is incomplete, and nothing is fetched."""
+    src = tmp_path / "src"
+    keys = build_repo(src, 17)
+    git(src, "config", "uploadpack.allowFilter", "true")
+    complete = tmp_path / "complete"
+    git(tmp_path, "clone", "-q", f"file://{src}", str(complete))
+    pack = next((complete / ".git" / "objects" / "pack").glob("*.pack"))
+    write(pack.with_suffix(".promisor"), "")
+    stripped = tmp_path / "stripped"
+    git(tmp_path, "clone", "-q", "--filter=blob:none", f"file://{src}", str(stripped))
+    trap = make_trap(tmp_path / "traps", tmp_path / "markers", "upload-pack")
+    git(stripped, "config", "remote.origin.uploadpack", trap)
+    for key in ("remote.origin.promisor", "remote.origin.partialclonefilter", "extensions.partialClone"):
+        git(stripped, "config", "--unset", key, check=False)
+    config_keys = git(stripped, "config", "--list", "--name-only").stdout
+    assert "promisor" not in config_keys and "partialclone" not in config_keys, config_keys
+    for clone in (complete, stripped):
+        write(clone / "local_settings.py", (src / "local_settings.py").read_text())
+    r = run_cli("scan", "-d", "repo", "-p", str(complete), "-p", str(stripped), "--history", "-f", "json",
+                "--no-progress", "--fail-on", "none")
+    assert r.code == 0, r.err
+    assert markers_of(tmp_path) == {}
+    report = r.json()
+    assert fingerprint(keys.history) in found(report)  # from the complete repository
+    gaps = {g["what"]: g["reason"] for g in report["coverage"][0].get("gaps", [])}
+    assert list(gaps) == [str(stripped)] and "history is incomplete" in gaps[str(stripped)], gaps
+
+
 def test_repository_owned_by_another_user_is_scanned(tmp_path: Path, run_cli) -> None:
     if os.geteuid() != 0:
         pytest.skip("chown to another uid needs root")

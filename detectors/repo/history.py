@@ -122,8 +122,9 @@ def scan_history(rules: Rules, root: Path, max_bytes: int, check: Callable[[], N
                     current.secret_hint = hint
         yield from _flush(rules, current, commit)
     on_commit(commits)
-    if proc.returncode not in (0, -9) and commits == 0:
-        raise git.GitError(f"git log exited with status {proc.returncode}")
+    if proc.returncode != 0:  # e.g. a missing object: what was read is kept, the gap is reported
+        raise git.GitError(f"git log stopped with status {proc.returncode} after {commits} commits, "
+                           "history is incomplete")
 
 
 def _hunk_start(raw: bytes) -> int:
