@@ -327,12 +327,24 @@ def test_a_file_over_its_time_budget_is_abandoned_alone(run_cli, tmp_path: Path,
     assert cov["scanned"]["files"] == 1
 
 
-@pytest.mark.parametrize("value", ["soon", "nan", "-1"])
+@pytest.mark.parametrize("value", ["soon", "nan", "-1", "0"])
 def test_a_bad_file_timeout_is_a_clear_input_error(run_cli, tmp_path: Path, value: str) -> None:
     write(tmp_path / "a.py", "import openai\n")
     r = run_cli("scan", "-d", "repo", "-f", "json", "-p", str(tmp_path), "--set", f"repo.file_timeout={value}")
-    assert r.code == 2 and "Traceback" not in r.err
-    assert "file_timeout" in r.json()["coverage"][0]["reason"]
+    assert r.code == 2 and "Traceback" not in r.err and r.out == ""
+    [line] = r.err.strip().splitlines()
+    assert "repo.file_timeout" in line
+
+
+def test_a_config_in_the_scanned_directory_cannot_turn_on_follow_symlinks(run_cli, workdir: Path,
+                                                                           tmp_path: Path) -> None:
+    outside_key = make_key("groq", 70)
+    write(tmp_path / "outside" / "secret.env", f"GROQ_API_KEY={outside_key}\n")
+    write(workdir / "shadow-agents.toml", "[detectors.repo]\nfollow_symlinks = true\n")
+    os.symlink(tmp_path / "outside", workdir / "to_outside")
+    findings, cov = repo_scan(run_cli, "-p", ".")
+    assert fingerprint(outside_key) not in by_fingerprint(findings)
+    assert cov["scanned"]["symlinks_outside_tree_skipped"] == 1
 
 
 def test_tree_membership_is_by_whole_path_components(tmp_path: Path) -> None:

@@ -24,8 +24,8 @@ Options (``ctx.option``): ``history`` (scan every commit of every ref),
 ``max_file_size`` (bytes, default 10 MB), ``include_vendored`` (also generated
 trees, scanned whole), ``respect_gitignore``, ``follow_symlinks`` (follow links
 that leave the scan paths; default: not followed, counted in coverage),
-``file_timeout`` (seconds one file may take, default 30, 0 = no limit: a file
-over it is abandoned alone, see :mod:`.worker`), ``workers`` (default: all
+``file_timeout`` (seconds one file may take, default 30: a file over it is
+abandoned alone, see :mod:`.worker`), ``workers`` (default: all
 cores) and ``parallel_min_files`` (smaller trees are scanned in-process: worker
 start-up costs more than it saves there).
 """
@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from detectors.base import Detector, DetectorError, ScanContext
+from detectors.base import Check, Detector, DetectorError, Option, ScanContext
 from detectors.repo.content import Hit
 from detectors.repo.history import scan_history
 from detectors.repo.owners import Owners
@@ -78,51 +78,47 @@ class Options:
     @classmethod
     def from_ctx(cls, ctx: ScanContext) -> "Options":
         return cls(
-            history=_bool(ctx.option("history", False), "history"),
-            max_file_size=_int(ctx.option("max_file_size", DEFAULT_MAX_FILE_SIZE), "max_file_size"),
-            include_vendored=_bool(ctx.option("include_vendored", False), "include_vendored"),
-            respect_gitignore=_bool(ctx.option("respect_gitignore", False), "respect_gitignore"),
-            follow_symlinks=_bool(ctx.option("follow_symlinks", False), "follow_symlinks"),
-            file_timeout=_seconds(ctx.option("file_timeout", DEFAULT_FILE_TIMEOUT), "file_timeout"),
-            workers=max(1, _int(ctx.option("workers", os.cpu_count() or 1), "workers")),
-            parallel_min_files=_int(ctx.option("parallel_min_files", DEFAULT_PARALLEL_MIN_FILES),
-                                    "parallel_min_files"),
+            history=ctx.option("history", False),
+            max_file_size=ctx.option("max_file_size", DEFAULT_MAX_FILE_SIZE),
+            include_vendored=ctx.option("include_vendored", False),
+            respect_gitignore=ctx.option("respect_gitignore", False),
+            follow_symlinks=ctx.option("follow_symlinks", False),
+            file_timeout=ctx.option("file_timeout", DEFAULT_FILE_TIMEOUT),
+            workers=ctx.option("workers", os.cpu_count() or 1),
+            parallel_min_files=ctx.option("parallel_min_files", DEFAULT_PARALLEL_MIN_FILES),
         )
-
-
-def _bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
-        return value.lower() in ("1", "true", "yes", "on")
-    if isinstance(value, int):
-        return bool(value)
-    raise DetectorError(f"repo option {name} must be true or false, got {value!r}")
-
-
-def _int(value: Any, name: str) -> int:
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise DetectorError(f"repo option {name} must be an integer, got {value!r}") from None
-    if n < 0:
-        raise DetectorError(f"repo option {name} must not be negative")
-    return n
-
-
-def _seconds(value: Any, name: str) -> float:
-    try:
-        n = float(value)
-    except (TypeError, ValueError):
-        raise DetectorError(f"repo option {name} must be a number of seconds, got {value!r}") from None
-    if not n >= 0 or n == float("inf"):  # also refuses NaN
-        raise DetectorError(f"repo option {name} must be a finite number of seconds, 0 or more")
-    return n
 
 
 class RepoDetector(Detector):
     name = "repo"
     description = "LLM keys, SDK/framework use, endpoints, models and agent/MCP configs in source trees (+ git history)"
+    options = (
+        Option("history", "bool", False, "Also scan every commit of git history.", flag="--history", widens=True),
+        Option("max_file_size", "size", DEFAULT_MAX_FILE_SIZE, "Skip files larger than this.",
+               flag="--max-file-size", minimum=1),
+        Option("include_vendored", "bool", False,
+               "Also scan node_modules, virtualenvs, site-packages; and generated trees (dist, build) whole.",
+               flag="--include-vendored", widens=True),
+        Option("respect_gitignore", "bool", False, "Skip files .gitignore ignores (default: scan them for keys).",
+               flag="--respect-gitignore"),
+        # Not ``widens``: leaving the scanned tree is the user's call, never a config file's found in that tree.
+        Option("follow_symlinks", "bool", False,
+               "Follow symbolic links that lead out of the scanned paths (still loop-safe).", flag="--follow-symlinks"),
+        Option("file_timeout", "duration", DEFAULT_FILE_TIMEOUT,
+               "Seconds one file may take; a file over it is abandoned alone (a coverage gap)."),
+        Option("workers", "int", None, "Worker processes (default: all cores).", flag="--workers", minimum=1),
+        Option("parallel_min_files", "int", DEFAULT_PARALLEL_MIN_FILES,
+               "Trees with fewer files are scanned in-process (workers cost more than they save there).", minimum=0),
+    )
+
+    def diagnose(self) -> list[Check]:
+        import shutil
+        checks = super().diagnose()
+        git = shutil.which("git")
+        checks.append(Check("git", bool(git), f"{git}: history (--history), remotes and owner guesses" if git else
+                            "not found: no --history, owners come from CODEOWNERS and file owners only",
+                            "" if git else "install git"))
+        return checks
 
     def run(self, ctx: ScanContext) -> Iterator[Finding]:
         opts = Options.from_ctx(ctx)
