@@ -21,12 +21,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from scanner import __version__, redact
+from scanner import __version__, redact, stopping
 from scanner.config import FAIL_ON_EXTRA, ScanConfig, parse_set_options, resolve
 from scanner.errors import UserError
 from scanner.model import Change, Inventory, Status
 from scanner.output import open_output
 from scanner.plugins import format_for_extension, load_format, report_entry_points, unknown_name
+from scanner.stopping import Terminated
 
 EXIT_OK, EXIT_VIOLATION, EXIT_ERROR, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -129,6 +130,9 @@ def _guarded(fn: Callable[[], int]) -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         raise typer.Exit(130) from None
+    except Terminated as stop:
+        err.print(f"stopped by {stop.name}", highlight=False)
+        raise typer.Exit(stop.exit_code) from None
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:  # a bug: say so briefly, details only with --verbose
@@ -557,5 +561,14 @@ def main() -> None:
                   "environment: pipx install shadow-agent-scanner", highlight=False, markup=False)
         raise SystemExit(EXIT_ERROR)
     _register_scan(with_detector_flags=_invokes_scan(sys.argv[1:]))
-    app()
+    stopping.install()
+    try:
+        app()
+    except SystemExit as exc:
+        stopping.leave(exc.code if isinstance(exc.code, int) else EXIT_ERROR if exc.code else EXIT_OK)
+        raise
+    except Terminated as stop:  # arrived outside a command body (while parsing, say)
+        err.print(f"stopped by {stop.name}", highlight=False)
+        stopping.leave(stop.exit_code)
+        raise SystemExit(stop.exit_code) from None
 
