@@ -27,6 +27,7 @@ from detectors.network.aggregate import Aggregator
 from detectors.network.engine import MAX_DNS_NAMES, UNKNOWN_FP, Engine, ua_fingerprint
 from detectors.network.http import split_host_port
 from detectors.network.reader import open_maybe_gzip
+from detectors.network.tls import valid_server_name
 from scanner.model import Confidence
 
 # read order: DNS first (its answers attribute the connections in conn logs), certificates before
@@ -191,7 +192,7 @@ class LogReader:
         engine = self.engine
         assert engine is not None
         if kind in ("zeek-ssl", "zeek-quic"):
-            name = (r.get("server_name") or "").lower().rstrip(".")
+            name = valid_server_name(str(r.get("server_name") or ""))
             provider = engine.provider_for_host(name) if name else None
             if provider:
                 self._remember_uid(r.get("uid"))

@@ -174,3 +174,16 @@ def assemble(pieces: dict[int, bytes]) -> bytes:
             break
         out += data[len(out) - offset:]
     return bytes(out)
+
+
+def hello_random(stream: bytes) -> bytes:
+    """The 32-byte random of the ClientHello a CRYPTO stream starts with (b"" until it is there).
+
+    The client sends the same ClientHello again after a Retry; a new connection has a new random.
+    """
+    return stream[6:38] if len(stream) >= 38 and stream[0] == 1 else b""
+
+
+def client_random(frames: list[tuple[int, bytes]]) -> bytes:
+    """:func:`hello_random` of the CRYPTO frames of one datagram."""
+    return hello_random(assemble(dict(frames)))
