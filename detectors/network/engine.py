@@ -548,8 +548,9 @@ class Engine:
             if msg is not None:
                 self._dns(ts, src if not msg.response else dst, msg)
             return
-        if dport in tunnel.UDP_PORTS:
-            self._tunnel(ts, tunnel.over_udp(dport, buf, data, end, self._encap))
+        port = tunnel.udp_port(sport, dport)
+        if port:
+            self._tunnel(ts, tunnel.over_udp(port, buf, data, end, self._encap))
             return
         entry = self.udp_flows.get(src + dst + buf[off:off + 4])
         flow = entry[0] if entry else None

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gzip
 import io
 import ipaddress
 import json
@@ -26,7 +25,7 @@ from detectors.base import ScanContext
 from detectors.network.aggregate import Aggregator
 from detectors.network.engine import MAX_DNS_NAMES, UNKNOWN_FP, Engine, ua_fingerprint
 from detectors.network.http import split_host_port
-from detectors.network.reader import open_maybe_gzip
+from detectors.network import compressed
 from detectors.network.tls import valid_server_name
 from scanner.model import Confidence
 
@@ -119,16 +118,19 @@ class LogReader:
         bad = 0
         lines = 0
         try:
-            with open_maybe_gzip(str(path)) as raw:
+            with compressed.open_input(str(path)) as raw:
                 text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
                 for lines, ok in enumerate(self._lines(path, kind, text), 1):
                     if not ok:
                         bad += 1
                     if lines % 65536 == 0:
                         self.ctx.check_cancelled()
-        except (OSError, EOFError, gzip.BadGzipFile, csv.Error) as exc:
+                early = compressed.cut_short(raw)
+        except (*compressed.ERRORS, compressed.MissingDecompressor, csv.Error) as exc:
             self.ctx.coverage.add_gap(str(path), f"read error after {lines} lines: {exc}")
             return lines > 0
+        if early:
+            self.ctx.coverage.add_gap(str(path), f"{early} after {lines} lines; findings cover the lines before it")
         self.ctx.coverage.count("log_lines", lines)
         if bad:
             self.ctx.coverage.add_gap(str(path), f"{bad} of {lines} lines could not be parsed")

@@ -166,9 +166,8 @@ def ja4_fingerprint(transport: str, legacy: int, versions: tuple[int, ...], has_
                     exts: tuple[int, ...], first_alpn: bytes, sigalgs: tuple[int, ...]) -> str:
     """JA4 (FoxIO spec, technical_details/JA4.md): ``t13d1516h2_<ciphers hash>_<extensions+sigalgs hash>``.
 
-    The ALPN part is the first and last character of the first ALPN value when both are ASCII
-    letters or digits, else the first and last character of its hex; a hash of an empty list
-    is written ``000000000000``. Cached: one client stack sends the same lists in every ClientHello.
+    A hash of an empty list is written ``000000000000``. Cached: one client stack sends the same
+    lists in every ClientHello.
     """
     real_versions = [v for v in versions if not is_grease(v)]
     version = _VERSIONS.get(max(real_versions) if real_versions else legacy, "00")
@@ -177,17 +176,29 @@ def ja4_fingerprint(transport: str, legacy: int, versions: tuple[int, ...], has_
     first = first_alpn
     if not first:
         alpn_code = "00"
-    elif _ALNUM.fullmatch(first[:1] + first[-1:]):
-        alpn_code = chr(first[0]) + chr(first[-1])
     else:
-        raw = first.hex()
-        alpn_code = raw[0] + raw[-1]
+        alpn_code = _alpn_code(first[0], first[-1])
     a = f"{transport}{version}{'d' if has_sni else 'i'}{min(len(ciphers), 99):02d}{min(len(exts), 99):02d}{alpn_code}"
     b = _hash12(",".join(f"{c:04x}" for c in sorted(ciphers))) if ciphers else "000000000000"
     ext_list = ",".join(f"{e:04x}" for e in sorted(e for e in exts if e not in (EXT_SNI, EXT_ALPN)))
     sig = ",".join(f"{s:04x}" for s in sigalgs if not is_grease(s))
     c = _hash12(ext_list + ("_" + sig if sig else "")) if ext_list else "000000000000"
     return f"{a}_{b}_{c}"
+
+
+def _alpn_code(first: int, last: int) -> str:
+    """JA4's two ALPN characters from the first and last byte of the first ALPN value.
+
+    ASCII letters and digits as they are. A non-ASCII byte is written '9', as every FoxIO
+    reference implementation does (their published value for ``tls-non-ascii-alpn.pcapng`` is
+    ``t13d151699``); other ASCII bytes by the spec's rule, the first and last hex digit.
+    """
+    if _ALNUM.fullmatch(bytes((first, last))):
+        return chr(first) + chr(last)
+    if first >= 0x80 or last >= 0x80:
+        return "".join("9" if b >= 0x80 else chr(b) for b in (first, last))
+    raw = bytes((first, last)).hex()
+    return raw[0] + raw[-1]
 
 
 def _hash12(text: str) -> str:

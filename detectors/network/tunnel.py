@@ -19,6 +19,7 @@ VXLAN_PORT, GENEVE_PORT, GTPU_PORT = 4789, 6081, 2152
 UDP_PORTS = {VXLAN_PORT: "vxlan", GENEVE_PORT: "geneve", GTPU_PORT: "gtp-u"}  # by destination port
 IP_PROTOCOLS = {IPPROTO_IPIP: "ipv4-in-ip", IPPROTO_IPV6: "ipv6-in-ip", IPPROTO_GRE: "gre"}
 MAX_DEPTH = 4  # tunnels inside tunnels, at most
+_SERVICE_PORTS = (53, 80, 443)
 
 TRANSPARENT_ETHERNET = 0x6558  # GRE / Geneve protocol type of a whole Ethernet frame
 ERSPAN_I_II, ERSPAN_III = 0x88BE, 0x22EB
@@ -33,6 +34,16 @@ class Inner(NamedTuple):
     encap: str
     linktype: int
     frame: bytes | None
+
+
+def udp_port(sport: int, dport: int) -> int:
+    """The tunnel port of a UDP datagram, or 0: the destination port, else the source port
+    (some encapsulators send from the well-known port) unless the other side is a web or DNS server."""
+    if dport in UDP_PORTS:
+        return dport
+    if sport in UDP_PORTS and dport not in _SERVICE_PORTS:
+        return sport
+    return 0
 
 
 def over_ip(proto: int, buf: bytes, start: int, end: int, outer: str = "") -> Inner:
