@@ -67,6 +67,7 @@ class Decompressed(io.RawIOBase):
         self.error: str | None = None  # corrupt compressed data: the stream ends there
         self._dec = _decompressor(kind)
         self._input = b""  # compressed bytes not yet given to the decompressor
+        self._out = b""  # decompressed bytes not yet read
         self._done = False
         self._step = ZSTD_READ if kind == "zstd" else READ
 
@@ -81,6 +82,9 @@ class Decompressed(io.RawIOBase):
     def _read(self, n: int) -> bytes:
         """Up to ``n`` bytes; b"" at the end. Corrupt data ends the stream (kept in :attr:`error`), so
         that a buffered reader above keeps everything decompressed before it."""
+        if self._out:  # zstd gives a whole block at a time: the rest waits here
+            out, self._out = self._out[:n], self._out[n:]
+            return out
         while not self._done:
             try:
                 out = self._step_once(n)
@@ -89,6 +93,7 @@ class Decompressed(io.RawIOBase):
                 self._done = True
                 return b""
             if out:
+                out, self._out = out[:n], out[n:]
                 return out
         return b""
 

@@ -138,8 +138,8 @@ class NetworkDetector(Detector):
         found: list[tuple[Path, str | None]] = []
         for root in ctx.paths:
             if root.is_file():
-                kind = sniff(root, columns)
-                if kind:
+                kind, why = sniff_why(root, columns)
+                if kind or not why.startswith("not a pcap"):  # compressed or unreadable: say so in run()
                     found.append((root, kind))
             elif root.is_dir():
                 try:

@@ -55,7 +55,7 @@ def opening(data: bytes) -> Opening | str | None:
         return _postgres(data)
     if first == 0x30:
         return _ldap(data)
-    if 0x41 <= first <= 0x7A:
+    if 0x21 <= first <= 0x7E:  # a command line (an IMAP tag may be '.' or '*')
         return _text(data)
     return None
 
