@@ -30,7 +30,7 @@ from detectors.network.flows import (IDLE_SECONDS, M_DNS, M_DONE, M_H2, M_HTTP, 
 from detectors.network.packet import (ETH_HLEN, ETH_IPV4, ETH_IPV6, IPPROTO_TCP, IPPROTO_UDP, IPV4_FRAGMENTED,
                                       IPV4_HLEN, IPV4_NO_OPTIONS, IPV6_HLEN, LINK_ETHERNET, SUPPORTED_LINKTYPES,
                                       TCP_HLEN, UDP_HLEN, Fragments, decode, ip_text, mac_text)
-from detectors.network.reader import CaptureReader
+from detectors.network.reader import PCAP_RECORD_HEADER, CaptureReader
 from scanner import redact
 from scanner.catalog import Catalog
 from scanner.model import Confidence
@@ -43,7 +43,7 @@ MAX_BUFFERED = 32 << 20
 MAX_DNS_NAMES = 65536
 SWEEP_SECONDS = 60.0  # capture time between two sweeps of idle flows
 BOOKKEEP_EVERY = 1 << 10  # packets between two looks at the clock, the sweep and the progress callback
-SWEEP_EVERY = 1 << 16  # kept for callers that count packets themselves
+TICK_EVERY = 1 << 16  # packets between two progress callbacks, unless the caller says
 MAX_QUIC_INITIALS = 8
 QUIC_MIN_INITIAL = 1200  # a client's Initial datagram is padded to at least this (RFC 9000 §14.1)
 MAX_INSIDE = 3  # protocols one TLS connection may start inside (a CONNECT through SOCKS ...)
@@ -171,9 +171,9 @@ class Engine:
             while True:
                 try:
                     sec, frac, incl = header(buf, pos)
-                except struct.error:  # fewer than 16 bytes left: the reader takes over
+                except struct.error:  # less than a record header left: the reader takes over
                     break
-                start = pos + 16
+                start = pos + PCAP_RECORD_HEADER
                 if start + incl > size or incl > limit:  # a record across the window's end, or damage
                     break
                 pos = start + incl
@@ -196,7 +196,7 @@ class Engine:
         if ts > self.now:
             self.now = ts
         self.sweep()
-        if tick and n % (every or SWEEP_EVERY) < BOOKKEEP_EVERY:
+        if tick and n % (every or TICK_EVERY) < BOOKKEEP_EVERY:
             tick()
 
     def _frame(self, ts: float, linktype: int, buf: bytes, start: int, incl: int) -> None:
@@ -250,7 +250,7 @@ class Engine:
         if (proto == IPPROTO_TCP or proto == IPPROTO_UDP) and off < end <= incl:  # as decode() would: source MAC last
             if ts > self.now:
                 self.now = ts
-            alen = 4 if off == _ETH_IPV4_L4 else 16
+            alen = 4 if off == _ETH_IPV4_L4 else 16  # address length
             (self._tcp if proto == IPPROTO_TCP else self._udp)(ts, key[:alen], key[alen:2 * alen], frame, off, end,
                                                               frame[6:12])
         else:  # other protocols, a frame cut short, TSO's zero IP length ...

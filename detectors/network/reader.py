@@ -20,6 +20,7 @@ from detectors.network import compressed
 CHUNK = 1 << 20
 MAX_RECORD = 1 << 18  # larger records are corrupt (snaplen tops out at 262144)
 MAX_BLOCK = 1 << 24
+PCAP_RECORD_HEADER = 16  # seconds, fraction, captured length, original length
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6), b"\xa1\xb2\xc3\xd4": (">", 1e-6),
@@ -165,7 +166,7 @@ class CaptureReader:
                     sec, frac, incl = header(buf, pos)
                 except struct.error:  # fewer than 16 bytes left in the window
                     break
-                start = pos + 16
+                start = pos + PCAP_RECORD_HEADER
                 end = start + incl
                 if end > size or incl > limit:
                     break
@@ -208,7 +209,7 @@ class CaptureReader:
                 self.records += window.count
                 self.bytes_read = c.at
                 # a record across the window's end, the end of the file, or damage
-                if not c.need(16):
+                if not c.need(PCAP_RECORD_HEADER):
                     if len(c.buf) - c.pos:
                         self.problem = f"truncated record header at byte {c.at}"
                     return
@@ -217,7 +218,7 @@ class CaptureReader:
                     self.problem = (f"record at byte {c.at} claims {incl} bytes (snaplen {snaplen}); "
                                     "capture is corrupt from here")
                     return
-                if not c.need(16 + incl):
+                if not c.need(PCAP_RECORD_HEADER + incl):
                     self.problem = f"truncated record at byte {c.at} (capture cut short)"
                     return
         except _READ_ERRORS as exc:
