@@ -240,9 +240,12 @@ class Engine:
             if entry is not None and end > off:
                 flow, from_client = entry
                 payload = end - off - UDP_HLEN
-                # from the client only a long header padded as an Initial may open a new QUIC connection
-                if ts - flow.last <= IDLE_SECONDS and (not from_client or (flow.mode == M_DONE and (
-                        not buf[start + off + UDP_HLEN] & 0x80 or (0 <= payload < QUIC_MIN_INITIAL and end <= incl)))):
+                # a QUIC long header from the client may open a new connection (when padded as an
+                # Initial), one from the server may be a Retry: those take the slow path
+                short = not buf[start + off + UDP_HLEN] & 0x80
+                if ts - flow.last <= IDLE_SECONDS and (
+                        (flow.mode == M_DONE and (short or 0 <= payload < QUIC_MIN_INITIAL and end <= incl))
+                        if from_client else short):
                     flow.last = ts
                     flow.bytes += payload
                     return
@@ -555,7 +558,11 @@ class Engine:
         entry = self.udp_flows.get(src + dst + buf[off:off + 4])
         flow = entry[0] if entry else None
         plen = end - data
-        if flow is not None and (ts - flow.last > IDLE_SECONDS or (
+        if flow is not None and not entry[1] and plen and buf[data] & 0x80:
+            retry = quic.retry_source_cid(buf[data:end])
+            if retry:
+                flow.retry_cid = retry
+        elif flow is not None and (ts - flow.last > IDLE_SECONDS or (
                 entry[1] and plen >= QUIC_MIN_INITIAL and self._new_quic_connection(flow, buf[data:end]))):
             self._close(flow)  # the client port is reused for a new QUIC connection
             flow = None
@@ -584,15 +591,15 @@ class Engine:
         """Whether a client Initial under a DCID other than the flow's keys' starts a new connection.
 
         An Initial that does not decrypt under keys from its own DCID goes to the server's chosen
-        ID: the same connection. One that does is a new connection, unless its ClientHello has the
-        same random as the flow's (or it keeps the client's own non-empty Source Connection ID):
-        that is the client answering a Retry, whose Initials derive their keys from the new ID
-        from then on. Works without the server's packets, which a capture may not have.
+        ID: the same connection. One that does is a new connection, unless it answers a Retry: it
+        goes to the ID the server's Retry gave, keeps the client's own non-empty Source Connection
+        ID, or (for a capture without the server's side) repeats the flow's ClientHello random, as
+        Chrome does. Initials after a Retry derive their keys from the new ID from then on.
         """
         head = quic.initial_header(datagram) if quic.AVAILABLE and flow.dcid else None
         if head is None or head[1] == flow.dcid:
             return False
-        same_client = bool(flow.scid) and quic.source_cid(datagram) == flow.scid
+        same_client = (bool(flow.scid) and quic.source_cid(datagram) == flow.scid) or head[1] == flow.retry_cid
         if same_client and flow.mode == M_DONE:
             return False
         keys = quic.client_initial_keys(*head)

@@ -27,7 +27,7 @@ def flow_key(src: bytes, sport: int, dst: bytes, dport: int) -> bytes:
 class Flow:
     __slots__ = ("client", "cport", "server", "sport", "udp", "first", "last", "bytes", "mode", "buf",
                  "next_seq", "pending", "pending_bytes", "hello", "hits", "mac", "started", "quic_keys",
-                 "initials", "server_buf", "pos", "key", "reverse_key", "dcid", "scid", "client_random", "h2",
+                 "initials", "server_buf", "pos", "key", "reverse_key", "dcid", "scid", "client_random", "retry_cid", "h2",
                  "inside", "encap")
 
     def __init__(self, client: bytes, cport: int, server: bytes, sport: int, udp: bool, ts: float) -> None:
@@ -48,7 +48,8 @@ class Flow:
         self.quic_keys: quic.InitialKeys | None = None
         self.dcid = b""  # the DCID the QUIC Initial keys derive from (the client's first, or a Retry's)
         self.scid = b""  # the client's own connection ID in its first Initial
-        self.client_random = b""  # the random of the QUIC ClientHello (the same again after a Retry)
+        self.client_random = b""  # the random of the QUIC ClientHello (some clients send it again after a Retry)
+        self.retry_cid = b""  # the connection ID a server's Retry told the client to use
         self.initials = 0
         self.server_buf: dnsmod.TcpDnsStream | None = None  # DNS answers from a TCP port-53 server
         self.pos = 0

@@ -27,6 +27,7 @@ _SALTS = {
 }
 _LABEL_PREFIX = {V1: b"quic ", V2: b"quicv2 "}
 _INITIAL_TYPE = {V1: 0, V2: 1}
+_RETRY_TYPE = {V1: 3, V2: 0}
 MAX_CRYPTO = 16384
 
 
@@ -78,6 +79,19 @@ def initial_header(datagram: bytes) -> tuple[int, bytes] | None:
     if dlen > 20 or len(datagram) < 6 + dlen:
         return None
     return version, datagram[6:6 + dlen]
+
+
+def retry_source_cid(datagram: bytes) -> bytes | None:
+    """The Source Connection ID of a server's Retry packet (the client's next Initials go to it), or None."""
+    if len(datagram) < 7 or datagram[0] & 0xC0 != 0xC0:
+        return None
+    version = int.from_bytes(datagram[1:5], "big")
+    if version not in _RETRY_TYPE or (datagram[0] >> 4) & 3 != _RETRY_TYPE[version]:
+        return None
+    pos = 6 + datagram[5]
+    if pos >= len(datagram) or pos + 1 + datagram[pos] > len(datagram):
+        return None
+    return datagram[pos + 1:pos + 1 + datagram[pos]]
 
 
 def source_cid(datagram: bytes) -> bytes:
