@@ -60,4 +60,8 @@ def test_tunnel_headers_cut_short_or_unknown_are_reported_not_raised() -> None:
     assert tunnel.over_udp(2152, echo, 0, len(echo)) is None  # GTP echo request: signalling, not a tunnel
     bad_ext = b"\x34\xff\x00\x08\x00\x00\x00\x01\x00\x00\x00\x85\x00"
     assert tunnel.over_udp(2152, bad_ext, 0, len(bad_ext)).encap == "gtp-u (bad extension header)"
+    nhrp = b"\x00\x00\x20\x01" + b"\x00" * 20
+    assert tunnel.over_ip(47, nhrp, 0, len(nhrp)) is None  # the tunnel's own routing messages
+    wccp = b"\x00\x00\x88\x3e" + b"\x00\x00\x00\x00" + b"\x45" + b"\x00" * 19
+    assert tunnel.over_ip(47, wccp, 0, len(wccp)) == tunnel.Inner("wccp", 101, b"\x45" + b"\x00" * 19)
     assert tunnel.udp_port(4789, 443) == 0 and tunnel.udp_port(4789, 4790) == 4789 and tunnel.udp_port(1, 6081) == 6081

@@ -287,11 +287,14 @@ class Engine:
         elif proto in tunnel.IP_PROTOCOLS:
             self._tunnel(ts, tunnel.over_ip(proto, buf, off, end, self._encap))
 
-    def _tunnel(self, ts: float, inner: tunnel.Inner) -> None:
+    def _tunnel(self, ts: float, inner: tunnel.Inner | None) -> None:
         """The packet inside a tunnel, through the general path, counted in its encapsulation.
 
         Nesting is bounded by :data:`tunnel.MAX_DEPTH`; what cannot be decoded is counted by encapsulation.
+        None: the tunnel's own signalling (GTP echo, NHRP ...), nothing to decode.
         """
+        if inner is None:
+            return
         if inner.frame is None:
             self.undecoded[inner.encap] += 1
             return

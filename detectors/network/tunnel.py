@@ -23,6 +23,8 @@ _SERVICE_PORTS = (53, 80, 443)
 
 TRANSPARENT_ETHERNET = 0x6558  # GRE / Geneve protocol type of a whole Ethernet frame
 ERSPAN_I_II, ERSPAN_III = 0x88BE, 0x22EB
+WCCP_REDIRECT = 0x883E  # a web cache's GRE redirect: a 4-byte WCCP header, then the client's IP packet
+GRE_SIGNALLING = (0x2001, 0x00FE)  # NHRP, IS-IS: routing messages of the tunnel itself, no user traffic
 GTPU_G_PDU = 0xFF  # the GTP-U message that carries a user's packet
 _RAW_IP = LINK_RAW[0]
 _ETHERTYPE_LINK = {TRANSPARENT_ETHERNET: LINK_ETHERNET, ETH_IPV4: _RAW_IP, ETH_IPV6: _RAW_IP}
@@ -46,8 +48,9 @@ def udp_port(sport: int, dport: int) -> int:
     return 0
 
 
-def over_ip(proto: int, buf: bytes, start: int, end: int, outer: str = "") -> Inner:
-    """The inner frame of an IP packet whose protocol is in :data:`IP_PROTOCOLS` (payload ``buf[start:end]``)."""
+def over_ip(proto: int, buf: bytes, start: int, end: int, outer: str = "") -> Inner | None:
+    """The inner frame of an IP packet whose protocol is in :data:`IP_PROTOCOLS` (payload ``buf[start:end]``);
+    None for a tunnel's own signalling."""
     name = IP_PROTOCOLS[proto]
     if proto == IPPROTO_GRE:
         return _gre(buf, start, end, outer)
@@ -71,7 +74,7 @@ def over_udp(port: int, buf: bytes, start: int, end: int, outer: str = "") -> In
     return _gtpu(buf, start, end, outer)
 
 
-def _gre(buf: bytes, start: int, end: int, outer: str) -> Inner:
+def _gre(buf: bytes, start: int, end: int, outer: str) -> Inner | None:
     """GRE (RFC 2784/2890): checksum, key and sequence number words are optional; ERSPAN rides on it."""
     name = "gre"
     if end - start < 4:
@@ -96,9 +99,15 @@ def _gre(buf: bytes, start: int, end: int, outer: str) -> Inner:
             return _undecoded(outer, "erspan-iii", "not an ERSPAN type III header")
         frame_type = (buf[head + 10] >> 2) & 0x1F  # 0 Ethernet, 2 IP
         inner = head + 12 + (8 if buf[head + 11] & 0x01 else 0)  # optional platform-specific subheader
-        if frame_type not in (0, 2) or inner > end:
+        if frame_type not in (0, 2):
             return _undecoded(outer, "erspan-iii", f"frame type {frame_type}")
+        if inner > end:
+            return _undecoded(outer, "erspan-iii", "cut short")
         return _inner(outer, "erspan-iii", LINK_ETHERNET if frame_type == 0 else _RAW_IP, buf[inner:end])
+    if ptype == WCCP_REDIRECT:
+        return _inner(outer, "wccp", _RAW_IP, buf[head + 4:end])
+    if ptype in GRE_SIGNALLING:
+        return None
     return _by_ethertype(outer, name, ptype, buf[head:end])
 
 
