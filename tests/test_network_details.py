@@ -118,6 +118,14 @@ def test_zeek_logs_with_underscore_scope_separator(tmp_path: Path) -> None:
     assert got[("tls-sni", "10.3.0.1", "api.anthropic.com")].details["servers"] == ["160.79.104.10:443"]
 
 
+def test_zeek_log_with_a_field_name_map(tmp_path: Path) -> None:
+    """Log::field_name_map as in Zeek's own test (id.orig_h written src, id.resp_p dst_port ...)."""
+    log = zeek_tsv(tmp_path / "ssl.log", "ssl", ["ts", "uid", "src", "src_port", "dst", "dst_port", "server_name"],
+                   [[f"{T0:.6f}", "C1", "10.2.8.1", "40000", "104.18.0.1", "443", "api.openai.com"]])
+    (finding,) = scan(log)[0]
+    assert finding.details["client"] == "10.2.8.1" and finding.details["servers"] == ["104.18.0.1:443"]
+
+
 def test_btest_baseline_with_a_leading_header_line(tmp_path: Path) -> None:
     log = zeek_tsv(tmp_path / "ssl.log", "ssl", ["ts", "uid", "id.orig_h", "id.resp_h", "id.resp_p", "server_name"],
                    [[f"{T0:.6f}", "C1", "10.2.9.1", "104.18.0.1", "443", "api.openai.com"]])

@@ -48,9 +48,15 @@ _ZEEK_KINDS_BY_FIELD = (("client_initial_dcid", "zeek-quic"), ("client_protocol"
                         ("cert_chain_fps", "zeek-ssl"), ("cert_chain_fuids", "zeek-ssl"), ("ja4", "zeek-ssl"),
                         ("query", "zeek-dns"), ("uri", "zeek-http"), ("conn_state", "zeek-conn"))
 _ZEEK_READ = {"zeek-ssl", "zeek-quic", "zeek-dns", "zeek-http", "zeek-conn", "zeek-x509"}
-# Zeek's record fields nest with '.'; Log::default_scope_sep (or a field_name_map) may write them with '_'
+# Zeek's record fields nest with '.'; Log::default_scope_sep writes them with '_' instead, and a
+# Log::field_name_map renames them, most often the connection's addresses and ports (as Zeek's own
+# tests and ECS-style pipelines do): the names this reader knows them by
 _DOTTED = ("id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "certificate.subject", "san.dns")
-_FIELD_NAMES = {name.replace(".", "_"): name for name in _DOTTED}
+_RENAMED = {"id.orig_h": ("src", "src_ip", "source.ip", "orig_h"), "id.orig_p": ("src_port", "source.port", "orig_p"),
+            "id.resp_h": ("dst", "dst_ip", "destination.ip", "resp_h"),
+            "id.resp_p": ("dst_port", "destination.port", "resp_p")}
+_FIELD_NAMES = {**{name.replace(".", "_"): name for name in _DOTTED},
+                **{alias: name for name, aliases in _RENAMED.items() for alias in aliases}}
 _SUBJECT_CN = re.compile(r"(?:^|,)\s*CN=((?:[^,\\]|\\.)+)")
 
 
