@@ -9,6 +9,7 @@ with ``--strict``.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 import logging
 import sys
@@ -146,7 +147,6 @@ SCAN_EPILOG = """Examples:
 """
 
 
-@app.command(epilog=SCAN_EPILOG)
 def scan(
     path: Optional[List[str]] = typer.Option(None, "--path", "-p", help="Directory or file to scan (repeatable; default: .)."),
     detector: Optional[List[str]] = typer.Option(None, "--detector", "-d", help="Detector to run (repeatable; default: the offline local ones)."),
@@ -157,31 +157,17 @@ def scan(
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when an agent has this status or worse, or 'new' (with --baseline), or 'none'. Default: shadow."),
     baseline: Optional[str] = typer.Option(None, "--baseline", help="Previous JSON inventory: mark agents new / changed / unchanged / gone."),
     strict: Optional[bool] = typer.Option(None, "--strict", help="Exit 3 when any detector could not look everywhere."),
-    config: Optional[str] = typer.Option(None, "--config", "-c", help="TOML config file (default: ./shadow-agents.toml or [tool.shadow-agents] in ./pyproject.toml)."),
+    config: Optional[str] = typer.Option(None, "--config", "-c", help="TOML config file, trusted (default: ~/.config/shadow-agents/config.toml, plus ./shadow-agents.toml or [tool.shadow-agents] in ./pyproject.toml, which may only widen the scan)."),
     catalog: Optional[List[str]] = typer.Option(None, "--catalog", help="Extra provider catalogue YAML (repeatable; same schema as the built-in one)."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds each detector may run before it is stopped (default 600)."),
-    set_option: Optional[List[str]] = typer.Option(None, "--set", help="Detector option DETECTOR.OPTION=VALUE (repeatable)."),
+    timeout: Optional[str] = typer.Option(None, "--timeout", help="How long each detector may run before it is stopped (e.g. 90, 10m; default 600s)."),
+    set_option: Optional[List[str]] = typer.Option(None, "--set", help="Detector option DETECTOR.OPTION=VALUE (repeatable; see `shadow-agents detectors`)."),
     quiet: Optional[bool] = typer.Option(None, "--quiet", "-q", help="No progress or summary on stderr; errors only."),
     verbose: Optional[bool] = typer.Option(None, "--verbose", "-v", help="Debug logging on stderr (secrets are still redacted)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No live progress display."),
-    history: Optional[bool] = typer.Option(None, "--history", help="repo: also scan every commit of git history.", rich_help_panel="Detector options"),
-    max_file_size: Optional[str] = typer.Option(None, "--max-file-size", help="repo: skip files larger than this (e.g. 10MB; default 10MB).", rich_help_panel="Detector options"),
-    include_vendored: Optional[bool] = typer.Option(None, "--include-vendored", help="repo: also scan node_modules, virtualenvs, site-packages.", rich_help_panel="Detector options"),
-    respect_gitignore: Optional[bool] = typer.Option(None, "--respect-gitignore", help="repo: skip files .gitignore ignores (default: scan them for keys).", rich_help_panel="Detector options"),
-    workers: Optional[int] = typer.Option(None, "--workers", help="repo: worker processes (default: all cores).", rich_help_panel="Detector options"),
-    resolve_hosts: Optional[bool] = typer.Option(None, "--resolve", help="process: resolve catalogue hostnames to attribute connections (makes DNS queries).", rich_help_panel="Detector options"),
-    interface: Optional[str] = typer.Option(None, "--interface", help="network: capture live on this interface.", rich_help_panel="Detector options"),
-    duration: Optional[str] = typer.Option(None, "--duration", help="network: live capture length (e.g. 30s, 5m).", rich_help_panel="Detector options"),
-    bpf: Optional[str] = typer.Option(None, "--bpf", help="network: capture filter for live capture (default: tcp or udp port 53 or udp port 443).", rich_help_panel="Detector options"),
-    capture: Optional[List[str]] = typer.Option(None, "--capture", help="network: capture or log file to read (repeatable; files given with -p are recognised too).", rich_help_panel="Detector options"),
+    *,
+    detector_flags: dict[tuple[str, str], Any] | None = None,
 ) -> None:
     """Scan this machine and the given paths for LLM agents and report them against the registry."""
-    flags = {
-        "repo": {"history": history, "max_file_size": max_file_size, "include_vendored": include_vendored,
-                 "respect_gitignore": respect_gitignore, "workers": workers},
-        "process": {"resolve": resolve_hosts},
-        "network": {"interface": interface, "duration": duration, "bpf": bpf, "inputs": capture or None},
-    }
     cli: dict[str, Any] = {
         "paths": path or [], "detectors": detector or [], "exclude_detectors": exclude_detector or [],
         "registry": registry, "format": format, "output": output, "fail_on": fail_on, "baseline": baseline,
@@ -190,17 +176,70 @@ def scan(
     }
 
     def body() -> int:
+        from scanner.pipeline import list_detectors
+        infos = list_detectors()
         options = parse_set_options(set_option or [])
-        for det, values in flags.items():
-            for key, value in values.items():
-                if value is not None:
-                    options.setdefault(det, {})[key] = value
+        for (det, name), value in (detector_flags or {}).items():
+            if value is not None and value != ():
+                options.setdefault(det, {})[name] = list(value) if isinstance(value, (list, tuple)) else value
         cli["detector_options"] = options
-        cfg = resolve(cli, config_path=config)
+        cfg = resolve(cli, config_path=config, declared={i.name: i.options for i in infos if i.cls is not None},
+                      offline={i.name for i in infos if i.offline})
         _setup_logging(cfg.verbose, cfg.quiet)
+        _report_config(cfg)
         return _scan(cfg)
 
     _guarded(body)
+
+
+_FLAG_TYPES: dict[str, Any] = {"bool": Optional[bool], "list": Optional[List[str]], "paths": Optional[List[str]]}
+
+
+def _register_scan(with_detector_flags: bool) -> None:
+    """Register ``scan`` with one flag per detector option that declares one.
+
+    The flags are read from the installed detectors' declarations, so a plugin's
+    flags appear like the built-ins'. Only ``scan`` pays for importing the detectors.
+    """
+    params = list(inspect.signature(scan, eval_str=True).parameters.values())[:-1]  # all but detector_flags
+    targets: dict[str, tuple[str, str]] = {}
+    if with_detector_flags:
+        from scanner.pipeline import list_detectors
+        taken = {name for p in params for name in getattr(p.default, "param_decls", ()) or ()}
+        for info in list_detectors():
+            for opt in info.options.values():
+                if not opt.flag or opt.flag in taken:
+                    continue  # no flag, or another detector (or the core) has it: --set still works
+                taken.add(opt.flag)
+                pname = f"detector_flag_{len(targets)}"
+                targets[pname] = (info.name, opt.name)
+                shown = opt.display_default()
+                text = f"{info.name}: {opt.help}" + (f" [default: {shown}]" if shown and opt.type != "bool" else "")
+                default = typer.Option(None, opt.flag, help=text, rich_help_panel="Detector options",
+                                       show_default=False, metavar=None if opt.type == "bool" else opt.metavar)
+                params.append(inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                                annotation=_FLAG_TYPES.get(opt.type, Optional[str])))
+
+    def command(**kwargs: Any) -> None:
+        flags = {targets[k]: kwargs.pop(k) for k in list(kwargs) if k in targets}
+        scan(**kwargs, detector_flags=flags)
+
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    command.__doc__ = scan.__doc__
+    app.command("scan", epilog=SCAN_EPILOG)(command)
+
+
+def _report_config(cfg: ScanConfig) -> None:
+    """Say which implicit config was used and what was refused from it (the metadata keeps both)."""
+    if cfg.quiet:
+        return
+    for f in cfg.config_files:
+        if f["trust"] == "implicit":
+            err.print(f"note: using {f['path']} found in the current directory; it can only widen the scan "
+                      "(pass --config to trust a file)", highlight=False)
+    for line in cfg.refused:
+        err.print(f"warning: {line}", highlight=False)
 
 
 def _scan(cfg: ScanConfig) -> int:
@@ -301,24 +340,40 @@ def merge(
 
 @app.command(epilog="Example:\n\n  shadow-agents detectors --json")
 def detectors(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """List installed detectors, whether each runs by default, and whether it can run here."""
+    """List installed detectors, whether each runs by default, whether it can run here, and its options."""
 
     def body() -> int:
         from scanner.pipeline import list_detectors
         infos = list_detectors()
         if as_json:
             typer.echo(json.dumps([{"name": i.name, "description": i.description, "default": i.default,
-                                    "offline": i.offline, "available": i.available, "why_not": i.why_not or None}
+                                    "offline": i.offline, "available": i.available, "why_not": i.why_not or None,
+                                    "options": [_option_doc(o) for o in i.options.values()]}
                                    for i in infos], indent=2))
             return EXIT_OK
         table = Table("Detector", "Default", "Available here", "Description")
         for i in infos:
             avail = "yes" if i.available else f"no: {i.why_not}"
             table.add_row(i.name, "yes" if i.default and i.offline else "no", avail, i.description)
-        Console().print(table)
+        out = Console()
+        out.print(table)
+        for i in infos:
+            if not i.options:
+                continue
+            out.print(f"\n{i.name} options (--set {i.name}.OPTION=VALUE, or [detectors.{i.name}] in a config file):",
+                      highlight=False, markup=False)
+            for o in i.options.values():
+                flag = f" {o.flag}" if o.flag else ""
+                default = "" if o.default is None else f", default {o.display_default()}"
+                out.print(f"  {o.name}{flag} ({o.describe_type()}{default}): {o.help}", highlight=False, markup=False)
         return EXIT_OK
 
     _guarded(body)
+
+
+def _option_doc(opt: Any) -> dict[str, Any]:
+    return {"name": opt.name, "type": opt.type, "default": opt.default, "flag": opt.flag, "help": opt.help,
+            "choices": list(opt.choices) or None, "widens": opt.widens}
 
 
 @app.command(epilog="Example:\n\n  shadow-agents formats")
@@ -407,7 +462,14 @@ def registry_check(file: Path = typer.Argument(..., help="Registry file to valid
     _guarded(body)
 
 
+def _invokes_scan(args: list[str]) -> bool:
+    """Whether the command line runs ``scan`` (its first word that is not a root option)."""
+    words = [a for a in args if not a.startswith("-")]
+    return bool(words) and words[0] == "scan"
+
+
 def main() -> None:
     """Console-script entry point."""
+    _register_scan(with_detector_flags=_invokes_scan(sys.argv[1:]))
     app()
 

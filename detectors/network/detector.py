@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from detectors.base import Detector, DetectorError, ScanContext
+from detectors.base import Detector, DetectorError, Option, ScanContext
 from detectors.network import compressed, logs
 from detectors.network.aggregate import Aggregator, Record
 from detectors.network.engine import UNKNOWN_FP, Engine
@@ -92,6 +92,16 @@ class NetworkDetector(Detector):
     description = "LLM API traffic in pcap/pcapng captures, Zeek/Squid/dnsmasq logs, or a live interface"
     default = False
     offline = True
+    options = (
+        Option("inputs", "paths", None, "Capture or log file to read (repeatable; files given with -p are recognised "
+               "too).", flag="--capture"),
+        Option("interface", "str", None, "Capture live on this interface.", flag="--interface"),
+        Option("duration", "duration", None, "Live capture length (e.g. 30s, 5m; default 60s).", flag="--duration"),
+        Option("bpf", "str", None, "Capture filter for live capture (default: tcp or udp port 53 or udp port 443).",
+               flag="--bpf"),
+        Option("csv_columns", "list", None, "Time, client and host column names of CSV logs (default: timestamp,client,host)."),
+        Option("log_year", "int", None, "Year of syslog-style timestamps without one (default: the file's mtime)."),
+    )
 
     def run(self, ctx: ScanContext) -> Iterator[Finding]:
         agg = Aggregator()
