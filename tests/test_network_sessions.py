@@ -49,6 +49,11 @@ def test_quic_retry_is_one_connection_and_a_new_dcid_on_the_same_port_another() 
     assert all(f.details["ja4"].startswith("q13d") for f in got.values()) and coverage.scanned["flows"] == 3
 
 
+def test_quic_initial_after_other_packets_on_the_same_ports_is_read() -> None:
+    """A 0-RTT packet (or the capture's start) before the first Initial must not hide the ClientHello."""
+    check_fixture("quic-late-initial.pcap", scan(DATA / "quic-late-initial.pcap")[0])
+
+
 # ---- openings, byte by byte -------------------------------------------------------------
 
 HELLO = records(client_hello("api.openai.com"))

@@ -569,6 +569,9 @@ class Engine:
                 entry[1] and plen >= QUIC_MIN_INITIAL and self._new_quic_connection(flow, buf[data:end]))):
             self._close(flow)  # the client port is reused for a new QUIC connection
             flow = None
+        if (flow is not None and entry[1] and flow.mode == M_DONE and not flow.dcid and plen >= QUIC_MIN_INITIAL
+                and quic.initial_header(buf[data:end])):
+            flow.mode = M_QUIC  # the first Initial after packets that opened the flow (0-RTT first, a capture begun late)
         if flow is None:
             long_header = plen > 0 and buf[data] & 0xC0 == 0xC0
             if long_header and plen >= QUIC_MIN_INITIAL:
@@ -594,7 +597,8 @@ class Engine:
         """Whether a client Initial under a DCID other than the flow's keys' starts a new connection.
 
         An Initial that does not decrypt under keys from its own DCID goes to the server's chosen
-        ID: the same connection. One that does is a new connection, unless it answers a Retry: it
+        ID: the same connection. One that does is a new connection (whatever part of its ClientHello
+        it carries: Chrome scatters it over several Initials), unless it answers a Retry: it
         goes to the ID the server's Retry gave, keeps the client's own non-empty Source Connection
         ID, or (for a capture without the server's side) repeats the flow's ClientHello random, as
         Chrome does. Initials after a Retry derive their keys from the new ID from then on.
@@ -607,7 +611,7 @@ class Engine:
             return False
         keys = quic.client_initial_keys(*head)
         frames = quic.crypto_frames(datagram, lambda v, d: keys)
-        if not any(offset == 0 for offset, _ in frames):
+        if not frames:  # not protected with keys from its own DCID (the AEAD tag tells)
             return False
         if same_client or (flow.client_random and quic.client_random(frames) == flow.client_random):
             flow.quic_keys, flow.dcid = keys, head[1]
