@@ -116,6 +116,10 @@ class NetworkDetector(Detector):
         checks.append(Check("libpcap", bool(pcap), f"{pcap} compiles capture filters" if pcap else
                             "not found: live capture runs unfiltered (more CPU), --bpf cannot be used",
                             "" if pcap else "install libpcap (Debian/Ubuntu: apt-get install libpcap0.8)"))
+        zstd = compressed.ZSTD_AVAILABLE
+        checks.append(Check("zstandard", zstd, "reads zstd-compressed captures and logs" if zstd else
+                            "not installed: zstd-compressed inputs are skipped (a coverage gap says so)",
+                            "" if zstd else "pip install 'shadow-agent-scanner[zstd]'"))
         return checks
 
     def run(self, ctx: ScanContext) -> Iterator[Finding]:
