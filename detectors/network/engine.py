@@ -600,8 +600,9 @@ class Engine:
         ID: the same connection. One that does is a new connection (whatever part of its ClientHello
         it carries: Chrome scatters it over several Initials), unless it answers a Retry: it
         goes to the ID the server's Retry gave, keeps the client's own non-empty Source Connection
-        ID, or (for a capture without the server's side) repeats the flow's ClientHello random, as
-        Chrome does. Initials after a Retry derive their keys from the new ID from then on.
+        ID, or (for a capture without the server's side) repeats the flow's ClientHello random (a
+        client that retransmits its CRYPTO data as it was; aioquic makes a new ClientHello instead).
+        Initials after a Retry derive their keys from the new ID from then on.
         """
         head = quic.initial_header(datagram) if quic.AVAILABLE and flow.dcid else None
         if head is None or head[1] == flow.dcid:

@@ -193,7 +193,7 @@ def assemble(pieces: dict[int, bytes]) -> bytes:
 def hello_random(stream: bytes) -> bytes:
     """The 32-byte random of the ClientHello a CRYPTO stream starts with (b"" until it is there).
 
-    The client sends the same ClientHello again after a Retry; a new connection has a new random.
+    A client that resends its CRYPTO data as it was after a Retry repeats it; a new connection has a new one.
     """
     return stream[6:38] if len(stream) >= 38 and stream[0] == 1 else b""
 
