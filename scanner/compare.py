@@ -157,9 +157,17 @@ def listed_key_reasons(agent: Agent, group: list[Finding], today: dt.date) -> li
                               + "; " + "; ".join(x for x in facts if x) + window))
     for f in held:
         info = f.details.get("listed_key") or {}
-        if info.get("status") == "not-listed":
+        shown = f.credential.preview if f.credential else ""
+        if info.get("status") == "matched":
+            reasons.append(Reason("listed-key", f"key {shown} ({f.location.describe()}) is {f.provider} key "
+                                  f"'{info.get('name')}' ({info.get('hint')}): a partial match, "
+                                  f"{info.get('agreeing_chars')} characters agree"))
+        elif info.get("status") in ("ambiguous", "weak"):
+            reasons.append(Reason("listed-key-unsure", f"key {shown} ({f.location.describe()}) fits "
+                                  f"{', '.join(info.get('candidates') or [])} on too little to join"))
+        elif info.get("status") == "not-listed":
             reasons.append(Reason("key-not-in-organisation", f"not in the organisation — revoked or foreign: key "
-                                  f"{f.credential.preview if f.credential else ''} ({f.location.describe()}) is not among "
+                                  f"{shown} ({f.location.describe()}) is not among "
                                   f"the {info.get('keys_listed', 0)} keys {info.get('provider')} lists"))
     for f in group:
         since = keyhints.unused_since(f)
