@@ -113,3 +113,12 @@ def test_no_usable_credential_is_an_input_error(azure_env):
 def test_plain_http_off_loopback_is_refused_before_any_call(azure_env):
     with pytest.raises(DetectorError, match="plain http is accepted only to a loopback"):
         run_detector(AzureOpenAIInventoryDetector, {"endpoint": "http://arm.example.com"})
+
+
+def test_doctor_does_not_probe_for_a_vm_identity_when_nothing_is_configured(azure_env, tmp_path):
+    azure_env.delenv("IDENTITY_ENDPOINT", raising=False)
+    azure_env.delenv("IDENTITY_HEADER", raising=False)
+    azure_env.setenv("PATH", str(tmp_path))  # no az / azd here
+    checks = AzureOpenAIInventoryDetector().diagnose()
+    assert [c.ok for c in checks] == [True, False]
+    assert "no Azure credential is configured here" in checks[1].detail  # said without any network call

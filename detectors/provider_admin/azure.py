@@ -12,7 +12,10 @@ when its endpoint label differs), the key the billing detector and the findings 
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import shutil
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
@@ -52,22 +55,57 @@ def _short(exc: Exception) -> str:
     return redact.scrub(" ".join(str(text).split()))[:300]
 
 
+def _configured_sources() -> tuple[list[str], bool]:
+    """(credential sources set up on this machine, whether one is a managed identity endpoint).
+
+    Read from the environment and PATH only: doctor must not probe the instance metadata
+    address to find out whether this is an Azure VM.
+    """
+    env = os.environ
+    found = []
+    if env.get("AZURE_CLIENT_ID") and env.get("AZURE_TENANT_ID") and (
+            env.get("AZURE_CLIENT_SECRET") or env.get("AZURE_CLIENT_CERTIFICATE_PATH")):
+        found.append("service principal in the environment")
+    if env.get("AZURE_FEDERATED_TOKEN_FILE"):
+        found.append("workload identity")
+    managed = bool(env.get("IDENTITY_ENDPOINT") or env.get("MSI_ENDPOINT"))
+    if managed:
+        found.append("managed identity endpoint")
+    for tool, label in (("az", "Azure CLI"), ("azd", "Azure Developer CLI")):
+        if shutil.which(tool):
+            found.append(label)
+    return found, managed
+
+
 def credential_check() -> Check:
-    """The doctor's check: can ``DefaultAzureCredential`` get an ARM token here? (no ARM call)."""
+    """The doctor's check: can ``DefaultAzureCredential`` get an ARM token here? (no ARM call).
+
+    The instance metadata address is not probed (``exclude_managed_identity_credential``)
+    unless a managed identity endpoint is configured; a VM's identity is tried by the scan.
+    """
     from azure.core.exceptions import ClientAuthenticationError
     from azure.core.settings import settings
-    from azure.identity import CredentialUnavailableError, DefaultAzureCredential
+    from azure.identity import DefaultAzureCredential
     from azure.mgmt.core.tools import get_arm_endpoints
 
+    fix = "az login, a managed identity, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET"
+    sources, managed = _configured_sources()
+    if not sources:
+        return Check("Azure credential", False, "no Azure credential is configured here (a VM's managed identity is "
+                     "not probed by doctor; the scan tries it)", fix, required=True)
     scopes = get_arm_endpoints(settings.current.azure_cloud)["credential_scopes"]
+    quiet = logging.getLogger("azure.identity")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # its own failure warning would repeat the detail below on stderr
     try:
-        with DefaultAzureCredential() as credential:
+        with DefaultAzureCredential(exclude_managed_identity_credential=not managed) as credential:
             credential.get_token(*scopes)
-    except (ClientAuthenticationError, CredentialUnavailableError) as exc:
-        return Check("Azure credential", False, f"DefaultAzureCredential: {_short(exc).splitlines()[0][:200]}",
-                     "az login, a managed identity, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET",
-                     required=True)
-    return Check("Azure credential", True, f"DefaultAzureCredential has a token for {scopes[0]}; the scan needs the "
+    except ClientAuthenticationError as exc:
+        first = redact.scrub(str(getattr(exc, "message", None) or exc).strip().splitlines()[0])[:200]
+        return Check("Azure credential", False, f"{', '.join(sources)}: {first}", fix, required=True)
+    finally:
+        quiet.setLevel(level)
+    return Check("Azure credential", True, f"a token for {scopes[0]} ({', '.join(sources)}); the scan needs the "
                  f"{ROLE} role on each subscription")
 
 
