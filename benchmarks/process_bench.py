@@ -52,11 +52,12 @@ def hold() -> int:
         for spec in specs:
             sock = _listen(spec["listen"]) if spec.get("listen") else None
             fds = (sock.fileno(),) if sock else ()
+            user = spec.get("user")  # another user: its own group and no supplementary groups, as at login
+            as_user = {"user": user, "group": _primary_group(user), "extra_groups": []} if user else {}
             children.append(subprocess.Popen(
                 spec["argv"], executable=spec.get("executable"), env=spec.get("env", {}), cwd=spec.get("cwd"),
-                user=spec.get("user"),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=fds,
-                start_new_session=True))
+                start_new_session=True, **as_user))
             started.append({"pid": children[-1].pid, "port": sock.getsockname()[1] if sock else None})
             if sock:
                 sock.close()
@@ -68,6 +69,11 @@ def hold() -> int:
         for child in children:
             child.wait()
     return 0
+
+
+def _primary_group(user: str) -> int:
+    import pwd
+    return pwd.getpwnam(user).pw_gid
 
 
 def _listen(spec: dict[str, Any]) -> socket.socket:
