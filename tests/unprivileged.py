@@ -17,10 +17,11 @@ import pwd
 import secrets
 import shutil
 import subprocess
+import time
 import traceback
 from typing import Any, Callable, Iterator
 
-import pytest
+import psutil
 
 from detectors.base import ScanContext
 from detectors.process import ProcessDetector
@@ -65,16 +66,33 @@ def scan_processes(catalog: Catalog, hostname: str = "h1") -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def throwaway_user() -> Iterator[pwd.struct_passwd]:
-    """A new system user (removed afterwards); skips when not root or useradd is missing."""
+def throwaway_user(prefix: str = "sa-test") -> Iterator[pwd.struct_passwd | None]:
+    """A new system user for the duration of the block (None when not root or useradd is missing);
+    its processes are killed and the user removed afterwards."""
     if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("userdel"):
-        pytest.skip("needs root and useradd/userdel to run planted programs as a user of their own")
-    name = f"sa-test-{secrets.token_hex(3)}"
+        yield None
+        return
+    name = f"{prefix}-{secrets.token_hex(3)}"
     made = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
                            "--user-group", name], capture_output=True, text=True)
     if made.returncode != 0:
-        pytest.skip(f"useradd failed: {made.stderr.strip()}")
+        yield None
+        return
     try:
         yield pwd.getpwnam(name)
     finally:
+        _kill_processes_of(name)  # a daemon that left its parent's tree (reparented to init) too
         subprocess.run(["userdel", name], capture_output=True)
+
+
+def _kill_processes_of(user: str) -> None:
+    for _ in range(50):
+        left = [p for p in psutil.process_iter(["username"]) if p.info["username"] == user]
+        if not left:
+            return
+        for proc in left:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        time.sleep(0.1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import functools
 import json
 import os
 import re
@@ -56,14 +57,20 @@ class Installed:
     environment: str
     isolated: bool  # a venv or a project's node_modules, not a system-wide install
     packages: tuple[Package, ...]
-    # package name -> directories its code lives in (site-packages/<top-level>, node_modules/<name>):
-    # a file of the process mapped or open under one of them means the package is loaded.
-    homes: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
+    # package name -> where its metadata is (a dist-info directory, a node_modules package): a
+    # file of the process mapped or open under the package's code directories means it is loaded.
+    homes: dict[str, str] = field(default_factory=dict, compare=False)
 
     def loaded(self, files: set[str]) -> set[str]:
         """Names of the packages one of ``files`` (a process's mapped or open files) belongs to."""
-        return {name for name, dirs in self.homes.items()
-                if any(f.startswith(d + os.sep) for d in dirs for f in files)}
+        if not files:
+            return set()
+        out = set()
+        for name, home in self.homes.items():
+            dirs = code_dirs(home)
+            if any(f.startswith(d + os.sep) for d in dirs for f in files):
+                out.add(name)
+        return out
 
 
 class PackageIndex:
@@ -100,15 +107,14 @@ class PackageIndex:
 
     def _scan_python(self, root: Path) -> Installed | None:
         found: dict[str, Package] = {}
-        homes: dict[str, tuple[str, ...]] = {}
+        homes: dict[str, str] = {}
         for site in self._site_dirs(root):
             for entry in self._listdir(site):
                 if entry.endswith((".dist-info", ".egg-info")):
                     dist = normalise_dist(entry.rsplit(".", 1)[0].split("-", 1)[0])
                     if dist in self.python and dist not in found:
                         found[dist] = self.python[dist]
-                        homes[self.python[dist].name] = tuple(
-                            str(site / top) for top in _top_level(site / entry) or [dist.replace("-", "_")])
+                        homes[self.python[dist].name] = str(site / entry)
         isolated = self._probe(root / "pyvenv.cfg") is True
         return Installed(str(root), isolated, tuple(sorted(found.values(), key=lambda p: p.name)), homes)
 
@@ -152,7 +158,7 @@ class PackageIndex:
             for name in names:
                 if name in self.javascript:
                     found.setdefault(name, self.javascript[name])
-        homes = {p.name: (os.path.join(modules, p.name),) for p in found.values()}
+        homes = {p.name: os.path.join(modules, p.name) for p in found.values()}
         return Installed(modules, True, tuple(sorted(found.values(), key=lambda p: p.name)), homes)
 
     def _listdir(self, path: str | Path) -> list[str]:
@@ -192,6 +198,19 @@ def probe(path: str | Path, directory: bool = False) -> bool | None:
     except OSError as exc:
         return None if exc.errno == errno.EACCES else False
     return (mode & 0o170000) == (0o040000 if directory else 0o100000)
+
+
+@functools.lru_cache(maxsize=1024)
+def code_dirs(home: str) -> tuple[str, ...]:
+    """The directories a package's code is in: a Node package is its directory; a Python
+    distribution (its ``*.dist-info``) the import packages it installs."""
+    if not home.endswith((".dist-info", ".egg-info")):
+        return (home,)
+    site = os.path.dirname(home)
+    guess = normalise_dist(os.path.basename(home).rsplit(".", 1)[0].split("-", 1)[0]).replace("-", "_")
+    if probe(os.path.join(site, guess), directory=True):
+        return (os.path.join(site, guess),)  # the usual case: no metadata file to read
+    return tuple(os.path.join(site, top) for top in _top_level(Path(home)))
 
 
 def _top_level(dist_info: Path) -> list[str]:
