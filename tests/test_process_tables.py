@@ -2,7 +2,7 @@
 
 Each table in tests/fixtures/process_tables/ is one real session (its ``note`` says
 what ran: Claude Code, Codex and Gemini CLI from npm with an MCP server each, aider,
-llm and the LiteLLM proxy from PyPI, MCP servers from uvx and a venv, a script using
+Open Interpreter, llm and the LiteLLM proxy from PyPI, MCP servers from uvx and a venv, a script using
 the OpenAI SDK, a shell with an exported key running ``less``), all recorded on one
 host at one time. Replayed together they are the host's process table: one agent per
 tool, named after it, MCP servers linked to the agents that started them.
@@ -28,6 +28,7 @@ EXPECTED = {
     f"codex-cli ({ME})": ({"process", "credential", "endpoint-config"}, set()),
     f"gemini-cli ({ME})": ({"process", "credential", "endpoint-config"}, set()),
     f"aider ({ME})": ({"process", "credential", "endpoint-config", "sdk-usage"}, set()),
+    f"open-interpreter ({ME})": ({"process", "credential", "sdk-usage"}, set()),
     f"llm-cli ({ME})": ({"process", "credential", "endpoint-config", "sdk-usage"}, set()),
     f"litellm ({ME})": ({"local-model-server", "credential", "sdk-usage"}, set()),
     f"bot.py ({ME})": ({"credential", "endpoint-config", "sdk-usage"}, set()),
