@@ -85,7 +85,7 @@ def test_shell_export_and_less(host):
 def test_litellm_proxy_wrapper_is_not_an_agent_and_its_secrets_are_masked(host):
     litellm = [f for f in host["findings"] if f.location.exe and f.location.exe.endswith("/litellm")]
     assert litellm
-    assert not [f for f in host["findings"] if f.location.exe == "/usr/bin/bash" and f"shell:replay-host:alice"
+    assert not [f for f in host["findings"] if f.location.exe == "/usr/bin/bash" and "shell:replay-host:alice"
                 not in f.identity]
     for f in litellm:
         assert "Bearer ***" in f.details["command"]

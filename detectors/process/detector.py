@@ -21,11 +21,10 @@ a weak ``parent:`` identity key).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from detectors.base import Detector, DetectorError, ScanContext
+from detectors.base import Check, Detector, Option, ScanContext
 from detectors.process.installed import Container, Installed, PackageIndex
 from detectors.process.lineage import Lineage, Shell
 from detectors.process.remote import RemoteIndex, is_loopback, is_wildcard
@@ -35,6 +34,7 @@ from detectors.process.snapshot import (
 )
 from detectors.usage_gate import UsageGate
 from scanner import identity, redact
+from scanner.privileges import is_root
 from scanner.model import Confidence, Finding, Location
 
 MAX_PIDS_SHOWN = 10
@@ -71,6 +71,12 @@ class ProcessDetector(Detector):
     description = "Running agents, agent CLIs, MCP servers and local model servers on this host (process table)"
     default = True
     offline = True
+    options = (
+        Option("resolve", "bool", False, "Resolve catalogue hostnames to attribute connections (makes DNS queries).",
+               flag="--resolve"),
+        Option("resolve_timeout", "duration", DEFAULT_RESOLVE_TIMEOUT, "How long the DNS lookups of --resolve may take."),
+        Option("packages", "bool", True, "Look for installed LLM SDKs next to each interpreter."),
+    )
 
     def __init__(self, source: Any = None) -> None:
         self.source = source  # where processes are read from: this host (LiveSource) unless given
@@ -80,13 +86,24 @@ class ProcessDetector(Detector):
             return False, "psutil is not installed"
         return True, ""
 
+    def diagnose(self) -> list[Check]:
+        from scanner.privileges import has_capability, is_root
+        checks = super().diagnose()
+        full = is_root() or has_capability("CAP_SYS_PTRACE")
+        checks.append(Check("other users' processes", full,
+                            "environments, open files and sockets of every process are readable" if full else
+                            "only this user's processes show their environment, open files and sockets",
+                            "" if full else "run as root (sudo shadow-agents scan), or in a container with "
+                            "--pid=host --user 0 --cap-add SYS_PTRACE"))
+        return checks
+
     def run(self, ctx: ScanContext) -> Iterator[Finding]:
         catalog = ctx.catalog
-        resolve = _flag(ctx.option("resolve", False))
-        timeout = _seconds(ctx.option("resolve_timeout", DEFAULT_RESOLVE_TIMEOUT)) if resolve else 0.0
+        resolve = ctx.option("resolve", False)
+        timeout = ctx.option("resolve_timeout", DEFAULT_RESOLVE_TIMEOUT) if resolve else 0.0
         source = self.source or LiveSource()
         signatures = Signatures(catalog)
-        packages = PackageIndex(catalog) if _flag(ctx.option("packages", True)) else None
+        packages = PackageIndex(catalog) if ctx.option("packages", True) else None
         snap = take_snapshot(ctx, signatures, packages, source)
         remote = RemoteIndex(catalog)
         servers = _local_servers(ctx, snap)
@@ -326,7 +343,7 @@ def _group(ctx: ScanContext, snap: Snapshot, servers: dict[int, dict[str, str]],
                     identity.shell(ctx.hostname, owner.user) if isinstance(owner, Shell) else None
                 if owner_key and owner_key != keys[pid]:
                     groups[keys[pid]].inherited.setdefault(sig.variable, owner_key)
-    _link_parents(ctx, procs, reported, keys, groups, lineage)
+    _link_parents(procs, reported, keys, groups, lineage)
     return groups
 
 
@@ -356,8 +373,8 @@ def _fold_programs(procs: dict[int, Seen], reported: set[int], lineage: Lineage)
     return out
 
 
-def _link_parents(ctx: ScanContext, procs: dict[int, Seen], reported: set[int], keys: dict[int, str],
-                  groups: dict[str, Group], lineage: Lineage) -> None:
+def _link_parents(procs: dict[int, Seen], reported: set[int], keys: dict[int, str], groups: dict[str, Group],
+                  lineage: Lineage) -> None:
     """Link each reported program to the agent that started it.
 
     An MCP server links to its nearest reported ancestor that is not an MCP server; any
@@ -418,7 +435,7 @@ def _record_coverage(ctx: ScanContext, snap: Snapshot, packages: PackageIndex | 
     cov.count("sockets", sum(len(s) for s in snap.sockets.values()))
     if snap.zombies:
         cov.count("zombies", snap.zombies)
-    root = _elevated()
+    root = is_root()
     elevate = "not readable even with this scan's privileges" if root else \
         "run as root (Administrator on Windows) to read them"
     for kind, n in sorted(snap.missing.items()):
@@ -460,25 +477,6 @@ def _record_coverage(ctx: ScanContext, snap: Snapshot, packages: PackageIndex | 
 # ---- small helpers ------------------------------------------------------------------------
 
 
-def _elevated() -> bool:
-    geteuid = getattr(os, "geteuid", None)
-    return bool(geteuid and geteuid() == 0)
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
-def _seconds(value: Any) -> float:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = -1.0
-    if seconds <= 0:
-        raise DetectorError(f"process.resolve_timeout must be a positive number of seconds, got {value!r}")
-    return seconds
 
 
 def _count(n: int) -> str:
