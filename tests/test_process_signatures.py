@@ -178,6 +178,8 @@ def test_process_title_written_over_argv_is_split_back():
     (["sh", "-c", "mcp-server-memory"], False, True, False),
     (["bash", "-lc", "ls"], False, True, False),
     (["tmux"], True, False, False),
+    (["/usr/lib/systemd/systemd", "--user"], True, False, False),
+    (["/sbin/init"], False, False, False),
     (["timeout", "60", "vllm", "serve", "m"], False, True, False),
     (["pip", "install", "mcp-server-fetch"], False, False, True),
     (["/usr/bin/python3", "/usr/local/bin/pip", "install", "-U", "aider-chat"], False, False, True),

@@ -2,7 +2,9 @@
 
 Everything provider- or tool-specific comes from the catalogue. The only lists kept
 here are generic: which executables are interpreters or launchers (their script or
-package, not the interpreter, is the program) and how their options are shaped.
+package, not the interpreter, is the program) and how their options are shaped; which
+are shells, terminal session hosts and wrappers (they run their arguments, so they are
+never the tool those name); and how a package manager's install command looks.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ LAUNCHER_WORDS = frozenset({"run", "exec", "x", "tool", "dlx", "uvx"})
 INSTALLERS = frozenset({"pip", "pip3", "pipx", "uv", "poetry", "pdm", "conda", "mamba", "micromamba",
                         "npm", "npm-cli.js", "pnpm", "pnpm.cjs", "yarn", "yarn.js", "bun", "apt", "apt-get", "brew"})
 INSTALLER_SCOPES = frozenset({"pip", "tool", "global"})
-INSTALL_VERBS = frozenset({"install", "i", "in", "isntall", "add", "ci", "update", "up", "upgrade", "uninstall",
+INSTALL_VERBS = frozenset({"install", "i", "in", "add", "ci", "update", "up", "upgrade", "uninstall",
                            "remove", "rm", "un", "sync", "download", "wheel", "lock", "audit", "outdated", "list"})
 # Shells, and session hosts that hold a user's interactive environment (a key exported there
-# reaches every command the user starts). The leading "-" is a login shell's argv0.
+# reaches every command the user starts; `systemd --user` is one too, with environment.d). The
+# leading "-" is a login shell's argv0.
 SHELL = re.compile(r"-?(?:(?:ba|da|z|k|mk|tc|c|fi|a|y)?sh|nu|pwsh|xonsh|elvish)(?:\.exe)?")
 SESSION_HOSTS = frozenset({"tmux", "tmux: server", "screen", "SCREEN", "zellij"})
 # Programs that run the command in their arguments (in a child, a container or elsewhere): the
@@ -59,7 +62,7 @@ _SENSITIVE_ASSIGNMENT = re.compile(rf"(?i)^((?:-{{1,2}}[\w-]+=|-e)?{_SECRET_WORD
 _EMBEDDED_SECRET = re.compile(rf"(?i)({_SECRET_WORD}[\"']?\s*[=:]\s*[\"']?)([^\s\"',;)}}&]+)")
 AUTH_SCHEMES = frozenset({"bearer", "basic", "token"})
 _PUNCTUATION = "\"'{}()[],;"
-MAX_SHELL_DEPTH = 3  # sh -c "bash -c '…'" nests; deeper strings are masked as words
+MAX_SHELL_DEPTH = 3  # sh -c "bash -c '…'" nests; a deeper string is masked as one word
 MAX_CMDLINE_SHOWN = 300
 # A bare argument that looks like a random token (a formatless key passed positionally):
 # long, one word, letters and digits mixed, high entropy. Paths, URLs and options never match.
@@ -140,7 +143,7 @@ def parse_command(exe: str | None, cmdline: Sequence[str], name: str | None) -> 
     else:
         program = exe or argv0 or name or "?"
     interactive = _interactive_shell(argv0_base or exe_base, list(cmdline[1:])) or (name or "") in SESSION_HOSTS \
-        or argv0_base in SESSION_HOSTS
+        or argv0_base in SESSION_HOSTS or (argv0_base == "systemd" and "--user" in cmdline[1:])
     wrapper = not interpreter and any(SHELL.fullmatch(b) or b in WRAPPERS for b in (argv0_base, exe_base) if b)
     return Command(names, interpreter, script, args, program, renamed, interactive, _installer(cmdline), wrapper)
 
