@@ -45,8 +45,9 @@ _KEY_FIELDS = {
 _FRAMEWORK_FIELDS = {"id": str, "name": str, "packages": dict, "imports": dict, "providers": list}
 _TOOL_FIELDS = {
     "id": str, "name": str, "kind": str, "executables": list, "script_patterns": list,
-    "packages": dict, "providers": list, "env_vars": list,
+    "packages": dict, "providers": list, "env_vars": list, "child_env": list, "runtime": (str, type(None)),
 }
+TOOL_RUNTIMES = ("python", "node")
 _REQUIRED = {"id", "name"}
 
 
@@ -127,6 +128,12 @@ class AgentTool:
     packages: dict[str, list[str]]
     providers: list[str]
     env_vars: list[str]
+    # Variables the tool sets for every process it starts (CLAUDECODE=1): the process
+    # detector reads them as "started by this tool" when the parent chain is not visible.
+    child_env: list[str] = field(default_factory=list)
+    # The interpreter family the tool's scripts run on ("python" | "node"; None: any or a native
+    # binary): `node /usr/local/bin/mcp-server-x` is never the Python MCP server.
+    runtime: str | None = None
 
 
 @dataclass(frozen=True)
@@ -302,11 +309,14 @@ class Catalog:
         e = _check_fields(entry, _TOOL_FIELDS, where)
         if e.get("kind", "coding-agent") not in TOOL_KINDS:
             raise InputError(f"{where}: kind must be one of {', '.join(TOOL_KINDS)}")
+        if e.get("runtime") not in (None, *TOOL_RUNTIMES):
+            raise InputError(f"{where}: runtime must be one of {', '.join(TOOL_RUNTIMES)}")
         return AgentTool(
             id=e["id"], name=e["name"], kind=e.get("kind", "coding-agent"),
             executables=list(e.get("executables") or []), script_patterns=list(e.get("script_patterns") or []),
             packages={k: list(v or []) for k, v in (e.get("packages") or {}).items()},
             providers=list(e.get("providers") or []), env_vars=list(e.get("env_vars") or []),
+            child_env=list(e.get("child_env") or []), runtime=e.get("runtime"),
         )
 
     # ---- lookups -------------------------------------------------------------------

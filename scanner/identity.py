@@ -14,7 +14,7 @@ from pathlib import Path
 
 from scanner import git
 
-WEAK_TYPES = frozenset({"owner", "host"})
+WEAK_TYPES = frozenset({"owner", "host", "parent"})
 
 # Order used to pick the key an agent is named and identified after: where the
 # program lives is more stable across runs than the credential it currently holds
@@ -64,6 +64,11 @@ def net(client: str, fingerprint: str) -> str:
 
 def host(name: str) -> str:
     return f"host:{name}"
+
+
+def parent(key: str) -> str:
+    """Started by the agent whose key this is (an MCP server by its coding agent): a link, never a merge."""
+    return f"parent:{key}"
 
 
 def owner(name: str) -> str:
