@@ -8,12 +8,11 @@ boto3's own chain (environment, profiles, SSO, instance and container roles), op
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from typing import Any, Iterator
 
 from detectors.billing import common
-from detectors.billing.common import MIN_SPEND, SINCE, Line, Matcher, Window
+from detectors.billing.common import MIN_SPEND, SINCE, Line, Matcher, Window, export_window
 from scanner.detector import Detector, DetectorError, ScanContext
 from scanner.model import CoverageStatus, Finding
 from scanner.options import Option
@@ -72,13 +71,6 @@ class AwsBillingDetector(Detector):
             lines = list(_cost_explorer(ctx, session, matcher, window))
             source = "cost-explorer"
         yield from common.findings(self.name, ctx, "aws", lines, window, source)
-
-
-def export_window(lines: list[Line], matcher: Matcher, since: float) -> Window:
-    """For files: ``since`` back from the newest LLM line in them, so an old export still reads."""
-    days = [line.day for line in lines if line.day and matcher.match(line)]
-    newest = dt.date.fromisoformat(max(days)) if days else dt.datetime.now(dt.timezone.utc).date()
-    return Window.back_from(newest + dt.timedelta(days=1), since)
 
 
 # ---- credentials ----------------------------------------------------------------------------------

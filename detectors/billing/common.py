@@ -90,6 +90,13 @@ class Window:
         return f"{self.start.isoformat()}/{(self.end - dt.timedelta(days=1)).isoformat()}"
 
 
+def export_window(lines: list[Line], matcher: "Matcher", since: float) -> Window:
+    """For files: ``since`` back from the newest LLM line in them, so an old export still reads."""
+    days = [line.day for line in lines if line.day and matcher.match(line)]
+    newest = dt.date.fromisoformat(max(days)) if days else dt.datetime.now(dt.timezone.utc).date()
+    return Window.back_from(newest + dt.timedelta(days=1), since)
+
+
 class Matcher:
     """The catalogue's billing rules for one cloud, compiled: which provider a line is, which model."""
 
@@ -247,7 +254,7 @@ def findings(detector: str, ctx: ScanContext, cloud: str, lines: Iterable[Line],
     below = 0
     for key in sorted(groups):
         g = groups[key]
-        if round(g.cost, 6) < min_spend or (min_spend == 0 and abs(g.cost) < 0.005 and not g.quantities):
+        if round(g.cost, 6) < min_spend:
             below += 1
             continue
         out.append(_finding(detector, cloud, g, window, source))
@@ -265,7 +272,7 @@ def _finding(detector: str, cloud: str, g: _Group, window: Window, source: str) 
             keys.append(identity.azure_openai_account(name))
     keys += [identity.owner(o) for o in sorted(g.owners)]
     quantity, unit = (None, None)
-    if len(g.quantities) == 1:
+    if len(g.quantities) == 1 and next(iter(g.quantities)):  # one named unit: the total means something
         unit, quantity = next(iter(g.quantities.items()))
         quantity = round(quantity, 6)
     usage = sorted(g.usage.items(), key=lambda kv: (-kv[1][0], kv[0]))
@@ -290,8 +297,9 @@ def _finding(detector: str, cloud: str, g: _Group, window: Window, source: str) 
         detector=detector, kind=KIND, provider=g.rule.provider, model=g.model,
         location=Location(cloud=cloud, account=g.account, resource=g.resource),
         identity=keys, evidence=evidence,
-        # a scoped service (SageMaker hosting, Vertex AI) may bill models that are not LLMs
-        confidence=Confidence.MEDIUM if g.rule.scoped_services and not g.rule.services else Confidence.HIGH,
+        # a scoped service (SageMaker hosting) may bill models that are not LLMs unless a model is named
+        confidence=Confidence.MEDIUM if g.model is None and g.rule.scoped_services and not g.rule.services
+        else Confidence.HIGH,
         details=details, observed_at=g.last or (window.end - dt.timedelta(days=1)).isoformat(),
         cost=round(g.cost, 6), currency=g.currency, period=window.text, quantity=quantity, unit=unit or None,
     )

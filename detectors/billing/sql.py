@@ -189,7 +189,7 @@ def aggregate_query(source: str, schema: ExportSchema, columns: Columns, dialect
 def _credits(dialect: Dialect, found: list[tuple[str, str]]) -> str:
     for expr, typ in found:
         if _is_list(typ) and dialect.name == "duckdb":
-            return f"coalesce(list_sum(list_transform({expr}, c -> TRY_CAST(c.amount AS DOUBLE))), 0)"
+            return f"coalesce(list_sum(list_transform({expr}, lambda c: TRY_CAST(c.amount AS DOUBLE))), 0)"
         if not _is_list(typ) and not _is_text(typ):
             return dialect.to_double(expr)
     return "CAST(0 AS DOUBLE)"
