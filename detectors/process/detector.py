@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 from detectors.base import Detector, DetectorError, Option, ScanContext
 from detectors.process.installed import Container, Installed, PackageIndex, container_of
@@ -142,7 +143,7 @@ class ProcessDetector(Detector):
             yield finding("local-model-server", f"{provider.name} server ({how}): {where}{bind}{note}",
                           provider_id, confidence, details)
         for (_, _), sig in sorted(g.env.items()):
-            yield self._env_finding(finding, sig, g.program)
+            yield self._env_finding(finding, sig, g.program, catalog)
         for env_path, installed in sorted(g.installed.items()):
             for pkg in installed.packages:
                 label = "SDK" if pkg.kind == "sdk-usage" else "framework"
@@ -159,7 +160,7 @@ class ProcessDetector(Detector):
                           {"remote": shown[:MAX_REMOTES_SHOWN], "matched": how})
 
     @staticmethod
-    def _env_finding(finding: Any, sig: EnvSignal, program: str) -> Finding:
+    def _env_finding(finding: Any, sig: EnvSignal, program: str, catalog: Any) -> Finding:
         source = "process-environment" if sig.source == "environment" else sig.source
         details: dict[str, Any] = {"variable": sig.variable, "source": source}
         if sig.role == "key":
@@ -173,8 +174,9 @@ class ProcessDetector(Detector):
                            (identity.cred(cred.fingerprint),), cred)
         if sig.role == "endpoint":
             details["endpoint"] = sig.endpoint
+            host = urlsplit(sig.endpoint).hostname if sig.endpoint else None
             return finding("endpoint-config", f"{sig.variable} points at {sig.endpoint} for {program}",
-                           sig.provider, Confidence.MEDIUM, details)
+                           sig.provider, Confidence.MEDIUM, details, tuple(identity.endpoint_keys(catalog, host)))
         return finding("provider-config", f"{sig.variable} is set for {program}", sig.provider, Confidence.LOW, details)
 
 
