@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 from detectors.billing import common
 from detectors.billing.common import MIN_SPEND, SINCE, Line, Matcher, Window, export_window
+from scanner import redact
 from scanner.detector import Detector, DetectorError, ScanContext
 from scanner.model import CoverageStatus, Finding
 from scanner.options import Option
@@ -121,7 +122,7 @@ def _refused(ctx: ScanContext, what: str, operation: str, exc: Any, fatal: bool)
     elif code == "DataUnavailableException":
         reason = f"{operation}: no Cost Explorer data for the period (is Cost Explorer enabled?)"
     else:
-        reason = f"{operation} failed: {code}: {message}"[:300]
+        reason = redact.scrub(f"{operation} failed: {code}: {message}"[:300])
     if fatal:
         ctx.coverage.status = CoverageStatus.FAILED
         ctx.coverage.reason = f"{what}: {reason}"

@@ -226,7 +226,8 @@ def _refusal(exc: Any, scope: str) -> str:
 
 
 def _short(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    return common.short_error(exc)
+
 
 
 def _subscription(text: str) -> str | None:

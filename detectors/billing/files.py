@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from detectors.billing.common import Line
+from detectors.billing.common import Line, short_error
 from detectors.billing.sql import DUCKDB, Columns, SchemaError, aggregate_query, literal, row_to_line
 from scanner.catalog import ExportSchema
 from scanner.detector import DetectorError, ScanContext
@@ -124,7 +124,7 @@ def _gap(ctx: ScanContext, files: list[Path], reason: str) -> None:
 
 
 def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    return short_error(exc, 300)
 
 
 def _interrupt_on_cancel(ctx: ScanContext, con, stop: threading.Event) -> None:

@@ -196,5 +196,4 @@ def _billing_retry() -> Any:
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:240] if text else type(exc).__name__
+    return common.short_error(exc)
