@@ -90,8 +90,11 @@ def read_exports(ctx: ScanContext, paths: list[str], schema: ExportSchema, servi
     watcher = threading.Thread(target=_interrupt_on_cancel, args=(ctx, con, stop), daemon=True)
     watcher.start()
     try:
-        for fmt, files in sorted(groups.items()):
+        for fmt, candidates in sorted(groups.items()):
             ctx.check_cancelled()
+            files = [f for f in candidates if _is_export(ctx, con, fmt, f, schema)]
+            if not files:
+                continue
             ctx.progress(None, None, f"{len(files)} {fmt} file(s)")
             source = _reader(fmt, files)
             try:
@@ -116,6 +119,22 @@ def read_exports(ctx: ScanContext, paths: list[str], schema: ExportSchema, servi
     finally:
         stop.set()
         con.close()
+
+
+def _is_export(ctx: ScanContext, con, fmt: str, path: Path, schema: ExportSchema) -> bool:
+    """Whether one file has the schema's required columns (its header or footer only is read)."""
+    import duckdb
+    try:
+        columns = Columns((r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {_reader(fmt, [path])}").fetchall())
+    except duckdb.Error as exc:
+        _gap(ctx, [path], f"cannot read as {fmt}: {_first_line(exc)}")
+        return False
+    for required in ("account", "service", "cost"):
+        if not any(columns.candidate(DUCKDB, c) for c in schema.columns[required]):
+            _gap(ctx, [path], f"not a {schema.name} file: no {required} column "
+                              f"(looked for {', '.join(schema.columns[required])})")
+            return False
+    return True
 
 
 def _gap(ctx: ScanContext, files: list[Path], reason: str) -> None:
