@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.fixtures.billing_fakes import FakeServer, aws_env, aws_error, aws_json, sts_assume_role
@@ -181,3 +183,16 @@ def test_athena_pushes_the_aggregate_down(run_cli, tmp_path):
     assert "element_at(\"product\", 'product_name')" in query and "GROUP BY" in query
     assert "lower(service) LIKE '%(amazon bedrock edition)'" in query
     assert '"line_item_usage_start_date" >= TIMESTAMP' in query and '"billing_period" >= ' in query
+
+
+def test_missing_sdk_names_the_extra(run_cli, tmp_path):
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text("import sys\nsys.modules['boto3'] = None  # as if not installed\n")
+    r = run_cli("detectors", "--json", env={"PYTHONPATH": str(hide)})
+    (aws,) = [d for d in json.loads(r.out) if d["name"] == "aws-billing"]
+    assert aws["available"] is False
+    assert aws["why_not"] == "needs boto3: pip install 'shadow-agent-scanner[aws]'"
+    r = run_cli("scan", "-d", "aws-billing", "-f", "json", env={"PYTHONPATH": str(hide)})
+    cov = r.json()["coverage"][0]
+    assert cov["status"] == "skipped" and "shadow-agent-scanner[aws]" in cov["reason"]

@@ -195,3 +195,43 @@ def test_shared_since_flag_sets_all_billing_detectors(run_cli, tmp_path):
     assert r.code == 1, r.err
     periods = {f["detector"]: f["period"] for f in r.json()["findings"]}
     assert periods == {"aws-billing": "2025-03-30/2025-03-31", "gcp-billing": "2025-03-30/2025-03-31"}
+
+
+# Meter, service and SKU names as published (Azure Retail Prices, AWS Marketplace service names, GCP SKUs),
+# collected from public code that prices them: each must match its provider and name the model.
+REAL_NAMES = [
+    ("azure", "Cognitive Services", "o3 0416 Inp glbl Tokens", "azure-openai", "o3 0416"),
+    ("azure", "Cognitive Services", "gpt 4o 1120 cached Inp glbl Tokens", "azure-openai", "gpt 4o 1120"),
+    ("azure", "Foundry Models", "5.5 ShortCo opt Gl 1M Tokens", "azure-openai", "5.5"),
+    ("azure", "Foundry Models", "Grok 4.1 Inp DZone Tokens", "azure-openai", "Grok 4.1"),
+    ("azure", "Foundry Models", "Phi-4-Input Tokens", "azure-openai", "Phi-4"),
+    ("azure", "Foundry Models", "GPT 5 Inpt Glbl 1M Tokens", "azure-openai", "GPT 5"),
+    ("azure", "Cognitive Services", "gpt-oss-120B Inp glbl Tokens", "azure-openai", "gpt-oss-120B"),
+    ("azure", "Cognitive Services", "gpt 4.1 nano cached Inp glbl Tokens", "azure-openai", "gpt 4.1 nano"),
+    ("aws", "Claude Sonnet 4.5 (Amazon Bedrock Edition)", "USE1-MP:USE1_InputTokenCount-Units", "aws-bedrock",
+     "Claude Sonnet 4.5"),
+    ("aws", "TwelveLabs Pegasus 1.2 (Amazon Bedrock Edition)", "USW2-MP:USW2_output_tokens_standard-Units",
+     "aws-bedrock", "TwelveLabs Pegasus 1.2"),
+    ("gcp", "Vertex AI", "Gemini 2.5 Flash Text Input - Predictions", "google-vertex", "Gemini 2.5 Flash"),
+    ("gcp", "Vertex AI", "Gemini 3.x Flash Global Text Output", "google-vertex", "Gemini 3.x Flash"),
+]
+
+
+@pytest.mark.parametrize("cloud,service,item,provider,model", REAL_NAMES)
+def test_real_bill_names_match_and_name_the_model(cloud, service, item, provider, model):
+    from detectors.billing.common import Line, Matcher
+    matcher = Matcher(Catalog.load(), cloud)
+    line = Line(account="a", service=service, item=item, cost=1.0)
+    rule = matcher.match(line)
+    assert rule is not None and rule.provider == provider
+    assert matcher.model(rule, line) == model
+
+
+@pytest.mark.parametrize("cloud,service,item", [
+    ("azure", "Cognitive Services", "S1 Speech To Text"), ("azure", "Cognitive Services", "Standard Translator"),
+    ("gcp", "Vertex AI", "Vertex AI Workbench Instance"), ("aws", "Amazon SageMaker", "USE1-Notebk:ml.t3.medium"),
+    ("aws", "Amazon Elastic Compute Cloud - Compute", "USE1-BoxUsage:g5.2xlarge"),
+])
+def test_shared_services_other_lines_are_not_llm_spend(cloud, service, item):
+    from detectors.billing.common import Line, Matcher
+    assert Matcher(Catalog.load(), cloud).match(Line(account="a", service=service, item=item, cost=1.0)) is None

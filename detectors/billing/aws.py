@@ -23,7 +23,7 @@ PERMISSION = {
     "GetDimensionValues": "ce:GetDimensionValues", "GetCostAndUsage": "ce:GetCostAndUsage", "GetTags": "ce:GetTags",
     "AssumeRole": "sts:AssumeRole",
     "StartQueryExecution": "athena:StartQueryExecution", "GetQueryExecution": "athena:GetQueryExecution",
-    "GetQueryResults": "athena:GetQueryResults",
+    "GetQueryResults": "athena:GetQueryResults", "StopQueryExecution": "athena:StopQueryExecution",
 }
 ATHENA_DATA_PERMISSIONS = ("glue:GetTable, glue:GetPartitions, s3:GetObject and s3:ListBucket on the CUR bucket, "
                            "s3:PutObject and s3:GetObject on the query result location")
@@ -133,7 +133,7 @@ def _refused(ctx: ScanContext, what: str, operation: str, exc: Any, fatal: bool)
 # ---- Cost Explorer --------------------------------------------------------------------------------
 
 
-def _pages(call, key: str, **kwargs: Any) -> Iterator[dict]:
+def _pages(call, **kwargs: Any) -> Iterator[dict]:
     """Follow ``NextPageToken`` to the end."""
     token = None
     while True:
@@ -148,9 +148,13 @@ def _cost_explorer(ctx: ScanContext, session: Any, matcher: Matcher, window: Win
     from botocore.exceptions import ClientError
 
     ce = session.client("ce", region_name="us-east-1", config=_config())
-    period = {"Start": window.start.isoformat(), "End": window.end.isoformat()}
+    start = window.start
+    if (window.end - start).days > 14 * 30:  # past 14 months Cost Explorer wants the first of a month
+        start = start.replace(day=1)
+    # End is exclusive and may be at most the first of next month: tomorrow is always allowed
+    period = {"Start": start.isoformat(), "End": window.end.isoformat()}
     try:
-        services = [v["Value"] for page in _pages(ce.get_dimension_values, "DimensionValues", TimePeriod=period,
+        services = [v["Value"] for page in _pages(ce.get_dimension_values, TimePeriod=period,
                                                   Dimension="SERVICE", Context="COST_AND_USAGE")
                     for v in page.get("DimensionValues", [])]
     except ClientError as exc:
@@ -163,7 +167,7 @@ def _cost_explorer(ctx: ScanContext, session: Any, matcher: Matcher, window: Win
     only_ai = {"Dimensions": {"Key": "SERVICE", "Values": ai}}
 
     def usage(group_by: list[dict], flt: dict) -> Iterator[tuple[list[str], dict, dict]]:
-        for page in _pages(ce.get_cost_and_usage, "ResultsByTime", TimePeriod=period, Granularity="MONTHLY",
+        for page in _pages(ce.get_cost_and_usage, TimePeriod=period, Granularity="MONTHLY",
                            Metrics=["UnblendedCost", "UsageQuantity"], Filter=flt, GroupBy=group_by):
             names = {a["Value"]: a.get("Attributes", {}) for a in page.get("DimensionValueAttributes", [])}
             for result in page.get("ResultsByTime", []):
@@ -210,7 +214,7 @@ def _owners_by_account(ctx: ScanContext, ce: Any, period: dict, only_ai: dict, m
     from botocore.exceptions import ClientError
 
     try:
-        keys = sorted({t for page in _pages(ce.get_tags, "Tags", TimePeriod=period, Filter=only_ai)
+        keys = sorted({t for page in _pages(ce.get_tags, TimePeriod=period, Filter=only_ai)
                        for t in page.get("Tags", []) if matcher.is_owner_tag(t)})
     except ClientError as exc:
         _refused(ctx, "cost allocation tags", "GetTags", exc, fatal=False)

@@ -34,16 +34,17 @@ MIN_SPEND = Option("min_spend", "float", 0.0, "Leave out resources that cost les
 
 def missing_packages(modules: Iterable[str], extra: str) -> tuple[bool, str]:
     """``available()`` for a detector whose SDKs are an optional extra: names what to install."""
-    missing = [m for m in modules if importlib.util.find_spec(m.split(".")[0]) is None or _no_spec(m)]
+    missing = [m for m in modules if _no_spec(m)]
     if not missing:
         return True, ""
     return False, (f"needs {', '.join(missing)}: pip install 'shadow-agent-scanner[{extra}]'")
 
 
 def _no_spec(module: str) -> bool:
+    """Whether ``module`` is missing, found without importing it (only its parent packages)."""
     try:
         return importlib.util.find_spec(module) is None
-    except ModuleNotFoundError:
+    except (ModuleNotFoundError, ValueError):
         return True
 
 
