@@ -69,6 +69,11 @@ def generate(directory: Path, lines: int) -> dict[str, Path]:
     """Write the same lines as Parquet and as gzipped CSV; return the two paths."""
     import duckdb
 
+    parquet = directory / "cur2" / "data" / "BILLING_PERIOD=2025-03" / "part-0.snappy.parquet"
+    csv = directory / "cur2-csv" / "data" / "BILLING_PERIOD=2025-03" / "part-0.csv.gz"
+    done = directory / f"generated-{lines}"
+    if done.exists():  # --keep DIR from an earlier run with the same --lines: reuse (generation takes minutes)
+        return {"parquet": parquet, "csv.gz": csv}
     directory.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(config={"memory_limit": "1GB", "preserve_insertion_order": False})
     planted = ", ".join(
@@ -93,14 +98,13 @@ def generate(directory: Path, lines: int) -> dict[str, Path]:
             AS resource_tags
         FROM range({lines}) AS t(i) LEFT JOIN planted AS p ON p.k = i % {CYCLE}
     """
-    parquet = directory / "cur2" / "data" / "BILLING_PERIOD=2025-03" / "part-0.snappy.parquet"
-    csv = directory / "cur2-csv" / "data" / "BILLING_PERIOD=2025-03" / "part-0.csv.gz"
     parquet.parent.mkdir(parents=True, exist_ok=True)
     csv.parent.mkdir(parents=True, exist_ok=True)
     con.execute(f"COPY ({query}) TO '{parquet}' (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 122880)")
     con.execute(f"COPY (SELECT * REPLACE (to_json(product) AS product, to_json(resource_tags) AS resource_tags) "
                 f"FROM read_parquet('{parquet}')) TO '{csv}' (FORMAT csv, HEADER, COMPRESSION gzip)")
     con.close()
+    done.touch()
     return {"parquet": parquet, "csv.gz": csv}
 
 

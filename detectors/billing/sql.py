@@ -149,6 +149,10 @@ def aggregate_query(source: str, schema: ExportSchema, columns: Columns, dialect
 
     ``services`` count whole; a ``scoped`` service counts when its item, product or subcategory
     matches one of its patterns. Raises :class:`SchemaError` when a required column is missing.
+    Three levels: the matched names (lower-cased once), the LLM filter on them, then the other
+    expressions (tags as JSON, the day, numbers) for the lines that passed only. DuckDB runs it
+    with filter pushdown off (``files.connect``), or it would inline the map lookups into every
+    ``LIKE`` of the filter again.
     """
     resolved: dict[str, list[tuple[str, str]]] = {}
     for field_name, candidates in schema.columns.items():
@@ -158,11 +162,22 @@ def aggregate_query(source: str, schema: ExportSchema, columns: Columns, dialect
     for required in ("account", "service", "cost"):
         if required not in resolved:
             raise SchemaError(f"no {required} column (looked for {', '.join(schema.columns[required])})")
-    select: list[str] = []
-    for f in GROUPED:
+
+    def text(f: str) -> str:
         exprs = [dialect.to_text(e) for e, _ in resolved.get(f, [])]
-        value = exprs[0] if len(exprs) == 1 else f"coalesce({', '.join(exprs)})" if exprs else "CAST(NULL AS VARCHAR)"
-        select.append(f"{value} AS {f}")
+        return exprs[0] if len(exprs) == 1 else f"coalesce({', '.join(exprs)})" if exprs else "CAST(NULL AS VARCHAR)"
+
+    matched = [f for f in ("service", "item", "product", "subcategory") if f in resolved]
+    names = [f"{text(f)} AS _sa_{f}" for f in matched] + [f"lower({text(f)}) AS _sa_{f}_lc" for f in matched]
+    filters = list(where)
+    if schema.line_types and "line_type" in resolved:
+        expr = dialect.to_text(resolved["line_type"][0][0])
+        filters.append(f"lower({expr}) IN ({', '.join(literal(t.lower()) for t in schema.line_types)})")
+    lines = f"SELECT *, {', '.join(names)} FROM {source}" + (f" WHERE {' AND '.join(filters)}" if filters else "")
+    items = tuple(f"_sa_{f}_lc" for f in ("item", "product", "subcategory") if f in resolved)
+    llm = f"SELECT * FROM ({lines}) AS lines WHERE {llm_filter(services, scoped, '_sa_service_lc', items, lowered=True)}"
+
+    select = [f"{f'_sa_{f}' if f in matched else text(f)} AS {f}" for f in GROUPED]
     for f in SUMMED:
         found = resolved.get(f, [])
         if f == "credits":
@@ -176,14 +191,9 @@ def aggregate_query(source: str, schema: ExportSchema, columns: Columns, dialect
         select.append(f"{dialect.to_json(expr, typ)} AS {name}")
     start = resolved.get("start")
     select.append(f"{dialect.to_day(*start[0])} AS day" if start else "CAST(NULL AS VARCHAR) AS day")
-    filters = list(where)
-    if schema.line_types and "line_type" in resolved:
-        expr = dialect.to_text(resolved["line_type"][0][0])
-        filters.append(f"lower({expr}) IN ({', '.join(literal(t.lower()) for t in schema.line_types)})")
-    inner = f"SELECT {', '.join(select)} FROM {source}" + (f" WHERE {' AND '.join(filters)}" if filters else "")
     group = [*GROUPED, *tag_cols, "day"]
     return (f"SELECT {', '.join(group)}, SUM(cost) AS cost, SUM(credits) AS credits, SUM(quantity) AS quantity "
-            f"FROM ({inner}) AS bill WHERE {llm_filter(services, scoped)} GROUP BY {', '.join(group)}")
+            f"FROM (SELECT {', '.join(select)} FROM ({llm}) AS llm) AS bill GROUP BY {', '.join(group)}")
 
 
 def _credits(dialect: Dialect, found: list[tuple[str, str]]) -> str:
@@ -195,14 +205,20 @@ def _credits(dialect: Dialect, found: list[tuple[str, str]]) -> str:
     return "CAST(0 AS DOUBLE)"
 
 
-def llm_filter(services: list[str], scoped: list[tuple[str, list[str]]],
-               service: str = "service", items: tuple[str, ...] = ("item", "product", "subcategory")) -> str:
-    """``lower(service) LIKE …`` for every listed service, plus scoped services with their item patterns."""
-    alts = [f"lower({service}) LIKE {like(s)}" for s in services]
+def llm_filter(services: list[str], scoped: list[tuple[str, list[str]]], service: str = "service",
+               items: tuple[str, ...] = ("item", "product", "subcategory"), lowered: bool = False) -> str:
+    """``lower(service) LIKE …`` for every listed service, plus scoped services with their item patterns.
+
+    ``lowered``: the columns are lower-cased already (computed once, not once per ``LIKE``).
+    """
+    def low(col: str) -> str:
+        return col if lowered else f"lower({col})"
+
+    alts = [f"{low(service)} LIKE {like(s)}" for s in services]
     for name, patterns in scoped:
-        item_alts = [f"lower({col}) LIKE {like(p)}" for p in patterns for col in items]
+        item_alts = [f"{low(col)} LIKE {like(p)}" for p in patterns for col in items]
         if item_alts:
-            alts.append(f"(lower({service}) LIKE {like(name)} AND ({' OR '.join(item_alts)}))")
+            alts.append(f"({low(service)} LIKE {like(name)} AND ({' OR '.join(item_alts)}))")
     return "(" + " OR ".join(alts) + ")" if alts else "FALSE"
 
 
