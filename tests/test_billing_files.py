@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+import jsonschema
+
 from scanner.catalog import Catalog
+from scanner.model import Inventory
 from scanner.cli import shared_flags
 from scanner.errors import InputError
 from scanner.options import Option
@@ -85,6 +88,11 @@ def test_cur_export_sums_llm_lines_exactly(run_cli, tmp_path, fmt):
     sagemaker = by_resource["arn:aws:sagemaker:us-east-1:222222222222:endpoint/llm"]
     assert sagemaker["provider"] == "aws-sagemaker" and sagemaker["confidence"] == "medium"
     assert inv["summary"]["spend"] == {"USD": 30.3}
+    # the report is valid against the published schema, and quantity/unit survive a round trip
+    schema = json.loads((Path(__file__).resolve().parent.parent / "scanner" / "data" / "inventory.schema.json")
+                        .read_text())
+    jsonschema.validate(inv, schema)
+    assert Inventory.from_dict(inv).to_json() == r.out
 
 
 def test_export_directory_walk_min_spend_and_gaps(run_cli, tmp_path):

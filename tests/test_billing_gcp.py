@@ -29,6 +29,14 @@ class Google:
             return reply(200, {"access_token": "ya29.fake", "expires_in": 3600, "token_type": "Bearer"})
         if req.path.startswith("/bigquery/v2/projects/"):
             assert req.headers["authorization"] == "Bearer ya29.fake"
+            if req.method == "GET" and "/jobs/job1" in req.path:  # jobs.get, before reading the next page
+                return reply(200, {"kind": "bigquery#job", "id": "runner-project:US.job1",
+                                   "jobReference": {"projectId": "runner-project", "jobId": "job1", "location": "US"},
+                                   "configuration": {"query": {"query": "..."}}, "status": {"state": "DONE"}})
+            if req.method == "GET" and "/queries/job1" in req.path:  # jobs.getQueryResults, second page
+                assert req.query.get("pageToken") == ["bq2"], req.query
+                return bigquery_rows(FIELDS, [["p-lab", "Lab", "Gemini API", "Gemini 2.0 Flash Output Tokens", None,
+                                               "count1000", "USD", "[]", 0.75, 0, 5]], total=3)
             if self.deny_jobs:
                 return google_error(403, "accessDenied", "Access Denied: Project runner-project: User does not have "
                                     "bigquery.jobs.create permission in project runner-project.")
@@ -36,18 +44,20 @@ class Google:
                 self.throttled = True
                 return google_error(429, "rateLimitExceeded", "Exceeded rate limits")
             self.queries.append(req.json())
-            return bigquery_rows(FIELDS, [
+            return bigquery_rows(FIELDS, total=3, page_token="bq2", rows=[
                 ["p-support", "Support", "Vertex AI", "Gemini 2.5 Flash Text Input - Predictions", None, "count1000",
                  "USD", '[{"key":"owner","value":"ana"}]', 3.5, -0.5, 120],
                 ["p-support", "Support", "Vertex AI", "Gemini 2.5 Flash Text Output - Predictions", None, "count1000",
                  "USD", '[{"key":"owner","value":"ana"}]', 1.0, 0, 30],
-                ["p-lab", "Lab", "Gemini API", "Gemini 2.0 Flash Output Tokens", None, "count1000", "USD", "[]",
-                 0.75, 0, 5],
             ])
-        if req.path == "/v1/billingAccounts":
+        if req.path == "/v1/billingAccounts":  # two pages: the GAPIC pager follows nextPageToken
+            if req.query.get("pageToken") != ["acct2"]:
+                return reply(200, {"billingAccounts": [
+                    {"name": "billingAccounts/01ABCD-234567-89EF01", "open": True, "displayName": "Main"}],
+                    "nextPageToken": "acct2"})
             return reply(200, {"billingAccounts": [
-                {"name": "billingAccounts/01ABCD-234567-89EF01", "open": True, "displayName": "Main"},
-                {"name": "billingAccounts/0FFFFF-000000-111111", "open": True, "displayName": "Other"}]})
+                {"name": "billingAccounts/0FFFFF-000000-111111", "open": True, "displayName": "Other"},
+                {"name": "billingAccounts/0CCCCC-000000-222222", "open": False, "displayName": "Closed"}]})
         if req.path == "/v1/billingAccounts/01ABCD-234567-89EF01/projects":
             return reply(200, {"projectBillingInfo": [{"projectId": "p-support", "billingEnabled": True},
                                                       {"projectId": "p-lab", "billingEnabled": True}]})
@@ -80,7 +90,8 @@ def test_bigquery_query_pushdown_credits_and_billing_coverage(run_cli, tmp_path)
     assert "lower(service.description) LIKE 'vertex ai'" in sql
     assert {p["name"] for p in query["queryParameters"]} == {"start", "end"}
     cov = inv["coverage"][0]
-    assert cov["scanned"]["resources_below_min_spend"] == 1
+    assert cov["scanned"]["resources_below_min_spend"] == 1  # the Gemini API line of the second result page
+    assert cov["scanned"]["billing_accounts"] == 2  # both pages, the closed account left out
     assert cov["gaps"] == [{"what": "billing account 0FFFFF-000000-111111", "reason": cov["gaps"][0]["reason"]}]
     assert "Billing Account Viewer" in cov["gaps"][0]["reason"]
 
