@@ -8,7 +8,7 @@ its own process so peak RSS is its own: the detector through the real CLI, and p
 doing the same aggregation (read, product name out of the map, the catalogue's LLM filter, group
 by account and resource, sum). Checks every planted resource with its cost exact to the cent.
 
-    python benchmarks/billing_bench.py              # 10,000,000 lines (about 3 GB of disk for the CSV)
+    python benchmarks/billing_bench.py              # 10,000,000 lines in 4 files per format (~200 MB)
     python benchmarks/billing_bench.py --smoke      # 20,000 lines, seconds
     python benchmarks/billing_bench.py --lines N --keep DIR
 
@@ -65,47 +65,52 @@ ORDINARY = ["Amazon Elastic Compute Cloud", "Amazon Simple Storage Service", "Am
 # ---- the export -------------------------------------------------------------------------------
 
 
-def generate(directory: Path, lines: int) -> dict[str, Path]:
-    """Write the same lines as Parquet and as gzipped CSV; return the two paths."""
+def generate(directory: Path, lines: int, parts: int) -> dict[str, Path]:
+    """Write the same lines as Parquet and as gzipped CSV, each in ``parts`` files (Data Exports
+    deliver one or more files per billing period); return the two data directories."""
     import duckdb
 
-    parquet = directory / "cur2" / "data" / "BILLING_PERIOD=2025-03" / "part-0.snappy.parquet"
-    csv = directory / "cur2-csv" / "data" / "BILLING_PERIOD=2025-03" / "part-0.csv.gz"
-    done = directory / f"generated-{lines}"
-    if done.exists():  # --keep DIR from an earlier run with the same --lines: reuse (generation takes minutes)
-        return {"parquet": parquet, "csv.gz": csv}
-    directory.mkdir(parents=True, exist_ok=True)
+    out = {"parquet": directory / "cur2" / "data" / "BILLING_PERIOD=2025-03",
+           "csv.gz": directory / "cur2-csv" / "data" / "BILLING_PERIOD=2025-03"}
+    done = directory / f"generated-{lines}-{parts}"
+    if done.exists():  # --keep DIR from an earlier run with the same size: reuse (generation takes minutes)
+        return out
+    for d in out.values():
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
     con = duckdb.connect(config={"memory_limit": "1GB", "preserve_insertion_order": False})
     planted = ", ".join(
         f"({i}, '{a}', '{p}', '{u}', '{r}', '{pr}')" for i, (a, p, u, r, pr, _) in enumerate(PLANTED))
     ordinary = ", ".join(f"'{s}'" for s in ORDINARY)
     con.execute(f"CREATE TABLE planted(k INTEGER, account VARCHAR, product VARCHAR, usage VARCHAR, resource VARCHAR, "
                 f"principal VARCHAR); INSERT INTO planted VALUES {planted}")
-    query = f"""
-        SELECT
-          coalesce(p.account, lpad(CAST(100000000000 + (i % 37) AS VARCHAR), 12, '0')) AS line_item_usage_account_id,
-          MAP {{'product_name': coalesce(p.product, ([{ordinary}])[1 + (i % {len(ORDINARY)})]),
-                'region': 'us-east-1'}} AS product,
-          coalesce(p.usage, 'USE1-BoxUsage:m5.large') AS line_item_usage_type,
-          coalesce(p.resource, 'i-' || CAST(i % 50000 AS VARCHAR)) AS line_item_resource_id,
-          coalesce(p.principal, '') AS line_item_iam_principal,
-          CAST(((i * {COST_STEP}) % 10000) AS DOUBLE) / 10000 AS line_item_unblended_cost,
-          CAST(i % 97 AS DOUBLE) AS line_item_usage_amount,
-          'Units' AS pricing_unit, 'USD' AS line_item_currency_code,
-          TIMESTAMP '2025-03-01 00:00:00' + to_days(CAST(i % 30 AS INTEGER)) AS line_item_usage_start_date,
-          'Usage' AS line_item_line_item_type,
-          CASE WHEN p.k IS NULL THEN MAP {{'user_team': 'web'}} ELSE MAP {{'user_owner': 'owner-' || p.k}} END
-            AS resource_tags
-        FROM range({lines}) AS t(i) LEFT JOIN planted AS p ON p.k = i % {CYCLE}
-    """
-    parquet.parent.mkdir(parents=True, exist_ok=True)
-    csv.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(f"COPY ({query}) TO '{parquet}' (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 122880)")
-    con.execute(f"COPY (SELECT * REPLACE (to_json(product) AS product, to_json(resource_tags) AS resource_tags) "
-                f"FROM read_parquet('{parquet}')) TO '{csv}' (FORMAT csv, HEADER, COMPRESSION gzip)")
+    for part in range(parts):
+        lo, hi = lines * part // parts, lines * (part + 1) // parts
+        query = f"""
+            SELECT
+              coalesce(p.account, lpad(CAST(100000000000 + (i % 37) AS VARCHAR), 12, '0')) AS line_item_usage_account_id,
+              MAP {{'product_name': coalesce(p.product, ([{ordinary}])[1 + (i % {len(ORDINARY)})]),
+                    'region': 'us-east-1'}} AS product,
+              coalesce(p.usage, 'USE1-BoxUsage:m5.large') AS line_item_usage_type,
+              coalesce(p.resource, 'i-' || CAST(i % 50000 AS VARCHAR)) AS line_item_resource_id,
+              coalesce(p.principal, '') AS line_item_iam_principal,
+              CAST(((i * {COST_STEP}) % 10000) AS DOUBLE) / 10000 AS line_item_unblended_cost,
+              CAST(i % 97 AS DOUBLE) AS line_item_usage_amount,
+              'Units' AS pricing_unit, 'USD' AS line_item_currency_code,
+              TIMESTAMP '2025-03-01 00:00:00' + to_days(CAST(i % 30 AS INTEGER)) AS line_item_usage_start_date,
+              'Usage' AS line_item_line_item_type,
+              CASE WHEN p.k IS NULL THEN MAP {{'user_team': 'web'}} ELSE MAP {{'user_owner': 'owner-' || p.k}} END
+                AS resource_tags
+            FROM range({lo}, {hi}) AS t(i) LEFT JOIN planted AS p ON p.k = i % {CYCLE}
+        """
+        parquet = out["parquet"] / f"part-{part:05d}.snappy.parquet"
+        con.execute(f"COPY ({query}) TO '{parquet}' (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 122880)")
+        con.execute(f"COPY (SELECT * REPLACE (to_json(product) AS product, to_json(resource_tags) AS resource_tags) "
+                    f"FROM read_parquet('{parquet}')) TO '{out['csv.gz'] / f'part-{part:05d}.csv.gz'}' "
+                    f"(FORMAT csv, HEADER, COMPRESSION gzip)")
     con.close()
     done.touch()
-    return {"parquet": parquet, "csv.gz": csv}
+    return out
 
 
 def expected(lines: int) -> dict[tuple[str, str], Decimal]:
@@ -146,7 +151,7 @@ def detector(path: Path) -> tuple[float, float, dict[tuple[str, str], float]]:
     cli = shutil.which("shadow-agents")
     argv = [cli] if cli else [sys.executable, "-m", "scanner"]
     argv += ["scan", "-q", "-d", "aws-billing", "--aws-export", str(path), "-f", "json", "--fail-on", "none",
-             "-p", str(path.parent)]
+             "-p", str(path)]
     seconds, rss, out, _ = run_measured(argv)
     inv = json.loads(out)
     found = {(f["location"]["account"], f["location"]["resource"]): 0.0 for f in inv["findings"]}
@@ -156,16 +161,17 @@ def detector(path: Path) -> tuple[float, float, dict[tuple[str, str], float]]:
 
 
 PANDAS = r'''
-import json, re, sys
+import glob, json, re, sys
 import pandas as pd
 path, fmt, pattern = sys.argv[1], sys.argv[2], sys.argv[3]
 cols = ["line_item_usage_account_id", "product", "line_item_usage_type", "line_item_resource_id",
         "line_item_iam_principal", "line_item_unblended_cost", "line_item_line_item_type"]
+files = sorted(glob.glob(path + "/*.parquet" if fmt == "parquet" else path + "/*.csv.gz"))
 if fmt == "parquet":
-    df = pd.read_parquet(path, columns=cols)
+    df = pd.concat([pd.read_parquet(f, columns=cols) for f in files], ignore_index=True)
     df["service"] = df["product"].map(lambda m: dict(m).get("product_name"))
 else:
-    df = pd.read_csv(path, usecols=cols, dtype=str, keep_default_na=False)
+    df = pd.concat([pd.read_csv(f, usecols=cols, dtype=str, keep_default_na=False) for f in files], ignore_index=True)
     df["line_item_unblended_cost"] = df["line_item_unblended_cost"].astype(float)
     df["service"] = df["product"].map(lambda s: json.loads(s).get("product_name"))
 rx = re.compile(pattern, re.I)
@@ -184,14 +190,14 @@ path, fmt, pattern = sys.argv[1], sys.argv[2], sys.argv[3]
 cols = ["line_item_usage_account_id", "product", "line_item_usage_type", "line_item_resource_id",
         "line_item_iam_principal", "line_item_unblended_cost", "line_item_line_item_type"]
 if fmt == "parquet":
-    lf = pl.scan_parquet(path).select(cols)
+    lf = pl.scan_parquet(path + "/*.parquet").select(cols)
     product = lf.collect_schema()["product"]
     service = (pl.col("product").map.get("product_name") if product.__class__.__name__ == "Map" else
                pl.col("product").list.eval(pl.element().filter(pl.element().struct.field("key") == "product_name")
                                            .struct.field("value")).list.first())  # polars < 2 reads maps as lists
     lf = lf.with_columns(service.alias("service"))
 else:
-    lf = pl.scan_csv(path, infer_schema=False).select(cols).with_columns(
+    lf = pl.scan_csv(path + "/*.csv.gz", infer_schema=False).select(cols).with_columns(
         pl.col("line_item_unblended_cost").cast(pl.Float64),
         pl.col("product").str.json_path_match("$.product_name").alias("service"))
 keep = pl.col("service").str.contains("(?i)^(?:" + pattern + ")$") | (
@@ -249,17 +255,19 @@ def main() -> int:
     ap.add_argument("--smoke", action="store_true", help="20,000 lines: checks everything runs, in seconds")
     ap.add_argument("--lines", type=int, default=None, help="line items to generate (default 10,000,000)")
     ap.add_argument("--keep", type=Path, help="generate into (and keep) this directory")
+    ap.add_argument("--parts", type=int, default=4, help="files per format (default 4)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "billing.json")
     args = ap.parse_args()
     lines = args.lines or (20_000 if args.smoke else 10_000_000)
     work = args.keep or Path(tempfile.mkdtemp(prefix="billing-bench-"))
     try:
         t0 = time.perf_counter()
-        files = generate(work, lines)
+        files = generate(work, lines, 2 if args.smoke else args.parts)
         gen = time.perf_counter() - t0
         want = expected(lines)
-        print(f"generated {lines:,} CUR 2.0 lines in {gen:.1f}s: "
-              + ", ".join(f"{k} {p.stat().st_size / 1e6:.1f} MB" for k, p in files.items()))
+        print(f"generated {lines:,} CUR 2.0 lines in {gen:.1f}s: " + ", ".join(
+            f"{k} {sum(f.stat().st_size for f in p.iterdir()) / 1e6:.1f} MB in {len(list(p.iterdir()))} files"
+            for k, p in files.items()))
         print(f"planted LLM resources: {len(want)}; near misses: {sum(1 for p in PLANTED if not p[-1])}")
         results: dict[str, Any] = {"lines": lines, "planted": len(want), "formats": {}}
         failed = False
