@@ -243,3 +243,19 @@ def test_real_bill_names_match_and_name_the_model(cloud, service, item, provider
 def test_shared_services_other_lines_are_not_llm_spend(cloud, service, item):
     from detectors.billing.common import Line, Matcher
     assert Matcher(Catalog.load(), cloud).match(Line(account="a", service=service, item=item, cost=1.0)) is None
+
+
+def test_legacy_cur_csv_headers(run_cli, tmp_path):
+    export = tmp_path / "legacy-cur.csv"
+    export.write_text(
+        "identity/LineItemId,lineItem/UsageAccountId,lineItem/LineItemType,lineItem/UsageStartDate,lineItem/ProductCode,"
+        "lineItem/UsageType,lineItem/ResourceId,lineItem/UsageAmount,lineItem/CurrencyCode,lineItem/UnblendedCost,"
+        "product/ProductName,pricing/unit\n"
+        "a1,333333333333,Usage,2025-02-03T00:00:00Z,AmazonBedrock,USE1-Llama3-70B-input-tokens,,10,USD,0.75,"
+        "Amazon Bedrock,Units\n"
+        "a2,333333333333,Usage,2025-02-03T00:00:00Z,AmazonEC2,BoxUsage:t3.micro,i-1,24,USD,0.25,"
+        "Amazon Elastic Compute Cloud,Hrs\n")
+    r = run_cli("scan", "-d", "aws-billing", "--aws-export", str(export), "-f", "json")
+    assert r.code == 1, r.err
+    (finding,) = r.json()["findings"]
+    assert (finding["model"], finding["cost"], finding["location"]["resource"]) == ("Llama3-70B", 0.75, "aws-bedrock")
