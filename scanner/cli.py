@@ -12,6 +12,7 @@ import datetime as dt
 import inspect
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, List, Optional
@@ -34,7 +35,7 @@ app = typer.Typer(
     help="Find every program that calls an LLM API and compare it with your approved-agent registry.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # rich tracebacks print local variables: they could hold secrets
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 registry_app = typer.Typer(help="Create and validate the approved-agent registry.", no_args_is_help=True)
@@ -64,15 +65,20 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"shadow-agents {__version__}")
+        from scanner.doctor import version_line
+        typer.echo(version_line())
         raise typer.Exit()
 
 
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    no_color: bool = typer.Option(False, "--no-color", help="No colours (also: the NO_COLOR environment variable)."),
 ) -> None:
     """Find every program that calls an LLM API and compare it with your approved-agent registry."""
+    if no_color:
+        os.environ["NO_COLOR"] = "1"  # consoles made later (reports) read it
+        err.no_color = True
 
 
 def _choose_format(fmt: str | None, output: str | None) -> str:
@@ -277,6 +283,10 @@ def _scan(cfg: ScanConfig) -> int:
     for c in inventory.coverage:
         if c.input_error:
             err.print(f"[red]error:[/] {c.detector}: {c.reason}", markup=True, highlight=False)
+    if not cfg.registry and not cfg.quiet and err.is_terminal:
+        err.print("hint: no registry given, so every agent is shadow. Start one from this scan:\n"
+                  "  shadow-agents scan -f json -o scan.json && shadow-agents registry init --from scan.json -o agents.yaml",
+                  highlight=False, markup=False)
     return _exit_code(inventory, cfg.fail_on, cfg.strict)
 
 
@@ -480,14 +490,90 @@ def registry_check(file: Path = typer.Argument(..., help="Registry file to valid
     _guarded(body)
 
 
+@app.command("pre-commit", epilog="Example (.pre-commit-config.yaml):\n\n"
+             "  - repo: https://github.com/shadow-agent-scanner/shadow-agent-scanner\n\n"
+             "    rev: v0.1.0\n\n    hooks: [{id: shadow-agents}]\n\n"
+             "By hand: shadow-agents pre-commit $(git diff --cached --name-only)")
+def pre_commit(
+    files: Optional[List[str]] = typer.Argument(None, help="Files about to be committed (pre-commit passes the staged ones)."),
+    fail_on_agents: bool = typer.Option(False, "--fail-on-agents", help="Also fail on code that calls an LLM API with no key in it."),
+    catalog: Optional[List[str]] = typer.Option(None, "--catalog", help="Extra provider catalogue YAML (repeatable)."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Seconds the scan may take."),
+) -> None:
+    """Check the files of a commit for LLM keys (and, with --fail-on-agents, LLM calls): the repo detector only."""
+
+    def body() -> int:
+        from scanner.precommit import describe, run_hook
+        result = run_hook(files or [], catalog or [], timeout)
+        cwd = Path.cwd()
+        for line in describe(result):
+            err.print(redact.scrub(_relative_to(line, cwd)), highlight=False, markup=False)
+        if result.keys:
+            err.print(f"{len(result.keys)} LLM key{'s' if len(result.keys) != 1 else ''} in the files to commit: "
+                      "remove them (and revoke them if they were ever pushed)", highlight=False)
+        if fail_on_agents and result.agents:
+            err.print(f"{result.agents} unregistered LLM agent{'s' if result.agents != 1 else ''} in these files; "
+                      "run `shadow-agents scan` for details", highlight=False)
+        return EXIT_VIOLATION if result.failed(fail_on_agents) else EXIT_OK
+
+    _guarded(body)
+
+
+def _relative_to(line: str, cwd: Path) -> str:
+    prefix = f"{cwd}/"
+    return line[len(prefix):] if line.startswith(prefix) else line
+
+
+@app.command(epilog="Example:\n\n  shadow-agents doctor --json")
+def doctor(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Can each detector run here? Privileges, packages and credentials present or missing, and what to do.
+
+    Exit 0 when every default detector can run fully, 1 otherwise."""
+
+    def body() -> int:
+        from scanner.doctor import detector_health, installation_checks, version_line
+        core = installation_checks()
+        health = detector_health()
+        if as_json:
+            typer.echo(json.dumps({
+                "version": version_line(),
+                "installation": [c.__dict__ for c in core],
+                "detectors": [{"name": h.name, "default": h.default, "runs": h.runs, "full": h.full,
+                               "checks": [c.__dict__ for c in h.checks]} for h in health],
+            }, indent=2, sort_keys=True))
+        else:
+            out = Console()
+            out.print(version_line(), highlight=False, markup=False)
+            table = Table("Detector", "Check", "", "Detail", "What to do")
+            for c in core:
+                table.add_row("-", c.name, "ok" if c.ok else "NO", c.detail, c.fix)
+            for h in health:
+                for i, c in enumerate(h.checks):
+                    name = (h.name + (" (default)" if h.default else "")) if i == 0 else ""
+                    table.add_row(name, c.name, "ok" if c.ok else ("NO" if c.required else "limited"), c.detail, c.fix)
+            out.print(table)
+        fine = all(c.ok for c in core) and all(h.full for h in health if h.default)
+        return EXIT_OK if fine else EXIT_VIOLATION
+
+    _guarded(body)
+
+
 def _invokes_scan(args: list[str]) -> bool:
-    """Whether the command line runs ``scan`` (its first word that is not a root option)."""
+    """Whether the command line runs (or the shell is completing) ``scan``: its first word that is not an option."""
+    if "_SHADOW_AGENTS_COMPLETE" in os.environ:  # shell completion: the words typed so far
+        args = os.environ.get("COMP_WORDS", "").split()[1:]
     words = [a for a in args if not a.startswith("-")]
     return bool(words) and words[0] == "scan"
 
 
 def main() -> None:
     """Console-script entry point."""
+    from scanner.installation import foreign_packages
+    problems = foreign_packages()
+    if problems and sys.argv[1:2] != ["doctor"]:
+        err.print(f"error: this shadow-agents installation is not whole: {'; '.join(problems)}. Install it in its own "
+                  "environment: pipx install shadow-agent-scanner", highlight=False, markup=False)
+        raise SystemExit(EXIT_ERROR)
     _register_scan(with_detector_flags=_invokes_scan(sys.argv[1:]))
     app()
 

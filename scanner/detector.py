@@ -74,6 +74,21 @@ class ScanContext:
         return default if value is None else value
 
 
+@dataclass(frozen=True)
+class Check:
+    """One thing ``shadow-agents doctor`` looked at for a detector: present here or not, and the fix.
+
+    ``required`` checks decide whether the detector can run at all; the others only limit
+    what it sees (another user's processes without root, say).
+    """
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = False
+
+
 class Detector:
     """Base class for detectors. Subclasses set the class attributes and implement ``run``."""
 
@@ -89,6 +104,15 @@ class Detector:
     def available(self) -> tuple[bool, str]:
         """(usable here?, why not). Checked before running and by ``shadow-agents detectors``."""
         return True, ""
+
+    def diagnose(self) -> list[Check]:
+        """What ``shadow-agents doctor`` shows: privileges, packages, credentials this detector needs.
+
+        Cheap and local: no scan, and no call to a service beyond an identity check.
+        The default reports :meth:`available`; detectors override it to say more.
+        """
+        ok, why = self.available()
+        return [Check("can run here", ok, "yes" if ok else why, required=True)]
 
     def run(self, ctx: ScanContext) -> Iterator[Finding]:  # pragma: no cover - interface
         raise NotImplementedError

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
-from detectors.base import Detector, DetectorError, Option, ScanContext
+from detectors.base import Check, Detector, DetectorError, Option, ScanContext
 from detectors.process.installed import Container, Installed, PackageIndex, container_of
 from detectors.process.remote import RemoteIndex, is_loopback, is_wildcard
 from detectors.process.signatures import Signatures, safe_cmdline
@@ -71,6 +71,17 @@ class ProcessDetector(Detector):
         if psutil is None:
             return False, "psutil is not installed"
         return True, ""
+
+    def diagnose(self) -> list[Check]:
+        from scanner.privileges import has_capability, is_root
+        checks = super().diagnose()
+        full = is_root() or has_capability("CAP_SYS_PTRACE")
+        checks.append(Check("other users' processes", full,
+                            "environments, open files and sockets of every process are readable" if full else
+                            "only this user's processes show their environment, open files and sockets",
+                            "" if full else "run as root (sudo shadow-agents scan), or in a container with "
+                            "--pid=host --user 0 --cap-add SYS_PTRACE"))
+        return checks
 
     def run(self, ctx: ScanContext) -> Iterator[Finding]:
         catalog = ctx.catalog

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from detectors.base import Detector, DetectorError, Option, ScanContext
+from detectors.base import Check, Detector, DetectorError, Option, ScanContext
 from detectors.repo.content import Hit
 from detectors.repo.history import scan_history
 from detectors.repo.owners import Owners
@@ -94,6 +94,15 @@ class RepoDetector(Detector):
         Option("parallel_min_files", "int", DEFAULT_PARALLEL_MIN_FILES,
                "Trees with fewer files are scanned in-process (workers cost more than they save there).", minimum=0),
     )
+
+    def diagnose(self) -> list[Check]:
+        import shutil
+        checks = super().diagnose()
+        git = shutil.which("git")
+        checks.append(Check("git", bool(git), f"{git}: history (--history), remotes and owner guesses" if git else
+                            "not found: no --history, owners come from CODEOWNERS and file owners only",
+                            "" if git else "install git"))
+        return checks
 
     def run(self, ctx: ScanContext) -> Iterator[Finding]:
         opts = Options.from_ctx(ctx)
