@@ -196,3 +196,16 @@ def test_missing_sdk_names_the_extra(run_cli, tmp_path):
     r = run_cli("scan", "-d", "aws-billing", "-f", "json", env={"PYTHONPATH": str(hide)})
     cov = r.json()["coverage"][0]
     assert cov["status"] == "skipped" and "shadow-agent-scanner[aws]" in cov["reason"]
+
+
+def test_doctor_says_whether_credentials_are_there(run_cli, tmp_path):
+    def checks(env):
+        doc = json.loads(run_cli("doctor", "--json", env=env).out)
+        (aws,) = [d for d in doc["detectors"] if d["name"] == "aws-billing"]
+        return {c["name"]: c for c in aws["checks"]}
+
+    without = checks({})
+    assert without["can run here"]["ok"] and not without["credentials"]["ok"]
+    assert "--aws-export" in without["credentials"]["fix"]
+    with_profile = checks({"AWS_PROFILE": "billing-reader"})
+    assert with_profile["credentials"]["ok"] and "AWS_PROFILE" in with_profile["credentials"]["detail"]

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from detectors.billing import common
 from detectors.billing.common import MIN_SPEND, SINCE, Line, Matcher, Window, export_window
 from scanner import redact
-from scanner.detector import Detector, DetectorError, ScanContext
+from scanner.detector import Check, Detector, DetectorError, ScanContext
 from scanner.model import CoverageStatus, Finding
 from scanner.options import Option
 
@@ -50,6 +50,11 @@ class AwsBillingDetector(Detector):
 
     def available(self) -> tuple[bool, str]:
         return common.missing_packages(("boto3", "duckdb"), "aws")
+
+    def diagnose(self) -> list[Check]:
+        """Packages (required) and whether credentials are there to start from; no cloud call."""
+        check = common.credential_check("aws")
+        return [*super().diagnose(), Check(check.name, check.ok, check.detail + "; needs ce:GetDimensionValues, ce:GetCostAndUsage, ce:GetTags (README: least privilege)", check.fix)]
 
     def run(self, ctx: ScanContext) -> Iterator[Finding]:
         since = float(ctx.option("since"))

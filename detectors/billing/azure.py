@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from detectors.billing import common
 from detectors.billing.common import MIN_SPEND, SINCE, Line, Matcher, Window, export_window
-from scanner.detector import Detector, DetectorError, ScanContext
+from scanner.detector import Check, Detector, DetectorError, ScanContext
 from scanner.model import CoverageStatus, Finding
 from scanner.options import Option
 
@@ -48,6 +48,11 @@ class AzureBillingDetector(Detector):
 
     def available(self) -> tuple[bool, str]:
         return common.missing_packages(("azure.mgmt.costmanagement", "azure.identity", "duckdb"), "azure")
+
+    def diagnose(self) -> list[Check]:
+        """Packages (required) and whether credentials are there to start from; no cloud call."""
+        check = common.credential_check("azure")
+        return [*super().diagnose(), Check(check.name, check.ok, check.detail + "; needs the Cost Management Reader role on each scope", check.fix)]
 
     def run(self, ctx: ScanContext) -> Iterator[Finding]:
         since = float(ctx.option("since"))

@@ -10,13 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import json
+import os
 import re
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from scanner import identity, redact
 from scanner.catalog import BillingRule, Catalog, glob_regex
-from scanner.detector import ScanContext
+from scanner.detector import Check, ScanContext
 from scanner.model import Confidence, Finding, Location
 from scanner.options import Option
 
@@ -46,6 +48,32 @@ def _no_spec(module: str) -> bool:
         return importlib.util.find_spec(module) is None
     except (ModuleNotFoundError, ValueError):
         return True
+
+
+# What each SDK's credential chain would find, judged from the environment and local files only
+# (``doctor`` must not call a cloud): (environment variables, files under HOME, what to do otherwise).
+CREDENTIAL_HINTS = {
+    "aws": (("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+             "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"), (".aws/credentials", ".aws/config"),
+            "aws configure sso (or set AWS_PROFILE); an instance or container role also works; "
+            "or give CUR files with --aws-export"),
+    "azure": (("AZURE_CLIENT_ID", "IDENTITY_ENDPOINT", "MSI_ENDPOINT", "AZURE_FEDERATED_TOKEN_FILE"),
+              (".azure/azureProfile.json",), "az login (or a service principal in AZURE_CLIENT_ID, AZURE_TENANT_ID, "
+              "AZURE_CLIENT_SECRET, or a managed identity); or give cost-details files with --azure-export"),
+    "gcp": (("GOOGLE_APPLICATION_CREDENTIALS",), (".config/gcloud/application_default_credentials.json",),
+            "gcloud auth application-default login (or GOOGLE_APPLICATION_CREDENTIALS=service-account.json); "
+            "or give exported rows with --gcp-export"),
+}
+
+
+def credential_check(cloud: str) -> Check:
+    """Whether the cloud's credential chain has something to start from here (not whether it is allowed)."""
+    names, files, fix = CREDENTIAL_HINTS[cloud]
+    found = [n for n in names if os.environ.get(n)]
+    found += [f"~/{f}" for f in files if (Path.home() / f).is_file()]
+    return Check("credentials", bool(found), f"found {', '.join(found)}" if found else
+                 "none in the environment or the usual files (a role or metadata server may still provide them)",
+                 "" if found else fix)
 
 
 @dataclass

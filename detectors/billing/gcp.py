@@ -15,7 +15,7 @@ from typing import Any, Iterator
 from detectors.billing import common
 from detectors.billing.common import MIN_SPEND, SINCE, Line, Matcher, Window, export_window
 from detectors.billing.sql import llm_filter, row_to_line
-from scanner.detector import Detector, DetectorError, ScanContext
+from scanner.detector import Check, Detector, DetectorError, ScanContext
 from scanner.model import CoverageStatus, Finding
 from scanner.options import Option
 
@@ -46,6 +46,11 @@ class GcpBillingDetector(Detector):
     def available(self) -> tuple[bool, str]:
         return common.missing_packages(("google.cloud.bigquery", "google.cloud.billing_v1", "google.auth", "duckdb"),
                                        "gcp")
+
+    def diagnose(self) -> list[Check]:
+        """Packages (required) and whether credentials are there to start from; no cloud call."""
+        check = common.credential_check("gcp")
+        return [*super().diagnose(), Check(check.name, check.ok, check.detail + "; needs BigQuery Data Viewer + Job User, Billing Account Viewer", check.fix)]
 
     def run(self, ctx: ScanContext) -> Iterator[Finding]:
         since = float(ctx.option("since"))
