@@ -198,11 +198,6 @@ def describe(key: str) -> str:
         return f"credential {rest[:8]}"
     if t == "keyid":
         return f"{rest.replace(':', ' key ', 1)}"
-    if t == "cloud":
-        provider, _, rest2 = rest.partition(":")
-        account, _, resource = rest2.partition(":")
-        short = resource.rstrip("/").rsplit("/", 1)[-1] or resource
-        return f"{short} ({provider} {account})"
     if t == "azure-openai":
         return f"Azure OpenAI account {rest}"
     return rest or key
