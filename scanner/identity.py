@@ -11,6 +11,10 @@ import configparser
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from scanner.catalog import Catalog
 
 from scanner import git
 
@@ -79,6 +83,18 @@ def repo(root: str, directory: str) -> str:
     return f"repo:{root}:{directory or '.'}"
 
 
+# ---- cloud resources (billing) and the endpoints that name them ----------------------------------
+
+
+def cloud(provider: str, account: str, resource: str) -> str:
+    """A billed cloud resource: ``cloud:aws:123456789012:arn:aws:iam::…:role/bot``.
+
+    ``account`` is the AWS account, Azure subscription or GCP project; ``resource`` the
+    finest unit the bill names (caller, resource id, else the service).
+    """
+    return f"cloud:{provider}:{account}:{resource}"
+
+
 def azure_openai_account(name: str) -> str:
     """An Azure OpenAI / AI services account, by its name: ``azure-openai:myaoai``.
 
@@ -87,6 +103,17 @@ def azure_openai_account(name: str) -> str:
     and the billed (or inventoried) account share this key. Azure names are case-insensitive.
     """
     return f"azure-openai:{name.strip().lower()}"
+
+
+def endpoint_keys(catalog: "Catalog", hostname: str | None) -> list[str]:
+    """Identity keys a provider endpoint's hostname carries on its own (empty for most hosts).
+
+    Today: the Azure OpenAI account of ``<name>.openai.azure.com`` and the other hostname
+    patterns the catalogue marks as naming the account (``billing.azure.account_host_patterns``).
+    Every detector that reports an endpoint (env, process, repo, network) calls this one helper.
+    """
+    name = catalog.azure_account_for_host(hostname) if hostname else None
+    return [azure_openai_account(name)] if name else []
 
 
 _SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?([\w.-]+):(?!//)(.+)$")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 from detectors.base import Check, Detector, Option, ScanContext
 from detectors.process.installed import Container, Installed, PackageIndex
@@ -155,7 +156,7 @@ class ProcessDetector(Detector):
 
         if g.shell:
             for (_, _), sig in sorted(g.env.items()):
-                yield self._env_finding(finding, sig, g.program, shell=True)
+                yield self._env_finding(finding, sig, g.program, catalog, shell=True)
             return
         if g.tool is not None:
             tool = g.tool
@@ -179,7 +180,7 @@ class ProcessDetector(Detector):
             yield finding("local-model-server", f"{provider.name} server ({how}): {where}{bind}{note}",
                           provider_id, confidence, details)
         for (_, _), sig in sorted(g.env.items()):
-            yield self._env_finding(finding, sig, g.program)
+            yield self._env_finding(finding, sig, g.program, catalog)
         for env_path, installed in sorted(g.installed.items()):
             for pkg in installed.packages:
                 label = "SDK" if pkg.kind == "sdk-usage" else "framework"
@@ -202,7 +203,7 @@ class ProcessDetector(Detector):
                           {"remote": shown[:MAX_REMOTES_SHOWN], "matched": how})
 
     @staticmethod
-    def _env_finding(finding: Any, sig: EnvSignal, program: str, shell: bool = False) -> Finding:
+    def _env_finding(finding: Any, sig: EnvSignal, program: str, catalog: Any, shell: bool = False) -> Finding:
         source = "process-environment" if sig.source == "environment" else sig.source
         details: dict[str, Any] = {"variable": sig.variable, "source": source}
         where = f"the interactive shell environment ({program}); every command started there inherits it" \
@@ -218,8 +219,9 @@ class ProcessDetector(Detector):
                            (identity.cred(cred.fingerprint),), cred)
         if sig.role == "endpoint":
             details["endpoint"] = sig.endpoint
+            host = urlsplit(sig.endpoint).hostname if sig.endpoint else None
             return finding("endpoint-config", f"{sig.variable} points at {sig.endpoint} in {where}",
-                           sig.provider, Confidence.MEDIUM, details)
+                           sig.provider, Confidence.MEDIUM, details, tuple(identity.endpoint_keys(catalog, host)))
         return finding("provider-config", f"{sig.variable} is set in {where}", sig.provider, Confidence.LOW, details)
 
 
