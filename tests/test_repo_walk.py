@@ -353,3 +353,24 @@ def test_tree_membership_is_by_whole_path_components(tmp_path: Path) -> None:
     assert tree.contains(str(tmp_path / "a")) and tree.contains(str(tmp_path / "a" / "b"))
     assert not tree.contains(str(tmp_path / "ab")) and not tree.contains(str(tmp_path))
     assert Tree.of([Path("/")]).contains("/etc/passwd")
+
+
+def test_link_targets_resolve_exactly_as_realpath_does(tmp_path: Path) -> None:
+    """The walk's cached resolution must agree with os.path.realpath on chains, '..' after links, '.'."""
+    (tmp_path / "a" / "b" / "c").mkdir(parents=True)
+    write(tmp_path / "a" / "b" / "c" / "f.txt", "x")
+    os.symlink("a/b", tmp_path / "ab")  # a directory link
+    os.symlink(tmp_path / "ab" / "c", tmp_path / "abs_c")  # absolute, through a link
+    os.symlink("ab/../b/c/f.txt", tmp_path / "a" / "dotdot")  # '..' after a link (not normalised away)
+    os.symlink("../ab/c/./f.txt", tmp_path / "a" / "b" / "dot")
+    os.symlink("chain2", tmp_path / "chain1")
+    os.symlink("abs_c/f.txt", tmp_path / "chain2")
+    os.symlink("..", tmp_path / "a" / "b" / "c" / "up")
+    os.symlink("missing/x", tmp_path / "broken")
+    walker = _walker(tmp_path, [])
+    links = [p for p in tmp_path.rglob("*") if p.is_symlink()]
+    assert len(links) == 8
+    for link in links:
+        got = walker._resolve_link(os.path.realpath(link.parent), os.readlink(link))
+        assert got == os.path.realpath(link), link
+        assert walker._resolve_link(os.path.realpath(link.parent), os.readlink(link)) == got  # from the cache

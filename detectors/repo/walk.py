@@ -55,6 +55,7 @@ OUTSIDE_LINK_EXAMPLES = 5
 GIT_TIMEOUT = 120
 LONG_DIR_FDS = 64  # descriptors kept for long directories, so their children open in one step
 CHECK_EVERY_DIRS = 256
+REAL_DIR_CACHE = 4096
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,7 @@ class Walker:
         self._outside_links = 0
         self._links: list[_Dir] = []  # directories behind links, walked after the rest
         self._long_fds: dict[str, int] = {}  # long real directory path -> open descriptor
+        self._real_dirs: dict[str, str] = {}  # a link target's directory -> its real path
         self._dirs_listed = 0
 
     def repo_at(self, root: Path) -> Repo:
@@ -358,6 +360,26 @@ class Walker:
                 files.append(FileItem(path, rel, repo, None if real == path else real, keys_only))
         return files, subdirs
 
+    def _resolve_link(self, dir_real: str, text: str) -> str:
+        """Real path of a link's target ``text``, read in the real directory ``dir_real``.
+
+        ``realpath(p/name) == realpath(realpath(p)/name)``: the target's directory is resolved once
+        and remembered (trees with many links point into few directories), then one ``lstat``.
+        A directory that changes later cannot mislead a read: opening follows no link.
+        """
+        full = text if os.path.isabs(text) else dir_real.rstrip("/") + "/" + text
+        parent, _, name = full.rpartition("/")
+        if name in ("", ".", "..") or not parent:
+            return os.path.realpath(full)
+        real_parent = self._real_dirs.get(parent)
+        if real_parent is None:
+            real_parent = os.path.realpath(parent)
+            if len(self._real_dirs) >= REAL_DIR_CACHE:
+                self._real_dirs.clear()
+            self._real_dirs[parent] = real_parent
+        candidate = real_parent.rstrip("/") + "/" + name
+        return os.path.realpath(candidate) if os.path.islink(candidate) else candidate
+
     def _link(self, name: str, dir_fd: int | None, path: str, dir_real: str) -> tuple[int, str] | None:
         """(mode, real target) of a link the walk may follow; ``None`` (and a note) for one it may not."""
         where = {"dir_fd": dir_fd} if dir_fd is not None else {}
@@ -369,7 +391,7 @@ class Walker:
             if len(dir_real) >= LONG_PATH:
                 self.gap(path, "symbolic link in a path too long to resolve: not followed")
                 return None
-            target = _resolve_link(dir_real, os.readlink(at, **where))
+            target = self._resolve_link(dir_real, os.readlink(at, **where))
         except FileNotFoundError:
             self.gap(path, "broken symbolic link")
             return None
@@ -384,29 +406,6 @@ class Walker:
                                "(follow_symlinks allows it)")
             return None
         return mode, target
-
-
-def _resolve_link(dir_real: str, text: str) -> str:
-    """Real path of a link's target (``text``) read in directory ``dir_real`` (itself a real path).
-
-    ``os.path.realpath`` would ``lstat`` every component of ``dir_real`` again: only the target's
-    own components can be links.
-    """
-    if os.path.isabs(text):
-        return os.path.realpath(text)
-    base = dir_real
-    parts = text.split("/")
-    for i, part in enumerate(parts):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            base = os.path.dirname(base)
-            continue
-        nxt = base + part if base.endswith("/") else base + "/" + part
-        if os.path.islink(nxt):
-            return os.path.realpath(os.path.join(nxt, *parts[i + 1:]))
-        base = nxt
-    return base
 
 
 def _generated(name: str, siblings: set[str]) -> bool:
