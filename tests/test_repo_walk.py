@@ -374,3 +374,28 @@ def test_link_targets_resolve_exactly_as_realpath_does(tmp_path: Path) -> None:
         got = walker._resolve_link(os.path.realpath(link.parent), os.readlink(link))
         assert got == os.path.realpath(link), link
         assert walker._resolve_link(os.path.realpath(link.parent), os.readlink(link)) == got  # from the cache
+
+
+def test_listing_by_path_where_descriptors_cannot_list_gives_the_same_walk(tmp_path: Path, monkeypatch) -> None:
+    """Windows lists directories by path: the same files, links judged the same way."""
+    import detectors.repo.walk as walk_module
+    proj, outside = tmp_path / "proj", tmp_path / "outside"
+    write(proj / "a" / "k.env", "X=1\n")
+    write(proj / "dist" / "b.js", "x\n")
+    write(outside / "o.env", "X=2\n")
+    os.symlink("a", proj / "link_in")
+    os.symlink(outside, proj / "link_out")
+    os.symlink("..", proj / "a" / "loop")
+
+    def run() -> tuple[list[tuple[str, str | None, bool]], list[tuple[str, str]]]:
+        seen: list[tuple[str, str]] = []
+        items = [(i.rel, i.real, i.keys_only) for i in _walker(proj, seen).walk(proj)]
+        return items, seen
+
+    by_fd = run()
+    monkeypatch.setattr(walk_module, "BY_FD", False)
+    assert run() == by_fd
+    assert by_fd[0] == [("a/k.env", None, False), ("dist/b.js", None, True)]
+    assert by_fd[1] == [(str(proj / "link_out"), f"symbolic link to {outside}, {OUTSIDE}: not followed "
+                                                 "(follow_symlinks allows it)"),
+                        (str(proj / "a" / "loop"), "symbolic link loop")]
