@@ -1,0 +1,1 @@
+assemblyai = b42bc39fc202798008dab3c3

@@ -1,0 +1,1 @@
+cerebrasToken = 'csk-1jejpiykbp1h21hklhk62o3bi6wf088y9jfjsm83ptg0anu9'

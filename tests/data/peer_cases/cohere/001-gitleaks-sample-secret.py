@@ -1,0 +1,1 @@
+cohere_api_token = "Eo8cWGRXxWsXdHowGloP4xhddaN31YtFmUo9DwOS"

@@ -1,0 +1,1 @@
+export CO_API_KEY=4Aqp0nwx9pWJipbKsnsHEcvW2QJGLnFKZTTcChxw

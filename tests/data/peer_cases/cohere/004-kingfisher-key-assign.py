@@ -1,0 +1,1 @@
+cohere_key = gFH1BM29hSMRa22MTZyuqM6dPSHW0zkVlIhCAM74

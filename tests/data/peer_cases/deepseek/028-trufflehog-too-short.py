@@ -1,0 +1,1 @@
+deepseek.key = sk-zeg5p9wf18ef

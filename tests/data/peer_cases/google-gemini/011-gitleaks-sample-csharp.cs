@@ -1,0 +1,1 @@
+string gcpToken = "AIzayzAskWUfJug5gKLYfSmTHs4PLpxs9Vq9Cfa";

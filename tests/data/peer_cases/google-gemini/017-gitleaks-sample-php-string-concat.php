@@ -1,0 +1,1 @@
+$gcpToken .= "AIzaFqpLkKZOW-yWSpNjNbwHxuHd156Zl1sO782"

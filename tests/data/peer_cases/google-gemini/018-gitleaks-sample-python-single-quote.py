@@ -1,0 +1,1 @@
+gcpToken = 'AIza0kuWMu5M1u1DIqh0NRkhyQbpaoGWeqnDriA'

@@ -1,0 +1,1 @@
+gcp_TOKEN ::= "AIzaDtt2n8WZXZXeqIMskZO1mVrvgnoEsvwH4CX"

@@ -1,0 +1,1 @@
+gcp_TOKEN :::= "AIza_auQtO3CDgCoEDyLSjNAH1DeSweImobpO41"

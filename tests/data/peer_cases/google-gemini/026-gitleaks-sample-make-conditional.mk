@@ -1,0 +1,1 @@
+gcp_TOKEN ?= "AIzadQyVPQa1B_zztPAPOxaklwbQZ52QkZAJSrs"

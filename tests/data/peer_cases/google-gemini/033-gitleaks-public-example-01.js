@@ -1,0 +1,1 @@
+  apiKey: "AIzaSyabcdefghijklmnopqrstuvwxyz1234567",

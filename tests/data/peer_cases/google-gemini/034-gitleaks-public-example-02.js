@@ -1,0 +1,1 @@
+  apiKey: "AIzaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs",

@@ -1,0 +1,1 @@
+  apiKey: "AIzaSyCkEhVjf3pduRDt6d1yKOMitrUEke8agEM",

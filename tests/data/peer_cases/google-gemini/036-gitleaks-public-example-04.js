@@ -1,0 +1,1 @@
+  apiKey: "AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",

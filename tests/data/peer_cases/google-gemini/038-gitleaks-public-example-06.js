@@ -1,0 +1,1 @@
+  apiKey: "AIzayDNSXIbFmlXbIE6mCzDLQAqITYefhixbX4A",

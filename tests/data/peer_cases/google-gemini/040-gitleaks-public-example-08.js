@@ -1,0 +1,1 @@
+  apiKey: "AIzaSyASWm6HmTMdYWpgMnjRBjxcQ9CKctWmLd4",

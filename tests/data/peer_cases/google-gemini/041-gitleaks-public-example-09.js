@@ -1,0 +1,1 @@
+  apiKey: "AIzaSyANUvH9H9BsUccjsu2pCmEkOPjjaXeDQgY",

@@ -1,0 +1,1 @@
+  apiKey: "AIzaSyA4UrcGxgwQFTfaI3no3t7Lt1sjmdnP5sQ",

@@ -1,0 +1,1 @@
+  apiKey: "AIzaSyDSb51JiIcB6OJpwwMicseKRhhrOq1cS7g",

@@ -1,0 +1,1 @@
+  apiKey: "AIzaSyBF2RrAIm4a0mO64EShQfqfd2AFnzAvvuU",

@@ -1,0 +1,1 @@
+  apiKey: "AIzaSyBcE-OOIbhjyR83gm4r2MFCu4MJmprNXsw",

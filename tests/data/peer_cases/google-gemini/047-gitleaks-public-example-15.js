@@ -1,0 +1,1 @@
+  apiKey: "AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE",

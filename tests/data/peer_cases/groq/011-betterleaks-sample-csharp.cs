@@ -1,0 +1,1 @@
+string groqToken = "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";

@@ -1,0 +1,1 @@
+var groqToken string = "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"

@@ -1,0 +1,1 @@
+groqToken := "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"

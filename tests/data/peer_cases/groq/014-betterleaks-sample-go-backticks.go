@@ -1,0 +1,1 @@
+groqToken := `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`

@@ -1,0 +1,1 @@
+String groqToken = "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";

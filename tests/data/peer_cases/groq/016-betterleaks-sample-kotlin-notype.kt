@@ -1,0 +1,1 @@
+var groqToken = "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"

@@ -1,0 +1,1 @@
+groq_TOKEN = "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"

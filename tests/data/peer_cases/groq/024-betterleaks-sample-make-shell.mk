@@ -1,0 +1,1 @@
+groq_TOKEN ::= "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"

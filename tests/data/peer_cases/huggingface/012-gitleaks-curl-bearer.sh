@@ -1,0 +1,1 @@
+-H "Authorization: Bearer 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"

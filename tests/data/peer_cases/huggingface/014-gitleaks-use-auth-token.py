@@ -1,0 +1,1 @@
+use_auth_token='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')

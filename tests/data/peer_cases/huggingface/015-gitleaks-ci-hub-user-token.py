@@ -1,0 +1,1 @@
+CI_HUB_USER_TOKEN = "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"

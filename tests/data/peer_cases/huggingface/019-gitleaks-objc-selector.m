@@ -1,0 +1,1 @@
+- (id)hf_requiredCharacteristicTypesForDisplayMetadata;

@@ -1,0 +1,1 @@
+                            _kHMSymptomhf_generatedByHomeAppForDebuggingPurposesKey,

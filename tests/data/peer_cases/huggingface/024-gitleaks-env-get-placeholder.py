@@ -1,0 +1,2 @@
+        os.environ.get("HF_AUTH_TOKEN",
+        "hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),

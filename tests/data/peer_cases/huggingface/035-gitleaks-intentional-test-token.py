@@ -1,0 +1,1 @@
+hf_token = "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"  # Intentionally revealing this key for testing purposes

@@ -1,0 +1,1 @@
+os.environ['HUGGINGFACEHUB_API_TOKEN'] = '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'

@@ -1,0 +1,1 @@
+public static final String API_ORG_EXIST = "APIOrganizationExist";

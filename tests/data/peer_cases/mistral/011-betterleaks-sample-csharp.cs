@@ -1,0 +1,1 @@
+string mistralToken = "swKfgwv61Qv8zyAd7bTkuqyIH6OVaM7S";

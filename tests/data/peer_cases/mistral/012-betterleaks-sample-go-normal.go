@@ -1,0 +1,1 @@
+var mistralToken string = "hw4VuKq4gdySLfUQGU0oEEGzMj84iysS"

@@ -1,0 +1,1 @@
+mistralToken := "1vIR4zCW9zksGRlicQp0SimjjtrMnpw2"

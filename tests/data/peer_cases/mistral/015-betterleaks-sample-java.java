@@ -1,0 +1,1 @@
+String mistralToken = "RqfdkTunBmNgClofYCd5EN3qzcjfA9L1";

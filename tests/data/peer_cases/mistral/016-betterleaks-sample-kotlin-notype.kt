@@ -1,0 +1,1 @@
+var mistralToken = "72EEO5NDEgUw68rbkCGNWE8HZSYX9HMN"

@@ -1,0 +1,1 @@
+$mistralToken .= "Pwx09cnPSwTVHdtpnE0tB7ZRwavWn9xi"

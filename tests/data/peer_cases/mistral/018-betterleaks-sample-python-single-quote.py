@@ -1,0 +1,1 @@
+mistralToken = 'erqFLJqPBste2SiavOpQjPqhtd5a3e9c'

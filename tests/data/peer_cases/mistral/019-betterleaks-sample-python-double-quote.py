@@ -1,0 +1,1 @@
+mistralToken = "9upFyk9AKLZAItiGuq9JNH3b27dc7NCt"

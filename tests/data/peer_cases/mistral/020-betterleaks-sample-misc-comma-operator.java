@@ -1,0 +1,1 @@
+System.setProperty("MISTRAL_TOKEN", "Q1FK3F2iUUYPCLveW8r0TDqtKcq58qEh")

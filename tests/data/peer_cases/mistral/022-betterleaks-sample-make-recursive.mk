@@ -1,0 +1,1 @@
+mistral_TOKEN = "HdyQ6e5TMZA8zGwQlbbZ10UzCEG80XQl"

@@ -1,0 +1,1 @@
+mistral_TOKEN := "8zXfVe9n8ZlxZYbs2skPuFG3PfRb7N3L"

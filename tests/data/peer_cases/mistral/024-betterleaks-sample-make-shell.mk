@@ -1,0 +1,1 @@
+mistral_TOKEN ::= "4xNXuufstQw3I3LgNGEcm7Nf8uhGYCmf"

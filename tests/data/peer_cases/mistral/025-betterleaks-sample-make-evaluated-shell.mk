@@ -1,0 +1,1 @@
+mistral_TOKEN :::= "3cZwCviKirId10KjWmxdV3IedfrPaEWi"

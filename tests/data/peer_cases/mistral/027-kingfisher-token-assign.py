@@ -1,0 +1,1 @@
+mistral_token = ag4WlBA3AfVby5sb23sMbOsjhkyaRb6A

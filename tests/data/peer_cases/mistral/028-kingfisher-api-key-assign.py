@@ -1,0 +1,1 @@
+mistral_api_key = bAntUWexnmcVPrZM8T2o0JSGg4mnvKqd

@@ -1,0 +1,1 @@
+mistral_token = ONnq99CgGyc4jQP4fpQhHLCcAQPY

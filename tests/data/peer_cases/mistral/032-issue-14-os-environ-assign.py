@@ -1,0 +1,1 @@
+os.environ["MISTRAL_API_KEY"] = "1ZR4QvZgFB8ZYo3O8897rkuq99nu0fEm"

@@ -1,0 +1,1 @@
+nvidiaToken = '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'

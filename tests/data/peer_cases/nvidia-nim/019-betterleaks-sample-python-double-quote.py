@@ -1,0 +1,1 @@
+nvidiaToken = "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"

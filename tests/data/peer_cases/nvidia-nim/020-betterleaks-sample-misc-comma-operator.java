@@ -1,0 +1,1 @@
+System.setProperty("NVIDIA_TOKEN", "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")

@@ -1,0 +1,1 @@
+string openaiApiKeyToken = "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";

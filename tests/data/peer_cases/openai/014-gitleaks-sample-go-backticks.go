@@ -1,0 +1,1 @@
+openaiApiKeyToken := `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`

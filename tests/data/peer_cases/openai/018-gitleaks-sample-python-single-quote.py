@@ -1,0 +1,1 @@
+openaiApiKeyToken = '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'

@@ -1,0 +1,1 @@
+openaiApiKey_TOKEN = "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"

@@ -1,0 +1,1 @@
+openaiApiKey_TOKEN := "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"

@@ -1,0 +1,1 @@
+string perplexityToken = "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";

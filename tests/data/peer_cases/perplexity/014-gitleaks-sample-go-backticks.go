@@ -1,0 +1,1 @@
+perplexityToken := `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`

@@ -1,0 +1,1 @@
+$perplexityToken .= "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"

@@ -1,0 +1,1 @@
+perplexityToken = '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'

@@ -1,0 +1,1 @@
+perplexity_TOKEN = "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"

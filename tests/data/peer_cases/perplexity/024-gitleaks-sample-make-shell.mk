@@ -1,0 +1,1 @@
+perplexity_TOKEN ::= "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"

@@ -1,0 +1,1 @@
+var replicateToken string = "r8_iwAYAWBBRJX99uXo0XPFLjydjuBlfpCEleVoR"

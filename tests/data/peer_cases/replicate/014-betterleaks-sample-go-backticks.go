@@ -1,0 +1,1 @@
+replicateToken := `r8_8QLjYdFQDxUbcpeev2EfXRde7Jc7yES8gfwrJ`

@@ -1,0 +1,1 @@
+String replicateToken = "r8_crbdaVPjADPnEV5LdTLwVlmcp5bQXHvBcEzYv";

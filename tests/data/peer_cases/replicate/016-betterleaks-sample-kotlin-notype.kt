@@ -1,0 +1,1 @@
+var replicateToken = "r8_Qlsbyno2sjC85ewBqYp2uiThkHTxBXN490QQ4"

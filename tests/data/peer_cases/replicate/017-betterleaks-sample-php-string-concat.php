@@ -1,0 +1,1 @@
+$replicateToken .= "r8_z6JCcwFQ8B460zYcay0gMSEprn3BNO90i5Ufs"

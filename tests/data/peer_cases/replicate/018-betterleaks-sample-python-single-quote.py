@@ -1,0 +1,1 @@
+replicateToken = 'r8_bkbSWlWeK5SIYDbpvi0PLEyh6hf7utpKXuPBR'

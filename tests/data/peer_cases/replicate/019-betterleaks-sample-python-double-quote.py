@@ -1,0 +1,1 @@
+replicateToken = "r8_f4F13TlwF1TrFkAHFO3sTBx5UvucaSBtpweHj"

@@ -1,0 +1,1 @@
+replicate_TOKEN := "r8_BNJdXqLpGpUfzrPt4OI9khQsoCBukeH0mVdqO"

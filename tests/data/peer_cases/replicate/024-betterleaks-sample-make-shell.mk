@@ -1,0 +1,1 @@
+replicate_TOKEN ::= "r8_LRxcpEeM3DwyOBhRhOGxBppWP4pXDDIUXvobw"

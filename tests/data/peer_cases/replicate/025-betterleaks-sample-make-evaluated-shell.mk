@@ -1,0 +1,1 @@
+replicate_TOKEN :::= "r8_PlfwWFf13mtIJzBsykRlWNYguVlVL0LNzhKYX"

@@ -1,0 +1,1 @@
+togetheraiToken := `tgp_v1_zlmzpz4FCgVSKEdkwxpwBKcvsVw63QOQDabO8fKNWS1`

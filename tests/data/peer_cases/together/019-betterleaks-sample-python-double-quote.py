@@ -1,0 +1,1 @@
+togetheraiToken = "tgp_v1_08EgAOKIuWIVKyNYQU9yVqHXufqaKnLug4x-EYzyn9o"

@@ -1,0 +1,1 @@
+xaiToken := "xai-HaMrcAnRrEUK4a5zXPZlTp0lJNJKd1eYDNng2gKGZ5J-8AGBmznsNYNyldfXrDuN53mV2gXc-x0lZFWPabV0"

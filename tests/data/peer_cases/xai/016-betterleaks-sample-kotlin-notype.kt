@@ -1,0 +1,1 @@
+var xaiToken = "xai-uP_9C-zjfiJtgL3GzLd8tvMVOEHSfPzBw6JjwTlozWc_7ETsnCooT2KDKUzlqbsX9cFFfFvFggM2t2hp1Vll"

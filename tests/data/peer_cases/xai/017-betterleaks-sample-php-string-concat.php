@@ -1,0 +1,1 @@
+$xaiToken .= "xai-jFWbVEuRMyaUXoVD7HR0qR_xcxH-NDu1ZahC9xW6eRN0aKRZY3PBtBaBZSeQJROkLSB-oYoXTrcKKR17hy37"

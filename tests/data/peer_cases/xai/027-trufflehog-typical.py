@@ -1,0 +1,1 @@
+xai_token = 'xai-VlcCLJJ3528rNRyYQuUtmJwFUAwAZDUXaMPFUv7gHCidSeDtKuOhfdP8i697juyd99iz3LWjH2F16MER'
