@@ -14,7 +14,7 @@ from pathlib import Path
 
 from scanner import git
 
-WEAK_TYPES = frozenset({"owner", "host"})
+WEAK_TYPES = frozenset({"owner", "host", "parent"})
 
 # Order used to pick the key an agent is named and identified after: where the
 # program lives is more stable across runs than the credential it currently holds
@@ -66,12 +66,27 @@ def host(name: str) -> str:
     return f"host:{name}"
 
 
+def parent(key: str) -> str:
+    """Started by the agent whose key this is (an MCP server by its coding agent): a link, never a merge."""
+    return f"parent:{key}"
+
+
 def owner(name: str) -> str:
     return f"owner:{name}"
 
 
 def repo(root: str, directory: str) -> str:
     return f"repo:{root}:{directory or '.'}"
+
+
+def azure_openai_account(name: str) -> str:
+    """An Azure OpenAI / AI services account, by its name: ``azure-openai:myaoai``.
+
+    The name is the first label of its endpoint (``myaoai.openai.azure.com``) and the last
+    segment of its resource id, so a repository, process or network finding of the endpoint
+    and the billed (or inventoried) account share this key. Azure names are case-insensitive.
+    """
+    return f"azure-openai:{name.strip().lower()}"
 
 
 _SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?([\w.-]+):(?!//)(.+)$")
@@ -161,4 +176,6 @@ def describe(key: str) -> str:
         return f"credential {rest[:8]}"
     if t == "keyid":
         return f"{rest.replace(':', ' key ', 1)}"
+    if t == "azure-openai":
+        return f"Azure OpenAI account {rest}"
     return rest or key
