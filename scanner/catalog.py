@@ -167,13 +167,19 @@ def _check_fields(entry: Any, spec: dict[str, Any], where: str) -> dict[str, Any
 
 
 def _examples(key: dict[str, Any], regex: re.Pattern[str], where: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """A key format's ``examples`` (each must be a whole match of its regex) and ``non_examples``."""
+    """A key format's ``examples`` (each must be a whole match of its regex) and ``non_examples``.
+
+    Each value is a string or a list of pieces joined here: the built-in catalogue writes them in
+    pieces of at most 8 characters, because the repo detector reads that file like any other and
+    this project's own checkout must hold no key-shaped string.
+    """
     out = []
     for field_name in ("examples", "non_examples"):
-        values = key.get(field_name) or []
+        values = [v if isinstance(v, str) else "".join(v) if isinstance(v, list)
+                  and all(isinstance(p, str) for p in v) else None for v in key.get(field_name) or []]
         if not all(isinstance(v, str) and v for v in values):
-            raise InputError(f"{where}: {field_name} must be a list of non-empty strings")
-        out.append(tuple(values))
+            raise InputError(f"{where}: {field_name} must be a list of non-empty strings (or lists of pieces)")
+        out.append(tuple(values))  # type: ignore[arg-type]
     for i, example in enumerate(out[0]):
         if not regex.fullmatch(example):  # the value itself is not echoed: it could be a real key
             raise InputError(f"{where}: examples[{i}] does not match the format's regex")

@@ -1,4 +1,6 @@
-"""The repo detector on the peers' own LLM/AI provider test cases (tests/data/peer_cases/).
+"""The repo detector on the peers' own LLM/AI provider test cases, written fresh by
+benchmarks/peer_cases.py for each run (the corpus holds key-shaped strings, so it is not
+committed: this project's own checkout must hold none).
 
 The installed CLI scans the corpus for real; every case the truth file does not mark as a
 known gap must come out right, and the totals may not fall below today's. A known gap that
@@ -17,36 +19,40 @@ import pytest
 
 from benchmarks import peer_cases
 
-CORPUS = peer_cases.OUT
 # Measured on the current detector; raise these as the gaps are fixed, never lower them.
 FLOOR_FOUND = 344  # of 490 keys
 CEILING_FP = 16  # of 100 not-a-key files
 
 
 @pytest.fixture(scope="module")
-def scan(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("corpus") / "peer_cases"
+    peer_cases.write(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def scan(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> dict:
     work = tmp_path_factory.mktemp("peer-cases")
-    reported = peer_cases.run_tool("ours", CORPUS, None, work)
+    reported = peer_cases.run_tool("ours", corpus, None, work)
     assert reported is not None, "the shadow-agents console script is not installed"
     return {"reported": reported, "report": (work / "ours.out").read_text(encoding="utf-8")}
 
 
 @pytest.fixture(scope="module")
-def truth() -> list[dict]:
-    return peer_cases.load_truth()
+def truth(corpus: Path) -> list[dict]:
+    return peer_cases.load_truth(corpus)
 
 
-def test_corpus_is_what_the_generator_writes(tmp_path: Path) -> None:
+def test_the_generator_is_deterministic(tmp_path: Path, corpus: Path) -> None:
     fresh = tmp_path / "peer_cases"
     peer_cases.write(fresh)
-    want = sorted(p.relative_to(fresh).as_posix() for p in fresh.rglob("*") if p.is_file())
-    have = sorted(p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*") if p.is_file())
-    assert have == want, "run: python benchmarks/peer_cases.py --write"
-    for rel in want:
-        assert (CORPUS / rel).read_bytes() == (fresh / rel).read_bytes(), f"{rel} is stale: regenerate"
+    files = sorted(p.relative_to(fresh).as_posix() for p in fresh.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file())
+    assert all((fresh / rel).read_bytes() == (corpus / rel).read_bytes() for rel in files)
 
 
-def test_truth_rows_point_at_their_keys(truth: list[dict]) -> None:
+def test_truth_rows_point_at_their_keys(truth: list[dict], corpus: Path) -> None:
     providers = {r["provider"] for r in truth}
     assert len(truth) >= 500 and len(providers) >= 28
     for row in truth:
@@ -54,7 +60,7 @@ def test_truth_rows_point_at_their_keys(truth: list[dict]) -> None:
         assert row["source"].split(":", 1)[0] in {p[1] for p in (peer_cases.GITLEAKS, peer_cases.BETTERLEAKS,
                                                                      peer_cases.TRUFFLEHOG, peer_cases.KINGFISHER,
                                                                      peer_cases.ISSUE)}
-        lines = (CORPUS / row["file"]).read_text(encoding="utf-8").splitlines()
+        lines = (corpus / row["file"]).read_text(encoding="utf-8").splitlines()
         assert 1 <= row["line"] <= len(lines)
         if not row.get("in_catalogue", True):
             assert row["expected"] == "not-a-key" or row.get("known_gap")

@@ -1,1 +1,0 @@
-anthropic_api_token = "sk-ant-admin01-O1SzBqmJ4ATZ1C3PgXSMOwcL-Ypxy7o-SVGGbZP4Ru2YSyKru4iMzxGZyfwPEZ-iUCEHVVvxKp_NnZkEf2cvi4poo3-1qAA"

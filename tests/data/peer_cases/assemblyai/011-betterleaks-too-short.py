@@ -1,1 +1,0 @@
-assemblyai = b42bc39fc202798008dab3c3

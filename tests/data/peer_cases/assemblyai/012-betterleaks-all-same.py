@@ -1,1 +1,0 @@
-assemblyai = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa

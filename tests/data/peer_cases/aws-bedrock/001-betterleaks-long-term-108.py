@@ -1,1 +1,0 @@
-bedrock_api_token = "ABSKQmVkcm9ja0FQSUtleS1rNeWe3EoeYbW5IYY5j6ZiS1Q4vBnQoYoI2Pr2Zml9iWHaHqRUnFu5FiV6JYgeGvQaOBsxNIZVSZp9xdewmRlaKOYRftkI4kGhu5RgR3Na7OF="

@@ -1,1 +1,0 @@
-var cerebrasToken = "csk-lqqiicoiyi332t82m9ipgpvakoqltnw28ara0jf969r44mcs"

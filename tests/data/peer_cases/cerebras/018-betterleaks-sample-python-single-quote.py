@@ -1,1 +1,0 @@
-cerebrasToken = 'csk-1jejpiykbp1h21hklhk62o3bi6wf088y9jfjsm83ptg0anu9'

@@ -1,1 +1,0 @@
-cerebrasToken = "csk-odecwio5p0y9f3bv8fb74w8lbc410xvrqc992pe4782ywn7k"

@@ -1,1 +1,0 @@
-cerebras_TOKEN = "csk-8opn19hjguv7lrk2g15jbtgbfp5t7dtkrf7j0n35u597fv25"

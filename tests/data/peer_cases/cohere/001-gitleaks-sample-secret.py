@@ -1,1 +1,0 @@
-cohere_api_token = "Eo8cWGRXxWsXdHowGloP4xhddaN31YtFmUo9DwOS"

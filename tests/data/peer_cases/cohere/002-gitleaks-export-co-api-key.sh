@@ -1,1 +1,0 @@
-export CO_API_KEY=4Aqp0nwx9pWJipbKsnsHEcvW2QJGLnFKZTTcChxw

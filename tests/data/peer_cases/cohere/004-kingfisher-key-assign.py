@@ -1,1 +1,0 @@
-cohere_key = gFH1BM29hSMRa22MTZyuqM6dPSHW0zkVlIhCAM74

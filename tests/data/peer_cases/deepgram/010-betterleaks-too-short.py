@@ -1,1 +1,0 @@
-deepgram_key = 61a8e439043eaeef0d35b19ece334454

@@ -1,1 +1,0 @@
-deepseek_TOKEN :::= "sk-cf8cadba4f33926b6ff2373652e22878"

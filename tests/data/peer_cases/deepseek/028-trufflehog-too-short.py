@@ -1,1 +1,0 @@
-deepseek.key = sk-zeg5p9wf18ef

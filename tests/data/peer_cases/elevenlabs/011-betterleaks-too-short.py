@@ -1,1 +1,0 @@
-elevenlabs_key = sk_5171479d799123ac858cc38bf8ac60a0

@@ -1,1 +1,0 @@
-elevenlabs_key = ak_d1a3502d85f42648cb21034bb2838daf2cb9f0d960a47992

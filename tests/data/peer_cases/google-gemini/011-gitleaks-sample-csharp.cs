@@ -1,1 +1,0 @@
-string gcpToken = "AIzayzAskWUfJug5gKLYfSmTHs4PLpxs9Vq9Cfa";

@@ -1,1 +1,0 @@
-var gcpToken string = "AIzaQxsocoR2eqDxqg5ZkTK67G3O4J2njBDGKVy"

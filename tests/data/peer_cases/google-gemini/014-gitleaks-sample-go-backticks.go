@@ -1,1 +1,0 @@
-gcpToken := `AIzaLldFxaIw27wan0UMSsEH5P2_TElTy1K9K4B`

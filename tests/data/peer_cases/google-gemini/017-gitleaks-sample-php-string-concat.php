@@ -1,1 +1,0 @@
-$gcpToken .= "AIzaFqpLkKZOW-yWSpNjNbwHxuHd156Zl1sO782"

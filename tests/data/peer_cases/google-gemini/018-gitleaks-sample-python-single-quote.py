@@ -1,1 +1,0 @@
-gcpToken = 'AIza0kuWMu5M1u1DIqh0NRkhyQbpaoGWeqnDriA'

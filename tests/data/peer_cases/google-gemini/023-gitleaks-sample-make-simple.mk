@@ -1,1 +1,0 @@
-gcp_TOKEN := "AIzaS0_dGcAKthl8VWoM_WFh0t9D6emujbqR8Qr"

@@ -1,1 +1,0 @@
-gcp_TOKEN ::= "AIzaDtt2n8WZXZXeqIMskZO1mVrvgnoEsvwH4CX"

@@ -1,1 +1,0 @@
-gcp_TOKEN :::= "AIza_auQtO3CDgCoEDyLSjNAH1DeSweImobpO41"

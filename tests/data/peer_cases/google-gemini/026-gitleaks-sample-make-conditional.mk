@@ -1,1 +1,0 @@
-gcp_TOKEN ?= "AIzadQyVPQa1B_zztPAPOxaklwbQZ52QkZAJSrs"

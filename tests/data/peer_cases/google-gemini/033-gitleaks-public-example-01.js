@@ -1,1 +1,0 @@
-  apiKey: "AIzaSyabcdefghijklmnopqrstuvwxyz1234567",

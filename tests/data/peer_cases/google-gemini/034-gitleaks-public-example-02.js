@@ -1,1 +1,0 @@
-  apiKey: "AIzaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs",

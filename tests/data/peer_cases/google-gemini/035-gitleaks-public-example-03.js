@@ -1,1 +1,0 @@
-  apiKey: "AIzaSyCkEhVjf3pduRDt6d1yKOMitrUEke8agEM",

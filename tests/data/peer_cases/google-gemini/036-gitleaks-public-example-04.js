@@ -1,1 +1,0 @@
-  apiKey: "AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",

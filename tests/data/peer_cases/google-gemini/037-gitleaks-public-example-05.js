@@ -1,1 +1,0 @@
-  apiKey: "AIzaSyD3asb-2pEZVqMkmL6M9N6nHZRR_znhrh0",

@@ -1,1 +1,0 @@
-  apiKey: "AIzayDNSXIbFmlXbIE6mCzDLQAqITYefhixbX4A",

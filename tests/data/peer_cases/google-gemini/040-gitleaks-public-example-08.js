@@ -1,1 +1,0 @@
-  apiKey: "AIzaSyASWm6HmTMdYWpgMnjRBjxcQ9CKctWmLd4",

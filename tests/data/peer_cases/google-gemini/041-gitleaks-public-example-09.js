@@ -1,1 +1,0 @@
-  apiKey: "AIzaSyANUvH9H9BsUccjsu2pCmEkOPjjaXeDQgY",

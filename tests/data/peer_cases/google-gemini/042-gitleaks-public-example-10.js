@@ -1,1 +1,0 @@
-  apiKey: "AIzaSyA5_iVawFQ8ABuTZNUdcwERLJv_a_p4wtM",

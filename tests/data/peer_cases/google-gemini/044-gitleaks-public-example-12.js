@@ -1,1 +1,0 @@
-  apiKey: "AIzaSyDSb51JiIcB6OJpwwMicseKRhhrOq1cS7g",

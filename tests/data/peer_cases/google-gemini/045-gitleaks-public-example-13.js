@@ -1,1 +1,0 @@
-  apiKey: "AIzaSyBF2RrAIm4a0mO64EShQfqfd2AFnzAvvuU",

@@ -1,1 +1,0 @@
-  apiKey: "AIzaSyBcE-OOIbhjyR83gm4r2MFCu4MJmprNXsw",

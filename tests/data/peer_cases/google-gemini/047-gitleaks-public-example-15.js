@@ -1,1 +1,0 @@
-  apiKey: "AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE",

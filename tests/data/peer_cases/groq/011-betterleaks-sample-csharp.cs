@@ -1,1 +1,0 @@
-string groqToken = "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";

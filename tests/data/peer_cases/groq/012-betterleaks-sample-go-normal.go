@@ -1,1 +1,0 @@
-var groqToken string = "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"

@@ -1,1 +1,0 @@
-groqToken := "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"

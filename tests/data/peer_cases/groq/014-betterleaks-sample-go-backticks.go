@@ -1,1 +1,0 @@
-groqToken := `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`

@@ -1,1 +1,0 @@
-String groqToken = "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";

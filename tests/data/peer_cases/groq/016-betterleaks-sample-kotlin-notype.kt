@@ -1,1 +1,0 @@
-var groqToken = "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"

@@ -1,1 +1,0 @@
-groqToken = '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'

@@ -1,1 +1,0 @@
-groqToken = "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"

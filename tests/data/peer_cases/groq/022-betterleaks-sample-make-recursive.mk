@@ -1,1 +1,0 @@
-groq_TOKEN = "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"

@@ -1,1 +1,0 @@
-groq_TOKEN := "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"

@@ -1,1 +1,0 @@
-groq_TOKEN ::= "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"

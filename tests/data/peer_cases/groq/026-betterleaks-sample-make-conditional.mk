@@ -1,1 +1,0 @@
-groq_TOKEN ?= "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"

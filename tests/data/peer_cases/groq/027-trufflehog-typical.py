@@ -1,1 +1,0 @@
-groq_token = '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'

@@ -1,1 +1,0 @@
-huggingface-cli login --token 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

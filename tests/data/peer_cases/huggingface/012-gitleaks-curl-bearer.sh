@@ -1,1 +1,0 @@
--H "Authorization: Bearer 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"

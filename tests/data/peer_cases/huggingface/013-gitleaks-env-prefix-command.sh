@@ -1,1 +1,0 @@
-DEV=1 HF_TOKEN=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 poetry run python app.py

@@ -1,1 +1,0 @@
-use_auth_token='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')

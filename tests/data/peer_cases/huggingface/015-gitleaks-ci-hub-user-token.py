@@ -1,1 +1,0 @@
-CI_HUB_USER_TOKEN = "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"

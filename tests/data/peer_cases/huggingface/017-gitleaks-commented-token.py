@@ -1,2 +1,0 @@
-# Not critical, only usable on the sandboxed CI instance.
-TOKEN = "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"

@@ -1,1 +1,0 @@
-- (id)hf_requiredCharacteristicTypesForDisplayMetadata;

@@ -1,1 +1,0 @@
-                            _kHMSymptomhf_generatedByHomeAppForDebuggingPurposesKey,

@@ -1,2 +1,0 @@
-        os.environ.get("HF_AUTH_TOKEN",
-        "hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),

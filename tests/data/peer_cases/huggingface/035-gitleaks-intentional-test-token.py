@@ -1,1 +1,0 @@
-hf_token = "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"  # Intentionally revealing this key for testing purposes

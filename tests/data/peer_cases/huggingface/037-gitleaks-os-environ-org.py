@@ -1,1 +1,0 @@
-os.environ['HUGGINGFACEHUB_API_TOKEN'] = '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'

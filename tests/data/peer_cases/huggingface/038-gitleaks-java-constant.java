@@ -1,1 +1,0 @@
-public static final String API_ORG_EXIST = "APIOrganizationExist";

@@ -1,1 +1,0 @@
-const api_org_controller = require('../../controllers/api/index').organizations;

@@ -1,2 +1,0 @@
-langfuse_public_key1 = pk-lf-invalid
-langfuse_secret_key1 = sk-lf-invalid

@@ -1,1 +1,0 @@
-string mistralToken = "swKfgwv61Qv8zyAd7bTkuqyIH6OVaM7S";

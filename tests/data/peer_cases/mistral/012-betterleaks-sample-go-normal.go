@@ -1,1 +1,0 @@
-var mistralToken string = "hw4VuKq4gdySLfUQGU0oEEGzMj84iysS"

@@ -1,1 +1,0 @@
-mistralToken := "1vIR4zCW9zksGRlicQp0SimjjtrMnpw2"

@@ -1,1 +1,0 @@
-mistralToken := `J2c87PZrLG6pe92c3DrxRQpWPRz7M73D`

@@ -1,1 +1,0 @@
-String mistralToken = "RqfdkTunBmNgClofYCd5EN3qzcjfA9L1";

@@ -1,1 +1,0 @@
-var mistralToken = "72EEO5NDEgUw68rbkCGNWE8HZSYX9HMN"

@@ -1,1 +1,0 @@
-$mistralToken .= "Pwx09cnPSwTVHdtpnE0tB7ZRwavWn9xi"

@@ -1,1 +1,0 @@
-mistralToken = 'erqFLJqPBste2SiavOpQjPqhtd5a3e9c'

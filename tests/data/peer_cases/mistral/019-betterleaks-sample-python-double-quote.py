@@ -1,1 +1,0 @@
-mistralToken = "9upFyk9AKLZAItiGuq9JNH3b27dc7NCt"

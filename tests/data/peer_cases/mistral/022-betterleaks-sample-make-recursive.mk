@@ -1,1 +1,0 @@
-mistral_TOKEN = "HdyQ6e5TMZA8zGwQlbbZ10UzCEG80XQl"

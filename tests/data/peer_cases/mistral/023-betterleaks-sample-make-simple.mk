@@ -1,1 +1,0 @@
-mistral_TOKEN := "8zXfVe9n8ZlxZYbs2skPuFG3PfRb7N3L"

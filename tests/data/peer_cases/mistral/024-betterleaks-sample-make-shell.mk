@@ -1,1 +1,0 @@
-mistral_TOKEN ::= "4xNXuufstQw3I3LgNGEcm7Nf8uhGYCmf"

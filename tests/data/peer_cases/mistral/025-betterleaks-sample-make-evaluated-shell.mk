@@ -1,1 +1,0 @@
-mistral_TOKEN :::= "3cZwCviKirId10KjWmxdV3IedfrPaEWi"

@@ -1,1 +1,0 @@
-mistral_TOKEN ?= "UVXRC5MK9pDK9pYk6RS7qKCvPwatbDU8"

@@ -1,1 +1,0 @@
-mistral_token = ag4WlBA3AfVby5sb23sMbOsjhkyaRb6A

@@ -1,1 +1,0 @@
-mistral_api_key = bAntUWexnmcVPrZM8T2o0JSGg4mnvKqd

@@ -1,1 +1,0 @@
-mistral_token = ONnq99CgGyc4jQP4fpQhHLCcAQPY

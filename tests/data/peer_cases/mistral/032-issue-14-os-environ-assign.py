@@ -1,1 +1,0 @@
-os.environ["MISTRAL_API_KEY"] = "1ZR4QvZgFB8ZYo3O8897rkuq99nu0fEm"

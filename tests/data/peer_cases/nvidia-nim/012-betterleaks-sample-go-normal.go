@@ -1,1 +1,0 @@
-var nvidiaToken string = "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"

@@ -1,1 +1,0 @@
-nvidiaToken := `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`

@@ -1,1 +1,0 @@
-var nvidiaToken = "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"

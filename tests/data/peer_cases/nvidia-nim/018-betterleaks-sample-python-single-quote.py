@@ -1,1 +1,0 @@
-nvidiaToken = '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'

@@ -1,1 +1,0 @@
-nvidiaToken = "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"

@@ -1,1 +1,0 @@
-nvidia_TOKEN = "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"

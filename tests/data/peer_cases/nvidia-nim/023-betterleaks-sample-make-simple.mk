@@ -1,1 +1,0 @@
-nvidia_TOKEN := "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"

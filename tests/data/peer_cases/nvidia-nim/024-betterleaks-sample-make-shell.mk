@@ -1,1 +1,0 @@
-nvidia_TOKEN ::= "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"

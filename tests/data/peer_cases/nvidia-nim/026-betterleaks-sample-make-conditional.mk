@@ -1,1 +1,0 @@
-nvidia_TOKEN ?= "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"

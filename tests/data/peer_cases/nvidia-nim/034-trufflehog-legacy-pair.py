@@ -1,1 +1,0 @@
-ngc token = 'UaEOWdNTg4bfkDn3KBoUhhkvNp:aPaD5MhC-ll3V-4o6V-M9oq-AcpdXmeCsUhw'

@@ -1,1 +1,0 @@
-openaiApiKeyToken := "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"

@@ -1,1 +1,0 @@
-openaiApiKeyToken := `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`

@@ -1,1 +1,0 @@
-String openaiApiKeyToken = "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";

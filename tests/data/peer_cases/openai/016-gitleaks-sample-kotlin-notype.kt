@@ -1,1 +1,0 @@
-var openaiApiKeyToken = "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"

@@ -1,1 +1,0 @@
-openaiApiKeyToken = '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'

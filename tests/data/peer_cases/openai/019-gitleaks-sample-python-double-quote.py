@@ -1,1 +1,0 @@
-openaiApiKeyToken = "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"

@@ -1,1 +1,0 @@
-openaiApiKey_TOKEN = "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"

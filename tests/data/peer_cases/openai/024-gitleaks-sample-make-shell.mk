@@ -1,1 +1,0 @@
-openaiApiKey_TOKEN ::= "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"

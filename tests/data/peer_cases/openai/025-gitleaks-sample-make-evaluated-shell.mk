@@ -1,1 +1,0 @@
-openaiApiKey_TOKEN :::= "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"

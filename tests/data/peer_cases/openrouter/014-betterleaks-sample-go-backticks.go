@@ -1,1 +1,0 @@
-openrouterToken := `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`

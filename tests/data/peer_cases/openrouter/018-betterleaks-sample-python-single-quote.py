@@ -1,1 +1,0 @@
-openrouterToken = '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'

@@ -1,1 +1,0 @@
-openrouterToken = "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"

@@ -1,1 +1,0 @@
-openrouter_TOKEN = "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"

@@ -1,1 +1,0 @@
-openrouter_TOKEN := "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"

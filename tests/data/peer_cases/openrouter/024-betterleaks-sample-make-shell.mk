@@ -1,1 +1,0 @@
-openrouter_TOKEN ::= "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"

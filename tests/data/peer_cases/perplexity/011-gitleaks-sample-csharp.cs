@@ -1,1 +1,0 @@
-string perplexityToken = "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";

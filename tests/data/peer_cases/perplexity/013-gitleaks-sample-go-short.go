@@ -1,1 +1,0 @@
-perplexityToken := "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"

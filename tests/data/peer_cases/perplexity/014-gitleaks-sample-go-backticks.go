@@ -1,1 +1,0 @@
-perplexityToken := `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`

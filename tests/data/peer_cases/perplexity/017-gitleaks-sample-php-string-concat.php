@@ -1,1 +1,0 @@
-$perplexityToken .= "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"

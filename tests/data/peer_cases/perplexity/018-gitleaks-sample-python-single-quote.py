@@ -1,1 +1,0 @@
-perplexityToken = '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'

@@ -1,1 +1,0 @@
-perplexityToken = "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"

@@ -1,1 +1,0 @@
-perplexity_TOKEN = "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"

@@ -1,1 +1,0 @@
-perplexity_TOKEN ::= "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"

@@ -1,1 +1,0 @@
-perplexity_TOKEN ?= "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"

@@ -1,1 +1,0 @@
-string replicateToken = "r8_ZKDGjJNHD6PuexxzcNFyjgkeak7QrgQK0T9lY";

@@ -1,1 +1,0 @@
-var replicateToken string = "r8_iwAYAWBBRJX99uXo0XPFLjydjuBlfpCEleVoR"

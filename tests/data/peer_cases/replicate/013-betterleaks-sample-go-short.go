@@ -1,1 +1,0 @@
-replicateToken := "r8_h3D92h2HDOCG46H9QVMHRB3YhXh81ZYsABKXZ"

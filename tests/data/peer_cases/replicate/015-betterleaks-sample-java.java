@@ -1,1 +1,0 @@
-String replicateToken = "r8_crbdaVPjADPnEV5LdTLwVlmcp5bQXHvBcEzYv";

@@ -1,1 +1,0 @@
-$replicateToken .= "r8_z6JCcwFQ8B460zYcay0gMSEprn3BNO90i5Ufs"

@@ -1,1 +1,0 @@
-replicateToken = 'r8_bkbSWlWeK5SIYDbpvi0PLEyh6hf7utpKXuPBR'

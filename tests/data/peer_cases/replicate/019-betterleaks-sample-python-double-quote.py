@@ -1,1 +1,0 @@
-replicateToken = "r8_f4F13TlwF1TrFkAHFO3sTBx5UvucaSBtpweHj"

@@ -1,1 +1,0 @@
-System.setProperty("REPLICATE_TOKEN", "r8_DkTmZWKix7H1cYeV3ahWlENcCgpIgNkeUeZ4P")

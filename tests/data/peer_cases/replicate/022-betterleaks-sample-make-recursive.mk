@@ -1,1 +1,0 @@
-replicate_TOKEN = "r8_FtG6hX8PmgA9DU6MttECfopPJWG5P2N9Mds5H"

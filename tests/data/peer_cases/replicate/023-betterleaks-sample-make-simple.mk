@@ -1,1 +1,0 @@
-replicate_TOKEN := "r8_BNJdXqLpGpUfzrPt4OI9khQsoCBukeH0mVdqO"

@@ -1,1 +1,0 @@
-replicate_TOKEN ::= "r8_LRxcpEeM3DwyOBhRhOGxBppWP4pXDDIUXvobw"

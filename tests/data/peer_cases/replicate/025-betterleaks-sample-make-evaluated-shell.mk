@@ -1,1 +1,0 @@
-replicate_TOKEN :::= "r8_PlfwWFf13mtIJzBsykRlWNYguVlVL0LNzhKYX"

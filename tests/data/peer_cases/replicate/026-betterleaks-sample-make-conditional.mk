@@ -1,1 +1,0 @@
-replicate_TOKEN ?= "r8_jwX30ouo3Dr3h8rnMmlw0Uy6HLLt5tGNIPwbz"

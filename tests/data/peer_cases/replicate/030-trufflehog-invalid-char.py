@@ -1,1 +1,0 @@
-replicate token = 'r8_bacDQ7OC6AmDlYgfTrD?wHDbgp6f8lw6Do7uP'

@@ -1,1 +1,0 @@
-togetheraiToken := `tgp_v1_zlmzpz4FCgVSKEdkwxpwBKcvsVw63QOQDabO8fKNWS1`

@@ -1,1 +1,0 @@
-String togetheraiToken = "tgp_v1_69G-c0zN4AziVLW86BXnZlJXOUOXGUrh6Iv2DTWVcXg";

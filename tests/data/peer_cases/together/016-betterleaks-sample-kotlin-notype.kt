@@ -1,1 +1,0 @@
-var togetheraiToken = "tgp_v1_sh5-BiRyOvP1H5M4UViaMJQDDztdlDMFtBfoE3YZKH_"

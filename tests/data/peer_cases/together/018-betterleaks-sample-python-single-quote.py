@@ -1,1 +1,0 @@
-togetheraiToken = 'tgp_v1_VJO410uuFHixzzsiu3TSl3skuNA__Rl2z10CXDOmlOb'

@@ -1,1 +1,0 @@
-togetheraiToken = "tgp_v1_08EgAOKIuWIVKyNYQU9yVqHXufqaKnLug4x-EYzyn9o"

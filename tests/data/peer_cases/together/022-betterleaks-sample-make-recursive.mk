@@ -1,1 +1,0 @@
-togetherai_TOKEN = "tgp_v1_xwUHR3ZStQme_DHi8bASS_0zAiZDPDqjx_8JhgoklJ1"

@@ -1,1 +1,0 @@
-togetherai_TOKEN := "tgp_v1_RV_24mN5f8PJHeEbYcEzxvj0IsosJED475c31WdMhoX"

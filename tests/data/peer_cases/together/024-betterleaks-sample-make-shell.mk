@@ -1,1 +1,0 @@
-togetherai_TOKEN ::= "tgp_v1_QDfyVihMZI6KHWVfwRdbKTA96tI2tQZGj7788R837Xg"

@@ -1,1 +1,0 @@
-togetherai_TOKEN ?= "tgp_v1_UgSNXU7iK5IyXOnuLx7VKfLgDlRCtnBiw8iTijjm7bx"

@@ -1,1 +1,0 @@
-wandb_api_key = bcd4142514e55e21cba415015b7162b8

@@ -1,1 +1,0 @@
-string xaiToken = "xai-m2ZnjXDwsYAUYRJu-3K46j9ljhMG2muVinELa1ej31KGtvuF7A8ozWuRtE_EFKVuTENv4jpUpGWqGlRRW9FX";

@@ -1,1 +1,0 @@
-var xaiToken string = "xai-8g9O4ZnIKPnuZsvMJ1e07rlkXbUe0RtGZoFU-WKvehKLZETW-sA1jMHpTWJ2x0EUFVI_PGaB98GMmZ-LX9CE"

@@ -1,1 +1,0 @@
-xaiToken := "xai-HaMrcAnRrEUK4a5zXPZlTp0lJNJKd1eYDNng2gKGZ5J-8AGBmznsNYNyldfXrDuN53mV2gXc-x0lZFWPabV0"

@@ -1,1 +1,0 @@
-xaiToken := `xai-Aj7lLjKmp2i316ThpZb6Z2YGn7zchz_EejfEiDecI7Kgeh3CfOKJ8ZjMaOYh3jnzs60gHsO92tpgOkiB0bxQ`

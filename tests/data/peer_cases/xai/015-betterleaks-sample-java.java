@@ -1,1 +1,0 @@
-String xaiToken = "xai-GygJw7qOv6mB1sAFj4tmpx7JtCkk567ndlYPnxEVolmZUj3SQ4CY5x8nTKtpi1A_jWXgr3652bUQr0lY1ugf";

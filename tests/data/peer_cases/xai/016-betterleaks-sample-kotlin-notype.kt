@@ -1,1 +1,0 @@
-var xaiToken = "xai-uP_9C-zjfiJtgL3GzLd8tvMVOEHSfPzBw6JjwTlozWc_7ETsnCooT2KDKUzlqbsX9cFFfFvFggM2t2hp1Vll"

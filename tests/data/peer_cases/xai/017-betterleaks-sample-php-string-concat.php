@@ -1,1 +1,0 @@
-$xaiToken .= "xai-jFWbVEuRMyaUXoVD7HR0qR_xcxH-NDu1ZahC9xW6eRN0aKRZY3PBtBaBZSeQJROkLSB-oYoXTrcKKR17hy37"

@@ -1,1 +1,0 @@
-xaiToken = 'xai-UKUx2AXKnh9YQk-KoJO0ifEbcHjhpOpD20Jc7i-IuEYe7L1bN302ZPJHk5NxtC4myOac7PJEKO5O6Gr6hYUi'

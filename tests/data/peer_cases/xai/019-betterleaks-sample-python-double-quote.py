@@ -1,1 +1,0 @@
-xaiToken = "xai-1JhKHogxMpRI5pw4gZtjNqLqwQO-tKcXYitAbSWWEk9QW1zfnEAU3guBb6hYjzL4vwET5KhOEootstq_Rpbx"

@@ -1,1 +1,0 @@
-System.setProperty("XAI_TOKEN", "xai-P5BMWV1vJ9Q9vbL2yd7lRP13cLEIvlrQ3rWMOd7A4H-kuqkk0OZLBhSN9p6qtW7gQXCfOxfes0A7sU_UCk7h")

@@ -1,1 +1,0 @@
-xai_TOKEN := "xai-xeof2X7MRiTzbG6NwQ9VHviBiGGxbfIreiENhGvxlsYHdErp-Y_hX6jr_WSB3d1lDjcMcCZjqHb7D6USwC4u"

@@ -1,1 +1,0 @@
-xai_token = 'xai-VlcCLJJ3528rNRyYQuUtmJwFUAwAZDUXaMPFUv7gHCidSeDtKuOhfdP8i697juyd99iz3LWjH2F16MER'

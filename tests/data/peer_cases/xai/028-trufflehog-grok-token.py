@@ -1,1 +1,0 @@
-grok_token1 = 'xai-nbjYhmjsRIKVDuKhy46TEu39fMSB7JVJ29EM0IUoF6d0I5J07QAoa4mi8tijONOiy9wjUHfRWZ43dYFW'

@@ -1,1 +1,0 @@
-xai_token = 'xai-ATUfDeFLMCcbCTjCST094hcgWrjAR1Yew9caaC7C0'
