@@ -41,6 +41,7 @@ _ADMIN_API_FIELDS = {
 _KEY_FIELDS = {
     "id": str, "label": str, "regex": str, "prefixes": list, "admin": bool,
     "context_only": bool, "console_url": (str, type(None)), "requires_usage": bool,
+    "examples": list, "non_examples": list,
 }
 _FRAMEWORK_FIELDS = {"id": str, "name": str, "packages": dict, "imports": dict, "providers": list}
 _TOOL_FIELDS = {
@@ -79,6 +80,10 @@ class KeyFormat:
     # Not the provider's own key (an AWS access key next to Bedrock use): a detector reports it
     # only where the same unit — repository, environment, process — also shows this provider.
     requires_usage: bool = False
+    # Synthetic keys of this format and look-alikes that are not (tests/test_key_format_examples.py runs
+    # both through every detector). Checked when the catalogue loads, never used for detection.
+    examples: tuple[str, ...] = ()
+    non_examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -198,6 +203,26 @@ def _check_fields(entry: Any, spec: dict[str, Any], where: str) -> dict[str, Any
             want = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
             raise InputError(f"{where}: field '{name}' must be {want}")
     return entry
+
+
+def _examples(key: dict[str, Any], regex: re.Pattern[str], where: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A key format's ``examples`` (each must be a whole match of its regex) and ``non_examples``.
+
+    Each value is a string or a list of pieces joined here: the built-in catalogue writes them in
+    pieces of at most 8 characters, because the repo detector reads that file like any other and
+    this project's own checkout must hold no key-shaped string.
+    """
+    out = []
+    for field_name in ("examples", "non_examples"):
+        values = [v if isinstance(v, str) else "".join(v) if isinstance(v, list)
+                  and all(isinstance(p, str) for p in v) else None for v in key.get(field_name) or []]
+        if not all(isinstance(v, str) and v for v in values):
+            raise InputError(f"{where}: {field_name} must be a list of non-empty strings (or lists of pieces)")
+        out.append(tuple(values))  # type: ignore[arg-type]
+    for i, example in enumerate(out[0]):
+        if not regex.fullmatch(example):  # the value itself is not echoed: it could be a real key
+            raise InputError(f"{where}: examples[{i}] does not match the format's regex")
+    return out[0], out[1]
 
 
 def _compile(pattern: str, where: str, flags: int = 0) -> re.Pattern[str]:
@@ -341,12 +366,15 @@ class Catalog:
             k = _check_fields(k, _KEY_FIELDS, f"{where}: keys[{j}]")
             if "regex" not in k:
                 raise InputError(f"{where}: keys[{j}]: missing required field 'regex'")
+            regex = _compile(k["regex"], f"{where}: keys[{j}]")
+            examples, non_examples = _examples(k, regex, f"{where}: keys[{j}] ({k['id']})")
             keys.append(KeyFormat(
                 id=k["id"], provider=pid, label=k.get("label", k["id"]),
-                regex=_compile(k["regex"], f"{where}: keys[{j}]"),
+                regex=regex,
                 prefixes=tuple(k.get("prefixes") or ()), admin=bool(k.get("admin", False)),
                 context_only=bool(k.get("context_only", False)), console_url=k.get("console_url"),
                 requires_usage=bool(k.get("requires_usage", False)),
+                examples=examples, non_examples=non_examples,
             ))
         env = e.get("env_vars") or {}
         _check_billing(e.get("billing") or {}, f"{where}: billing")

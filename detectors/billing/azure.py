@@ -11,13 +11,13 @@ honoured through azure-core's own retry policy. Owner tags come from TagKey grou
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import re
 from typing import Any, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 from detectors.billing import common
 from detectors.billing.common import MIN_SPEND, SINCE, Line, Matcher, Window, export_window
+from detectors.endpoints import is_loopback_url
 from scanner.detector import Check, Detector, DetectorError, ScanContext
 from scanner.model import CoverageStatus, Finding
 from scanner.options import Option
@@ -90,18 +90,7 @@ def _retry_after_hook(response: Any) -> None:
 
 def _loopback_http(endpoint: str | None) -> bool:
     """Plain HTTP carries the bearer token in clear: allowed only to this machine (an emulator, a proxy)."""
-    if not endpoint:
-        return False
-    parts = urlsplit(endpoint)
-    if parts.scheme != "http":
-        return False
-    host = parts.hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return bool(endpoint) and urlsplit(endpoint).scheme == "http" and is_loopback_url(endpoint)
 
 
 def _client(ctx: ScanContext) -> tuple[Any, dict[str, Any]]:
