@@ -31,7 +31,7 @@ _PROVIDER_FIELDS = {
     "id": str, "name": str, "kind": str, "hostnames": list, "host_patterns": list, "keys": list,
     "env_vars": dict, "packages": dict, "models": list, "billing": dict, "ports": list,
     "ip_ranges": list, "paths": list, "process_names": list, "cmdline_patterns": list,
-    "admin_api": (str, type(None)), "client_names": list,
+    "admin_api": (str, type(None)), "client_names": list, "auth_headers": list, "key_arguments": list,
 }
 _KEY_FIELDS = {
     "id": str, "label": str, "regex": str, "prefixes": list, "admin": bool,
@@ -43,6 +43,9 @@ _TOOL_FIELDS = {
     "packages": dict, "providers": list, "env_vars": list,
 }
 _REQUIRED = {"id", "name"}
+_AGENT_FILES_FIELDS = {"mcp_server_keys": list, "files": list}
+_AGENT_FILE_FIELDS = {"match": str, "roles": list, "tool": (str, type(None)), "provider": (str, type(None))}
+AGENT_FILE_ROLES = ("mcp-servers", "settings", "instructions")
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class Provider:
     cmdline_patterns: list[str]
     admin_api: str | None
     client_names: list[str] = field(default_factory=list)  # boto3.client("bedrock-runtime")
+    auth_headers: list[str] = field(default_factory=list)  # lower-case request headers that carry the key
+    key_arguments: list[str] = field(default_factory=list)  # SDK keyword arguments that take the key
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -103,6 +108,24 @@ class AgentTool:
     packages: dict[str, list[str]]
     providers: list[str]
     env_vars: list[str]
+
+
+@dataclass(frozen=True)
+class AgentFile:
+    """A repository file that configures, lists MCP servers for, or instructs coding agents."""
+
+    match: str  # a file name, or a path tail when it holds '/'; '*' matches within one segment
+    roles: tuple[str, ...]
+    tool: str | None = None
+    provider: str | None = None
+
+    @cached_property
+    def _regex(self) -> re.Pattern[str]:
+        return re.compile("(?:^|/)" + "[^/]*".join(re.escape(p) for p in self.match.split("*")) + r"\Z")
+
+    def matches(self, rel: str) -> bool:
+        """Does the repository-relative posix path ``rel`` name this file?"""
+        return bool(self._regex.search(rel))
 
 
 @dataclass(frozen=True)
@@ -130,6 +153,14 @@ def _check_fields(entry: Any, spec: dict[str, Any], where: str) -> dict[str, Any
     return entry
 
 
+def _strings(value: Any, where: str) -> list[str]:
+    """A list of non-empty strings (None is an empty list)."""
+    items = list(value or [])
+    if not all(isinstance(v, str) and v for v in items):
+        raise InputError(f"{where}: every entry must be a non-empty string")
+    return items
+
+
 def _compile(pattern: str, where: str, flags: int = 0) -> re.Pattern[str]:
     try:
         return re.compile(pattern, flags)
@@ -146,10 +177,13 @@ def host_pattern_regex(pattern: str) -> str:
 class Catalog:
     """Parsed, validated catalogue with the lookups detectors need, compiled once."""
 
-    def __init__(self, providers: Sequence[Provider], frameworks: Sequence[Framework], tools: Sequence[AgentTool]):
+    def __init__(self, providers: Sequence[Provider], frameworks: Sequence[Framework], tools: Sequence[AgentTool],
+                 agent_files: Sequence[AgentFile] = (), mcp_server_keys: Sequence[str] = ()):
         self.providers = {p.id: p for p in providers}
         self.frameworks = {f.id: f for f in frameworks}
         self.tools = {t.id: t for t in tools}
+        self.agent_files = list(agent_files)
+        self.mcp_server_keys = tuple(mcp_server_keys)
 
     # ---- loading -----------------------------------------------------------------
 
@@ -165,6 +199,8 @@ class Catalog:
         providers: dict[str, Provider] = {}
         frameworks: dict[str, Framework] = {}
         tools: dict[str, AgentTool] = {}
+        agent_files: dict[str, AgentFile] = {}
+        server_keys: list[str] = []
         for name, doc in docs:
             data = cls._parse(name, doc)
             for i, entry in enumerate(data.get("providers") or []):
@@ -176,7 +212,18 @@ class Catalog:
             for i, entry in enumerate(data.get("agent_tools") or []):
                 t = cls._tool(entry, f"{name}: agent_tools[{i}]")
                 tools[t.id] = t
-        return cls(list(providers.values()), list(frameworks.values()), list(tools.values()))
+            if data.get("agent_files") is not None:
+                keys, files = cls._agent_files(data["agent_files"], f"{name}: agent_files")
+                server_keys = keys or server_keys
+                for f in files:  # an entry with the same match replaces the earlier one
+                    agent_files[f.match] = f
+        for where, f in agent_files.items():
+            if f.tool is not None and f.tool not in tools:
+                raise InputError(f"agent_files ({where}): unknown tool '{f.tool}' (not an agent_tools id)")
+            if f.provider is not None and f.provider not in providers:
+                raise InputError(f"agent_files ({where}): unknown provider '{f.provider}'")
+        return cls(list(providers.values()), list(frameworks.values()), list(tools.values()),
+                   list(agent_files.values()), server_keys)
 
     @staticmethod
     def _parse(name: str, text: str) -> dict[str, Any]:
@@ -188,7 +235,7 @@ class Catalog:
             raise InputError(f"{name}:{line} invalid YAML: {getattr(exc, 'problem', exc)}") from None
         if not isinstance(data, dict):
             raise InputError(f"{name}: expected a mapping with 'providers', 'frameworks' or 'agent_tools'")
-        unknown = set(data) - {"schema_version", "providers", "frameworks", "agent_tools"}
+        unknown = set(data) - {"schema_version", "providers", "frameworks", "agent_tools", "agent_files"}
         if unknown:
             raise InputError(f"{name}: unknown top-level field '{sorted(unknown)[0]}'")
         return data
@@ -230,7 +277,9 @@ class Catalog:
             ports=[int(p) for p in e.get("ports") or []], ip_ranges=list(e.get("ip_ranges") or []),
             paths=list(e.get("paths") or []), process_names=list(e.get("process_names") or []),
             cmdline_patterns=list(e.get("cmdline_patterns") or []), admin_api=e.get("admin_api"),
-            client_names=list(e.get("client_names") or []), raw=e,
+            client_names=list(e.get("client_names") or []),
+            auth_headers=[str(h).lower() for h in _strings(e.get("auth_headers"), f"{where}: auth_headers")],
+            key_arguments=_strings(e.get("key_arguments"), f"{where}: key_arguments"), raw=e,
         )
 
     @staticmethod
@@ -254,6 +303,23 @@ class Catalog:
             packages={k: list(v or []) for k, v in (e.get("packages") or {}).items()},
             providers=list(e.get("providers") or []), env_vars=list(e.get("env_vars") or []),
         )
+
+    @staticmethod
+    def _agent_files(entry: Any, where: str) -> tuple[list[str], list[AgentFile]]:
+        e = _check_fields(entry, _AGENT_FILES_FIELDS, where)
+        keys = _strings(e.get("mcp_server_keys"), f"{where}: mcp_server_keys")
+        files = []
+        for i, f in enumerate(e.get("files") or []):
+            at = f"{where}: files[{i}]"
+            f = _check_fields(f, _AGENT_FILE_FIELDS, at)
+            if not f.get("match"):
+                raise InputError(f"{at}: missing required field 'match'")
+            roles = _strings(f.get("roles"), f"{at}: roles")
+            bad = sorted(set(roles) - set(AGENT_FILE_ROLES))
+            if not roles or bad:
+                raise InputError(f"{at}: roles must be some of {', '.join(AGENT_FILE_ROLES)}")
+            files.append(AgentFile(f["match"], tuple(roles), f.get("tool"), f.get("provider")))
+        return keys, files
 
     # ---- lookups -------------------------------------------------------------------
 
@@ -300,6 +366,20 @@ class Catalog:
                 for name in names:
                     out.setdefault(name, EnvVar(name, p.id, role))
         return out
+
+    @cached_property
+    def auth_headers(self) -> tuple[str, ...]:
+        """Every request header that carries a provider key (lower case, sorted)."""
+        return tuple(sorted({h for p in self.providers.values() for h in p.auth_headers}))
+
+    @cached_property
+    def key_arguments(self) -> tuple[str, ...]:
+        """SDK keyword arguments, beyond the usual ``api_key``, that take a provider key."""
+        return tuple(sorted({a for p in self.providers.values() for a in p.key_arguments}))
+
+    def agent_files_for(self, rel: str) -> list[AgentFile]:
+        """The ``agent_files`` entries that name the repository path ``rel``."""
+        return [f for f in self.agent_files if f.matches(rel)]
 
     @cached_property
     def _host_exact(self) -> dict[str, str]:

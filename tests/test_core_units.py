@@ -127,10 +127,25 @@ def test_user_catalogue_adds_and_replaces_entries(tmp_path):
     assert c.providers_for_port(9999) == ["inhouse"]
 
 
+def test_agent_tool_facts_come_from_the_catalogue(catalog):
+    """Which files configure coding agents and which headers carry keys is data, not code."""
+    assert {f.match for f in catalog.agent_files_for("svc/.cursor/mcp.json")} == {"mcp.json"}
+    (settings,) = catalog.agent_files_for(".claude/settings.local.json")
+    assert settings.tool == "claude-code" and settings.roles == ("settings",)
+    assert catalog.agent_files_for(".claude/settings.json.bak") == []
+    assert catalog.agent_files_for("docs/CLAUDE.md")[0].tool == "claude-code"
+    assert {"authorization", "x-api-key"} <= set(catalog.auth_headers)
+    assert "subscription_key" in catalog.key_arguments
+
+
 @pytest.mark.parametrize("text,needle", [
     ("providers:\n  - id: x\n    name: X\n    colour: red\n", "unknown field 'colour'"),
     ("providers:\n  - id: x\n    name: X\n    keys:\n      - id: k\n        regex: '(['\n", "invalid regex"),
     ("providers: [\n", "invalid YAML"),
+    ("agent_files:\n  files:\n    - {match: x.json, roles: [runs]}\n", "roles must be some of"),
+    ("agent_files:\n  files:\n    - {match: x.json, roles: [settings], tool: nosuch}\n", "unknown tool 'nosuch'"),
+    ("agent_files:\n  files:\n    - {roles: [settings]}\n", "missing required field 'match'"),
+    ("providers:\n  - id: x\n    name: X\n    auth_headers: [5]\n", "auth_headers: every entry must be"),
 ])
 def test_bad_user_catalogue_is_a_clear_error(tmp_path, text, needle):
     bad = tmp_path / "bad.yaml"

@@ -120,6 +120,19 @@ def test_mcp_configs_list_servers_and_never_env_values(tmp_path: Path) -> None:
     assert key not in dump and formatless not in dump and "Bearer x" not in dump and "token=abc" not in dump
 
 
+def test_agent_files_from_a_user_catalogue_are_read(tmp_path: Path) -> None:
+    """A new tool's MCP list is one catalogue entry: the repo detector reads it with no code change."""
+    extra = write(tmp_path / "extra.yaml", "agent_files:\n  files:\n"
+                                           "    - {match: .newtool/servers.json, roles: [mcp-servers]}\n")
+    repo = tmp_path / "repo"
+    write(repo / ".newtool" / "servers.json", json.dumps({"mcpServers": {"db": {"command": "uvx"}}}))
+    write(repo / ".mcp.json", json.dumps({"mcpServers": {"fs": {"command": "npx"}}}))
+    assert _kinds(scan(repo)[0], "mcp-server") and all(
+        f.details["server"] == "fs" for f in _kinds(scan(repo)[0], "mcp-server"))
+    servers = {f.details["server"] for f in _kinds(scan(repo, catalog=[extra])[0], "mcp-server")}
+    assert servers == {"db", "fs"}
+
+
 def test_ci_workflow_referencing_llm_secrets_and_tools(tmp_path: Path) -> None:
     write(tmp_path / ".github" / "workflows" / "review.yml",
           "on: pull_request\njobs:\n  r:\n    steps:\n      - run: npx @anthropic-ai/claude-code -p review\n"

@@ -23,8 +23,9 @@ except ImportError:  # pragma: no cover - depends on the installation
 
 from scanner.catalog import Catalog, KeyFormat
 
-# SDK keyword arguments / object keys that take an API key (language conventions, not provider data).
-API_KEY_ARGS = ("api_key", "apiKey", "api-key", "apikey", "subscription_key")
+# SDK keyword arguments / object keys that take an API key (language conventions, not provider data);
+# a provider's own ones (Azure's subscription_key=) are its catalogue ``key_arguments``.
+API_KEY_ARGS = ("api_key", "apiKey", "api-key", "apikey")
 
 
 def _minimal_literals(prefixes: set[str]) -> list[str]:
@@ -146,11 +147,12 @@ class Rules:
         self.key_env_names = {v.name.upper(): v.provider for v in self.catalog.env_vars.values() if v.role == "key"}
         names = sorted(self.key_env_names, key=len, reverse=True)
         # Every key variable ends in _KEY, _TOKEN, …: those tails (any case) find the candidate lines.
-        tails = {"_" + n.rsplit("_", 1)[-1] for n in names if "_" in n}
-        anchors = {t.upper() for t in tails} | {t.lower() for t in tails} | {a for a in API_KEY_ARGS if "_" not in a}
+        args = sorted({*API_KEY_ARGS, *self.catalog.key_arguments}, key=len, reverse=True)
+        tails = {"_" + n.rsplit("_", 1)[-1] for n in [*names, *args] if "_" in n}
+        anchors = {t.upper() for t in tails} | {t.lower() for t in tails} | {a for a in args if "_" not in a}
         self.context_anchors = sorted(a.encode() for a in anchors)
         name_alt = "|".join(re.escape(n) for n in names)
-        arg_alt = "|".join(re.escape(a) for a in API_KEY_ARGS)
+        arg_alt = "|".join(re.escape(a) for a in args)
         value = r"\\?[\"'`]?(?P<value>[A-Za-z0-9+/=._:-]{12,300})"  # \\" is a quote escaped inside JSON
         self.context_rx = re.compile(
             (

@@ -1,0 +1,123 @@
+"""Coding-agent files named by the catalogue's ``agent_files``: MCP server lists, settings, instructions.
+
+Server names, commands and the names of env vars are reported, never env values; an
+argument that holds a key keeps its shape, not its value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from detectors.repo.filetypes.base import FileView, Hit
+from detectors.repo.filetypes.keys import mask_keys
+from detectors.repo.rules import Rules
+from scanner.catalog import AgentFile
+
+SETTINGS_FIELDS = ("enabledMcpjsonServers", "permissions", "hooks", "model")  # what a settings file turns on
+
+
+def applies(f: FileView) -> bool:
+    return bool(f.rules.catalog.agent_files_for(f.rel))
+
+
+def scan(f: FileView) -> list[Hit]:
+    entries = f.rules.catalog.agent_files_for(f.rel)
+    roles = {r for e in entries for r in e.roles}
+    hits: list[Hit] = []
+    if roles & {"mcp-servers", "settings"}:
+        hits += _json_config(f, entries, roles)
+    for entry in entries:
+        if "instructions" in entry.roles:
+            hits.append(Hit("agent-config", 1, provider=_provider(f.rules, entry), confidence="medium",
+                            label=f"{f.name} agent instructions", details={"file": f.name}))
+    return hits
+
+
+def _provider(rules: Rules, entry: AgentFile) -> str | None:
+    """The provider a file is for: its own, or its tool's when the tool has exactly one."""
+    if entry.provider:
+        return entry.provider
+    tool = rules.catalog.tools.get(entry.tool or "")
+    return tool.providers[0] if tool and len(tool.providers) == 1 else None
+
+
+def _json_config(f: FileView, entries: list[AgentFile], roles: set[str]) -> list[Hit]:
+    try:
+        doc = json.loads(f.data.decode("utf-8", "replace"))
+    except ValueError as exc:
+        return [Hit("agent-config", 1, label=f"{f.name} (not valid JSON)",
+                    details={"file": f.name, "error": f"not valid JSON: {str(exc)[:80]}"}, confidence="low")]
+    if not isinstance(doc, dict):
+        return []
+    hits: list[Hit] = []
+    if "mcp-servers" in roles:
+        servers = _servers(doc, f.rules.catalog.mcp_server_keys)
+        for server, spec in sorted(servers.items()):
+            if isinstance(spec, dict):
+                hit = _mcp_server_hit(f.rules, f.name, str(server), spec)
+                m = re.search(rb'"' + re.escape(str(server).encode("utf-8", "replace")) + rb'"\s*:', f.data)
+                hit.line = f.data.count(b"\n", 0, m.start()) + 1 if m else 1
+                hits.append(hit)
+    for entry in entries:
+        if "settings" in entry.roles:
+            hits.append(_settings_hit(f, doc, entry))
+    return hits
+
+
+def _servers(doc: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The server list under the first of ``keys`` present (``mcp.servers`` is a nested key)."""
+    for key in keys:
+        node: Any = doc
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and node:
+            return node
+    return {}
+
+
+def _settings_hit(f: FileView, doc: dict[str, Any], entry: AgentFile) -> Hit:
+    env = doc.get("env") if isinstance(doc.get("env"), dict) else {}
+    details: dict[str, Any] = {"file": f.name, "tool": entry.tool}
+    if env:
+        details["env"] = sorted(str(k) for k in env)
+    for field_name in SETTINGS_FIELDS:
+        if field_name in doc:
+            details.setdefault("settings", []).append(field_name)
+    if isinstance(doc.get("model"), str):
+        details["model"] = doc["model"]
+    return Hit("agent-config", 1, provider=_provider(f.rules, entry), label=f"{f.name} agent settings",
+               details=details, confidence="high")
+
+
+def _mcp_server_hit(rules: Rules, file: str, server: str, spec: dict[str, Any]) -> Hit:
+    details: dict[str, Any] = {"server": server, "file": file}
+    command = spec.get("command")
+    args = [str(a) for a in spec.get("args") or [] if isinstance(a, (str, int, float))]
+    if isinstance(command, str):
+        details["command"] = command
+    if args:
+        details["args"] = [mask_keys(rules, a) for a in args][:20]
+    url = spec.get("url") or spec.get("serverUrl")
+    if isinstance(url, str):
+        parts = urlsplit(url)
+        details["url"] = f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if _port(parts) else ''}{parts.path}"
+    env = spec.get("env") if isinstance(spec.get("env"), dict) else {}
+    headers = spec.get("headers") if isinstance(spec.get("headers"), dict) else {}
+    if env:
+        details["env"] = sorted(str(k) for k in env)
+    if headers:
+        details["headers"] = sorted(str(k) for k in headers)
+    provider = None
+    for var in env:
+        provider = provider or rules.key_env_names.get(str(var).upper())
+    return Hit("mcp-server", 1, provider=provider, confidence="high", label=f"MCP server {server}", details=details)
+
+
+def _port(parts) -> int | None:  # type: ignore[no-untyped-def]
+    try:
+        return parts.port
+    except ValueError:
+        return None
