@@ -70,8 +70,11 @@ class Rules:
     context_anchors: list[bytes] = field(default_factory=list)
     context_rx: re.Pattern[bytes] | None = None
     # right after an anchor: an assignment of a long enough value, or a k8s ``value:`` on the next line
+    # Bounded, and the rest of the name is taken whole (an atomic group: lookahead + backreference),
+    # so one anchor costs a few dozen steps; group ``rest`` says where the name ended.
     context_quick: re.Pattern[bytes] = re.compile(
-        rb"[A-Za-z0-9_-]*\\?[\"']?\s*(?:(?:=|:=|:|=>)\s*\\?[\"'`]?[A-Za-z0-9+/=._:-]{12}|\n\s*(?:-\s*)?value:)")
+        rb"(?=(?P<rest>[A-Za-z0-9_-]{0,64}))(?P=rest)\\?[\"']?\s{0,64}"
+        rb"(?:(?:=|:=|:|=>)\s{0,64}\\?[\"'`]?[A-Za-z0-9+/=._:-]{12}|\n\s{0,64}(?:-\s{0,8})?value:)")
     py_imports: dict[str, Target] = field(default_factory=dict)
     js_imports: dict[str, Target] = field(default_factory=dict)
     js_prefixes: list[tuple[str, Target]] = field(default_factory=list)

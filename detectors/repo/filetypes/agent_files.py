@@ -55,16 +55,28 @@ def _json_config(f: FileView, entries: list[AgentFile], roles: set[str]) -> list
     hits: list[Hit] = []
     if "mcp-servers" in roles:
         servers = _servers(doc, f.rules.catalog.mcp_server_keys)
+        key_lines = _key_lines(f) if servers else {}
         for server, spec in sorted(servers.items()):
             if isinstance(spec, dict):
                 hit = _mcp_server_hit(f.rules, f.name, str(server), spec)
-                m = re.search(rb'"' + re.escape(str(server).encode("utf-8", "replace")) + rb'"\s*:', f.data)
-                hit.line = f.data.count(b"\n", 0, m.start()) + 1 if m else 1
+                hit.line = key_lines.get(str(server).encode("utf-8", "replace"), 1)
                 hits.append(hit)
     for entry in entries:
         if "settings" in entry.roles:
             hits.append(_settings_hit(f, doc, entry))
     return hits
+
+
+_JSON_KEY = re.compile(rb'"((?:[^"\\\n]|\\.){1,200})"\s*:')
+
+
+def _key_lines(f: FileView) -> dict[bytes, int]:
+    """Line of the first ``"name":`` of each object key in the file (one pass, however many servers)."""
+    out: dict[bytes, int] = {}
+    for m in _JSON_KEY.finditer(f.data):
+        if m.group(1) not in out:
+            out[m.group(1)] = f.lines.of(m.start())
+    return out
 
 
 def _servers(doc: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -99,7 +111,7 @@ def _mcp_server_hit(rules: Rules, file: str, server: str, spec: dict[str, Any]) 
     if isinstance(command, str):
         details["command"] = command
     if args:
-        details["args"] = [mask_keys(rules, a) for a in args][:20]
+        details["args"] = [mask_keys(rules, a) for a in args[:20]]
     url = spec.get("url") or spec.get("serverUrl")
     if isinstance(url, str):
         parts = urlsplit(url)

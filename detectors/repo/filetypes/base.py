@@ -32,19 +32,52 @@ class Hit:
     label: str = ""
     confidence: str = "medium"
     details: dict[str, Any] = field(default_factory=dict)
+    span: tuple[int, int] | None = None  # a credential's offsets in the bytes scanned (for masking)
 
 
 class Lines:
-    """Offset → line number, built only when the first hit needs it."""
+    """Offset → line number and line bounds.
+
+    Line bounds are found by a short local search, and past that from one index of line
+    starts (a binary search): scanning back to a newline from each hit would cost the
+    length of the line per hit, so one long line with many hits would be quadratic.
+    """
+
+    LOCAL = 512  # bytes searched around an offset before the index is built and used
 
     def __init__(self, data: bytes):
         self.data = data
         self._starts: list[int] | None = None
 
-    def of(self, pos: int) -> int:
+    @property
+    def starts(self) -> list[int]:
+        """Offsets just after each newline (the start of every line but the first)."""
         if self._starts is None:
             self._starts = [m.end() for m in re.finditer(rb"\n", self.data)]
-        return bisect_right(self._starts, pos) + 1
+        return self._starts
+
+    def of(self, pos: int) -> int:
+        return bisect_right(self.starts, pos) + 1
+
+    def start(self, pos: int) -> int:
+        """Offset of the first byte of the line holding ``pos``."""
+        lo = pos - self.LOCAL
+        nl = self.data.rfind(b"\n", max(0, lo), pos)
+        if nl >= 0 or lo <= 0:
+            return nl + 1
+        i = bisect_right(self.starts, pos)
+        return self.starts[i - 1] if i else 0
+
+    def end(self, pos: int) -> int:
+        """Offset of the newline that ends the line holding ``pos`` (``len(data)`` on the last line)."""
+        hi = pos + self.LOCAL
+        nl = self.data.find(b"\n", pos, hi)
+        if nl >= 0:
+            return nl
+        if hi >= len(self.data):
+            return len(self.data)
+        i = bisect_right(self.starts, pos)
+        return self.starts[i] - 1 if i < len(self.starts) else len(self.data)
 
 
 @dataclass
@@ -67,16 +100,13 @@ class FileView:
         return self.ext in CODE_EXT or self.ext in CONFIG_EXT or self.name.startswith(".env")
 
 
-def keyword_lines(data: bytes, keyword: bytes) -> Iterator[int]:
-    """Start offsets of the distinct lines that contain ``keyword`` (literal search: fast)."""
-    last = -1
+def keyword_lines(lines: Lines, keyword: bytes) -> Iterator[int]:
+    """Start offsets of the distinct lines that contain ``keyword`` (literal search, one visit per line)."""
+    data = lines.data
     pos = data.find(keyword)
     while pos >= 0:
-        line_start = data.rfind(b"\n", 0, pos) + 1
-        if line_start != last:
-            last = line_start
-            yield line_start
-        pos = data.find(keyword, pos + len(keyword))
+        yield lines.start(pos)
+        pos = data.find(keyword, lines.end(pos) + 1)  # the rest of this line is done
 
 
 def usage_hit(t, line: int, language: str, imported: str) -> Hit:  # type: ignore[no-untyped-def]

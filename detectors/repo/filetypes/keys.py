@@ -9,6 +9,15 @@ from detectors.repo.filetypes.base import FileView, Hit, Lines
 from detectors.repo.rules import Anchors, Rules
 from scanner.secrets import is_placeholder
 
+# No key format is longer (AWS Bedrock short-term keys, the longest, are about 2 KB); a match is
+# never run further, so one candidate costs at most this much whatever follows it.
+MAX_KEY_LENGTH = 4096
+# How far after a context anchor the assignment that makes it a key can start (``_KEY_PROD =  "…``),
+# and how much of a name after the anchor is read (rules.context_quick).
+CONTEXT_REACH = 256
+NAME_REACH = 64
+_NAME = re.compile(rb"[A-Za-z0-9_-]{0,%d}" % NAME_REACH)
+
 
 def applies(f: FileView) -> bool:
     return True
@@ -21,21 +30,24 @@ def scan(f: FileView) -> list[Hit]:
 def find_credentials(rules: Rules, data: bytes, lines: Lines, anchors: Anchors | None = None) -> Iterator[Hit]:
     """Self-identifying keys (prefix prefilter + full regex), then context-only keys by assignment."""
     key_positions, context_positions, _ = anchors or rules.anchor_positions(data)
-    covered = -1  # end of the last key found: a prefix inside a key is not another key
+    # End of the last key-shaped match, kept or not: a prefix inside it is not another key. Skipping
+    # those prefixes also keeps the loop linear: with ``sk-proj-`` repeated, every prefix would
+    # otherwise run its regex to the end of the same run (quadratic in the file's length).
+    covered = -1
     for pos, lit in key_positions:
-        if pos < covered:
+        if pos < covered or _glued_before(data, pos):
             continue
+        end = pos + MAX_KEY_LENGTH
         for rx, fmt in rules.formats_by_literal[lit]:
-            m = rx.match(data, pos)
+            m = rx.match(data, pos, end)
             if not m:
                 continue
-            value = m.group(0).decode("ascii", "replace")
-            if _glued(data, m.end()) or _glued_before(data, pos) or \
-                    is_placeholder(value, fmt.prefixes[0] if fmt.prefixes else ""):
-                break
             covered = m.end()
+            value = m.group(0).decode("ascii", "replace")
+            if _glued(data, m.end()) or is_placeholder(value, fmt.prefixes[0] if fmt.prefixes else ""):
+                break
             yield Hit("credential", lines.of(pos), provider=fmt.provider, secret=value, key_type=fmt.id,
-                      admin=fmt.admin, label=fmt.label, confidence="high")
+                      admin=fmt.admin, label=fmt.label, confidence="high", span=(pos, m.end()))
             break
     if context_positions:
         yield from context_credentials(rules, data, lines, context_positions)
@@ -59,25 +71,38 @@ def _glued_before(data: bytes, pos: int) -> bool:
 def context_credentials(rules: Rules, data: bytes, lines: Lines,
                         positions: list[tuple[int, bytes]]) -> Iterator[Hit]:
     """Formatless keys are keys only where the code says so: ``MISTRAL_API_KEY=…``, ``api_key="…"``."""
-    done: set[int] = set()
+    done = -1  # start of the last line read: each line is read once, whatever its anchors
     quick = rules.context_quick
+    name_end, name_ok = -1, False  # where the name holding the last anchor ended, and what followed it
     for pos, anchor in positions:
-        if not quick.match(data, pos + len(anchor)):
+        after = pos + len(anchor)
+        if after > name_end:  # an anchor further inside the same name (``_KEY_KEY_…``) would see the same
+            m = quick.match(data, after, after + CONTEXT_REACH)
+            name_ok = m is not None
+            rest = m.end("rest") if m else _name_end(data, after)
+            name_end = rest if rest - after < NAME_REACH else -1
+            if not name_ok:
+                continue
+        elif not name_ok:
             continue
-        line_start = data.rfind(b"\n", 0, pos) + 1
-        if line_start in done:
+        line_start = lines.start(pos)
+        if line_start == done:
             continue
-        done.add(line_start)
-        prev_start = data.rfind(b"\n", 0, line_start - 1) + 1 if line_start else 0
-        line_end = data.find(b"\n", pos)
-        next_end = data.find(b"\n", line_end + 1) if line_end >= 0 else -1
-        window_end = len(data) if next_end < 0 else next_end
+        done = line_start
+        prev_start = lines.start(line_start - 1) if line_start else 0  # k8s: name: on one line, value: next
+        line_end = lines.end(pos)
+        window_end = lines.end(line_end + 1) if line_end < len(data) else len(data)
         for m in rules.context_rx.finditer(data, prev_start, window_end):  # type: ignore[union-attr]
             if m.end() <= line_start:
                 continue
             hit = _context_hit(rules, data, m, lines)
             if hit:
                 yield hit
+
+
+def _name_end(data: bytes, pos: int) -> int:
+    m = _NAME.match(data, pos)
+    return m.end() if m else pos
 
 
 def _context_hit(rules: Rules, data: bytes, m: re.Match[bytes], lines: Lines) -> Hit | None:
@@ -101,9 +126,10 @@ def _context_hit(rules: Rules, data: bytes, m: re.Match[bytes], lines: Lines) ->
             continue
         if is_placeholder(value, fmt.prefixes[0] if fmt.prefixes else ""):
             return None
+        start = m.start("value") if m.group("value") else m.start("kvalue") if m.group("kvalue") else m.start("argvalue")
         return Hit("credential", lines.of(m.start()), provider=provider, secret=value, key_type=fmt.id,
                    admin=fmt.admin, label=fmt.label, confidence="high" if not fmt.context_only else "medium",
-                   details={"assigned_to": how})
+                   details={"assigned_to": how}, span=(start, start + len(value)))
     return None
 
 
@@ -121,7 +147,13 @@ def _providers_near(rules: Rules, data: bytes, pos: int) -> list[str]:
 def mask_keys(rules: Rules, text: str) -> str:
     """``text`` with every key in it replaced by ``<redacted>``: an argument keeps its shape, not its value."""
     data = text.encode("utf-8", "replace")
-    for hit in find_credentials(rules, data, Lines(data)):
-        if hit.secret:
-            text = text.replace(hit.secret, "<redacted>")
-    return text
+    spans = sorted(h.span for h in find_credentials(rules, data, Lines(data)) if h.span)
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end in spans:
+        if start >= last:
+            out += [data[last:start], b"<redacted>"]
+            last = end
+    out.append(data[last:])
+    return b"".join(out).decode("utf-8", "replace")

@@ -32,17 +32,37 @@ def scan(f: FileView) -> list[Hit]:
 
 
 def kubernetes_secret_keys(rules: Rules, data: bytes, lines: Lines) -> Iterator[Hit]:
-    """``kind: Secret`` manifests keep values base64-encoded under ``data:``; decode and look again."""
+    """``kind: Secret`` manifests keep values base64-encoded under ``data:``; decode and look again.
+
+    The YAML is composed into nodes, not loaded, so each entry's line comes from the parser.
+    """
     try:
-        docs = list(yaml.load_all(data, Loader=_YamlLoader))
+        docs = list(yaml.compose_all(data, Loader=_YamlLoader))
     except yaml.YAMLError:
         return
     for doc in docs:
-        if not isinstance(doc, dict) or doc.get("kind") != "Secret" or not isinstance(doc.get("data"), dict):
+        fields = _mapping(doc)
+        if _scalar(fields.get("kind")) != "Secret" or not isinstance(fields.get("data"), yaml.MappingNode):
             continue
-        for key, encoded in doc["data"].items():
-            if isinstance(encoded, str):
-                yield from decoded_secret_hits(rules, str(key), encoded, _line_of_key(data, str(key), lines))
+        for key_node, value_node in fields["data"].value:
+            key, encoded = _scalar(key_node), _scalar(value_node)
+            if key is not None and encoded is not None:
+                yield from decoded_secret_hits(rules, key, encoded, key_node.start_mark.line + 1)
+
+
+def _mapping(node: yaml.Node | None) -> dict[str, yaml.Node]:
+    """A mapping node's entries by scalar key (the first of duplicates, as the API server keeps)."""
+    out: dict[str, yaml.Node] = {}
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = _scalar(k)
+            if key is not None:
+                out.setdefault(key, v)
+    return out
+
+
+def _scalar(node: yaml.Node | None) -> str | None:
+    return node.value if isinstance(node, yaml.ScalarNode) and isinstance(node.value, str) else None
 
 
 def decoded_secret_hits(rules: Rules, key: str, encoded: str, line: int) -> Iterator[Hit]:
@@ -56,8 +76,3 @@ def decoded_secret_hits(rules: Rules, key: str, encoded: str, line: int) -> Iter
         hit.line = line
         hit.details["base64"] = True
         yield hit
-
-
-def _line_of_key(data: bytes, key: str, lines: Lines) -> int:
-    m = re.search(rb"(?m)^\s*[\"']?" + re.escape(key.encode()) + rb"[\"']?\s*:", data)
-    return lines.of(m.start()) if m else 1

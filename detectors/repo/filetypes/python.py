@@ -28,7 +28,7 @@ def scan(f: FileView) -> list[Hit]:
 
 def python_imports(rules: Rules, data: bytes, lines: Lines) -> list[Hit]:
     out: dict[str, Hit] = {}
-    for line_start in keyword_lines(data, b"import"):
+    for line_start in keyword_lines(lines, b"import"):
         m = _PY_IMPORT.match(data, line_start)
         if not m:
             continue

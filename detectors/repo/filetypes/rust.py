@@ -11,6 +11,7 @@ from detectors.repo.rules import Rules
 _RUST_USE = re.compile(rb"[ \t]*(?:#\[[^\]\n]*\][ \t]*)?(?:pub(?:\([^)\n]*\))?[ \t]+)?"
                        rb"(?:use[ \t]+(?:::)?(\{[^;]{0,2000}|[A-Za-z_]\w*)|extern[ \t]+crate[ \t]+([A-Za-z_]\w*))")
 _RUST_LIST_ITEM = re.compile(rb"[{,]\s*(?:::)?([A-Za-z_]\w*)")
+_LINE_COMMENT = re.compile(rb"[ \t]*//")
 
 
 def applies(f: FileView) -> bool:
@@ -27,7 +28,7 @@ def rust_imports(rules: Rules, data: bytes, lines: Lines) -> list[Hit]:
         return []
     out: dict[str, Hit] = {}
     for keyword in (b"use", b"extern"):
-        for line_start in keyword_lines(data, keyword):
+        for line_start in keyword_lines(lines, keyword):
             m = _RUST_USE.match(data, line_start)
             if not m:
                 continue
@@ -39,19 +40,22 @@ def rust_imports(rules: Rules, data: bytes, lines: Lines) -> list[Hit]:
                     out[t.name] = usage_hit(t, lines.of(m.start()), "rust", crate)
     for crate, t in rules.rust_crates.items():
         if t.name not in out:
-            pos = _rust_path(data, crate.encode("ascii"))
+            pos = _rust_path(lines, crate.encode("ascii"))
             if pos >= 0:
                 out[t.name] = usage_hit(t, lines.of(pos), "rust", crate)
     return list(out.values())
 
 
-def _rust_path(data: bytes, crate: bytes) -> int:
+def _rust_path(lines: Lines, crate: bytes) -> int:
     """Offset of the first ``crate::…`` path outside a ``//`` comment; -1 if none or the file has a ``mod crate``."""
+    data = lines.data
     pos = data.find(crate + b"::")
     while pos >= 0:
         before = data[pos - 1:pos]
-        line_start = data.rfind(b"\n", 0, pos) + 1
-        if not (before.isalnum() or before in (b"_", b":")) and not data[line_start:pos].lstrip().startswith(b"//"):
-            return -1 if re.search(rb"\bmod\s+" + re.escape(crate) + rb"\b", data) else pos
+        if not (before.isalnum() or before in (b"_", b":")):
+            if not _LINE_COMMENT.match(data, lines.start(pos)):
+                return -1 if re.search(rb"\bmod\s+" + re.escape(crate) + rb"\b", data) else pos
+            pos = data.find(crate + b"::", lines.end(pos) + 1)  # the rest of a comment line is comment
+            continue
         pos = data.find(crate + b"::", pos + 1)
     return -1
