@@ -32,12 +32,14 @@ _PROVIDER_FIELDS = {
     "env_vars": dict, "packages": dict, "models": list, "billing": dict, "ports": list,
     "ip_ranges": list, "paths": list, "process_names": list, "cmdline_patterns": list,
     "admin_api": (str, type(None)), "client_names": list, "auth_headers": list, "key_arguments": list,
+    "client_modules": list,
 }
 _KEY_FIELDS = {
     "id": str, "label": str, "regex": str, "prefixes": list, "admin": bool,
     "context_only": bool, "console_url": (str, type(None)), "requires_usage": bool,
 }
-_FRAMEWORK_FIELDS = {"id": str, "name": str, "packages": dict, "imports": dict, "providers": list}
+_FRAMEWORK_FIELDS = {"id": str, "name": str, "packages": dict, "imports": dict, "providers": list,
+                     "calls_llm": bool, "client_imports": dict, "server_imports": dict}
 _TOOL_FIELDS = {
     "id": str, "name": str, "kind": str, "executables": list, "script_patterns": list,
     "packages": dict, "providers": list, "env_vars": list,
@@ -45,7 +47,7 @@ _TOOL_FIELDS = {
 _REQUIRED = {"id", "name"}
 _AGENT_FILES_FIELDS = {"mcp_server_keys": list, "files": list}
 _AGENT_FILE_FIELDS = {"match": str, "roles": list, "tool": (str, type(None)), "provider": (str, type(None))}
-AGENT_FILE_ROLES = ("mcp-servers", "settings", "instructions")
+AGENT_FILE_ROLES = ("mcp-servers", "settings", "instructions", "runner")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class Provider:
     admin_api: str | None
     client_names: list[str] = field(default_factory=list)  # boto3.client("bedrock-runtime")
     auth_headers: list[str] = field(default_factory=list)  # lower-case request headers that carry the key
+    client_modules: list[str] = field(default_factory=list)  # Python modules whose client() takes client_names
     key_arguments: list[str] = field(default_factory=list)  # SDK keyword arguments that take the key
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -96,6 +99,23 @@ class Framework:
     packages: dict[str, list[str]]
     imports: dict[str, list[str]]
     providers: list[str]
+    calls_llm: bool = False  # using what it exports calls a model
+    client_imports: dict[str, list[str]] = field(default_factory=dict)  # only these modules' names do
+    server_imports: dict[str, list[str]] = field(default_factory=dict)  # these names build an MCP server
+
+    def calls_model(self, language: str, module: str) -> bool:
+        """Does using a name imported from ``module`` call a model?"""
+        return self.calls_llm or _under_any(module, self.client_imports.get(language, ()), language)
+
+    def serves_mcp(self, language: str, module: str) -> bool:
+        """Does using a name imported from ``module`` build an MCP server?"""
+        return _under_any(module, self.server_imports.get(language, ()), language)
+
+
+def _under_any(module: str, prefixes: Iterable[str], language: str) -> bool:
+    """``module`` is one of ``prefixes`` or inside one (``a.b`` covers ``a.b.c``; JS ``x/`` covers ``x/y``)."""
+    sep = "." if language == "python" else "/"
+    return any(module == p or module.startswith(p if p.endswith(sep) else p + sep) for p in prefixes)
 
 
 @dataclass
@@ -123,9 +143,13 @@ class AgentFile:
     def _regex(self) -> re.Pattern[str]:
         return re.compile("(?:^|/)" + "[^/]*".join(re.escape(p) for p in self.match.split("*")) + r"\Z")
 
+    @cached_property
+    def _literal(self) -> str:
+        return max(self.match.split("*"), key=len)
+
     def matches(self, rel: str) -> bool:
         """Does the repository-relative posix path ``rel`` name this file?"""
-        return bool(self._regex.search(rel))
+        return self._literal in rel and bool(self._regex.search(rel))
 
 
 @dataclass(frozen=True)
@@ -178,12 +202,15 @@ class Catalog:
     """Parsed, validated catalogue with the lookups detectors need, compiled once."""
 
     def __init__(self, providers: Sequence[Provider], frameworks: Sequence[Framework], tools: Sequence[AgentTool],
-                 agent_files: Sequence[AgentFile] = (), mcp_server_keys: Sequence[str] = ()):
+                 agent_files: Sequence[AgentFile] = (), mcp_server_keys: Sequence[str] = (),
+                 llm_api_paths: Sequence[str] = (), ci_actions: dict[str, str] | None = None):
         self.providers = {p.id: p for p in providers}
         self.frameworks = {f.id: f for f in frameworks}
         self.tools = {t.id: t for t in tools}
         self.agent_files = list(agent_files)
         self.mcp_server_keys = tuple(mcp_server_keys)
+        self.llm_api_paths = tuple(llm_api_paths)
+        self.ci_actions = dict(ci_actions or {})  # GitHub Actions `uses:` name -> agent_tools id it runs
 
     # ---- loading -----------------------------------------------------------------
 
@@ -201,8 +228,19 @@ class Catalog:
         tools: dict[str, AgentTool] = {}
         agent_files: dict[str, AgentFile] = {}
         server_keys: list[str] = []
+        api_paths: list[str] = []
+        ci_actions: dict[str, str] = {}
         for name, doc in docs:
             data = cls._parse(name, doc)
+            for i, entry in enumerate(data.get("ci_actions") or []):
+                e = _check_fields(entry, {"uses": str, "tool": str}, f"{name}: ci_actions[{i}]")
+                if not e.get("uses") or not e.get("tool"):
+                    raise InputError(f"{name}: ci_actions[{i}]: needs 'uses' and 'tool'")
+                ci_actions[e["uses"]] = e["tool"]
+            paths = _strings(data.get("llm_api_paths"), f"{name}: llm_api_paths")
+            if any(not p.startswith("/") for p in paths):
+                raise InputError(f"{name}: llm_api_paths: every path must start with '/'")
+            api_paths += [p for p in paths if p not in api_paths]
             for i, entry in enumerate(data.get("providers") or []):
                 p = cls._provider(entry, f"{name}: providers[{i}]")
                 providers[p.id] = p
@@ -217,13 +255,16 @@ class Catalog:
                 server_keys = keys or server_keys
                 for f in files:  # an entry with the same match replaces the earlier one
                     agent_files[f.match] = f
+        for uses, tool in ci_actions.items():
+            if tool not in tools:
+                raise InputError(f"ci_actions ({uses}): unknown tool '{tool}' (not an agent_tools id)")
         for where, f in agent_files.items():
             if f.tool is not None and f.tool not in tools:
                 raise InputError(f"agent_files ({where}): unknown tool '{f.tool}' (not an agent_tools id)")
             if f.provider is not None and f.provider not in providers:
                 raise InputError(f"agent_files ({where}): unknown provider '{f.provider}'")
         return cls(list(providers.values()), list(frameworks.values()), list(tools.values()),
-                   list(agent_files.values()), server_keys)
+                   list(agent_files.values()), server_keys, api_paths, ci_actions)
 
     @staticmethod
     def _parse(name: str, text: str) -> dict[str, Any]:
@@ -235,7 +276,8 @@ class Catalog:
             raise InputError(f"{name}:{line} invalid YAML: {getattr(exc, 'problem', exc)}") from None
         if not isinstance(data, dict):
             raise InputError(f"{name}: expected a mapping with 'providers', 'frameworks' or 'agent_tools'")
-        unknown = set(data) - {"schema_version", "providers", "frameworks", "agent_tools", "agent_files"}
+        unknown = set(data) - {"schema_version", "providers", "frameworks", "agent_tools", "agent_files", "llm_api_paths",
+                               "ci_actions"}
         if unknown:
             raise InputError(f"{name}: unknown top-level field '{sorted(unknown)[0]}'")
         return data
@@ -278,6 +320,7 @@ class Catalog:
             paths=list(e.get("paths") or []), process_names=list(e.get("process_names") or []),
             cmdline_patterns=list(e.get("cmdline_patterns") or []), admin_api=e.get("admin_api"),
             client_names=list(e.get("client_names") or []),
+            client_modules=_strings(e.get("client_modules"), f"{where}: client_modules"),
             auth_headers=[str(h).lower() for h in _strings(e.get("auth_headers"), f"{where}: auth_headers")],
             key_arguments=_strings(e.get("key_arguments"), f"{where}: key_arguments"), raw=e,
         )
@@ -290,6 +333,11 @@ class Catalog:
             packages={k: list(v or []) for k, v in (e.get("packages") or {}).items()},
             imports={k: list(v or []) for k, v in (e.get("imports") or {}).items()},
             providers=list(e.get("providers") or []),
+            calls_llm=bool(e.get("calls_llm", False)),
+            client_imports={k: _strings(v, f"{where}: client_imports.{k}")
+                            for k, v in (e.get("client_imports") or {}).items()},
+            server_imports={k: _strings(v, f"{where}: server_imports.{k}")
+                            for k, v in (e.get("server_imports") or {}).items()},
         )
 
     @staticmethod
@@ -377,9 +425,28 @@ class Catalog:
         """SDK keyword arguments, beyond the usual ``api_key``, that take a provider key."""
         return tuple(sorted({a for p in self.providers.values() for a in p.key_arguments}))
 
+    def is_llm_api_path(self, path: str) -> bool:
+        """Does a URL path ask a model for output (``/v1/chat/completions``, ``/api/generate``, …)?"""
+        return any(path == p or path.startswith(p + "/") or path.endswith(p) for p in self.llm_api_paths)
+
     def agent_files_for(self, rel: str) -> list[AgentFile]:
         """The ``agent_files`` entries that name the repository path ``rel``."""
-        return [f for f in self.agent_files if f.matches(rel)]
+        by_name, globbed = self._agent_file_index
+        base = rel.rsplit("/", 1)[-1]
+        return [f for f in by_name.get(base, []) + globbed if f.matches(rel)]
+
+    @cached_property
+    def _agent_file_index(self) -> tuple[dict[str, list[AgentFile]], list[AgentFile]]:
+        """Entries by their file name (checked first: every scanned file asks), and those with a glob in it."""
+        by_name: dict[str, list[AgentFile]] = {}
+        globbed = []
+        for f in self.agent_files:
+            last = f.match.rsplit("/", 1)[-1]
+            if "*" in last:
+                globbed.append(f)
+            else:
+                by_name.setdefault(last, []).append(f)
+        return by_name, globbed
 
     @cached_property
     def _host_exact(self) -> dict[str, str]:

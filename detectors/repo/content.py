@@ -32,6 +32,8 @@ def scan_bytes(rules: Rules, rel: str, data: bytes) -> list[Hit]:
     for family in FILE_TYPES:
         if family.applies(f):
             f.hits += family.scan(f)
+    for hit in f.hits:  # where it sits: the file's place, or a comment in it
+        hit.place = "comment" if hit.pos >= 0 and f.is_comment_at(hit.pos) else f.place
     return merge_same_place(f.hits)
 
 

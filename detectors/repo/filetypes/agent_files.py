@@ -1,4 +1,5 @@
-"""Coding-agent files named by the catalogue's ``agent_files``: MCP server lists, settings, instructions.
+"""Coding-agent files named by the catalogue's ``agent_files``: MCP server lists, settings, instructions,
+and configs a tool runs against models (promptfoo's ``providers:``).
 
 Server names, commands and the names of env vars are reported, never env values; an
 argument that holds a key keeps its shape, not its value.
@@ -10,6 +11,8 @@ import json
 import re
 from typing import Any
 from urllib.parse import urlsplit
+
+import yaml
 
 from detectors.repo.filetypes.base import FileView, Hit
 from detectors.repo.filetypes.keys import mask_keys
@@ -29,11 +32,59 @@ def scan(f: FileView) -> list[Hit]:
     hits: list[Hit] = []
     if roles & {"mcp-servers", "settings"}:
         hits += _json_config(f, entries, roles)
+    if "runner" in roles:
+        hits += _runner(f)
     for entry in entries:
         if "instructions" in entry.roles:
             hits.append(Hit("agent-config", 1, provider=_provider(f.rules, entry), confidence="medium",
                             label=f"{f.name} agent instructions", details={"file": f.name}))
     return hits
+
+
+try:
+    from yaml import CSafeLoader as _YamlLoader
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeLoader as _YamlLoader  # type: ignore[assignment]
+
+MAX_RUNNER_CONFIG = 1 << 20
+
+
+def _runner(f: FileView) -> list[Hit]:
+    """One hit per provider a runner config names (``anthropic:messages:claude-3-haiku``, ``{id: openai:gpt-4o}``)."""
+    if len(f.data) > MAX_RUNNER_CONFIG:
+        return []
+    try:
+        doc = yaml.load(f.data, Loader=_YamlLoader)
+    except yaml.YAMLError:
+        return []
+    entries = doc.get("providers") if isinstance(doc, dict) else None
+    if isinstance(entries, (str, dict)):
+        entries = [entries]
+    out: dict[str, Hit] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        spec = entry.get("id") if isinstance(entry, dict) else entry
+        if not isinstance(spec, str) or ":" not in spec:
+            continue
+        first, _, rest = spec.partition(":")
+        provider = _provider_named(f.rules, first.lower())
+        model = rest.rsplit(":", 1)[-1]
+        if provider is None and f.rules.model_provider_cached(model) is None:
+            continue
+        key = provider or spec
+        if key not in out:
+            line = f.lines.of(max(0, f.data.find(spec.encode("utf-8", "replace"))))
+            out[key] = Hit("runner-config", line, provider=provider, model=model if f.rules.model_provider_cached(model)
+                           else None, confidence="high", label=f"{f.name} runs {spec}",
+                           details={"file": f.name, "runs": spec})
+    return list(out.values())
+
+
+def _provider_named(rules: Rules, name: str) -> str | None:
+    """A catalogue provider a tool names by a short word: ``anthropic``, ``openai``, ``bedrock``, ``vertex``."""
+    if name in rules.catalog.providers:
+        return name
+    ids = [pid for pid in rules.catalog.providers if name in pid.split("-")]
+    return ids[0] if len(ids) == 1 else None
 
 
 def _provider(rules: Rules, entry: AgentFile) -> str | None:

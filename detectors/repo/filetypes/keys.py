@@ -16,7 +16,6 @@ MAX_KEY_LENGTH = 4096
 # and how much of a name after the anchor is read (rules.context_quick).
 CONTEXT_REACH = 256
 NAME_REACH = 64
-_NAME = re.compile(rb"[A-Za-z0-9_-]{0,%d}" % NAME_REACH)
 
 
 def applies(f: FileView) -> bool:
@@ -47,7 +46,7 @@ def find_credentials(rules: Rules, data: bytes, lines: Lines, anchors: Anchors |
             if _glued(data, m.end()) or is_placeholder(value, fmt.prefixes[0] if fmt.prefixes else ""):
                 break
             yield Hit("credential", lines.of(pos), provider=fmt.provider, secret=value, key_type=fmt.id,
-                      admin=fmt.admin, label=fmt.label, confidence="high", span=(pos, m.end()))
+                      admin=fmt.admin, label=fmt.label, confidence="high", span=(pos, m.end()), pos=pos)
             break
     if context_positions:
         yield from context_credentials(rules, data, lines, context_positions)
@@ -78,8 +77,8 @@ def context_credentials(rules: Rules, data: bytes, lines: Lines,
         after = pos + len(anchor)
         if after > name_end:  # an anchor further inside the same name (``_KEY_KEY_…``) would see the same
             m = quick.match(data, after, after + CONTEXT_REACH)
-            name_ok = m is not None
-            rest = m.end("rest") if m else _name_end(data, after)
+            name_ok = m is not None and m.group("assign") is not None
+            rest = m.end("rest") if m else after
             name_end = rest if rest - after < NAME_REACH else -1
             if not name_ok:
                 continue
@@ -98,11 +97,6 @@ def context_credentials(rules: Rules, data: bytes, lines: Lines,
             hit = _context_hit(rules, data, m, lines)
             if hit:
                 yield hit
-
-
-def _name_end(data: bytes, pos: int) -> int:
-    m = _NAME.match(data, pos)
-    return m.end() if m else pos
 
 
 def _context_hit(rules: Rules, data: bytes, m: re.Match[bytes], lines: Lines) -> Hit | None:
@@ -129,7 +123,7 @@ def _context_hit(rules: Rules, data: bytes, m: re.Match[bytes], lines: Lines) ->
         start = m.start("value") if m.group("value") else m.start("kvalue") if m.group("kvalue") else m.start("argvalue")
         return Hit("credential", lines.of(m.start()), provider=provider, secret=value, key_type=fmt.id,
                    admin=fmt.admin, label=fmt.label, confidence="high" if not fmt.context_only else "medium",
-                   details={"assigned_to": how}, span=(start, start + len(value)))
+                   details={"assigned_to": how}, span=(start, start + len(value)), pos=m.start())
     return None
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from detectors.repo.filetypes.base import FileView, Hit, Lines
+from detectors.repo.filetypes.base import IMPORTS_NOTE, FileView, Hit, Lines
 from detectors.repo.rules import Rules
 
 _QUOTED = re.compile(rb"[\"'`]([A-Za-z0-9][A-Za-z0-9._:/@-]{1,120})[\"'`]")
@@ -21,7 +21,8 @@ def applies(f: FileView) -> bool:
 
 
 def scan(f: FileView) -> list[Hit]:
-    return model_literals(f.rules, f.data, f.lines, f.anchors[2], all_quoted=bool(f.hits))
+    shows_use = any(h.kind != IMPORTS_NOTE for h in f.hits)
+    return model_literals(f.rules, f.data, f.lines, f.anchors[2], all_quoted=shows_use)
 
 
 def model_literals(rules: Rules, data: bytes, lines: Lines, anchors: list[tuple[int, bytes]],
@@ -36,7 +37,8 @@ def model_literals(rules: Rules, data: bytes, lines: Lines, anchors: list[tuple[
             provider = rules.model_provider_cached(name)
             if provider:
                 out[name] = Hit("model-reference", lines.of(m.start()), provider=provider, model=name,
-                                confidence="medium", label=f"model {name}", details={"model": name})
+                                confidence="medium", label=f"model {name}", details={"model": name},
+                                pos=m.start())
 
     for pos, tail in anchors:  # "odel"/"ODEL" found with the key prefixes
         if pos and data[pos - 1] in _MODEL_HEADS[tail]:
