@@ -241,13 +241,15 @@ def strongest_import_hit(f: FileView, t: Target, imports: list[tuple[str, int, b
     return max(enumerate(hits), key=lambda ih: (_KIND_RANK.get(ih[1].kind, 0), -ih[0]))[1]
 
 
-_TYPE_SEGMENTS = frozenset({"types", "type", "typing", "_types", "typings"})
+# Submodules of an SDK or framework whose exports are values, tools or plumbing, not model clients.
+_NOT_CLIENT_SEGMENTS = frozenset({"types", "type", "typing", "_types", "typings", "memory", "tools", "tool",
+                                  "schema", "schemas", "exceptions", "errors", "utils", "prompts", "callbacks"})
 
 
 def _types_module(module: str, language: str) -> bool:
-    """A module of data types (``openai.types.responses``, ``google.genai.types``): calling what it
-    exports builds values, not clients."""
-    return bool(_TYPE_SEGMENTS & set(re.split(r"[./]", module)[1:]))
+    """A module of data types, tools or plumbing (``openai.types.responses``, ``strands.memory``,
+    ``crewai.tools``): calling what it exports builds values, not clients."""
+    return bool(_NOT_CLIENT_SEGMENTS & set(re.split(r"[./]", module)[1:]))
 
 
 def is_llm_client(f: FileView, t: Target, language: str, module: str) -> bool:
