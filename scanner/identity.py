@@ -12,6 +12,8 @@ import os
 import re
 from pathlib import Path
 
+from scanner import git
+
 WEAK_TYPES = frozenset({"owner", "host"})
 
 # Order used to pick the key an agent is named and identified after: where the
@@ -72,6 +74,16 @@ def repo(root: str, directory: str) -> str:
     return f"repo:{root}:{directory or '.'}"
 
 
+def azure_openai_account(name: str) -> str:
+    """An Azure OpenAI / AI services account, by its name: ``azure-openai:myaoai``.
+
+    The name is the first label of its endpoint (``myaoai.openai.azure.com``) and the last
+    segment of its resource id, so a repository, process or network finding of the endpoint
+    and the billed (or inventoried) account share this key. Azure names are case-insensitive.
+    """
+    return f"azure-openai:{name.strip().lower()}"
+
+
 _SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?([\w.-]+):(?!//)(.+)$")
 
 
@@ -103,20 +115,14 @@ def find_repo_root(path: Path) -> Path | None:
 
 def repo_remote(root: Path) -> str | None:
     """The ``origin`` remote (else the first remote) of a work tree, read from its git config."""
-    git = root / ".git"
-    if git.is_file():  # worktree or submodule: "gitdir: <path>"
-        try:
-            target = git.read_text(encoding="utf-8").split("gitdir:", 1)[1].strip()
-        except (OSError, IndexError):
-            return None
-        git = (root / target).resolve()
-        common = git / "commondir"
-        if common.is_file():
-            git = (git / common.read_text(encoding="utf-8").strip()).resolve()
+    lay = git.layout(root)
+    data = git.read_small(lay.common_dir / "config", git.CONFIG_LIMIT) if lay else None
+    if data is None:
+        return None
     parser = configparser.RawConfigParser(strict=False)
-    try:
-        parser.read(git / "config", encoding="utf-8")
-    except (configparser.Error, OSError):
+    try:  # read as data: nothing in it is ever run or passed to git
+        parser.read_string(data.decode("utf-8", "replace"))
+    except configparser.Error:
         return None
     remotes = [s for s in parser.sections() if s.startswith('remote "')]
     remotes.sort(key=lambda s: (s != 'remote "origin"', s))
@@ -165,4 +171,6 @@ def describe(key: str) -> str:
         return f"credential {rest[:8]}"
     if t == "keyid":
         return f"{rest.replace(':', ' key ', 1)}"
+    if t == "azure-openai":
+        return f"Azure OpenAI account {rest}"
     return rest or key

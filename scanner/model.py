@@ -127,6 +127,13 @@ FINDING_KINDS: dict[str, FindingKind] = _kinds(
     FindingKind("credential", _CALL, KEY, "an API key or token", places=_ANYWHERE),
     FindingKind("provider-key", _CALL, KEY, "a key listed by a provider's admin API", places=_ANYWHERE),
     FindingKind("billing-line", _CALL, RUNTIME + 5, "billed LLM usage", places=_ANYWHERE),
+    # Listed by a provider's or cloud's admin API: keys, their use, deployed model resources.
+    FindingKind("listed-api-key", _CALL, KEY - 5, "a key the provider's admin API lists", places=_ANYWHERE),
+    FindingKind("provider-usage", _CALL, RUNTIME + 5, "a listed key's use of a model, reported by the provider",
+                places=_ANYWHERE),
+    FindingKind("azure-openai-account", _CALL, RUNTIME, "an Azure OpenAI / AI services account", places=_ANYWHERE),
+    FindingKind("azure-openai-deployment", _CALL, RUNTIME, "a model deployed in an Azure OpenAI account",
+                places=_ANYWHERE),
     # Seen at run time: a process, a connection, a request.
     *(FindingKind(k, _CALL, RUNTIME, text, places=_ANYWHERE) for k, text in (
         ("process", "an agent tool or program running"),
