@@ -3,7 +3,12 @@
 Progress and logs go to stderr; stdout carries only the report, so
 ``shadow-agents scan -f json | jq`` always works. Exit codes: 0 no violation,
 1 agents at or above ``--fail-on``, 2 usage/config/input error, 3 incomplete scan
-with ``--strict``.
+with ``--strict``, 141 when the reader of stdout went away (``| head``).
+
+Nothing leaves the process unguarded: reports are written through
+:func:`scanner.output.open_output`, ``sys.stdout``/``sys.stderr`` are guarded streams
+from :func:`main` on, and every message to people goes through :func:`_say` — one
+scrubbed, printable line.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from typing import Any, Callable, List, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from scanner import __version__, redact
+from scanner import __version__, redact, safetext
 from scanner.config import FAIL_ON_EXTRA, ScanConfig, parse_set_options, resolve
 from scanner.errors import UserError
 from scanner.model import Change, Inventory, Status
-from scanner.output import open_output
+from scanner.output import (EXIT_PIPE_CLOSED, KINDS, STDOUT_NAMES, OutputClosed, install_std_streams, open_output,
+                            terminal_stderr, would_replace)
 from scanner.plugins import format_for_extension, load_format, report_entry_points, unknown_name
 
 EXIT_OK, EXIT_VIOLATION, EXIT_ERROR, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -39,23 +46,33 @@ app = typer.Typer(
 registry_app = typer.Typer(help="Create and validate the approved-agent registry.", no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
 
-err = Console(stderr=True, highlight=False)
+# soft_wrap: a message is one line however long; when stderr is not a terminal rich would
+# otherwise wrap it at 80 columns
+err = Console(file=terminal_stderr(), highlight=False, soft_wrap=True)
 log = logging.getLogger("shadow_agents")
 
 
-class _ScrubFilter(logging.Filter):
-    """Last line of defence: no log record leaves with a key in it."""
+def _say(message: str, prefix: str = "", style: str = "") -> None:
+    """The one printer of messages for people (errors, notes, the summary): scrubbed, printable,
+    one line, never parsed as markup."""
+    line = Text()
+    if prefix:
+        line.append(f"{prefix}:", style=style)
+        line.append(" ")
+    line.append(safetext.one_line(redact.scrub(str(message))))
+    err.print(line)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact.scrub(record.getMessage())
-        record.args = ()
-        return True
+
+class _SafeFormatter(logging.Formatter):
+    """Log lines are scrubbed and printable, tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return safetext.printable(redact.scrub(super().format(record)))
 
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    handler.addFilter(_ScrubFilter())
+    handler.setFormatter(_SafeFormatter("%(levelname)s %(message)s"))
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING)
     log.propagate = False
@@ -82,10 +99,17 @@ def _choose_format(fmt: str | None, output: str | None) -> str:
     return "table" if sys.stdout.isatty() else "json"
 
 
-def _render(inventory: Inventory, fmt: str, output: str | None) -> None:
+def _render(inventory: Inventory, fmt: str, path: str | None) -> None:
     formatter = load_format(fmt)  # validates the name before anything is written
-    with open_output(output) as stream:
-        formatter.render(inventory, stream)
+    kind = getattr(formatter, "output_kind", "text")
+    with open_output(path, kind if kind in KINDS else "text") as stream:
+        formatter.render(redact.scrub_inventory(inventory), stream)
+
+
+def _emit(text: str, kind: str = "text") -> None:
+    """Command output that is not a report (diff, lists, schema): through the same guard."""
+    with open_output(None, kind) as stream:
+        stream.write(text if text.endswith("\n") or not text else text + "\n")
 
 
 def _exit_code(inventory: Inventory, fail_on: str, strict: bool) -> int:
@@ -113,23 +137,30 @@ def _check_fail_on(value: str, has_baseline: bool) -> None:
 
 
 def _guarded(fn: Callable[[], int]) -> None:
-    """Run a command body: UserError → one line + exit 2; unexpected errors never print a traceback."""
+    """Run a command body: UserError → one line + exit 2; unexpected errors never print a traceback;
+    a closed stdout ends quietly (141)."""
+    raise typer.Exit(_run_guarded(fn))
+
+
+def _run_guarded(fn: Callable[[], Any]) -> int:
     try:
         code = fn()
+        sys.stdout.flush()  # a full disk or a closed pipe is reported here, not at exit
+        return code if isinstance(code, int) else EXIT_OK
+    except OutputClosed:
+        return EXIT_PIPE_CLOSED
     except UserError as exc:
-        err.print(f"[red]error:[/] {redact.scrub(str(exc))}", markup=True, highlight=False)
-        raise typer.Exit(EXIT_ERROR) from None
+        _say(str(exc), "error", "red")
+        return EXIT_ERROR
     except KeyboardInterrupt:
-        err.print("interrupted")
-        raise typer.Exit(130) from None
+        _say("interrupted")
+        return 130
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:  # a bug: say so briefly, details only with --verbose
         log.debug("internal error", exc_info=True)
-        err.print(f"[red]internal error:[/] {type(exc).__name__}: {redact.scrub(str(exc))} "
-                  "(rerun with --verbose for details)", markup=True, highlight=False)
-        raise typer.Exit(EXIT_ERROR) from None
-    raise typer.Exit(code)
+        _say(f"{type(exc).__name__}: {exc} (rerun with --verbose for details)", "internal error", "red")
+        return EXIT_ERROR
 
 
 SCAN_EPILOG = """Examples:
@@ -214,12 +245,12 @@ def _scan(cfg: ScanConfig) -> int:
     progress = RichProgress(err) if live else NoProgress()
     inventory = run_scan(cfg, progress=progress)
     _render(inventory, fmt, cfg.output)
-    if not cfg.quiet and not (fmt == "table" and cfg.output in (None, "-")):
+    if not cfg.quiet and not (fmt == "table" and cfg.output in STDOUT_NAMES):
         from reports.base import summary_line
-        err.print(summary_line(inventory), highlight=False)
+        _say(summary_line(inventory))
     for c in inventory.coverage:
         if c.input_error:
-            err.print(f"[red]error:[/] {c.detector}: {c.reason}", markup=True, highlight=False)
+            _say(f"{c.detector}: {c.reason}", "error", "red")
     return _exit_code(inventory, cfg.fail_on, cfg.strict)
 
 
@@ -255,6 +286,7 @@ def diff(
         if format not in ("text", "json"):
             raise unknown_name("diff format", format, ["text", "json"])
         d = diff_inventories(load_inventory(old), load_inventory(new))
+        one = safetext.one_line  # a name with a line break must not forge a line of the diff
         if format == "json":
             doc = {
                 "new": [{"id": a.id, "name": a.name, "status": a.status.value} for a in d.new],
@@ -262,15 +294,15 @@ def diff(
                 "changed": [{"id": b.id, "previous_id": a.id, "name": b.name, "changes": what} for a, b, what in d.changed],
                 "unchanged": [a.id for a in d.unchanged],
             }
-            typer.echo(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False))
+            _emit(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False), "json")
         else:
-            for a in d.new:
-                typer.echo(f"+ new      {a.name} [{a.status.value}] {a.id}")
-            for a in d.gone:
-                typer.echo(f"- gone     {a.name} [{a.status.value}] {a.id}")
-            for _, b, what in d.changed:
-                typer.echo(f"~ changed  {b.name} [{b.status.value}] {b.id}: {'; '.join(what)}")
-            typer.echo(f"{len(d.new)} new, {len(d.gone)} gone, {len(d.changed)} changed, {len(d.unchanged)} unchanged")
+            lines = [f"+ new      {one(a.name)} [{a.status.value}] {a.id}" for a in d.new]
+            lines += [f"- gone     {one(a.name)} [{a.status.value}] {a.id}" for a in d.gone]
+            lines += [f"~ changed  {one(b.name)} [{b.status.value}] {b.id}: {one('; '.join(what))}"
+                      for _, b, what in d.changed]
+            lines.append(f"{len(d.new)} new, {len(d.gone)} gone, {len(d.changed)} changed, "
+                         f"{len(d.unchanged)} unchanged")
+            _emit("\n".join(lines))
         return EXIT_VIOLATION if exit_code and (d.new or d.gone or d.changed) else EXIT_OK
 
     _guarded(body)
@@ -307,15 +339,17 @@ def detectors(as_json: bool = typer.Option(False, "--json", help="Machine-readab
         from scanner.pipeline import list_detectors
         infos = list_detectors()
         if as_json:
-            typer.echo(json.dumps([{"name": i.name, "description": i.description, "default": i.default,
-                                    "offline": i.offline, "available": i.available, "why_not": i.why_not or None}
-                                   for i in infos], indent=2))
+            _emit(json.dumps([{"name": i.name, "description": i.description, "default": i.default,
+                               "offline": i.offline, "available": i.available, "why_not": i.why_not or None}
+                              for i in infos], indent=2), "json")
             return EXIT_OK
         table = Table("Detector", "Default", "Available here", "Description")
         for i in infos:
             avail = "yes" if i.available else f"no: {i.why_not}"
-            table.add_row(i.name, "yes" if i.default and i.offline else "no", avail, i.description)
-        Console().print(table)
+            table.add_row(*(Text(safetext.printable(redact.scrub(cell))) for cell in
+                            (i.name, "yes" if i.default and i.offline else "no", avail, i.description)))
+        with open_output(None, "terminal") as stream:
+            Console(file=stream).print(table)
         return EXIT_OK
 
     _guarded(body)
@@ -326,12 +360,14 @@ def formats() -> None:
     """List report formats."""
 
     def body() -> int:
+        lines = []
         for name, ep in report_entry_points().items():
             try:
                 cls = ep.load()
-                typer.echo(f"{name:<10} {', '.join(cls.extensions):<16} {cls.description}")
+                lines.append(f"{name:<10} {', '.join(cls.extensions):<16} {cls.description}")
             except Exception as exc:
-                typer.echo(f"{name:<10} {'':<16} cannot load: {type(exc).__name__}: {exc}")
+                lines.append(f"{name:<10} {'':<16} cannot load: {type(exc).__name__}: {safetext.one_line(str(exc))}")
+        _emit("\n".join(lines))
         return EXIT_OK
 
     _guarded(body)
@@ -340,21 +376,30 @@ def formats() -> None:
 @app.command(epilog="Example:\n\n  shadow-agents schema > inventory.schema.json")
 def schema() -> None:
     """Print the JSON Schema of the JSON report."""
-    from importlib import resources
-    typer.echo(resources.files("scanner.data").joinpath("inventory.schema.json").read_text(encoding="utf-8"), nl=False)
+
+    def body() -> int:
+        from importlib import resources
+        _emit(resources.files("scanner.data").joinpath("inventory.schema.json").read_text(encoding="utf-8"), "json")
+        return EXIT_OK
+
+    _guarded(body)
 
 
 @registry_app.command("init", epilog="Example:\n\n  shadow-agents scan -f json -o scan.json\n\n  shadow-agents registry init --from scan.json -o agents.yaml")
 def registry_init(
     from_scan: Path = typer.Option(..., "--from", help="A JSON inventory saved by `scan -f json`."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Where to write the registry (default stdout)."),
+    force: bool = typer.Option(False, "--force", help="Replace the output file if it exists."),
 ) -> None:
     """Write a starter registry with one commented record per agent found."""
 
     def body() -> int:
         from scanner.pipeline import load_inventory
         from scanner.registry_init import starter_registry
-        text = starter_registry(load_inventory(from_scan), dt.date.today())
+        if would_replace(output) and not force:
+            raise UserError(f"{output} already exists; use --force to replace it, "
+                            f"or `registry add` to append one agent to it")
+        text = starter_registry(redact.scrub_inventory(load_inventory(from_scan)), dt.date.today())
         with open_output(output) as stream:
             stream.write(text)
         return EXIT_OK
@@ -379,7 +424,7 @@ def registry_add(
         text = add_record(registry, agent, dt.date.today(), owner, purpose)
         with open_output(str(registry)) as stream:
             stream.write(text)
-        err.print(f"added {agent.name} ({agent.id}) to {registry}", highlight=False)
+        _say(f"added {agent.name} ({agent.id}) to {registry}")
         return EXIT_OK
 
     _guarded(body)
@@ -397,17 +442,36 @@ def registry_check(file: Path = typer.Argument(..., help="Registry file to valid
         today = dt.date.today()
         for record in reg.records:
             for r in check_record(record, Agent(id="", name=record.name, identity=[], findings=[]), today):
-                err.print(f"note: {record.where()}: {r.message}", highlight=False)
+                _say(f"{record.where()}: {r.message}", "note")
             if not record.patterns and not record.tags:
-                err.print(f"note: {record.where()}: record {record.id} has no 'match' entries, so nothing can match it",
-                          highlight=False)
-        typer.echo(f"{file}: ok, {len(reg)} record{'s' if len(reg) != 1 else ''}")
+                _say(f"{record.where()}: record {record.id} has no 'match' entries, so nothing can match it", "note")
+        _emit(safetext.one_line(f"{file}: ok, {len(reg)} record{'s' if len(reg) != 1 else ''}"))
         return EXIT_OK
 
     _guarded(body)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: every stream guarded, every way out one line and an exit code."""
+    install_std_streams()
+    sys.exit(_run_guarded(_run_app))
+
+
+def _run_app() -> int:
+    try:
+        return app(standalone_mode=False) or EXIT_OK
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        _say("aborted", "error", "red")
+        return EXIT_ERROR
+    except Exception as exc:
+        if not (hasattr(exc, "exit_code") and hasattr(exc, "format_message")):  # not a usage error
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":  # typer has shown the help already
+            return int(getattr(exc, "exit_code", EXIT_ERROR))
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _say(exc.format_message() + hint, "error", "red")
+        return int(getattr(exc, "exit_code", EXIT_ERROR))
 
