@@ -142,9 +142,11 @@ class GuardedStream(io.TextIOBase):
         rest = text[cut:]
         self._parts, self._size = ([rest], len(rest)) if rest else ([], 0)
         out = self.neutralise(redact.scrub(text[:cut]))
-        self._guard(lambda: self.target.write(out))
-        if not final and not self.interactive:
-            self._guard(self.target.flush)  # a full disk or a closed pipe shows up now, not at exit
+        # In pieces, each flushed: a full disk or a closed pipe shows up now, not at exit (and a
+        # single large write to a pipe can end in a partial write that CPython does not report).
+        for start in range(0, len(out), CHUNK):
+            self._guard(lambda piece=out[start:start + CHUNK]: self.target.write(piece))
+            self._guard(self.target.flush)
 
     def _guard(self, op: Any) -> None:
         if self.dead:

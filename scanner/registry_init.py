@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from scanner import identity
+from scanner import identity, safetext
 from scanner.errors import UserError
 from scanner.model import Agent, Inventory, Status
 from scanner.registry import parse_registry
@@ -21,6 +21,14 @@ HEADER = [
     "version: 1",
     "agents:",
 ]
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """Never ``&id001``/``*id001``: records are dumped one by one, and two records each defining
+    anchor ``id001`` (the same date object as created and last_reviewed) are invalid YAML."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
 
 
 def _slug(name: str, taken: set[str]) -> str:
@@ -60,8 +68,13 @@ def record_lines(agent: Agent, taken: set[str], today: dt.date, owner: str | Non
         "review_every_days": 90,
         "match": _match(agent.identity),
     }
-    dumped = yaml.safe_dump([record], sort_keys=False, allow_unicode=True, default_flow_style=False)
-    comment = f"  # {agent.name}: {agent.status.value} at scan time; seen at {', '.join(agent.locations[:3]) or '-'}"
+    # A value holding a control or bidi character is written with YAML escapes (ASCII only), so it
+    # reads back exactly and the output stream has nothing to neutralise; the comment is one line,
+    # or a name with a line break in it could write YAML of its own.
+    plain = not safetext.UNSAFE.search(yaml.dump([record], Dumper=_NoAliasDumper, allow_unicode=True))
+    dumped = yaml.dump([record], Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=plain, default_flow_style=False)
+    seen = safetext.one_line(", ".join(agent.locations[:3]) or "-")
+    comment = f"  # {safetext.one_line(agent.name)}: {agent.status.value} at scan time; seen at {seen}"
     return [comment] + ["  " + line for line in dumped.rstrip("\n").splitlines()]
 
 
