@@ -116,7 +116,8 @@ def parse_registry(text: str, source: str) -> Registry:
             data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark else 1
+            position = getattr(exc, "position", None)  # a character YAML does not allow anywhere
+            line = mark.line + 1 if mark else text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
             raise InputError(f"{source}:{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
     if data is None:
         return Registry([], source)

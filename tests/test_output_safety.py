@@ -436,3 +436,29 @@ def test_usage_errors_are_one_line(tmp_path, home):
     assert r.returncode == 2
     err = r.stderr.decode()
     assert err.count("\n") == 1 and err.startswith("error: No such option") and "--help" in err
+
+
+# ---- registry init from hostile names ----------------------------------------------------------
+
+
+def test_registry_init_from_hostile_names_is_valid_and_approves_every_agent(tmp_path, home):
+    """Names from the Big List of Naughty Strings that broke the starter registry: a glob class
+    (``[Beeeep]``), a wildcard, a noncharacter YAML refuses even in a comment, a line break."""
+    tree = tmp_path / "tree"
+    names = ["bot[1]", "The quic\b\b\bk fo\a\ax... [Beeeep]", "all*of?them", "non\ufffechar", "two\nlines",
+             "rtl\u202eexe"]
+    for name in names:
+        (tree / name).mkdir(parents=True)
+        (tree / name / "requirements.txt").write_text("openai\n")
+        (tree / name / "app.py").write_text("import openai\n")
+    scan, reg = tmp_path / "scan.json", tmp_path / "agents.yaml"
+    assert sa("scan", "-p", tree, "-d", "repo", "-f", "json", "-o", scan, cwd=tmp_path, home=home).returncode == 1
+    r = sa("registry", "init", "--from", scan, "-o", reg, cwd=tmp_path, home=home)
+    assert r.returncode == 0, r.stderr
+    _assert_no_raw_control(reg.read_bytes(), "starter registry")
+    assert not [line for line in reg.read_text().splitlines() if line.startswith("two") or line.startswith("lines")]
+    assert sa("registry", "check", reg, cwd=tmp_path, home=home).returncode == 0
+    r = sa("scan", "-p", tree, "-d", "repo", "--registry", reg, "-f", "json", cwd=tmp_path, home=home)
+    assert r.returncode == 0, r.stderr
+    statuses = {a["name"]: a["status"] for a in json.loads(r.stdout)["agents"]}
+    assert len(statuses) == len(names) and set(statuses.values()) == {"approved"}, statuses
