@@ -421,13 +421,13 @@ def test_registry_errors_are_one_line_when_stderr_is_not_a_terminal(tmp_path, ho
     assert err.startswith("error: ") and needle in err
 
 
-def test_a_line_break_in_a_file_name_does_not_break_the_error_line(tmp_path, home):
-    reg = tmp_path / "bad\nname.yaml"
+def test_a_line_break_or_escape_in_a_file_name_does_not_break_the_error_line(tmp_path, home):
+    reg = tmp_path / "bad\nname\x1b[2J.yaml"
     reg.write_text("agents: 5\n")
     r = sa("registry", "check", reg, cwd=tmp_path, home=home)
     assert r.returncode == 2
-    assert r.stderr.decode().count("\n") == 1
-    assert "bad name.yaml" in r.stderr.decode()
+    assert r.stderr.count(b"\n") == 1 and b"\x1b" not in r.stderr
+    assert "bad name\\x1b[2J.yaml" in r.stderr.decode()
 
 
 def test_usage_errors_are_one_line(tmp_path, home):
