@@ -14,8 +14,10 @@ scrubbed, printable line.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, List, Optional
@@ -40,7 +42,7 @@ app = typer.Typer(
     help="Find every program that calls an LLM API and compare it with your approved-agent registry.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # rich tracebacks print local variables: they could hold secrets
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 registry_app = typer.Typer(help="Create and validate the approved-agent registry.", no_args_is_help=True)
@@ -80,15 +82,20 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"shadow-agents {__version__}")
+        from scanner.doctor import version_line
+        typer.echo(version_line())
         raise typer.Exit()
 
 
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    no_color: bool = typer.Option(False, "--no-color", help="No colours (also: the NO_COLOR environment variable)."),
 ) -> None:
     """Find every program that calls an LLM API and compare it with your approved-agent registry."""
+    if no_color:
+        os.environ["NO_COLOR"] = "1"  # consoles made later (reports) read it
+        err.no_color = True
 
 
 def _choose_format(fmt: str | None, output: str | None) -> str:
@@ -177,7 +184,6 @@ SCAN_EPILOG = """Examples:
 """
 
 
-@app.command(epilog=SCAN_EPILOG)
 def scan(
     path: Optional[List[str]] = typer.Option(None, "--path", "-p", help="Directory or file to scan (repeatable; default: .)."),
     detector: Optional[List[str]] = typer.Option(None, "--detector", "-d", help="Detector to run (repeatable; default: the offline local ones)."),
@@ -188,31 +194,17 @@ def scan(
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when an agent has this status or worse, or 'new' (with --baseline), or 'none'. Default: shadow."),
     baseline: Optional[str] = typer.Option(None, "--baseline", help="Previous JSON inventory: mark agents new / changed / unchanged / gone."),
     strict: Optional[bool] = typer.Option(None, "--strict", help="Exit 3 when any detector could not look everywhere."),
-    config: Optional[str] = typer.Option(None, "--config", "-c", help="TOML config file (default: ./shadow-agents.toml or [tool.shadow-agents] in ./pyproject.toml)."),
+    config: Optional[str] = typer.Option(None, "--config", "-c", help="TOML config file, trusted (default: ~/.config/shadow-agents/config.toml, plus ./shadow-agents.toml or [tool.shadow-agents] in ./pyproject.toml, which may only widen the scan)."),
     catalog: Optional[List[str]] = typer.Option(None, "--catalog", help="Extra provider catalogue YAML (repeatable; same schema as the built-in one)."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds each detector may run before it is stopped (default 600)."),
-    set_option: Optional[List[str]] = typer.Option(None, "--set", help="Detector option DETECTOR.OPTION=VALUE (repeatable)."),
+    timeout: Optional[str] = typer.Option(None, "--timeout", help="How long each detector may run before it is stopped (e.g. 90, 10m; default 600s)."),
+    set_option: Optional[List[str]] = typer.Option(None, "--set", help="Detector option DETECTOR.OPTION=VALUE (repeatable; see `shadow-agents detectors`)."),
     quiet: Optional[bool] = typer.Option(None, "--quiet", "-q", help="No progress or summary on stderr; errors only."),
     verbose: Optional[bool] = typer.Option(None, "--verbose", "-v", help="Debug logging on stderr (secrets are still redacted)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No live progress display."),
-    history: Optional[bool] = typer.Option(None, "--history", help="repo: also scan every commit of git history.", rich_help_panel="Detector options"),
-    max_file_size: Optional[str] = typer.Option(None, "--max-file-size", help="repo: skip files larger than this (e.g. 10MB; default 10MB).", rich_help_panel="Detector options"),
-    include_vendored: Optional[bool] = typer.Option(None, "--include-vendored", help="repo: also scan node_modules, virtualenvs, site-packages.", rich_help_panel="Detector options"),
-    respect_gitignore: Optional[bool] = typer.Option(None, "--respect-gitignore", help="repo: skip files .gitignore ignores (default: scan them for keys).", rich_help_panel="Detector options"),
-    workers: Optional[int] = typer.Option(None, "--workers", help="repo: worker processes (default: all cores).", rich_help_panel="Detector options"),
-    resolve_hosts: Optional[bool] = typer.Option(None, "--resolve", help="process: resolve catalogue hostnames to attribute connections (makes DNS queries).", rich_help_panel="Detector options"),
-    interface: Optional[str] = typer.Option(None, "--interface", help="network: capture live on this interface.", rich_help_panel="Detector options"),
-    duration: Optional[str] = typer.Option(None, "--duration", help="network: live capture length (e.g. 30s, 5m).", rich_help_panel="Detector options"),
-    bpf: Optional[str] = typer.Option(None, "--bpf", help="network: capture filter for live capture (default: tcp or udp port 53 or udp port 443).", rich_help_panel="Detector options"),
-    capture: Optional[List[str]] = typer.Option(None, "--capture", help="network: capture or log file to read (repeatable; files given with -p are recognised too).", rich_help_panel="Detector options"),
+    *,
+    detector_flags: dict[tuple[str, str], Any] | None = None,
 ) -> None:
     """Scan this machine and the given paths for LLM agents and report them against the registry."""
-    flags = {
-        "repo": {"history": history, "max_file_size": max_file_size, "include_vendored": include_vendored,
-                 "respect_gitignore": respect_gitignore, "workers": workers},
-        "process": {"resolve": resolve_hosts},
-        "network": {"interface": interface, "duration": duration, "bpf": bpf, "inputs": capture or None},
-    }
     cli: dict[str, Any] = {
         "paths": path or [], "detectors": detector or [], "exclude_detectors": exclude_detector or [],
         "registry": registry, "format": format, "output": output, "fail_on": fail_on, "baseline": baseline,
@@ -221,17 +213,70 @@ def scan(
     }
 
     def body() -> int:
+        from scanner.pipeline import list_detectors
+        infos = list_detectors()
         options = parse_set_options(set_option or [])
-        for det, values in flags.items():
-            for key, value in values.items():
-                if value is not None:
-                    options.setdefault(det, {})[key] = value
+        for (det, name), value in (detector_flags or {}).items():
+            if value is not None and value != ():
+                options.setdefault(det, {})[name] = list(value) if isinstance(value, (list, tuple)) else value
         cli["detector_options"] = options
-        cfg = resolve(cli, config_path=config)
+        cfg = resolve(cli, config_path=config, declared={i.name: i.options for i in infos if i.cls is not None},
+                      offline={i.name for i in infos if i.offline})
         _setup_logging(cfg.verbose, cfg.quiet)
+        _report_config(cfg)
         return _scan(cfg)
 
     _guarded(body)
+
+
+_FLAG_TYPES: dict[str, Any] = {"bool": Optional[bool], "list": Optional[List[str]], "paths": Optional[List[str]]}
+
+
+def _register_scan(with_detector_flags: bool) -> None:
+    """Register ``scan`` with one flag per detector option that declares one.
+
+    The flags are read from the installed detectors' declarations, so a plugin's
+    flags appear like the built-ins'. Only ``scan`` pays for importing the detectors.
+    """
+    params = list(inspect.signature(scan, eval_str=True).parameters.values())[:-1]  # all but detector_flags
+    targets: dict[str, tuple[str, str]] = {}
+    if with_detector_flags:
+        from scanner.pipeline import list_detectors
+        taken = {name for p in params for name in getattr(p.default, "param_decls", ()) or ()}
+        for info in list_detectors():
+            for opt in info.options.values():
+                if not opt.flag or opt.flag in taken:
+                    continue  # no flag, or another detector (or the core) has it: --set still works
+                taken.add(opt.flag)
+                pname = f"detector_flag_{len(targets)}"
+                targets[pname] = (info.name, opt.name)
+                shown = opt.display_default()
+                text = f"{info.name}: {opt.help}" + (f" [default: {shown}]" if shown and opt.type != "bool" else "")
+                default = typer.Option(None, opt.flag, help=text, rich_help_panel="Detector options",
+                                       show_default=False, metavar=None if opt.type == "bool" else opt.metavar)
+                params.append(inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                                annotation=_FLAG_TYPES.get(opt.type, Optional[str])))
+
+    def command(**kwargs: Any) -> None:
+        flags = {targets[k]: kwargs.pop(k) for k in list(kwargs) if k in targets}
+        scan(**kwargs, detector_flags=flags)
+
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    command.__doc__ = scan.__doc__
+    app.command("scan", epilog=SCAN_EPILOG)(command)
+
+
+def _report_config(cfg: ScanConfig) -> None:
+    """Say which implicit config was used and what was refused from it (the metadata keeps both)."""
+    if cfg.quiet:
+        return
+    for f in cfg.config_files:
+        if f["trust"] == "implicit":
+            _say(f"using {f['path']} found in the current directory; it can only widen the scan "
+                 "(pass --config to trust a file)", "note")
+    for line in cfg.refused:
+        _say(line, "warning", "yellow")
 
 
 def _scan(cfg: ScanConfig) -> int:
@@ -251,6 +296,10 @@ def _scan(cfg: ScanConfig) -> int:
     for c in inventory.coverage:
         if c.input_error:
             _say(f"{c.detector}: {c.reason}", "error", "red")
+    if not cfg.registry and not cfg.quiet and err.is_terminal:
+        err.print("hint: no registry given, so every agent is shadow. Start one from this scan:\n"
+                  "  shadow-agents scan -f json -o scan.json && shadow-agents registry init --from scan.json -o agents.yaml",
+                  highlight=False, markup=False)
     return _exit_code(inventory, cfg.fail_on, cfg.strict)
 
 
@@ -333,26 +382,46 @@ def merge(
 
 @app.command(epilog="Example:\n\n  shadow-agents detectors --json")
 def detectors(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """List installed detectors, whether each runs by default, and whether it can run here."""
+    """List installed detectors, whether each runs by default, whether it can run here, and its options."""
 
     def body() -> int:
         from scanner.pipeline import list_detectors
         infos = list_detectors()
         if as_json:
             _emit(json.dumps([{"name": i.name, "description": i.description, "default": i.default,
-                               "offline": i.offline, "available": i.available, "why_not": i.why_not or None}
+                               "offline": i.offline, "available": i.available, "why_not": i.why_not or None,
+                               "options": [_option_doc(o) for o in i.options.values()]}
                               for i in infos], indent=2), "json")
             return EXIT_OK
         table = Table("Detector", "Default", "Available here", "Description")
         for i in infos:
             avail = "yes" if i.available else f"no: {i.why_not}"
-            table.add_row(*(Text(safetext.printable(redact.scrub(cell))) for cell in
-                            (i.name, "yes" if i.default and i.offline else "no", avail, i.description)))
+            table.add_row(*map(_cell, (i.name, "yes" if i.default and i.offline else "no", avail, i.description)))
         with open_output(None, "terminal") as stream:
-            Console(file=stream).print(table)
+            out = Console(file=stream)
+            out.print(table)
+            for i in infos:
+                if not i.options:
+                    continue
+                out.print(_cell(f"\n{i.name} options (--set {i.name}.OPTION=VALUE, or [detectors.{i.name}] "
+                                "in a config file):"))
+                for o in i.options.values():
+                    flag = f" {o.flag}" if o.flag else ""
+                    default = "" if o.default is None else f", default {o.display_default()}"
+                    out.print(_cell(f"  {o.name}{flag} ({o.describe_type()}{default}): {o.help}"))
         return EXIT_OK
 
     _guarded(body)
+
+
+def _cell(value: object) -> Text:
+    """Text for a rich table or line on stdout: scrubbed, printable, never markup."""
+    return Text(safetext.printable(redact.scrub(str(value))))
+
+
+def _option_doc(opt: Any) -> dict[str, Any]:
+    return {"name": opt.name, "type": opt.type, "default": opt.default, "flag": opt.flag, "help": opt.help,
+            "choices": list(opt.choices) or None, "widens": opt.widens}
 
 
 @app.command(epilog="Example:\n\n  shadow-agents formats")
@@ -451,10 +520,98 @@ def registry_check(file: Path = typer.Argument(..., help="Registry file to valid
     _guarded(body)
 
 
+@app.command("pre-commit", epilog="Example (.pre-commit-config.yaml):\n\n"
+             "  - repo: https://github.com/shadow-agent-scanner/shadow-agent-scanner\n\n"
+             "    rev: v0.1.0\n\n    hooks: [{id: shadow-agents}]\n\n"
+             "By hand: shadow-agents pre-commit $(git diff --cached --name-only)")
+def pre_commit(
+    files: Optional[List[str]] = typer.Argument(None, help="Files about to be committed (pre-commit passes the staged ones)."),
+    fail_on_agents: bool = typer.Option(False, "--fail-on-agents", help="Also fail on code that calls an LLM API with no key in it."),
+    catalog: Optional[List[str]] = typer.Option(None, "--catalog", help="Extra provider catalogue YAML (repeatable)."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Seconds the scan may take."),
+) -> None:
+    """Check the files of a commit for LLM keys (and, with --fail-on-agents, LLM calls): the repo detector only."""
+
+    def body() -> int:
+        from scanner.precommit import describe, run_hook
+        result = run_hook(files or [], catalog or [], timeout)
+        cwd = Path.cwd()
+        for line in describe(result):
+            _say(_relative_to(line, cwd))
+        if result.keys:
+            _say(f"{len(result.keys)} LLM key{'s' if len(result.keys) != 1 else ''} in the files to commit: "
+                 "remove them (and revoke them if they were ever pushed)")
+        if fail_on_agents and result.agents:
+            _say(f"{result.agents} unregistered LLM agent{'s' if result.agents != 1 else ''} in these files; "
+                 "run `shadow-agents scan` for details")
+        return EXIT_VIOLATION if result.failed(fail_on_agents) else EXIT_OK
+
+    _guarded(body)
+
+
+def _relative_to(line: str, cwd: Path) -> str:
+    prefix = f"{cwd}/"
+    return line[len(prefix):] if line.startswith(prefix) else line
+
+
+@app.command(epilog="Example:\n\n  shadow-agents doctor --json")
+def doctor(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Can each detector run here? Privileges, packages and credentials present or missing, and what to do.
+
+    Exit 0 when every default detector can run fully, 1 otherwise."""
+
+    def body() -> int:
+        from scanner.doctor import detector_health, installation_checks, version_line
+        core = installation_checks()
+        health = detector_health()
+        if as_json:
+            _emit(json.dumps({
+                "version": version_line(),
+                "installation": [c.__dict__ for c in core],
+                "detectors": [{"name": h.name, "default": h.default, "runs": h.runs, "full": h.full,
+                               "checks": [c.__dict__ for c in h.checks]} for h in health],
+            }, indent=2, sort_keys=True), "json")
+        else:
+            table = Table("Detector", "Check", "", "Detail", "What to do")
+            for c in core:
+                table.add_row(*map(_cell, ("-", c.name, "ok" if c.ok else "NO", c.detail, c.fix)))
+            for h in health:
+                for i, c in enumerate(h.checks):
+                    name = (h.name + (" (default)" if h.default else "")) if i == 0 else ""
+                    table.add_row(*map(_cell, (name, c.name, "ok" if c.ok else ("NO" if c.required else "limited"),
+                                               c.detail, c.fix)))
+            with open_output(None, "terminal") as stream:
+                out = Console(file=stream)
+                out.print(_cell(version_line()))
+                out.print(table)
+        fine = all(c.ok for c in core) and all(h.full for h in health if h.default)
+        return EXIT_OK if fine else EXIT_VIOLATION
+
+    _guarded(body)
+
+
+def _invokes_scan(args: list[str]) -> bool:
+    """Whether the command line runs (or the shell is completing) ``scan``: its first word that is not an option."""
+    if "_SHADOW_AGENTS_COMPLETE" in os.environ:  # shell completion: the words typed so far
+        args = os.environ.get("COMP_WORDS", "").split()[1:]
+    words = [a for a in args if not a.startswith("-")]
+    return bool(words) and words[0] == "scan"
+
+
 def main() -> None:
     """Console-script entry point: every stream guarded, every way out one line and an exit code."""
     install_std_streams()
-    sys.exit(_run_guarded(_run_app))
+    sys.exit(_run_guarded(_start))
+
+
+def _start() -> int:
+    from scanner.installation import foreign_packages
+    problems = foreign_packages()
+    if problems and sys.argv[1:2] != ["doctor"]:
+        raise UserError(f"this shadow-agents installation is not whole: {'; '.join(problems)}. Install it in its own "
+                        "environment: pipx install shadow-agent-scanner")
+    _register_scan(with_detector_flags=_invokes_scan(sys.argv[1:]))
+    return _run_app()
 
 
 def _run_app() -> int:

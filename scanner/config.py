@@ -1,22 +1,31 @@
-"""ScanConfig: command-line options, ``SHADOW_AGENTS_*`` environment variables and a TOML file, merged.
+"""ScanConfig: command-line options, ``SHADOW_AGENTS_*`` environment variables and TOML files, merged.
 
-Precedence: command line > environment > config file > defaults. The file is
-``shadow-agents.toml`` in the current directory, ``[tool.shadow-agents]`` in its
-``pyproject.toml``, or whatever ``--config`` names. Relative paths in a file are
-relative to that file.
+Precedence: command line > environment > ``--config FILE`` (or ``SHADOW_AGENTS_CONFIG``)
+> the user's own ``~/.config/shadow-agents/config.toml`` > defaults. Those are trusted.
+
+A config found *implicitly* — ``shadow-agents.toml`` or ``[tool.shadow-agents]`` in
+``pyproject.toml`` of the current directory, used when no ``--config`` is given — usually
+belongs to the repository being scanned, which may be hostile. It may only add to what
+is scanned: more paths inside its own directory, more offline detectors, bool options
+declared ``widens`` turned on, a stricter ``fail-on``, ``strict = true``. Everything else in
+it (turning detectors off, registry, baseline, catalogue, output, format, timeouts, other
+detector options) is refused, and each refusal is listed in ``ScanConfig.refused``, which
+the CLI prints and the report's metadata keeps. Relative paths in a file are relative to
+that file.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-import re
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from scanner.errors import InputError, UserError
+from scanner.model import Status
+from scanner.options import Option, convert_all, parse_duration, parse_set, parse_size  # noqa: F401 (re-exported)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,8 +34,12 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 ENV_PREFIX = "SHADOW_AGENTS_"
 CONFIG_FILE = "shadow-agents.toml"
+USER_CONFIG = Path("shadow-agents") / "config.toml"
 FAIL_ON_EXTRA = ("new", "none")
 DEFAULT_TIMEOUT = 600.0
+
+# name → its declared options, for every installed detector that could be loaded
+Declared = Mapping[str, Mapping[str, Option]]
 
 
 @dataclass
@@ -34,6 +47,8 @@ class ScanConfig:
     paths: list[str] = field(default_factory=lambda: ["."])
     detectors: list[str] = field(default_factory=list)
     exclude_detectors: list[str] = field(default_factory=list)
+    # offline detectors added to the default selection by an implicit config
+    extra_detectors: list[str] = field(default_factory=list)
     registry: str | None = None
     format: str | None = None
     output: str | None = None
@@ -46,12 +61,14 @@ class ScanConfig:
     catalog: list[str] = field(default_factory=list)
     timeout: float = DEFAULT_TIMEOUT
     detector_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    source: str | None = None  # the config file used, if any
+    source: str | None = None  # the config file that was used, if any (the most specific one)
+    config_files: list[dict[str, str]] = field(default_factory=list)  # every file read: path and trust
+    refused: list[str] = field(default_factory=list)  # what an implicit config asked for and did not get
 
     def digest_view(self) -> dict[str, Any]:
         """What defines the scan's meaning (not how it is displayed), for the metadata digest."""
         d = asdict(self)
-        for k in ("format", "output", "quiet", "verbose", "progress", "source"):
+        for k in ("format", "output", "quiet", "verbose", "progress", "source", "config_files", "refused"):
             d.pop(k)
         return d
 
@@ -59,7 +76,8 @@ class ScanConfig:
 _LIST_KEYS = {"paths", "detectors", "exclude_detectors", "catalog"}
 _BOOL_KEYS = {"strict", "quiet", "verbose", "progress"}
 _PATH_KEYS = {"registry", "output", "baseline"}
-_KEYS = {f for f in ScanConfig.__dataclass_fields__ if f not in ("detector_options", "source")}
+_KEYS = {f for f in ScanConfig.__dataclass_fields__
+         if f not in ("detector_options", "source", "config_files", "refused", "extra_detectors")}
 _ALIASES = {"path": "paths", "detector": "detectors", "exclude_detector": "exclude_detectors"}
 
 
@@ -82,29 +100,10 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             return value.lower() in ("1", "true", "yes", "on")
         raise UserError(f"{where}: '{key}' must be true or false, got {value!r}")
     if key == "timeout":
-        try:
-            t = float(value)
-        except (TypeError, ValueError):
-            raise UserError(f"{where}: 'timeout' must be a number of seconds, got {value!r}") from None
-        if t <= 0:
-            raise UserError(f"{where}: 'timeout' must be positive")
-        return t
+        return parse_duration(value, f"{where}: 'timeout'")
     if not isinstance(value, str):
         raise UserError(f"{where}: '{key}' must be a string")
     return value
-
-
-def find_config_file(cwd: Path) -> tuple[Path, dict[str, Any]] | None:
-    own = cwd / CONFIG_FILE
-    if own.is_file():
-        return own, read_toml(own)
-    pyproject = cwd / "pyproject.toml"
-    if pyproject.is_file():
-        data = read_toml(pyproject)
-        section = data.get("tool", {}).get("shadow-agents")
-        if isinstance(section, dict):
-            return pyproject, section
-    return None
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -113,20 +112,44 @@ def read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except OSError as exc:
         raise InputError(f"{path}: cannot read config: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{path}: invalid TOML: nested too deeply") from None
 
 
-def _from_file(path: Path, data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+def _section(path: Path, data: dict[str, Any]) -> dict[str, Any] | None:
+    """The shadow-agents table of a config file (``[tool.shadow-agents]`` in a pyproject.toml)."""
+    if path.name != "pyproject.toml":
+        return data
+    tool = data.get("tool", {})
+    section = tool.get("shadow-agents") if isinstance(tool, dict) else None
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise UserError(f"{path}: [tool.shadow-agents] must be a table")
+    return section
+
+
+@dataclass
+class _FileLayer:
+    path: Path
+    values: dict[str, Any]
+    options: dict[str, dict[str, Any]]  # converted detector options
+
+
+def _from_file(path: Path, data: Mapping[str, Any], declared: Declared | None) -> _FileLayer:
     values: dict[str, Any] = {}
     options: dict[str, dict[str, Any]] = {}
     base = path.parent
     for raw_key, value in data.items():
-        if raw_key == "detector-options" or raw_key == "detector_options" or (raw_key == "detectors" and isinstance(value, dict)):
+        if raw_key in ("detector-options", "detector_options") or (raw_key == "detectors" and isinstance(value, dict)):
+            if not isinstance(value, dict):
+                raise UserError(f"{path}: '{raw_key}' must be a table of detector tables")
             for name, opts in value.items():
                 if not isinstance(opts, dict):
                     raise UserError(f"{path}: [detectors.{name}] must be a table of options")
-                options[name] = {k.replace("-", "_"): v for k, v in opts.items()}
+                options[name] = _convert_options(name, opts, declared, str(path), base)
             continue
         key = _norm_key(raw_key)
         if key not in _KEYS:
@@ -138,7 +161,19 @@ def _from_file(path: Path, data: Mapping[str, Any]) -> tuple[dict[str, Any], dic
         elif key in ("paths", "catalog"):
             v = [str(base / p) if not Path(p).is_absolute() else p for p in v]
         values[key] = v
-    return values, options
+    return _FileLayer(path, values, options)
+
+
+def _convert_options(detector: str, given: Mapping[str, Any], declared: Declared | None, where: str,
+                     base: Path | None = None) -> dict[str, Any]:
+    if declared is None:  # nothing to check against (a caller that loaded no detectors)
+        return {k.replace("-", "_"): v for k, v in given.items()}
+    if detector not in declared:
+        valid = sorted(declared)
+        hint = difflib.get_close_matches(detector, valid, n=1)
+        raise UserError(f"{where}: options for unknown detector '{detector}'"
+                        + (f" (did you mean '{hint[0]}'?)" if hint else "") + f"; detectors: {', '.join(valid)}")
+    return convert_all(detector, given, declared[detector], where, base)
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
@@ -152,91 +187,179 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
+def user_config_path(env: Mapping[str, str]) -> Path:
+    """``$XDG_CONFIG_HOME/shadow-agents/config.toml``, else ``~/.config/shadow-agents/config.toml``."""
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config")
+    return Path(base) / USER_CONFIG
+
+
+def _load(path: Path, declared: Declared | None) -> _FileLayer | None:
+    section = _section(path, read_toml(path))
+    return None if section is None else _from_file(path, section, declared)
+
+
+def find_config_file(cwd: Path) -> Path | None:
+    """The implicit config of the current directory, if it has one."""
+    own = cwd / CONFIG_FILE
+    if own.is_file():
+        return own
+    pyproject = cwd / "pyproject.toml"
+    if pyproject.is_file() and _section(pyproject, read_toml(pyproject)) is not None:
+        return pyproject
+    return None
+
+
 def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, cwd: Path | None = None,
-            config_path: str | None = None) -> ScanConfig:
-    """Merge the layers. ``cli`` holds only options the user gave (None means not given)."""
+            config_path: str | None = None, declared: Declared | None = None,
+            offline: frozenset[str] | set[str] = frozenset()) -> ScanConfig:
+    """Merge the layers. ``cli`` holds only options the user gave (None means not given).
+
+    ``declared`` is every installed detector's options (values are converted and checked
+    against them); ``offline`` names the detectors an implicit config may add.
+    """
     env = os.environ if env is None else env
     cwd = cwd or Path.cwd()
     config_path = config_path or env.get(ENV_PREFIX + "CONFIG")
-    file_values: dict[str, Any] = {}
-    options: dict[str, dict[str, Any]] = {}
-    source = None
+    trusted: list[_FileLayer] = []
+    files: list[dict[str, str]] = []
+    user_file = user_config_path(env)
+    if user_file.is_file():
+        layer = _load(user_file, declared)
+        if layer:
+            trusted.append(layer)
+            files.append({"path": str(user_file), "trust": "user"})
+    implicit: _FileLayer | None = None
+    implicit_error: str | None = None
     if config_path:
         p = Path(config_path)
         if not p.is_file():
             raise UserError(f"config file not found: {config_path}")
-        data = read_toml(p)
-        if p.name == "pyproject.toml":
-            data = data.get("tool", {}).get("shadow-agents", {})
-        file_values, options = _from_file(p, data)
-        source = str(p)
+        layer = _load(p, declared) or _FileLayer(p, {}, {})
+        trusted.append(layer)
+        files.append({"path": str(p), "trust": "explicit"})
     else:
-        found = find_config_file(cwd)
-        if found:
-            file_values, options = _from_file(*found)
-            source = str(found[0])
-    merged: dict[str, Any] = {**file_values, **_from_env(env)}
+        # A scanned repository's own config: a mistake in it must not stop the scan either.
+        try:
+            found = find_config_file(cwd)
+            if found:
+                files.append({"path": str(found), "trust": "implicit"})
+                implicit = _load(found, declared)
+        except UserError as exc:
+            implicit_error = f"ignored: {exc}"
+    merged: dict[str, Any] = {}
+    options: dict[str, dict[str, Any]] = {}
+    for layer in trusted:
+        merged.update(layer.values)
+        _merge_options(options, layer.options)
+    merged.update(_from_env(env))
     for key, value in cli.items():
         if key == "detector_options":
             for name, opts in (value or {}).items():
-                options.setdefault(name, {}).update(opts)
+                options.setdefault(name, {}).update(_convert_options(name, opts, declared, "command line"))
             continue
         if value is None or (key in _LIST_KEYS and value == []):
             continue
         merged[_norm_key(key)] = _coerce(_norm_key(key), value, f"option --{key.replace('_', '-')}")
-    for det, opts in options.items():
-        for key, value in opts.items():
-            if key.endswith("_size"):
-                opts[key] = parse_size(value, f"{det}.{key}")
-            elif key in ("duration", "timeout") or key.endswith("_seconds"):
-                opts[key] = parse_duration(value, f"{det}.{key}")
-    return ScanConfig(**merged, detector_options=options, source=source)
+    config = ScanConfig(**merged, detector_options=options, config_files=files,
+                        source=files[-1]["path"] if files else None)
+    if implicit is not None:
+        _apply_implicit(config, implicit, declared, offline)
+    if implicit_error:
+        config.refused.append(implicit_error)
+    return config
 
 
-_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
-               "g": 1000**3, "gb": 1000**3, "gib": 1024**3}
-_TIME_UNITS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+def _merge_options(into: dict[str, dict[str, Any]], layer: Mapping[str, Mapping[str, Any]]) -> None:
+    for name, opts in layer.items():
+        into.setdefault(name, {}).update(opts)
 
 
-def _number_with_unit(value: Any, units: dict[str, int], what: str, example: str) -> float:
-    if isinstance(value, bool):
-        raise UserError(f"{what}: expected a number like {example}, got {value!r}")
-    if isinstance(value, (int, float)):
-        number, unit = float(value), ""
-    else:
-        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
-        if not m or m.group(2).lower() not in units:
-            raise UserError(f"{what}: expected a number like {example}, got {value!r}")
-        number, unit = float(m.group(1)), m.group(2).lower()
-    if number <= 0:
-        raise UserError(f"{what}: must be positive, got {value!r}")
-    return number * units[unit]
+# ---- implicit config: it may only widen the scan ----------------------------------------------
+
+_REFUSED_WHY = {
+    "exclude_detectors": "cannot turn detectors off",
+    "registry": "cannot choose the registry (it would decide what is approved)",
+    "baseline": "cannot choose the baseline (it would decide what is new)",
+    "catalog": "cannot change the provider catalogue",
+    "output": "cannot choose where the report is written",
+    "format": "cannot choose the report format",
+    "timeout": "cannot change timeouts",
+    "quiet": "cannot silence output",
+    "verbose": "cannot change logging",
+    "progress": "cannot change the display",
+}
 
 
-def parse_size(value: Any, what: str = "size") -> int:
-    """``10MB`` / ``512KiB`` / ``1000000`` → bytes."""
-    return int(_number_with_unit(value, _SIZE_UNITS, what, "10MB"))
+def _apply_implicit(config: ScanConfig, layer: _FileLayer, declared: Declared | None,
+                    offline: frozenset[str] | set[str]) -> None:
+    where = str(layer.path)
+
+    def refuse(what: str, why: str) -> None:
+        config.refused.append(f"{where}: {what}: an implicit config {why}")
+
+    root = layer.path.parent.resolve()
+    for key, value in layer.values.items():
+        if key == "paths":
+            for p in value:
+                if _inside(Path(p), root):
+                    if p not in config.paths:
+                        config.paths.append(p)
+                else:
+                    refuse(f"paths '{p}'", "can only add paths inside its own directory")
+        elif key == "detectors":
+            for name in value:
+                if name in config.detectors or name in config.extra_detectors:
+                    continue
+                if name in offline:
+                    if config.detectors:
+                        config.detectors.append(name)
+                    else:
+                        config.extra_detectors.append(name)
+                else:
+                    refuse(f"detectors '{name}'", "can only add offline detectors")
+        elif key == "fail_on":
+            if not _stricter(value, config.fail_on):
+                refuse(f"fail-on '{value}'", f"can only make fail-on stricter than '{config.fail_on}'")
+            else:
+                config.fail_on = value
+        elif key == "strict":
+            if value:
+                config.strict = True
+            elif config.strict:
+                refuse("strict = false", "cannot turn strict mode off")
+        else:
+            refuse(key.replace("_", "-"), _REFUSED_WHY.get(key, "cannot set it"))
+    for det, opts in layer.options.items():
+        decl = (declared or {}).get(det, {})
+        for name, value in opts.items():
+            opt = decl.get(name)
+            if opt is not None and opt.widens and value is True:
+                config.detector_options.setdefault(det, {}).setdefault(name, True)
+            elif opt is not None and opt.widens and value is False:
+                continue  # the default already; nothing to refuse
+            else:
+                refuse(f"[detectors.{det}] {name}", "can only turn on options that widen the scan")
 
 
-def parse_duration(value: Any, what: str = "duration") -> float:
-    """``30s`` / ``5m`` / ``1h`` / ``7d`` / ``90`` → seconds."""
-    return _number_with_unit(value, _TIME_UNITS, what, "5m")
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.expanduser().resolve().relative_to(root)
+        return True
+    except (ValueError, OSError, RuntimeError):
+        return False
+
+
+def _stricter(value: str, current: str) -> bool:
+    """Whether ``fail-on value`` fails on at least everything ``current`` fails on.
+
+    ``none`` and ``new`` are choices the user made on purpose; a scanned repository cannot overrule them.
+    """
+    statuses = {s.value: s.rank for s in Status}
+    if value not in statuses or current not in statuses:
+        return value == current
+    return statuses[value] <= statuses[current]
 
 
 def parse_set_options(items: list[str]) -> dict[str, dict[str, Any]]:
-    """``--set repo.max_file_size=5000000`` → {"repo": {"max_file_size": 5000000}}."""
-    out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        det, dot, opt = name.partition(".")
-        if not sep or not dot or not det or not opt:
-            raise UserError(f"--set expects DETECTOR.OPTION=VALUE, got {item!r}")
-        out.setdefault(det, {})[opt.replace("-", "_")] = _parse_scalar(value)
-    return out
-
-
-def _parse_scalar(value: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
-        return value
+    """``--set repo.max_file_size=5MB`` → ``{"repo": {"max_file_size": "5MB"}}``; converted when resolved."""
+    return parse_set(items)

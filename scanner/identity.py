@@ -12,6 +12,8 @@ import os
 import re
 from pathlib import Path
 
+from scanner import git
+
 WEAK_TYPES = frozenset({"owner", "host"})
 
 # Order used to pick the key an agent is named and identified after: where the
@@ -103,20 +105,14 @@ def find_repo_root(path: Path) -> Path | None:
 
 def repo_remote(root: Path) -> str | None:
     """The ``origin`` remote (else the first remote) of a work tree, read from its git config."""
-    git = root / ".git"
-    if git.is_file():  # worktree or submodule: "gitdir: <path>"
-        try:
-            target = git.read_text(encoding="utf-8").split("gitdir:", 1)[1].strip()
-        except (OSError, IndexError):
-            return None
-        git = (root / target).resolve()
-        common = git / "commondir"
-        if common.is_file():
-            git = (git / common.read_text(encoding="utf-8").strip()).resolve()
+    lay = git.layout(root)
+    data = git.read_small(lay.common_dir / "config", git.CONFIG_LIMIT) if lay else None
+    if data is None:
+        return None
     parser = configparser.RawConfigParser(strict=False)
-    try:
-        parser.read(git / "config", encoding="utf-8")
-    except (configparser.Error, OSError):
+    try:  # read as data: nothing in it is ever run or passed to git
+        parser.read_string(data.decode("utf-8", "replace"))
+    except configparser.Error:
         return None
     remotes = [s for s in parser.sections() if s.startswith('remote "')]
     remotes.sort(key=lambda s: (s != 'remote "origin"', s))

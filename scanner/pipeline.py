@@ -17,15 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from detectors.base import Cancelled, Detector, DetectorError, ScanContext, current_host, current_user
 from scanner import __version__, redact
 from scanner.baseline import apply_baseline
 from scanner.catalog import Catalog
 from scanner.compare import compare
 from scanner.config import ScanConfig
 from scanner.correlate import correlate
+from scanner.detector import Cancelled, Detector, DetectorError, ScanContext, current_host, current_user
 from scanner.errors import InputError, UserError
 from scanner.model import Coverage, CoverageStatus, Finding, Inventory
+from scanner.options import Option, declared, defaults
 from scanner.plugins import detector_entry_points, unknown_name
 from scanner.progress import NoProgress, ProgressSink
 from scanner.registry import Registry, load_registry
@@ -44,6 +45,11 @@ class DetectorInfo:
     why_not: str
     cls: type[Detector] | None = None
     load_error: str | None = None
+
+    @property
+    def options(self) -> dict[str, Option]:
+        """Declared options plus the common ones (none when the plugin could not be loaded)."""
+        return declared(getattr(self.cls, "options", ())) if self.cls is not None else {}
 
 
 def list_detectors(only: list[str] | None = None) -> list[DetectorInfo]:
@@ -69,11 +75,15 @@ def select_detectors(config: ScanConfig) -> list[DetectorInfo]:
     for n in [*config.detectors, *config.exclude_detectors]:
         if n not in names:
             raise unknown_name("detector", n, names)
+    for n in config.extra_detectors:
+        if n not in names:
+            raise unknown_name("detector", n, names)
     if config.detectors:
         wanted = [n for n in dict.fromkeys(config.detectors) if n not in config.exclude_detectors]
         by_name = {i.name: i for i in list_detectors(wanted)}
         return [by_name[n] for n in wanted]
-    return [i for i in list_detectors() if i.default and i.offline and i.name not in config.exclude_detectors]
+    return [i for i in list_detectors() if ((i.default and i.offline) or i.name in config.extra_detectors)
+            and i.name not in config.exclude_detectors]
 
 
 @dataclass
@@ -126,7 +136,7 @@ def run_detectors(config: ScanConfig, catalog: Catalog, infos: list[DetectorInfo
             continue
         ctx = ScanContext(
             detector=info.name, catalog=catalog, paths=paths, coverage=cov,
-            options=dict(config.detector_options.get(info.name, {})),
+            options={**defaults(info.options), **config.detector_options.get(info.name, {})},
             progress_callback=progress.update, hostname=host, username=current_user(),
         )
         runs.append(_Run(info, ctx))
@@ -145,7 +155,7 @@ def run_detectors(config: ScanConfig, catalog: Catalog, infos: list[DetectorInfo
         if run.thread is None:
             progress.finish(run.info.name, run.ctx.coverage)
             continue
-        timeout = float(run.ctx.options.get("timeout", config.timeout))
+        timeout = float(run.ctx.option("timeout", config.timeout))
         remaining = run.started + timeout - time.monotonic()
         run.thread.join(max(0.0, remaining))
         if run.thread.is_alive():
@@ -224,6 +234,8 @@ def scan(config: ScanConfig, progress: ProgressSink | None = None,
         "user": current_user(),
         "config_digest": digest,
         "config_file": config.source,
+        "config_files": config.config_files,
+        "config_refused": config.refused,
         "detectors": [i.name for i in infos],
         "paths": [str(Path(p).expanduser().resolve()) for p in config.paths],
         "registry": config.registry,

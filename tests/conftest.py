@@ -32,6 +32,7 @@ def clean_environ(home: Path) -> dict[str, str]:
     catalog = Catalog.load()
     env = {k: v for k, v in os.environ.items()
            if k not in catalog.env_vars and not catalog.key_regex.search(v) and not k.startswith("SHADOW_AGENTS_")}
+    env.pop("XDG_CONFIG_HOME", None)  # the user config is looked up under HOME
     env["HOME"] = str(home)
     env["NO_COLOR"] = "1"
     env["COLUMNS"] = "200"

@@ -14,6 +14,7 @@ from scanner.baseline import diff
 from scanner.catalog import Catalog, host_pattern_regex
 from scanner.compare import compare
 from scanner.config import parse_set_options, resolve
+from scanner.pipeline import list_detectors
 from scanner.correlate import correlate
 from scanner.errors import InputError, UserError
 from scanner.model import Confidence, Finding, Inventory, Location, Status
@@ -273,31 +274,41 @@ def test_diff_pairs_agents_by_shared_key_when_the_id_changed():
     assert not d.new and not d.gone and len(d.changed) == 1
 
 
+DECLARED = {i.name: i.options for i in list_detectors() if i.cls is not None}
+
+
 # ---- config -----------------------------------------------------------------------------------
 
 def test_config_precedence_cli_over_env_over_file_over_defaults(tmp_path: Path):
-    (tmp_path / "shadow-agents.toml").write_text(
+    cfg_file = tmp_path / "ci.toml"
+    cfg_file.write_text(
         'registry = "reg.yaml"\nfail-on = "drift"\ntimeout = 5\npaths = ["src"]\n[detectors.repo]\nhistory = true\n')
-    cfg = resolve({}, env={}, cwd=tmp_path)
+    env = {"HOME": str(tmp_path)}
+    cfg = resolve({}, env=env, cwd=tmp_path, config_path=str(cfg_file), declared=DECLARED)
     assert cfg.registry == str(tmp_path / "reg.yaml") and cfg.fail_on == "drift" and cfg.timeout == 5
     assert cfg.paths == [str(tmp_path / "src")] and cfg.detector_options == {"repo": {"history": True}}
-    cfg = resolve({}, env={"SHADOW_AGENTS_FAIL_ON": "expired", "SHADOW_AGENTS_STRICT": "true"}, cwd=tmp_path)
+    cfg = resolve({}, env={**env, "SHADOW_AGENTS_FAIL_ON": "expired", "SHADOW_AGENTS_STRICT": "true",
+                           "SHADOW_AGENTS_CONFIG": str(cfg_file)}, cwd=tmp_path, declared=DECLARED)
     assert cfg.fail_on == "expired" and cfg.strict is True
-    cfg = resolve({"fail_on": "none"}, env={"SHADOW_AGENTS_FAIL_ON": "expired"}, cwd=tmp_path)
+    cfg = resolve({"fail_on": "none"}, env={**env, "SHADOW_AGENTS_FAIL_ON": "expired"}, cwd=tmp_path,
+                  config_path=str(cfg_file), declared=DECLARED)
     assert cfg.fail_on == "none"
-    assert resolve({}, env={}, cwd=tmp_path / "..").fail_on == "shadow"
+    assert resolve({}, env=env, cwd=tmp_path, declared=DECLARED).fail_on == "shadow"
 
 
 def test_pyproject_section_and_errors(tmp_path: Path):
-    (tmp_path / "pyproject.toml").write_text('[tool.shadow-agents]\ndetectors = ["env"]\n')
-    assert resolve({}, env={}, cwd=tmp_path).detectors == ["env"]
-    (tmp_path / "shadow-agents.toml").write_text('registy = "x"\n')
+    env = {"HOME": str(tmp_path)}
+    (tmp_path / "pyproject.toml").write_text('[tool.shadow-agents]\ndetectors = ["network"]\n')
+    cfg = resolve({}, env=env, cwd=tmp_path, declared=DECLARED, offline={"network"})
+    assert cfg.detectors == [] and cfg.extra_detectors == ["network"]  # added to the defaults, not replacing them
+    bad = tmp_path / "bad.toml"
+    bad.write_text('registy = "x"\n')
     with pytest.raises(UserError, match="did you mean 'registry'"):
-        resolve({}, env={}, cwd=tmp_path)
+        resolve({}, env=env, cwd=tmp_path, config_path=str(bad), declared=DECLARED)
     with pytest.raises(UserError, match="DETECTOR.OPTION=VALUE"):
         parse_set_options(["history"])
     assert parse_set_options(["repo.max-file-size=10", "net.iface=eth0"]) == {
-        "repo": {"max_file_size": 10}, "net": {"iface": "eth0"}}
+        "repo": {"max_file_size": "10"}, "net": {"iface": "eth0"}}
 
 
 # ---- identity ---------------------------------------------------------------------------------
@@ -334,10 +345,11 @@ def test_bad_sizes_and_durations_are_user_errors(bad):
 
 def test_detector_option_units_are_normalised_when_config_resolves(tmp_path: Path):
     cfg = resolve({"detector_options": {"repo": {"max_file_size": "1MB"}, "network": {"duration": "2m"}}},
-                  env={}, cwd=tmp_path)
+                  env={"HOME": str(tmp_path)}, cwd=tmp_path, declared=DECLARED)
     assert cfg.detector_options == {"repo": {"max_file_size": 1_000_000}, "network": {"duration": 120.0}}
     with pytest.raises(UserError, match="repo.max_file_size"):
-        resolve({"detector_options": {"repo": {"max_file_size": "big"}}}, env={}, cwd=tmp_path)
+        resolve({"detector_options": {"repo": {"max_file_size": "big"}}}, env={"HOME": str(tmp_path)}, cwd=tmp_path,
+                declared=DECLARED)
 
 
 def test_dormant_record_found_later_is_changed_not_gone_plus_new():

@@ -310,9 +310,8 @@ def test_zombies_are_counted_and_not_reported(report, planted):
     assert not any(findings_for(report, z) for z in zombies)
 
 
-def test_bad_option_fails_the_detector_with_a_clear_reason(run_cli):
+def test_bad_option_is_an_error_before_the_scan(run_cli):
     r = run_cli("scan", "-d", "process", "--set", "process.resolve=true", "--set", "process.resolve_timeout=-1",
                 "-f", "json")
-    cov = next(c for c in json.loads(r.out)["coverage"] if c["detector"] == "process")
-    assert cov["status"] == "failed"
-    assert "resolve_timeout must be a positive number" in cov["reason"]
+    assert r.code == 2 and r.out == ""
+    assert "process.resolve_timeout: expected a number like 5m, got '-1'" in r.err

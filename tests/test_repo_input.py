@@ -66,10 +66,12 @@ def test_vendored_directories_skipped_unless_asked(tmp_path: Path) -> None:
     assert {Path(f.location.path).name for f in findings} == {"app.py", "index.js", "m.py"}
 
 
-def test_bad_option_values_fail_the_detector_clearly(tmp_path: Path) -> None:
-    from detectors.base import DetectorError
-    with pytest.raises(DetectorError, match="max_file_size"):
-        scan(tmp_path, max_file_size="ten")
+def test_bad_option_values_are_refused_by_the_declarations(tmp_path: Path) -> None:
+    from detectors.repo import RepoDetector
+    from scanner.errors import UserError
+    from scanner.options import convert_all, declared
+    with pytest.raises(UserError, match="repo.max_file_size: expected a number like 10MB, got 'ten'"):
+        convert_all("repo", {"max_file_size": "ten"}, declared(RepoDetector.options), "--set")
 
 
 def test_single_file_and_several_paths(tmp_path: Path) -> None:

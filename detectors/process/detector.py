@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from detectors.base import Detector, DetectorError, ScanContext
+from detectors.base import Check, Detector, DetectorError, Option, ScanContext
 from detectors.process.installed import Container, Installed, PackageIndex, container_of
 from detectors.process.remote import RemoteIndex, is_loopback, is_wildcard
 from detectors.process.signatures import Signatures, safe_cmdline
@@ -59,18 +59,35 @@ class ProcessDetector(Detector):
     description = "Running agents, agent CLIs, MCP servers and local model servers on this host (process table)"
     default = True
     offline = True
+    options = (
+        Option("resolve", "bool", False, "Resolve catalogue hostnames to attribute connections (makes DNS queries).",
+               flag="--resolve"),
+        Option("resolve_timeout", "duration", DEFAULT_RESOLVE_TIMEOUT, "How long the DNS lookups of --resolve may take."),
+        Option("packages", "bool", True, "Look for installed LLM SDKs next to each interpreter."),
+    )
 
     def available(self) -> tuple[bool, str]:
         if psutil is None:
             return False, "psutil is not installed"
         return True, ""
 
+    def diagnose(self) -> list[Check]:
+        from scanner.privileges import has_capability, is_root
+        checks = super().diagnose()
+        full = is_root() or has_capability("CAP_SYS_PTRACE")
+        checks.append(Check("other users' processes", full,
+                            "environments, open files and sockets of every process are readable" if full else
+                            "only this user's processes show their environment, open files and sockets",
+                            "" if full else "run as root (sudo shadow-agents scan), or in a container with "
+                            "--pid=host --user 0 --cap-add SYS_PTRACE"))
+        return checks
+
     def run(self, ctx: ScanContext) -> Iterator[Finding]:
         catalog = ctx.catalog
-        resolve = _flag(ctx.option("resolve", False))
-        timeout = _seconds(ctx.option("resolve_timeout", DEFAULT_RESOLVE_TIMEOUT)) if resolve else 0.0
+        resolve = ctx.option("resolve", False)
+        timeout = ctx.option("resolve_timeout", DEFAULT_RESOLVE_TIMEOUT) if resolve else 0.0
         signatures = Signatures(catalog)
-        packages = PackageIndex(catalog) if _flag(ctx.option("packages", True)) else None
+        packages = PackageIndex(catalog) if ctx.option("packages", True) else None
         snap = take_snapshot(ctx, signatures, packages)
         remote = RemoteIndex(catalog)
         servers = _local_servers(ctx, snap)
@@ -351,20 +368,6 @@ def _record_coverage(ctx: ScanContext, snap: Snapshot, packages: PackageIndex | 
 # ---- small helpers ------------------------------------------------------------------------
 
 
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
-def _seconds(value: Any) -> float:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = -1.0
-    if seconds <= 0:
-        raise DetectorError(f"process.resolve_timeout must be a positive number of seconds, got {value!r}")
-    return seconds
 
 
 def _count(n: int) -> str:

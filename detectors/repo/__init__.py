@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from detectors.base import Detector, DetectorError, ScanContext
+from detectors.base import Check, Detector, DetectorError, Option, ScanContext
 from detectors.repo.content import Hit
 from detectors.repo.history import scan_history
 from detectors.repo.owners import Owners
@@ -70,39 +70,39 @@ class Options:
     @classmethod
     def from_ctx(cls, ctx: ScanContext) -> "Options":
         return cls(
-            history=_bool(ctx.option("history", False), "history"),
-            max_file_size=_int(ctx.option("max_file_size", DEFAULT_MAX_FILE_SIZE), "max_file_size"),
-            include_vendored=_bool(ctx.option("include_vendored", False), "include_vendored"),
-            respect_gitignore=_bool(ctx.option("respect_gitignore", False), "respect_gitignore"),
-            workers=max(1, _int(ctx.option("workers", os.cpu_count() or 1), "workers")),
-            parallel_min_files=_int(ctx.option("parallel_min_files", DEFAULT_PARALLEL_MIN_FILES),
-                                    "parallel_min_files"),
+            history=ctx.option("history", False),
+            max_file_size=ctx.option("max_file_size", DEFAULT_MAX_FILE_SIZE),
+            include_vendored=ctx.option("include_vendored", False),
+            respect_gitignore=ctx.option("respect_gitignore", False),
+            workers=ctx.option("workers", os.cpu_count() or 1),
+            parallel_min_files=ctx.option("parallel_min_files", DEFAULT_PARALLEL_MIN_FILES),
         )
-
-
-def _bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
-        return value.lower() in ("1", "true", "yes", "on")
-    if isinstance(value, int):
-        return bool(value)
-    raise DetectorError(f"repo option {name} must be true or false, got {value!r}")
-
-
-def _int(value: Any, name: str) -> int:
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise DetectorError(f"repo option {name} must be an integer, got {value!r}") from None
-    if n < 0:
-        raise DetectorError(f"repo option {name} must not be negative")
-    return n
 
 
 class RepoDetector(Detector):
     name = "repo"
     description = "LLM keys, SDK/framework use, endpoints, models and agent/MCP configs in source trees (+ git history)"
+    options = (
+        Option("history", "bool", False, "Also scan every commit of git history.", flag="--history", widens=True),
+        Option("max_file_size", "size", DEFAULT_MAX_FILE_SIZE, "Skip files larger than this.",
+               flag="--max-file-size", minimum=1),
+        Option("include_vendored", "bool", False, "Also scan node_modules, virtualenvs, site-packages.",
+               flag="--include-vendored", widens=True),
+        Option("respect_gitignore", "bool", False, "Skip files .gitignore ignores (default: scan them for keys).",
+               flag="--respect-gitignore"),
+        Option("workers", "int", None, "Worker processes (default: all cores).", flag="--workers", minimum=1),
+        Option("parallel_min_files", "int", DEFAULT_PARALLEL_MIN_FILES,
+               "Trees with fewer files are scanned in-process (workers cost more than they save there).", minimum=0),
+    )
+
+    def diagnose(self) -> list[Check]:
+        import shutil
+        checks = super().diagnose()
+        git = shutil.which("git")
+        checks.append(Check("git", bool(git), f"{git}: history (--history), remotes and owner guesses" if git else
+                            "not found: no --history, owners come from CODEOWNERS and file owners only",
+                            "" if git else "install git"))
+        return checks
 
     def run(self, ctx: ScanContext) -> Iterator[Finding]:
         opts = Options.from_ctx(ctx)

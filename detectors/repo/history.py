@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import posixpath
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 from detectors.repo.content import Hit, Lines, decoded_secret_hits, find_credentials
 from detectors.repo.rules import Rules
+from scanner import git
 
 COMMIT_MARK = b"\x00commit "
 SECRET_FILE_EXT = (".yaml", ".yml", ".json")
@@ -71,16 +71,21 @@ class _FileDiff:
 
 def scan_history(rules: Rules, root: Path, max_bytes: int, check: Callable[[], None],
                  on_commit: Callable[[int], None]) -> Iterator[HistoryHit]:
-    """Yield credential hits from every added line of every commit (newest first, as git prints them)."""
-    cmd = ["git", "-C", str(root), "log", "-p", "--all", "--no-color", "--no-ext-diff", "--no-textconv",
-           "--no-renames", "-U0", "--full-history", "--format=%x00commit %H%x00%an%x00%ae%x00%cI"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
+    """Yield credential hits from every added line of every commit (newest first, as git prints them).
+
+    A partial clone is refused (:class:`scanner.git.PartialClone`): the objects it lacks would
+    have to be fetched from its remote, and history without them would be silently incomplete.
+    """
+    if git.is_partial_clone(root):
+        raise git.PartialClone("partial clone, history not scanned: the objects it lacks are only on its remote "
+                               "and are never fetched (scan a full clone)")
+    args = ["log", "-p", "--all", "--no-color", "--no-ext-diff", "--no-textconv", "--no-show-signature",
+            "--no-renames", "-U0", "--full-history", "--format=%x00commit %H%x00%an%x00%ae%x00%cI"]
     commit = _Commit()
     current: _FileDiff | None = None
     new_line = 0
     commits = 0
-    try:
+    with git.stream(root, args) as proc:
         for raw in proc.stdout:
             if raw.startswith(COMMIT_MARK):
                 yield from _flush(rules, current, commit)
@@ -116,14 +121,10 @@ def scan_history(rules: Rules, root: Path, max_bytes: int, check: Callable[[], N
                     current = _FileDiff(current.path)
                     current.secret_hint = hint
         yield from _flush(rules, current, commit)
-    finally:
-        proc.stdout.close()
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
     on_commit(commits)
-    if proc.returncode not in (0, -9) and commits == 0:
-        raise RuntimeError(f"git log exited with status {proc.returncode}")
+    if proc.returncode != 0:  # e.g. a missing object: what was read is kept, the gap is reported
+        raise git.GitError(f"git log stopped with status {proc.returncode} after {commits} commits, "
+                           "history is incomplete")
 
 
 def _hunk_start(raw: bytes) -> int:

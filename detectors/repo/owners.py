@@ -18,11 +18,11 @@ names), not once per agent, so the cost does not grow with the number of agents.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections import Counter
 from pathlib import Path
 
 from detectors.repo.walk import Repo
+from scanner import git
 
 RECENT_COMMITS = 500
 CODEOWNERS_PLACES = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS")  # GitHub order
@@ -249,32 +249,23 @@ class Owners:
 def recent_authors(root: Path) -> dict[str, Counter[str]]:
     """Directory → author e-mail counts over the last commits (a file counts for all its directories)."""
     out: dict[str, Counter[str]] = {}
-    try:
-        proc = subprocess.Popen(["git", "-C", str(root), "log", f"-n{RECENT_COMMITS}", "--no-renames",
-                                 "--name-only", "--format=%x00%ae"], stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
-    except OSError:
-        return out
     author = None
-    assert proc.stdout is not None
     try:
-        for raw in proc.stdout:
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            if line.startswith("\x00"):
-                author = line[1:].strip() or None
-                continue
-            if not line or author is None:
-                continue
-            d = line.rsplit("/", 1)[0] if "/" in line else "."
-            while True:
-                out.setdefault(d, Counter())[author] += 1
-                if d == ".":
-                    break
-                d = d.rsplit("/", 1)[0] if "/" in d else "."
-    finally:
-        proc.stdout.close()
-        try:
-            proc.wait(timeout=GIT_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        with git.stream(root, ["log", f"-n{RECENT_COMMITS}", "--no-renames", "--no-show-signature",
+                               "--name-only", "--format=%x00%ae"], GIT_TIMEOUT) as proc:
+            for raw in proc.stdout:
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                if line.startswith("\x00"):
+                    author = line[1:].strip() or None
+                    continue
+                if not line or author is None:
+                    continue
+                d = line.rsplit("/", 1)[0] if "/" in line else "."
+                while True:
+                    out.setdefault(d, Counter())[author] += 1
+                    if d == ".":
+                        break
+                    d = d.rsplit("/", 1)[0] if "/" in d else "."
+    except git.GitError:
+        pass
     return out

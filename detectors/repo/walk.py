@@ -11,13 +11,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
 from detectors.repo.content import MANIFEST_NAMES, manifest_kind
-from scanner import identity
+from scanner import git, identity
 
 VCS_DIRS = {".git", ".hg", ".svn", ".jj"}
 VENDORED_DIRS = {"node_modules", "site-packages", "dist-packages", "bower_components", "vendor", ".venv", "venv",
@@ -88,11 +87,10 @@ def open_repo(root: Path, respect_gitignore: bool) -> Repo:
 
 
 def git_ignored(root: Path) -> set[str] | None:
-    """Paths git ignores (directories collapsed, with a trailing ``/``)."""
+    """Paths git ignores (directories collapsed, with a trailing ``/``); run through :mod:`scanner.git`."""
     try:
-        out = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "-o", "-i", "--exclude-standard",
-                              "--directory"], capture_output=True, timeout=GIT_TIMEOUT, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
+        out = git.run(root, ["ls-files", "-z", "-o", "-i", "--exclude-standard", "--directory"], GIT_TIMEOUT)
+    except git.GitError:
         return None
     return {p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p}
 
