@@ -31,7 +31,12 @@ _PROVIDER_FIELDS = {
     "id": str, "name": str, "kind": str, "hostnames": list, "host_patterns": list, "keys": list,
     "env_vars": dict, "packages": dict, "models": list, "billing": dict, "ports": list,
     "ip_ranges": list, "paths": list, "process_names": list, "cmdline_patterns": list,
-    "admin_api": (str, type(None)), "client_names": list,
+    "admin_api": (str, dict, type(None)), "client_names": list,
+}
+# ``admin_api:`` of a provider: where its organisation admin API is and what it lists.
+_ADMIN_API_FIELDS = {
+    "base_url": (str, type(None)), "base_url_env": (str, type(None)), "key_env": list,
+    "lists_key_formats": list, "account_kinds": list, "console_url": (str, type(None)),
 }
 _KEY_FIELDS = {
     "id": str, "label": str, "regex": str, "prefixes": list, "admin": bool,
@@ -60,6 +65,25 @@ class KeyFormat:
     requires_usage: bool = False
 
 
+@dataclass(frozen=True)
+class AdminApi:
+    """A provider's organisation admin API, for the provider-admin detectors.
+
+    ``base_url`` is the public base the official SDK uses (``base_url_env`` overrides it, as
+    in the SDK); ``key_env`` names the variables that hold the admin key, first wins;
+    ``lists_key_formats`` are the key formats its key listing covers (a key of such a format
+    that the listing lacks is not in the organisation); ``account_kinds`` are the resource
+    kinds an inventory API reports (Azure Cognitive Services accounts).
+    """
+
+    base_url: str | None = None
+    base_url_env: str | None = None
+    key_env: tuple[str, ...] = ()
+    lists_key_formats: tuple[str, ...] = ()
+    account_kinds: tuple[str, ...] = ()
+    console_url: str | None = None
+
+
 @dataclass
 class Provider:
     id: str
@@ -79,7 +103,7 @@ class Provider:
     paths: list[str]
     process_names: list[str]
     cmdline_patterns: list[str]
-    admin_api: str | None
+    admin_api: AdminApi | None
     client_names: list[str] = field(default_factory=list)  # boto3.client("bedrock-runtime")
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -135,6 +159,35 @@ def _compile(pattern: str, where: str, flags: int = 0) -> re.Pattern[str]:
         return re.compile(pattern, flags)
     except re.error as exc:
         raise InputError(f"{where}: invalid regex {pattern!r}: {exc}") from None
+
+
+def _admin_api(value: Any, keys: list[KeyFormat], env_keys: list[str], where: str) -> AdminApi | None:
+    """``admin_api:`` checked against the provider's own key formats and key env vars.
+
+    A plain string (older catalogues) is the base URL alone.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = {"base_url": value}
+    e = _check_fields(value, _ADMIN_API_FIELDS, where)
+    base = e.get("base_url")
+    if base is not None and not re.match(r"https?://[^/\s]+", base):
+        raise InputError(f"{where}: base_url must be an http(s) URL, got {base!r}")
+    for name in e.get("key_env") or []:
+        if name not in env_keys:
+            raise InputError(f"{where}: key_env '{name}' is not in this provider's env_vars.keys")
+    known = {k.id for k in keys}
+    for fmt in e.get("lists_key_formats") or []:
+        if fmt not in known:
+            raise InputError(f"{where}: lists_key_formats '{fmt}' is not one of this provider's keys "
+                             f"({', '.join(sorted(known)) or 'none'})")
+    for field_name in ("key_env", "lists_key_formats", "account_kinds"):
+        if not all(isinstance(v, str) and v for v in e.get(field_name) or []):
+            raise InputError(f"{where}: {field_name} must be a list of non-empty strings")
+    return AdminApi(base, e.get("base_url_env"), tuple(e.get("key_env") or ()),
+                    tuple(e.get("lists_key_formats") or ()), tuple(e.get("account_kinds") or ()),
+                    e.get("console_url"))
 
 
 def host_pattern_regex(pattern: str) -> str:
@@ -229,7 +282,8 @@ class Catalog:
             models=list(e.get("models") or []), billing=dict(e.get("billing") or {}),
             ports=[int(p) for p in e.get("ports") or []], ip_ranges=list(e.get("ip_ranges") or []),
             paths=list(e.get("paths") or []), process_names=list(e.get("process_names") or []),
-            cmdline_patterns=list(e.get("cmdline_patterns") or []), admin_api=e.get("admin_api"),
+            cmdline_patterns=list(e.get("cmdline_patterns") or []),
+            admin_api=_admin_api(e.get("admin_api"), keys, list(env.get("keys") or []), f"{where}: admin_api"),
             client_names=list(e.get("client_names") or []), raw=e,
         )
 

@@ -27,13 +27,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from scanner import __version__, redact, safetext
+from scanner import __version__, redact, safetext, stopping
 from scanner.config import FAIL_ON_EXTRA, ScanConfig, parse_set_options, resolve
 from scanner.errors import UserError
 from scanner.model import Change, Inventory, Status
 from scanner.output import (EXIT_PIPE_CLOSED, KINDS, STDOUT_NAMES, OutputClosed, install_std_streams, open_output,
                             terminal_stderr, would_replace)
 from scanner.plugins import format_for_extension, load_format, report_entry_points, unknown_name
+from scanner.stopping import Terminated
 
 EXIT_OK, EXIT_VIOLATION, EXIT_ERROR, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -162,6 +163,9 @@ def _run_guarded(fn: Callable[[], Any]) -> int:
     except KeyboardInterrupt:
         _say("interrupted")
         return 130
+    except Terminated as stop:
+        _say(f"stopped by {stop.name}")
+        return stop.exit_code
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:  # a bug: say so briefly, details only with --verbose
@@ -599,9 +603,16 @@ def _invokes_scan(args: list[str]) -> bool:
 
 
 def main() -> None:
-    """Console-script entry point: every stream guarded, every way out one line and an exit code."""
+    """Console-script entry point: every stream guarded, every way out one line and an exit code,
+    and no worker process outliving the command (SIGTERM and SIGHUP end it like Ctrl-C)."""
     install_std_streams()
-    sys.exit(_run_guarded(_start))
+    stopping.install()
+    code = _run_guarded(_start)
+    try:
+        stopping.leave(code)
+    except (OutputClosed, UserError):  # its last flush of a stream that already failed
+        pass
+    sys.exit(code)
 
 
 def _start() -> int:

@@ -11,7 +11,7 @@ import datetime as dt
 from fnmatch import fnmatchcase
 from typing import Iterable
 
-from scanner import identity
+from scanner import identity, keyhints
 from scanner.model import Agent, Finding, Reason, Status, stable_hash
 from scanner.registry import Record, Registry
 
@@ -40,6 +40,8 @@ def compare(agents: list[Agent], findings: dict[str, Finding], registry: Registr
                                                      f"({record.where()}), the first in the file"))
         _set(agent, _worst(reasons), reasons or [Reason("approved", f"matches registry record {record.id} "
                                                                     f"({record.where()}), owner {record.owner}")])
+    for agent in agents:
+        agent.reasons += listed_key_reasons(agent, [findings[f] for f in agent.findings if f in findings], today)
     if registry is not None:
         ran = ", ".join(sorted(detectors_run)) or "none"
         for record in registry.records:
@@ -137,3 +139,40 @@ def _short_keys(agent: Agent) -> str:
     strong = [k for k in agent.identity if not identity.is_weak(k)]
     shown = ", ".join(strong[:3])
     return shown + (f" and {len(strong) - 3} more" if len(strong) > 3 else "")
+
+
+def listed_key_reasons(agent: Agent, group: list[Finding], today: dt.date) -> list[Reason]:
+    """What the providers' admin APIs say of this agent's keys (see scanner/keyhints.py)."""
+    reasons: list[Reason] = []
+    use = keyhints.listed_use(group)
+    held = [f for f in group if not keyhints.is_admin_evidence(f)]
+    if use is not None and not held and agent.approved_id is None and use.in_use:
+        facts = [f"last used {use.last_used[:10]}" if use.last_used else "",
+                 f"{use.requests:,} requests" if use.requests else "",
+                 f"{use.tokens:,} tokens" if use.tokens else "",
+                 f"models {', '.join(use.models)}" if use.models else "",
+                 ", ".join(f"{v:,.2f} {k}" for k, v in sorted(use.cost.items()) if v)]
+        window = f" (usage window {use.period})" if use.period else ""
+        reasons.append(Reason("key-in-use-no-holder", "key in use, no known holder: " + ", ".join(use.keys)
+                              + "; " + "; ".join(x for x in facts if x) + window))
+    for f in held:
+        info = f.details.get("listed_key") or {}
+        shown = f.credential.preview if f.credential else ""
+        if info.get("status") == "matched":
+            reasons.append(Reason("listed-key", f"key {shown} ({f.location.describe()}) is {f.provider} key "
+                                  f"'{info.get('name')}' ({info.get('hint')}): a partial match, "
+                                  f"{info.get('agreeing_chars')} characters agree"))
+        elif info.get("status") in ("ambiguous", "weak"):
+            reasons.append(Reason("listed-key-unsure", f"key {shown} ({f.location.describe()}) fits "
+                                  f"{', '.join(info.get('candidates') or [])} on too little to join"))
+        elif info.get("status") == "not-listed":
+            reasons.append(Reason("key-not-in-organisation", f"not in the organisation — revoked or foreign: key "
+                                  f"{shown} ({f.location.describe()}) is not among "
+                                  f"the {info.get('keys_listed', 0)} keys {info.get('provider')} lists"))
+    for f in group:
+        since = keyhints.unused_since(f)
+        days = keyhints.days_between(since, today) if since else None
+        if days is not None and days >= keyhints.UNUSED_DAYS:
+            reasons.append(Reason("unused-key", f"{keyhints.label(f)} unused since {since[:10]} ({days} days): "
+                                  "revoke it"))
+    return reasons

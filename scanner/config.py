@@ -37,6 +37,7 @@ CONFIG_FILE = "shadow-agents.toml"
 USER_CONFIG = Path("shadow-agents") / "config.toml"
 FAIL_ON_EXTRA = ("new", "none")
 DEFAULT_TIMEOUT = 600.0
+MAX_TIMEOUT = 7 * 86400.0  # longer waits overflow the thread timer; a week is already no timeout
 
 # name → its declared options, for every installed detector that could be loaded
 Declared = Mapping[str, Mapping[str, Option]]
@@ -100,7 +101,10 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             return value.lower() in ("1", "true", "yes", "on")
         raise UserError(f"{where}: '{key}' must be true or false, got {value!r}")
     if key == "timeout":
-        return parse_duration(value, f"{where}: 'timeout'")
+        seconds = parse_duration(value, f"{where}: 'timeout'")
+        if seconds > MAX_TIMEOUT:
+            raise UserError(f"{where}: 'timeout' must be at most {MAX_TIMEOUT // 86400:g} days, got {value!r}")
+        return seconds
     if not isinstance(value, str):
         raise UserError(f"{where}: '{key}' must be a string")
     return value

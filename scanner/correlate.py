@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Iterable
 
-from scanner import identity
+from scanner import identity, keyhints
 from scanner.model import Agent, Finding, stable_hash, unique_sorted
 
 
@@ -42,6 +42,8 @@ def correlate(findings: Iterable[Finding]) -> list[Agent]:
                 uf.union(first_with_key[key], i)
             else:
                 first_with_key[key] = i
+    for a, b in keyhints.link(items):  # a found key whose preview fits a key the provider lists
+        uf.union(a, b)
     groups: dict[int, list[Finding]] = defaultdict(list)
     for i, f in enumerate(items):
         groups[uf.find(i)].append(f)

@@ -74,6 +74,16 @@ def repo(root: str, directory: str) -> str:
     return f"repo:{root}:{directory or '.'}"
 
 
+def azure_openai_account(name: str) -> str:
+    """An Azure OpenAI / AI services account, by its name: ``azure-openai:myaoai``.
+
+    The name is the first label of its endpoint (``myaoai.openai.azure.com``) and the last
+    segment of its resource id, so a repository, process or network finding of the endpoint
+    and the billed (or inventoried) account share this key. Azure names are case-insensitive.
+    """
+    return f"azure-openai:{name.strip().lower()}"
+
+
 _SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?([\w.-]+):(?!//)(.+)$")
 
 
@@ -161,4 +171,6 @@ def describe(key: str) -> str:
         return f"credential {rest[:8]}"
     if t == "keyid":
         return f"{rest.replace(':', ' key ', 1)}"
+    if t == "azure-openai":
+        return f"Azure OpenAI account {rest}"
     return rest or key

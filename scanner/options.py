@@ -191,10 +191,20 @@ def parse_size(value: Any, what: str = "size") -> int:
         raise UserError(f"{what}: {exc}") from None
 
 
+MAX_DURATION = 3650 * 86400.0  # ten years: past that, timers overflow and no answer is wanted
+
+
+def _duration(value: Any) -> float:
+    seconds = _number_with_unit(value, _TIME_UNITS, "5m")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"must be at most 3650d, got {value!r}")
+    return seconds
+
+
 def parse_duration(value: Any, what: str = "duration") -> float:
     """``30s`` / ``5m`` / ``1h`` / ``7d`` / ``90`` → seconds."""
     try:
-        return _number_with_unit(value, _TIME_UNITS, "5m")
+        return _duration(value)
     except ValueError as exc:
         raise UserError(f"{what}: {exc}") from None
 
@@ -202,7 +212,7 @@ def parse_duration(value: Any, what: str = "duration") -> float:
 _CONVERT = {
     "bool": _to_bool, "int": _to_int, "float": _to_float, "str": _to_str, "choice": _to_choice,
     "size": lambda opt, v: int(_number_with_unit(v, _SIZE_UNITS, "10MB")),
-    "duration": lambda opt, v: _number_with_unit(v, _TIME_UNITS, "5m"),
+    "duration": lambda opt, v: _duration(v),
     "list": _to_list, "path": _to_str, "paths": _to_list,
 }
 

@@ -22,6 +22,12 @@ from scanner import identity
 from scanner.errors import InputError
 
 DEFAULT_REVIEW_DAYS = 90
+MAX_DAYS = 36_500  # a review cadence or session length beyond a century is a typo, and overflows dates
+MAX_BYTES = 64 * 1024 * 1024  # a registry this large is not one a person edits
+# Aliases may share a node many times over; a document whose aliases expand it past this
+# many nodes (a "billion laughs") is refused before anything walks it.
+MAX_EXPANDED_NODES = 2_000_000
+REGISTRY_VERSION = 1
 
 RECORD_FIELDS = (
     "id", "name", "owner", "purpose", "provider", "models", "environment", "created", "last_reviewed",
@@ -78,13 +84,71 @@ class Registry:
 
 
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that remembers the line of every mapping key (``__lines__``)."""
+    """SafeLoader that remembers the line of every mapping key (``__lines__``), refuses duplicate
+    keys and alias bombs, and leaves dates as text so that a bad one is reported with its line."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        _check_expansion(node)
+        return super().construct_document(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = getattr(key_node, "value", None)
+            if isinstance(key, str):
+                if key in seen:
+                    raise _Duplicate(key, key_node.start_mark.line + 1, seen[key])
+                seen[key] = key_node.start_mark.line + 1
         mapping = super().construct_mapping(node, deep=True)
         mapping["__lines__"] = {k.value: k.start_mark.line + 1 for k, _ in node.value if hasattr(k, "value")}
         mapping["__line__"] = node.start_mark.line + 1
         return mapping
+
+
+# Dates stay strings: the record parser checks them and names the line of a bad one.
+_LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+class _Duplicate(Exception):
+    def __init__(self, key: str, line: int, first: int):
+        super().__init__(key)
+        self.key, self.line, self.first = key, line, first
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document whose aliases would expand it past :data:`MAX_EXPANDED_NODES`.
+
+    Sizes are counted once per distinct node (aliases share nodes), iteratively, so the
+    check itself is linear in the document and cannot be made to recurse too deeply.
+    """
+    size: dict[int, int] = {}
+    entered: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            size[id(node)] = min(MAX_EXPANDED_NODES + 1, 1 + sum(size[id(c)] for c in _children(node)))
+            continue
+        if id(node) in size:
+            continue
+        if id(node) in entered:  # reached again before it was sized: it contains itself
+            raise yaml.YAMLError("an alias refers to a node that contains it")
+        entered.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in size)
+    if size[id(root)] > MAX_EXPANDED_NODES:
+        raise yaml.YAMLError(f"its aliases expand it past {MAX_EXPANDED_NODES:,} nodes")
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _strip_lines(value: Any) -> Any:
@@ -98,31 +162,34 @@ def _strip_lines(value: Any) -> Any:
 def load_registry(path: str | Path) -> Registry:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read registry: {getattr(exc, 'strerror', None) or exc}") from None
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read registry: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise InputError(f"{path}: registry is larger than {MAX_BYTES // (1024 * 1024)} MiB; refusing to read it")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: registry is not UTF-8 text") from None
     return parse_registry(text, str(path))
 
 
 def parse_registry(text: str, source: str) -> Registry:
-    if source.endswith(".json"):
-        try:
-            data: Any = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{source}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-        data = _json_with_lines(data)
-    else:
-        try:
-            data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            position = getattr(exc, "position", None)  # a character YAML does not allow anywhere
-            line = mark.line + 1 if mark else text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
-            raise InputError(f"{source}:{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    try:
+        data = _parse(text, source)
+    except RecursionError:
+        raise InputError(f"{source}: registry is nested too deeply") from None
     if data is None:
         return Registry([], source)
     if isinstance(data, dict):
         _check_unknown(data, ("agents", "version"), source, "registry")
+        version = data.get("version", REGISTRY_VERSION)
+        if version != REGISTRY_VERSION or isinstance(version, bool):
+            line = data.get("__lines__", {}).get("version", 1)
+            raise InputError(f"{source}:{line}: field 'version': this shadow-agents reads registry version "
+                             f"{REGISTRY_VERSION}, not {version!r}")
         entries = data.get("agents") or []
     else:
         entries = data
@@ -135,6 +202,30 @@ def parse_registry(text: str, source: str) -> Registry:
             raise InputError(f"{r.where()}: field 'id': duplicate id '{r.id}' (first at line {seen[r.id].line})")
         seen[r.id] = r
     return Registry(records, source)
+
+
+def _parse(text: str, source: str) -> Any:
+    if source.endswith(".json"):
+        try:
+            data: Any = json.loads(text, parse_constant=_no_constant)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{source}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+        except ValueError as exc:
+            raise InputError(f"{source}: invalid JSON: {exc}") from None
+        return _json_with_lines(data)
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except _Duplicate as dup:
+        raise InputError(f"{source}:{dup.line}: duplicate key '{dup.key}' (first at line {dup.first})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        position = getattr(exc, "position", None)  # a character YAML does not allow anywhere
+        line = mark.line + 1 if mark else text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
+        raise InputError(f"{source}:{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def _json_with_lines(data: Any) -> Any:
@@ -201,14 +292,20 @@ def _record(entry: Any, source: str, index: int) -> Record:
         try:
             return dt.date.fromisoformat(str(value))
         except ValueError:
+            pass
+        try:
+            return dt.datetime.fromisoformat(str(value)).date()
+        except ValueError:
             raise InputError(f"{where(name)}: field '{name}' must be a date (YYYY-MM-DD), got {value!r}") from None
 
-    def integer(name: str) -> int | None:
+    def integer(name: str, maximum: int | None = None) -> int | None:
         value = entry.get(name)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise InputError(f"{where(name)}: field '{name}' must be a non-negative integer, got {value!r}")
+        if maximum is not None and value > maximum:
+            raise InputError(f"{where(name)}: field '{name}' must be at most {maximum}, got {value}")
         return value
 
     record = Record(
@@ -223,9 +320,9 @@ def _record(entry: Any, source: str, index: int) -> Record:
         environment=text("environment"),
         created=date("created"),
         last_reviewed=date("last_reviewed"),
-        review_every_days=integer("review_every_days") or DEFAULT_REVIEW_DAYS,
+        review_every_days=integer("review_every_days", MAX_DAYS) or DEFAULT_REVIEW_DAYS,
         expires=date("expires"),
-        max_session_minutes=integer("max_session_minutes"),
+        max_session_minutes=integer("max_session_minutes", MAX_DAYS * 1440),
         max_concurrency=integer("max_concurrency"),
         scopes=strings("scopes"),
     )

@@ -6,6 +6,7 @@ says *why* an agent is critical, not just that it is.
 
 from __future__ import annotations
 
+from scanner import keyhints
 from scanner.catalog import Catalog
 from scanner.model import Agent, Finding, Reason, Severity, Status
 
@@ -78,4 +79,12 @@ def remediation(agent: Agent, group: list[Finding], catalog: Catalog) -> str:
             steps.append("rotate the exposed key" + (f" at {', '.join(consoles)}" if consoles else ""))
         if any(r.code == "exposed-server" for r in agent.reasons):
             steps.append("bind the model server to 127.0.0.1")
+    unused_reasons = [r.message for r in agent.reasons if r.code == "unused-key"]
+    unused = sorted({keyhints.label(f) for f in group if f.kind == keyhints.LISTED_KIND
+                     and any(m.startswith(keyhints.label(f) + " ") for m in unused_reasons)})
+    if unused:
+        steps.append(f"revoke the unused key{'s' if len(unused) > 1 else ''} {', '.join(unused)}")
+    if any(r.code == "key-not-in-organisation" for r in agent.reasons):
+        steps.append("remove the key the provider does not list from where it was found (revoked, or another "
+                     "organisation's)")
     return "; ".join(steps) if steps else "none: matches its registry record"

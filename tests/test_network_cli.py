@@ -102,20 +102,26 @@ def test_live_capture_on_loopback() -> None:
     from scanner.model import Coverage
 
     srv, port = _tls_server()
+    done = threading.Event()
 
     def client() -> None:
-        time.sleep(1.0)
+        # handshakes until the capture ends: opening the capture socket (scapy's start-up, libpcap's
+        # interface list) takes seconds on a busy machine, and a handshake before it is not seen
         ctx = ssl.create_default_context()
         ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-                ctx.wrap_socket(s, server_hostname="api.openai.com")
-        except (OSError, ssl.SSLError):
-            pass
+        while not done.wait(0.3):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+                    ctx.wrap_socket(s, server_hostname="api.openai.com")
+            except (OSError, ssl.SSLError):
+                pass
     threading.Thread(target=client, daemon=True).start()
     # The default filter: without libpcap to compile it, capture runs unfiltered instead of failing.
-    ctx = ScanContext("network", Catalog.load(), [], {"interface": "lo", "duration": 2.5}, Coverage("network"))
-    findings = list(NetworkDetector().run(ctx))
+    ctx = ScanContext("network", Catalog.load(), [], {"interface": "lo", "duration": 4.0}, Coverage("network"))
+    try:
+        findings = list(NetworkDetector().run(ctx))
+    finally:
+        done.set()
     srv.close()
     sni = [f for f in findings if f.kind == "tls-sni"]
     assert [f.location.capture for f in sni] == ["live:lo"]

@@ -1,24 +1,25 @@
 """The ``network`` detector: LLM API callers seen on the wire or in network logs.
 
-Inputs are pcap/pcapng captures (gzip too), Zeek logs, Squid access logs,
+Inputs are pcap/pcapng captures, Zeek logs, Squid access logs,
 dnsmasq/Pi-hole query logs, a generic CSV, or a live interface. Every input
 feeds one :class:`Aggregator`, so a finding is one client program talking to one
-provider name per input, with counts and first/last packet times.
+provider name per input, with counts and first/last packet times. Any input
+may be compressed (gzip, zstd, xz, bzip2); a file is known by its content, not
+its name.
 """
 
 from __future__ import annotations
 
 import functools
-import gzip
 import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from detectors.base import Check, Detector, DetectorError, Option, ScanContext
-from detectors.network import logs
+from detectors.network import compressed, logs
 from detectors.network.aggregate import Aggregator, Record
 from detectors.network.engine import UNKNOWN_FP, Engine
-from detectors.network.reader import GZIP_MAGIC, CaptureError, CaptureReader, capture_format
+from detectors.network.reader import CaptureError, CaptureReader, capture_format
 from scanner import identity
 from scanner.model import Finding, Location
 
@@ -60,15 +61,30 @@ def _iso_second(second: int) -> str | None:
 
 def sniff(path: Path, csv_columns: tuple[str, str, str] = logs.DEFAULT_CSV_COLUMNS) -> str | None:
     """What an input file is: 'pcap', 'pcapng', a log kind from :mod:`logs`, or None."""
+    return sniff_why(path, csv_columns)[0]
+
+
+def sniff_why(path: Path, csv_columns: tuple[str, str, str] = logs.DEFAULT_CSV_COLUMNS) -> tuple[str | None, str]:
+    """:func:`sniff`, and when it is None, why (the file is compressed, unreadable ...) for the coverage note."""
     try:
-        with open(path, "rb") as f:
-            head = f.read(SNIFF_BYTES)
-        if head[:2] == GZIP_MAGIC:
-            with gzip.open(path, "rb") as g:
-                head = g.read(SNIFF_BYTES)
-    except (OSError, EOFError, gzip.BadGzipFile):
-        return None
-    return capture_format(head) or logs.log_kind(head, csv_columns)
+        head = compressed.head(str(path), SNIFF_BYTES)
+    except compressed.MissingDecompressor as exc:
+        return None, str(exc)
+    except compressed.ERRORS as exc:
+        return None, f"cannot read: {exc}"
+    kind = capture_format(head) or logs.log_kind(head, csv_columns)
+    if kind:
+        return kind, ""
+    with open(path, "rb") as f:
+        packed = compressed.compression(f.read(compressed.MAGIC_BYTES))
+    if packed:
+        return None, (f"{packed}-compressed, but not a pcap, pcapng or a supported log inside"
+                      if head else f"{packed}-compressed, but nothing could be decompressed")
+    return None, "not a pcap, pcapng or a supported log (unknown format)"
+
+
+# names that say "capture" or "log": a directory's file of such a name that is neither is worth a note
+_INPUT_SUFFIXES = (".pcap", ".pcapng", ".cap", ".log", ".gz", ".zst", ".xz", ".bz2", ".json", ".csv")
 
 
 class NetworkDetector(Detector):
@@ -100,6 +116,10 @@ class NetworkDetector(Detector):
         checks.append(Check("libpcap", bool(pcap), f"{pcap} compiles capture filters" if pcap else
                             "not found: live capture runs unfiltered (more CPU), --bpf cannot be used",
                             "" if pcap else "install libpcap (Debian/Ubuntu: apt-get install libpcap0.8)"))
+        zstd = compressed.ZSTD_AVAILABLE
+        checks.append(Check("zstandard", zstd, "reads zstd-compressed captures and logs" if zstd else
+                            "not installed: zstd-compressed inputs are skipped (a coverage gap says so)",
+                            "" if zstd else "pip install 'shadow-agent-scanner[zstd]'"))
         return checks
 
     def run(self, ctx: ScanContext) -> Iterator[Finding]:
@@ -115,8 +135,9 @@ class NetworkDetector(Detector):
         for path, kind in self._ordered(inputs):
             ctx.check_cancelled()
             if kind is None:
-                failures.append(f"{path}: not a pcap, pcapng or a supported log (unknown format)")
-                ctx.coverage.add_gap(str(path), "not a pcap, pcapng or a supported log (unknown format)")
+                why = sniff_why(path, logs.csv_columns(ctx.option("csv_columns")))[1]
+                failures.append(f"{path}: {why}")
+                ctx.coverage.add_gap(str(path), why)
                 continue
             if kind in ("pcap", "pcapng"):
                 ok = self._capture(ctx, path, agg)
@@ -146,8 +167,8 @@ class NetworkDetector(Detector):
         found: list[tuple[Path, str | None]] = []
         for root in ctx.paths:
             if root.is_file():
-                kind = sniff(root, columns)
-                if kind:
+                kind, why = sniff_why(root, columns)
+                if kind or not why.startswith("not a pcap"):  # compressed or unreadable: say so in run()
                     found.append((root, kind))
             elif root.is_dir():
                 try:
@@ -155,7 +176,12 @@ class NetworkDetector(Detector):
                 except OSError as exc:
                     ctx.coverage.add_gap(str(root), f"cannot list directory: {exc.strerror}")
                     continue
-                found += [(p, k) for p in children if (k := sniff(p, columns))]
+                for child in children:
+                    kind, why = sniff_why(child, columns)
+                    if kind:
+                        found.append((child, kind))
+                    elif not why.startswith("not a pcap") or child.name.lower().endswith(_INPUT_SUFFIXES):
+                        ctx.coverage.add_gap(str(child), f"skipped: {why}")  # compressed, or named as an input
         return found
 
     @staticmethod
@@ -185,6 +211,8 @@ class NetworkDetector(Detector):
             engine.finish()
         if reader.problem:
             ctx.coverage.add_gap(str(path), f"{reader.problem}; findings cover the packets before it")
+        for note in reader.notes:
+            ctx.coverage.add_gap(str(path), note)
         count_engine(ctx, engine)
         return True
 
@@ -248,6 +276,11 @@ def count_engine(ctx: ScanContext, engine: Engine) -> None:
     if engine.ech_flows:
         ctx.coverage.count("ech_connections", engine.ech_flows)
         ctx.coverage.count("ech_connections_unattributed", engine.ech_unattributed)
+    for encap, n in sorted(engine.tunnelled.items()):
+        ctx.coverage.count(f"tunnelled_packets.{encap}", n)
+    for encap, n in sorted(engine.undecoded.items()):
+        ctx.coverage.count(f"tunnelled_packets_not_decoded.{encap.split(' ', 1)[0]}", n)
+        ctx.coverage.add_gap(engine.capture, f"{n} tunnelled packet(s) not decoded: {encap}")
 
 
 def _record_order(rec: Record) -> tuple:

@@ -2,58 +2,66 @@
 
 Per TCP flow it reassembles the first client bytes (at most :data:`INSPECT_LIMIT`)
 until a ClientHello, an HTTP/1 or h2c request or DNS messages are complete, then only
-counts bytes. QUIC client Initials are decrypted and their CRYPTO frames joined.
+counts bytes. TLS that starts inside another protocol (HTTP CONNECT, SOCKS, STARTTLS,
+PostgreSQL's SSLRequest) is found after that protocol's opening. QUIC client Initials
+are decrypted and their CRYPTO frames joined. Tunnels (VXLAN, Geneve, GRE/ERSPAN,
+IP-in-IP, GTP-U) are opened and their inner packets go through the same path.
 DNS answers fill an IP → name map used for flows that never name their server;
 ECH flows, whose real server name is encrypted, are attributed through that map
 or through the client's HTTPS/SVCB query for a catalogue name just before.
-Flows expire when idle and the table has a hard size, so memory does not grow
-with the capture.
+Flows (:mod:`flows`) end when idle and the table has a hard size, so memory does
+not grow with the capture.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
+from collections import Counter
 from typing import Callable, Iterable
 
 from detectors.network import dns as dnsmod
 from detectors.network import http as httpmod
-from detectors.network import quic, tls
+from detectors.network import preludes, quic, tls, tunnel
 from detectors.network.aggregate import Aggregator
 from detectors.network.dhcp import Leases, parse_dhcp
-from detectors.network.packet import SUPPORTED_LINKTYPES, Fragments, decode, ip_text, mac_text
-from detectors.network.reader import CaptureReader
+from detectors.network.flows import (IDLE_SECONDS, M_DNS, M_DONE, M_H2, M_HTTP, M_NEW, M_QUIC, M_TLS, MAX_FLOWS,
+                                     Flow, FlowTable, flow_key)
+from detectors.network.packet import (ETH_HLEN, ETH_IPV4, ETH_IPV6, IPPROTO_TCP, IPPROTO_UDP, IPV4_FRAGMENTED,
+                                      IPV4_HLEN, IPV4_NO_OPTIONS, IPV6_HLEN, LINK_ETHERNET, SUPPORTED_LINKTYPES,
+                                      TCP_HLEN, UDP_HLEN, Fragments, decode, ip_text, mac_text)
+from detectors.network.reader import PCAP_RECORD_HEADER, CaptureReader
 from scanner import redact
 from scanner.catalog import Catalog
 from scanner.model import Confidence
 from scanner.secrets import is_placeholder
 
+__all__ = ["Engine", "Flow", "flow_key", "ua_fingerprint", "IDLE_SECONDS", "MAX_FLOWS", "INSPECT_LIMIT"]
+
 INSPECT_LIMIT = 16384
-MAX_FLOWS = 16384
 MAX_BUFFERED = 32 << 20
 MAX_DNS_NAMES = 65536
-IDLE_SECONDS = 300.0
-SWEEP_EVERY = 1 << 16
+SWEEP_SECONDS = 60.0  # capture time between two sweeps of idle flows
+BOOKKEEP_EVERY = 1 << 10  # packets between two looks at the clock, the sweep and the progress callback
+TICK_EVERY = 1 << 16  # packets between two progress callbacks, unless the caller says
 MAX_QUIC_INITIALS = 8
+QUIC_MIN_INITIAL = 1200  # a client's Initial datagram is padded to at least this (RFC 9000 §14.1)
+MAX_INSIDE = 3  # protocols one TLS connection may start inside (a CONNECT through SOCKS ...)
 UNKNOWN_FP = "unknown"
-DNS_PORT = 53
+DNS_PORT, HTTP_PORT, HTTPS_PORT = 53, 80, 443
 DHCP_PORTS = (67, 68)
 TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK = 0x01, 0x02, 0x04, 0x10
 ZERO_MAC = b"\x00" * 6
 
-# inspection modes of a flow
-M_NEW, M_TLS, M_HTTP, M_DNS, M_QUIC, M_DONE, M_H2 = range(7)
-
-# An Ethernet frame read as IPv4 + TCP in one call: ethertype, version/IHL, total length,
+# The fast path reads an Ethernet frame as IPv4 + TCP in one call: ethertype, version/IHL, total length,
 # flags/fragment offset, protocol, addresses + ports (the flow key), TCP data offset, TCP flags
 _ETH_IPV4_TCP = struct.Struct(">12xHBxH2xHxB2x12s8xBB").unpack_from
 # ... and as IPv6 + TCP: payload length, next header, addresses + ports, TCP data offset, TCP flags
 _ETH_IPV6_TCP = struct.Struct(">18xHBx36s8xBB").unpack_from
-
-
-def flow_key(src: bytes, sport: int, dst: bytes, dport: int) -> bytes:
-    """Addresses then ports, as the bytes appear in an IPv4/IPv6 + TCP/UDP header without options."""
-    return src + dst + bytes(((sport >> 8) & 0xFF, sport & 0xFF, (dport >> 8) & 0xFF, dport & 0xFF))
+_ETH_IPV4_L4 = ETH_HLEN + IPV4_HLEN  # where TCP/UDP starts in such a frame
+_ETH_IPV6_L4 = ETH_HLEN + IPV6_HLEN
+_MIN_ETH_IPV4_TCP = _ETH_IPV4_L4 + TCP_HLEN  # shorter frames take the general path
+_MIN_ETH_IPV6_TCP = _ETH_IPV6_L4 + TCP_HLEN
 
 
 def ua_fingerprint(user_agent: object) -> str:
@@ -61,35 +69,6 @@ def ua_fingerprint(user_agent: object) -> str:
     if not user_agent:
         return UNKNOWN_FP
     return "ua-" + hashlib.sha256(str(user_agent).encode()).hexdigest()[:12]
-
-
-class Flow:
-    __slots__ = ("client", "cport", "server", "sport", "udp", "first", "last", "bytes", "mode", "buf",
-                 "next_seq", "pending", "pending_bytes", "hello", "hits", "mac", "started", "quic_keys",
-                 "initials", "server_buf", "pos", "key", "reverse_key", "dcid", "scid", "h2")
-
-    def __init__(self, client: bytes, cport: int, server: bytes, sport: int, udp: bool, ts: float) -> None:
-        self.client, self.cport, self.server, self.sport, self.udp = client, cport, server, sport, udp
-        self.key = flow_key(client, cport, server, sport)
-        self.reverse_key = flow_key(server, sport, client, cport)
-        self.first = self.last = ts
-        self.bytes = 0
-        self.mode = M_NEW
-        self.buf = bytearray()
-        self.next_seq: int | None = None
-        self.pending: dict[int, bytes] = {}
-        self.pending_bytes = 0
-        self.hello: tls.ClientHello | None = None
-        self.hits: dict[tuple, list] = {}
-        self.mac = b""
-        self.started = False  # saw the opening SYN (or first QUIC Initial)
-        self.quic_keys: quic.InitialKeys | None = None
-        self.dcid = b""  # DCID of the first client Initial (QUIC keys derive from it)
-        self.scid = b""  # the client's own connection ID in that Initial
-        self.initials = 0
-        self.server_buf: dnsmod.TcpDnsStream | None = None  # DNS answers from a TCP port-53 server
-        self.pos = 0
-        self.h2: httpmod.H2Requests | None = None
 
 
 class Engine:
@@ -101,26 +80,35 @@ class Engine:
         self.capture = capture
         self.agg = aggregator if aggregator is not None else Aggregator()
         self.gap = gap or (lambda what, reason: None)
-        # flow key -> (flow, sent by the client?); one table per transport, both directions
-        self.tcp_flows: dict[bytes, tuple[Flow, bool]] = {}
-        self.udp_flows: dict[bytes, tuple[Flow, bool]] = {}
-        self.open_flows = 0
+        self.flows = FlowTable(self._close)
+        self.tcp_flows, self.udp_flows = self.flows.tcp, self.flows.udp  # read by the fast path
         self.frags = Fragments()
         self.dns_names: dict[bytes, str] = {}
         self.leases = Leases()
         self.buffered = 0
         self.now = 0.0
+        self._next_sweep = 0.0
         self.packets = 0
         self.ip_packets = 0
-        self.flow_count = 0
         self.bad_linktypes: set[int] = set()
         self._missing: set[str] = set()  # optional packages found missing (one coverage gap each)
         self.service_queries = dnsmod.ServiceQueries()
         self.ech_flows = 0
         self.ech_unattributed = 0
+        self.tunnelled: Counter[str] = Counter()  # packets taken out of each kind of tunnel
+        self.undecoded: Counter[str] = Counter()  # tunnelled packets not decoded, by encapsulation
+        self._encap = ""  # the tunnels around the packet being decoded
         self._provider_cache: dict[str, str | None] = {}
         self._local_cache: dict[tuple, tuple[str | None, Confidence]] = {}
         self._local_ports = {port for p in catalog.providers.values() if p.kind == "local" for port in p.ports}
+
+    @property
+    def open_flows(self) -> int:
+        return self.flows.open
+
+    @property
+    def flow_count(self) -> int:
+        return self.flows.opened
 
     # ---- lookups ------------------------------------------------------------------
 
@@ -148,120 +136,131 @@ class Engine:
 
     def feed(self, records: Iterable[tuple[float, int, bytes]], every: int = 0,
              tick: Callable[[], None] | None = None) -> None:
-        """Process ``(ts, linktype, frame)`` records; call ``tick`` every ``every`` packets.
+        """Process ``(ts, linktype, frame)`` records; call ``tick`` about every ``every`` packets.
 
         From a :class:`CaptureReader` on a classic pcap file, the records are read in place in
-        the reader's windows of the file, without an object per record. Most packets of a
-        capture belong to flows already inspected, or come from the server side: for Ethernet
-        IPv4/IPv6 TCP and UDP those only update the flow's counters, here, without the general
-        decoding path. The other TCP/UDP packets of that shape go straight to the transport
-        handlers, their headers read once.
+        the reader's windows of the file (:meth:`_feed_windows`), without an object per record.
         """
         windows = records.pcap_windows() if isinstance(records, CaptureReader) else None
-        in_place = windows is not None
-        n = 0
-        if in_place:
-            window = next(windows, None)
-            if window is None:  # not one whole record
-                return
-            header, unit, linktype, limit = window.header, window.unit, window.linktype, window.limit
-            buf, pos, size, first, empty = window.buf, window.pos, len(window.buf), n, 0
+        counted = self.packets  # packet() counts the packets it takes; the others are counted here
+        if windows is not None:
+            n = self._feed_windows(windows, every, tick)
         else:
-            source = iter(records)
-        tcp_get, udp_get = self.tcp_flows.get, self.udp_flows.get
-        packet, tcp, udp, eth_ipv4, eth_ipv6 = self.packet, self._tcp, self._udp, _ETH_IPV4_TCP, _ETH_IPV6_TCP
-        counted = self.packets  # packet() counts the packets it takes; this loop adds the others (IP all)
-        every = every or SWEEP_EVERY
-        while True:
-            # the next frame: buf[start:start + incl]
-            if in_place:  # the next record of the pcap window
+            n = self._feed_records(records, every, tick)
+        taken = n - (self.packets - counted)
+        self.packets += taken
+        self.ip_packets += taken
+
+    def _feed_records(self, records: Iterable[tuple[float, int, bytes]], every: int,
+                      tick: Callable[[], None] | None) -> int:
+        """Each record through :meth:`_frame`; returns how many there were."""
+        frame, counted, n = self._frame, self.packets, 0
+        for ts, linktype, buf in records:
+            n += 1
+            if n & (BOOKKEEP_EVERY - 1) == 0:
+                self._bookkeep(n, ts, counted, every, tick)
+            frame(ts, linktype, buf, 0, len(buf))
+        return n
+
+    def _feed_windows(self, windows, every: int, tick: Callable[[], None] | None) -> int:
+        """The records of a classic pcap file's windows, read in place; returns how many packets there were."""
+        frame, counted, n = self._frame, self.packets, 0
+        for window in windows:
+            buf, pos, size, first, empty = window.buf, window.pos, len(window.buf), n, 0
+            header, unit, linktype, limit = window.header, window.unit, window.linktype, window.limit
+            while True:
                 try:
                     sec, frac, incl = header(buf, pos)
-                except struct.error:  # fewer than 16 bytes left: a length no record has ends the window
-                    incl = limit + 1
-                start = pos + 16
-                if start + incl > size or incl > limit:  # the reader takes over at the window's end
-                    window.pos, window.count = pos, n - first + empty
-                    window = next(windows, None)
-                    if window is None:
-                        break
-                    buf, pos, size, first, empty = window.buf, window.pos, len(window.buf), n, 0
-                    continue
+                except struct.error:  # less than a record header left: the reader takes over
+                    break
+                start = pos + PCAP_RECORD_HEADER
+                if start + incl > size or incl > limit:  # a record across the window's end, or damage
+                    break
                 pos = start + incl
                 if not incl:  # an empty record: no packet
                     empty += 1
                     continue
                 ts = sec + frac * unit
-            else:
-                try:
-                    ts, linktype, buf = next(source)
-                except StopIteration:
-                    break
-                start, incl = 0, len(buf)
-            n += 1
-            if n & 0x3FFF == 0:
-                taken = n - 1 - (self.packets - counted)
-                self.packets += taken
-                self.ip_packets += taken
-                if ts > self.now:
-                    self.now = ts
-                if n % SWEEP_EVERY == 0:
-                    self.expire()
-                if tick and n % every == 0:
-                    tick()
-            if linktype != 1 or incl < 54:
-                packet(ts, linktype, buf[start:start + incl])
-                continue
-            # Ethernet + IPv4 without options or fragments, or + IPv6; then TCP or UDP
-            etype, version, end, fragment, proto, key, doff, flags = eth_ipv4(buf, start)
-            if etype == 0x0800 and version == 0x45 and not fragment & 0x3FFF:
-                off = 34
-                end += 14
-            elif etype == 0x86DD and version >> 4 == 6 and incl >= 74:
-                off = 54
-                end, proto, key, doff, flags = eth_ipv6(buf, start)
-                end += 54
-            else:
-                packet(ts, linktype, buf[start:start + incl])
-                continue
-            if proto == 6:
-                entry = tcp_get(key)
-                if entry is not None and end > off:
-                    flow, from_client = entry
-                    payload = end - off - (doff >> 4) * 4
-                    if from_client:  # a bare ACK or an inspected flow; not a SYN (port reuse)
-                        skip = (flow.mode == M_DONE or payload == 0) and not flags & TCP_SYN
-                    else:
-                        skip = flow.server_buf is None
-                    if skip:
-                        flow.last = ts
-                        flow.bytes += payload
-                        continue
-            elif proto == 17:
-                entry = udp_get(key)
-                if entry is not None and end > off:
-                    flow, from_client = entry
-                    payload = end - off - 8
-                    # from the client only a long header padded as an Initial may open a new QUIC connection
-                    if not from_client or (flow.mode == M_DONE and (not buf[start + off + 8] & 0x80
-                                                                    or (0 <= payload < 1200 and end <= incl))):
-                        flow.last = ts
-                        flow.bytes += payload
-                        continue
-            frame = buf[start:start + incl]
-            if (proto == 6 or proto == 17) and off < end <= incl:  # as decode() would: source MAC last
-                if ts > self.now:
-                    self.now = ts
-                alen = 4 if off == 34 else 16
-                (tcp if proto == 6 else udp)(ts, key[:alen], key[alen:2 * alen], frame, off, end, frame[6:12])
-            else:  # other protocols, a frame cut short, TSO's zero IP length ...
-                packet(ts, linktype, frame)
-        taken = n - (self.packets - counted)
+                n += 1
+                if n & (BOOKKEEP_EVERY - 1) == 0:
+                    self._bookkeep(n, ts, counted, every, tick)
+                frame(ts, linktype, buf, start, incl)
+            window.pos, window.count = pos, n - first + empty
+        return n
+
+    def _bookkeep(self, n: int, ts: float, counted: int, every: int, tick: Callable[[], None] | None) -> None:
+        """Every BOOKKEEP_EVERY packets: the counters, the clock, idle flows by capture time, progress."""
+        taken = n - 1 - (self.packets - counted)
         self.packets += taken
         self.ip_packets += taken
+        if ts > self.now:
+            self.now = ts
+        self.sweep()
+        if tick and n % (every or TICK_EVERY) < BOOKKEEP_EVERY:
+            tick()
+
+    def _frame(self, ts: float, linktype: int, buf: bytes, start: int, incl: int) -> None:
+        """One frame, ``buf[start:start + incl]``; the caller counts it.
+
+        Most packets of a capture belong to flows already inspected, or come from the server
+        side: for Ethernet IPv4/IPv6 TCP and UDP those only update the flow's counters, here,
+        without the general decoding path. The other TCP/UDP packets of that shape go straight
+        to the transport handlers, their headers read once; everything else goes to :meth:`packet`.
+        """
+        if linktype != LINK_ETHERNET or incl < _MIN_ETH_IPV4_TCP:
+            self.packet(ts, linktype, buf[start:start + incl])
+            return
+        # Ethernet + IPv4 without options or fragments, or + IPv6; then TCP or UDP
+        etype, version, end, fragment, proto, key, doff, flags = _ETH_IPV4_TCP(buf, start)
+        if etype == ETH_IPV4 and version == IPV4_NO_OPTIONS and not fragment & IPV4_FRAGMENTED:
+            off = _ETH_IPV4_L4
+            end += ETH_HLEN
+        elif etype == ETH_IPV6 and version >> 4 == 6 and incl >= _MIN_ETH_IPV6_TCP:
+            off = _ETH_IPV6_L4
+            end, proto, key, doff, flags = _ETH_IPV6_TCP(buf, start)
+            end += _ETH_IPV6_L4
+        else:
+            self.packet(ts, linktype, buf[start:start + incl])
+            return
+        if proto == IPPROTO_TCP:
+            entry = self.tcp_flows.get(key)
+            if entry is not None and end > off:
+                flow, from_client = entry
+                payload = end - off - (doff >> 4) * 4
+                # from the client a bare ACK or a packet of an inspected flow, not a SYN (port reuse); from
+                # the server anything but DNS answers; and not after a silence that ends the flow
+                if ts - flow.last <= IDLE_SECONDS and (
+                        ((flow.mode == M_DONE or payload == 0) and not flags & TCP_SYN) if from_client
+                        else flow.server_buf is None):
+                    flow.last = ts
+                    flow.bytes += payload
+                    return
+        elif proto == IPPROTO_UDP:
+            entry = self.udp_flows.get(key)
+            if entry is not None and end > off:
+                flow, from_client = entry
+                payload = end - off - UDP_HLEN
+                # a QUIC long header from the client may open a new connection (when padded as an
+                # Initial), one from the server may be a Retry: those take the slow path
+                short = not buf[start + off + UDP_HLEN] & 0x80
+                if ts - flow.last <= IDLE_SECONDS and (
+                        (flow.mode == M_DONE and (short or 0 <= payload < QUIC_MIN_INITIAL and end <= incl))
+                        if from_client else short):
+                    flow.last = ts
+                    flow.bytes += payload
+                    return
+        frame = buf[start:start + incl]
+        if (proto == IPPROTO_TCP or proto == IPPROTO_UDP) and off < end <= incl:  # as decode() would: source MAC last
+            if ts > self.now:
+                self.now = ts
+            alen = 4 if off == _ETH_IPV4_L4 else 16  # address length
+            (self._tcp if proto == IPPROTO_TCP else self._udp)(ts, key[:alen], key[alen:2 * alen], frame, off, end,
+                                                              frame[6:12])
+        else:  # other protocols, a frame cut short, TSO's zero IP length ...
+            self.packet(ts, linktype, frame)
 
     def packet(self, ts: float, linktype: int, frame: bytes) -> None:
-        """One frame through the general path (any link type, fragments, inspection)."""
+        """One frame through the general path (any link type, fragments, tunnels, inspection)."""
         d = decode(linktype, frame, self.frags)
         if d is None:
             self.packets += 1
@@ -276,30 +275,52 @@ class Engine:
 
     def _transport(self, ts: float, src: bytes, dst: bytes, proto: int, buf: bytes, off: int, end: int,
                    mac: bytes) -> None:
-        """One decoded IP packet to its TCP or UDP handler."""
+        """One decoded IP packet to its TCP, UDP or tunnel handler."""
         self.packets += 1
         self.ip_packets += 1
         if ts > self.now:
             self.now = ts
-        if proto == 6:
+        if proto == IPPROTO_TCP:
             self._tcp(ts, src, dst, buf, off, end, mac)
-        elif proto == 17:
+        elif proto == IPPROTO_UDP:
             self._udp(ts, src, dst, buf, off, end, mac)
+        elif proto in tunnel.IP_PROTOCOLS:
+            self._tunnel(ts, tunnel.over_ip(proto, buf, off, end, self._encap))
+
+    def _tunnel(self, ts: float, inner: tunnel.Inner | None) -> None:
+        """The packet inside a tunnel, through the general path, counted in its encapsulation.
+
+        Nesting is bounded by :data:`tunnel.MAX_DEPTH`; what cannot be decoded is counted by encapsulation.
+        None: the tunnel's own signalling (GTP echo, NHRP ...), nothing to decode.
+        """
+        if inner is None:
+            return
+        if inner.frame is None:
+            self.undecoded[inner.encap] += 1
+            return
+        self.tunnelled[inner.encap.rsplit("/", 1)[-1]] += 1
+        outer, self._encap = self._encap, inner.encap
+        try:
+            self.packets -= 1  # one captured packet, counted once: the inner one counts it
+            self.ip_packets -= 1
+            self.packet(ts, inner.linktype, inner.frame)
+        finally:
+            self._encap = outer
 
     def _tcp(self, ts: float, src: bytes, dst: bytes, buf: bytes, off: int, end: int, mac: bytes) -> None:
-        if end - off < 20:
+        if end - off < TCP_HLEN:
             return
         sport = (buf[off] << 8) | buf[off + 1]
         dport = (buf[off + 2] << 8) | buf[off + 3]
         doff = (buf[off + 12] >> 4) * 4
         flags = buf[off + 13]
         plen = end - off - doff
-        if plen < 0 or doff < 20:
+        if plen < 0 or doff < TCP_HLEN:
             return
         entry = self.tcp_flows.get(src + dst + buf[off:off + 4])
         flow = entry[0] if entry else None
         syn_only = flags & (TCP_SYN | TCP_ACK) == TCP_SYN
-        if flow is not None and syn_only and flow.client == src and flow.bytes:
+        if flow is not None and (ts - flow.last > IDLE_SECONDS or (syn_only and flow.client == src and flow.bytes)):
             self._close(flow)  # port reuse: a new connection on the same 4-tuple
             flow = None
         if flow is None:
@@ -325,7 +346,7 @@ class Engine:
         if flags & TCP_SYN:
             client_is_src = not flags & TCP_ACK
         else:  # joined mid-connection: the client is the side on the ephemeral port
-            client_is_src = dport in self._local_ports or dport < sport or dport in (443, 80, DNS_PORT)
+            client_is_src = dport in self._local_ports or dport < sport or dport in (HTTPS_PORT, HTTP_PORT, DNS_PORT)
         if client_is_src:
             flow = Flow(src, sport, dst, dport, False, ts)
         else:
@@ -336,15 +357,9 @@ class Engine:
         return flow
 
     def _register(self, flow: Flow) -> None:
-        """Add a flow under both directions' keys; past MAX_FLOWS the oldest flow is closed first."""
-        if self.open_flows >= MAX_FLOWS:
-            oldest = [t for t in (self.tcp_flows, self.udp_flows) if t]
-            self._close(next(iter(max(oldest, key=len).values()))[0])
-        table = self.udp_flows if flow.udp else self.tcp_flows
-        table[flow.key] = (flow, True)
-        table[flow.reverse_key] = (flow, False)
-        self.open_flows += 1
-        self.flow_count += 1
+        """Add a flow to the table (which closes the oldest first when full)."""
+        flow.encap = self._encap
+        self.flows.add(flow)
 
     def _client_segment(self, flow: Flow, seq: int, payload: bytes) -> None:
         """Put a client segment in order; inspect once new contiguous bytes arrived."""
@@ -390,66 +405,102 @@ class Engine:
         flow.pending = {}
         flow.pending_bytes = 0
 
+    # ---- TCP: what the client's first bytes are -----------------------------------
+
     def _inspect(self, flow: Flow) -> None:
+        """Read the client bytes gathered so far with the handler of the flow's mode, until one waits or is done."""
         while flow.mode != M_DONE:
             data = bytes(flow.buf[flow.pos:]) if flow.pos else bytes(flow.buf)
-            if not data:
+            if not data or not self._INSPECTORS[flow.mode](self, flow, data):
                 return
-            if flow.mode == M_NEW:
-                if tls.looks_like_tls(data):
-                    flow.mode = M_TLS
-                elif httpmod.looks_like_http(data):
-                    flow.mode = M_HTTP
-                elif (h2 := httpmod.starts_h2(data)) is True:
-                    flow.mode = M_H2
-                elif h2:  # the first bytes of the h2c preface: wait for the rest
-                    return
-                elif flow.sport == DNS_PORT:
-                    flow.mode = M_DNS
-                else:
+
+    def _full(self, flow: Flow) -> bool:
+        """No more client bytes will be kept for this flow: handlers decide with what they have."""
+        return len(flow.buf) >= INSPECT_LIMIT or self.buffered > MAX_BUFFERED
+
+    def _inspect_new(self, flow: Flow, data: bytes) -> bool:
+        """Which protocol the client speaks; True when a mode was chosen and its handler should read ``data``."""
+        if tls.looks_like_tls(data):
+            flow.mode = M_TLS
+        elif httpmod.looks_like_http(data):
+            flow.mode = M_HTTP
+        elif (h2 := httpmod.starts_h2(data)) is True:
+            flow.mode = M_H2
+        elif h2:  # the first bytes of the h2c preface: wait for the rest
+            return False
+        elif flow.sport == DNS_PORT:
+            flow.mode = M_DNS
+        elif len(flow.inside) < MAX_INSIDE and (found := preludes.opening(data)) is not None:
+            if found is preludes.NEED_MORE:
+                if self._full(flow):
                     self._done(flow)
-                    return
-            full = len(flow.buf) >= INSPECT_LIMIT or self.buffered > MAX_BUFFERED
-            if flow.mode == M_TLS:
-                msg = tls.handshake_from_records(data)
-                if msg == tls.NEED_MORE and not full:
-                    return
-                if isinstance(msg, bytes):
-                    flow.hello = tls.parse_client_hello(msg, "t")
+                return False
+            self._prelude(flow, found)
+            return True  # the TLS ClientHello follows the opening
+        else:
+            self._done(flow)
+            return False
+        return True
+
+    def _prelude(self, flow: Flow, found: preludes.Opening) -> None:
+        """A protocol opening before TLS (SOCKS, STARTTLS ...): skip it; a SOCKS target is a proxy request."""
+        flow.pos += found.length
+        flow.inside.append(found.protocol)
+        if found.target:
+            name, port = found.target
+            provider = self.provider_for_host(name)
+            if provider:
+                flow.hits.setdefault(("connect", provider, name, None),
+                                     [Confidence.HIGH, {"port": str(port), "proxy": {found.protocol}}, None])
+
+    def _inspect_tls(self, flow: Flow, data: bytes) -> bool:
+        msg = tls.handshake_from_records(data)
+        if msg == tls.NEED_MORE and not self._full(flow):
+            return False
+        if isinstance(msg, bytes):
+            flow.hello = tls.parse_client_hello(msg, "t")
+        self._done(flow)
+        return False
+
+    def _inspect_http(self, flow: Flow, data: bytes) -> bool:
+        full = self._full(flow)
+        upgraded = httpmod.starts_h2(data)  # h2c after 'Upgrade: h2c' starts with the preface
+        if upgraded is True:
+            flow.mode = M_H2
+            return True
+        if upgraded and not full:
+            return False
+        req = httpmod.parse_request(data, final=full)
+        if req == httpmod.NEED_MORE:
+            return False
+        if not isinstance(req, httpmod.HttpRequest):
+            self._done(flow)
+            return False
+        self._http_hit(flow, req)
+        flow.pos += req.consumed
+        if req.method == "CONNECT" and len(flow.inside) < MAX_INSIDE:
+            flow.inside.append("http-connect")
+            flow.mode = M_NEW  # the tunnelled ClientHello follows the proxy's reply
+        elif flow.pos >= len(flow.buf) or full:
+            if full or flow.pos > len(flow.buf):
                 self._done(flow)
-                return
-            if flow.mode == M_HTTP:
-                upgraded = httpmod.starts_h2(data)  # h2c after 'Upgrade: h2c' starts with the preface
-                if upgraded is True:
-                    flow.mode = M_H2
-                    continue
-                if upgraded and not full:
-                    return
-                req = httpmod.parse_request(data, final=full)
-                if req == httpmod.NEED_MORE:
-                    return
-                if not isinstance(req, httpmod.HttpRequest):
-                    self._done(flow)
-                    return
-                self._http_hit(flow, req)
-                flow.pos += req.consumed
-                if req.method == "CONNECT":
-                    flow.mode = M_NEW  # the tunnelled ClientHello follows the proxy's reply
-                elif flow.pos >= len(flow.buf) or full:
-                    if full or flow.pos > len(flow.buf):
-                        self._done(flow)
-                    return
-                continue
-            if flow.mode == M_DNS:
-                messages, flow.pos = dnsmod.tcp_messages(flow.buf, flow.pos)
-                for raw in messages:
-                    self._dns_message(flow.last, flow.client, raw)
-                if full:
-                    self._done(flow)
-                return
-            if flow.mode == M_H2:
-                self._h2(flow, data, full)
-                return
+            return False
+        return True
+
+    def _inspect_dns(self, flow: Flow, data: bytes) -> bool:
+        messages, flow.pos = dnsmod.tcp_messages(flow.buf, flow.pos)
+        for raw in messages:
+            self._dns_message(flow.last, flow.client, raw)
+        if self._full(flow):
+            self._done(flow)
+        return False
+
+    def _inspect_h2(self, flow: Flow, data: bytes) -> bool:
+        self._h2(flow, data, self._full(flow))
+        return False
+
+    _INSPECTORS: dict[int, Callable[[Engine, Flow, bytes], bool]] = {
+        M_NEW: _inspect_new, M_TLS: _inspect_tls, M_HTTP: _inspect_http, M_DNS: _inspect_dns, M_H2: _inspect_h2}
 
     def _server_dns(self, flow: Flow, flags: int, seq: int, payload: bytes, ts: float) -> None:
         """DNS answers from a TCP port-53 server, reassembled by sequence number."""
@@ -488,35 +539,48 @@ class Engine:
     # ---- UDP: DNS and QUIC --------------------------------------------------------
 
     def _udp(self, ts: float, src: bytes, dst: bytes, buf: bytes, off: int, end: int, mac: bytes) -> None:
-        if end - off < 8:
+        if end - off < UDP_HLEN:
             return
         sport = (buf[off] << 8) | buf[off + 1]
         dport = (buf[off + 2] << 8) | buf[off + 3]
+        data = off + UDP_HLEN
         if sport in DHCP_PORTS and dport in DHCP_PORTS:
-            lease = parse_dhcp(buf[off + 8:end])
+            lease = parse_dhcp(buf[data:end])
             if lease is not None:
                 self.leases.add(lease)
             return
         if sport == DNS_PORT or dport == DNS_PORT:
-            msg = dnsmod.parse_dns(buf[off + 8:end])
+            msg = dnsmod.parse_dns(buf[data:end])
             if msg is not None:
                 self._dns(ts, src if not msg.response else dst, msg)
             return
+        port = tunnel.udp_port(sport, dport)
+        if port:
+            self._tunnel(ts, tunnel.over_udp(port, buf, data, end, self._encap))
+            return
         entry = self.udp_flows.get(src + dst + buf[off:off + 4])
         flow = entry[0] if entry else None
-        plen = end - off - 8
-        if flow is not None and entry[1] and flow.mode == M_DONE and plen >= 1200 and self._new_quic_connection(
-                flow, buf[off + 8:end]):
+        plen = end - data
+        if flow is not None and not entry[1] and plen and buf[data] & 0x80:
+            retry = quic.retry_source_cid(buf[data:end])
+            if retry:
+                flow.retry_cid = retry
+        elif flow is not None and (ts - flow.last > IDLE_SECONDS or (
+                entry[1] and plen >= QUIC_MIN_INITIAL and self._new_quic_connection(flow, buf[data:end]))):
             self._close(flow)  # the client port is reused for a new QUIC connection
             flow = None
+        if (flow is not None and entry[1] and flow.mode == M_DONE and not flow.dcid and plen >= QUIC_MIN_INITIAL
+                and quic.initial_header(buf[data:end])):
+            flow.mode = M_QUIC  # the first Initial after packets that opened the flow (0-RTT first, a capture begun late)
         if flow is None:
-            long_header = plen > 0 and buf[off + 8] & 0xC0 == 0xC0
-            if long_header and plen >= 1200:  # a client Initial datagram is padded to 1200 bytes
+            long_header = plen > 0 and buf[data] & 0xC0 == 0xC0
+            if long_header and plen >= QUIC_MIN_INITIAL:
                 flow = Flow(src, sport, dst, dport, True, ts)
                 flow.mode = M_QUIC
                 flow.started = True
-            elif dport == 443 or sport == 443:
-                flow = Flow(src, sport, dst, dport, True, ts) if dport == 443 else Flow(dst, dport, src, sport, True, ts)
+            elif dport == HTTPS_PORT or sport == HTTPS_PORT:
+                flow = (Flow(src, sport, dst, dport, True, ts) if dport == HTTPS_PORT
+                        else Flow(dst, dport, src, sport, True, ts))
                 flow.mode = M_DONE
             else:
                 return
@@ -526,22 +590,34 @@ class Engine:
         if flow.mode == M_QUIC and src == flow.client:
             if mac and not flow.mac and mac != ZERO_MAC:
                 flow.mac = mac
-            self._quic_datagram(flow, buf[off + 8:end])
+            self._quic_datagram(flow, buf[data:end])
 
     @staticmethod
     def _new_quic_connection(flow: Flow, datagram: bytes) -> bool:
-        """A client Initial under a new DCID whose CRYPTO data starts over: a new connection.
+        """Whether a client Initial under a DCID other than the flow's keys' starts a new connection.
 
-        The client's later Initials (to the server's chosen ID, or after a Retry) keep its own
-        Source Connection ID: those are the same connection, told apart without any decryption.
+        An Initial that does not decrypt under keys from its own DCID goes to the server's chosen
+        ID: the same connection. One that does is a new connection (whatever part of its ClientHello
+        it carries: Chrome scatters it over several Initials), unless it answers a Retry: it
+        goes to the ID the server's Retry gave, keeps the client's own non-empty Source Connection
+        ID, or (for a capture without the server's side) repeats the flow's ClientHello random (a
+        client that retransmits its CRYPTO data as it was; aioquic makes a new ClientHello instead).
+        Initials after a Retry derive their keys from the new ID from then on.
         """
         head = quic.initial_header(datagram) if quic.AVAILABLE and flow.dcid else None
         if head is None or head[1] == flow.dcid:
             return False
-        if flow.scid and quic.source_cid(datagram) == flow.scid:
+        same_client = (bool(flow.scid) and quic.source_cid(datagram) == flow.scid) or head[1] == flow.retry_cid
+        if same_client and flow.mode == M_DONE:
             return False
         keys = quic.client_initial_keys(*head)
-        return any(offset == 0 for offset, _ in quic.crypto_frames(datagram, lambda v, d: keys))
+        frames = quic.crypto_frames(datagram, lambda v, d: keys)
+        if not frames:  # not protected with keys from its own DCID (the AEAD tag tells)
+            return False
+        if same_client or (flow.client_random and quic.client_random(frames) == flow.client_random):
+            flow.quic_keys, flow.dcid = keys, head[1]
+            return False
+        return True
 
     def _quic_datagram(self, flow: Flow, datagram: bytes) -> None:
         if not quic.AVAILABLE:
@@ -564,6 +640,8 @@ class Engine:
                 flow.pending_bytes += len(data)
                 self.buffered += len(data)
         stream = quic.assemble(flow.pending)
+        if not flow.client_random:
+            flow.client_random = quic.hello_random(stream)
         if len(stream) >= 4:
             need = 4 + ((stream[1] << 16) | (stream[2] << 8) | stream[3])
             if len(stream) >= need:
@@ -631,7 +709,7 @@ class Engine:
     def _http_hit(self, flow: Flow, req: httpmod.HttpRequest) -> None:
         secret, req.secret = req.secret, None
         if req.method == "CONNECT":
-            name, port = httpmod.split_host_port(req.target, 443)
+            name, port = httpmod.split_host_port(req.target, HTTPS_PORT)
             provider = self.provider_for_host(name)
             if provider:
                 flow.hits.setdefault(("connect", provider, name, None), [Confidence.HIGH, {"port": str(port)}, None])
@@ -688,25 +766,25 @@ class Engine:
 
     # ---- flow end -----------------------------------------------------------------
 
+    def sweep(self) -> None:
+        """Close idle flows, at most once every SWEEP_SECONDS of capture time."""
+        if self.now >= self._next_sweep:
+            self._next_sweep = self.now + SWEEP_SECONDS
+            self.expire()
+
     def expire(self) -> None:
         """Close flows idle for IDLE_SECONDS of capture time."""
-        cutoff = self.now - IDLE_SECONDS
-        for table in (self.tcp_flows, self.udp_flows):
-            for flow, _ in [e for e in table.values() if e[1] and e[0].last < cutoff]:
-                self._close(flow)
+        for flow in self.flows.idle(self.now - IDLE_SECONDS):
+            self._close(flow)
 
     def finish(self) -> None:
-        for table in (self.tcp_flows, self.udp_flows):
-            for flow, _ in [e for e in table.values() if e[1]]:
-                self._close(flow)
+        for flow in self.flows.flows():
+            self._close(flow)
         self.frags = Fragments()
 
     def _close(self, flow: Flow) -> None:
-        table = self.udp_flows if flow.udp else self.tcp_flows
-        if table.pop(flow.key, None) is None:
+        if not self.flows.remove(flow):
             return
-        table.pop(flow.reverse_key, None)
-        self.open_flows -= 1
         if flow.mode != M_DONE:
             if flow.mode == M_HTTP and flow.buf:  # a request cut short by the end of the capture
                 req = httpmod.parse_request(bytes(flow.buf[flow.pos:]), final=True)
@@ -724,7 +802,8 @@ class Engine:
         fp = hello.ja4 if hello else UNKNOWN_FP
         server = ip_text(flow.server)
         base = {"server": f"[{server}]:{flow.sport}" if ":" in server else f"{server}:{flow.sport}",
-                "mac": mac_text(flow.mac) if flow.mac else None, "client_ip": ip_text(flow.client)}
+                "mac": mac_text(flow.mac) if flow.mac else None, "client_ip": ip_text(flow.client),
+                "inside": flow.inside, "encapsulation": flow.encap}
         if hello:
             base["alpn"] = list(hello.alpn)
             base["ja4"] = hello.ja4

@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 from detectors.base import DetectorError, ScanContext
 from detectors.network.aggregate import Aggregator
 from detectors.network.detector import count_engine
-from detectors.network.engine import SWEEP_EVERY, Engine
+from detectors.network.engine import Engine
 
 DEFAULT_DURATION = 60.0
 # Every TCP segment (HTTP to local servers needs the request line, a split
@@ -100,8 +100,7 @@ def feed(engine: Engine, linktype: int, received: Iterable[Received]) -> None:
         if not frame or loopback_echo(address):
             continue
         engine.packet(float(ts or time.time()), linktype, frame)
-        if engine.packets % SWEEP_EVERY == 0:
-            engine.expire()
+        engine.sweep()  # idle flows by capture time
 
 
 def _frames(ctx: ScanContext, sock, interface: str, duration: float) -> Iterator[Received]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gzip
 import io
 import ipaddress
 import json
@@ -26,7 +25,8 @@ from detectors.base import ScanContext
 from detectors.network.aggregate import Aggregator
 from detectors.network.engine import MAX_DNS_NAMES, UNKNOWN_FP, Engine, ua_fingerprint
 from detectors.network.http import split_host_port
-from detectors.network.reader import open_maybe_gzip
+from detectors.network import compressed
+from detectors.network.tls import valid_server_name
 from scanner.model import Confidence
 
 # read order: DNS first (its answers attribute the connections in conn logs), certificates before
@@ -41,32 +41,58 @@ _SQUID = re.compile(rb"^\d{9,11}\.\d{3}\s+-?\d+\s+\S+\s+[A-Z_]+/\d{3}\s+\d+\s+[A
 _DNSMASQ = re.compile(
     r"^(?P<time>\w{3}\s+\d{1,2} \d\d:\d\d:\d\d) (?:\S+ )?(?:dnsmasq|pihole-FTL)\[\d+\]: "
     r"(?:\d+ \S+/\d+ )?(?P<what>query\[\w+\]|reply|cached|forwarded) (?P<name>\S+) (?:from|is|to) (?P<arg>\S+)")
-# JSON Zeek logs leave unset fields out: an ssl.log line without SNI has no server_name
-_ZEEK_JSON_KINDS = (("server_name", "zeek-ssl"), ("query", "zeek-dns"), ("uri", "zeek-http"),
-                    ("conn_state", "zeek-conn"), ("certificate.subject", "zeek-x509"), ("cipher", "zeek-ssl"),
-                    ("cert_chain_fps", "zeek-ssl"), ("cert_chain_fuids", "zeek-ssl"))
+# A Zeek log's kind from its fields, for JSON lines without _path: the first rule whose field is there
+# (JSON leaves unset fields out, so an ssl.log line without SNI has no server_name; quic.log has one too)
+_ZEEK_KINDS_BY_FIELD = (("client_initial_dcid", "zeek-quic"), ("client_protocol", "zeek-quic"),
+                        ("certificate.subject", "zeek-x509"), ("server_name", "zeek-ssl"), ("cipher", "zeek-ssl"),
+                        ("cert_chain_fps", "zeek-ssl"), ("cert_chain_fuids", "zeek-ssl"), ("ja4", "zeek-ssl"),
+                        ("query", "zeek-dns"), ("uri", "zeek-http"), ("conn_state", "zeek-conn"))
+_ZEEK_READ = {"zeek-ssl", "zeek-quic", "zeek-dns", "zeek-http", "zeek-conn", "zeek-x509"}
+# Zeek's record fields nest with '.'; Log::default_scope_sep writes them with '_' instead, and a
+# Log::field_name_map renames them, most often the connection's addresses and ports (as Zeek's own
+# tests and ECS-style pipelines do): the names this reader knows them by
+_DOTTED = ("id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "certificate.subject", "san.dns")
+_RENAMED = {"id.orig_h": ("src", "src_ip", "source.ip", "orig_h"), "id.orig_p": ("src_port", "source.port", "orig_p"),
+            "id.resp_h": ("dst", "dst_ip", "destination.ip", "resp_h"),
+            "id.resp_p": ("dst_port", "destination.port", "resp_p")}
+_FIELD_NAMES = {**{name.replace(".", "_"): name for name in _DOTTED},
+                **{alias: name for name, aliases in _RENAMED.items() for alias in aliases}}
 _SUBJECT_CN = re.compile(r"(?:^|,)\s*CN=((?:[^,\\]|\\.)+)")
+
+
+def zeek_field(name: str) -> str:
+    """The field name this reader uses for a Zeek field written with another scope separator."""
+    return _FIELD_NAMES.get(name, name)
+
+
+def zeek_kind(path: str | None, fields) -> str:
+    """A Zeek log's kind: its path when it is one this reader reads, else what its fields say."""
+    if path and f"zeek-{path}" in _ZEEK_READ:
+        return f"zeek-{path}"
+    names = {zeek_field(f) for f in fields}
+    for field, kind in _ZEEK_KINDS_BY_FIELD:
+        if field in names:
+            return kind
+    return f"zeek-{path}" if path else "zeek-other"
 
 
 def log_kind(head: bytes, csv_columns: tuple[str, str, str] = DEFAULT_CSV_COLUMNS) -> str | None:
     """The kind of log whose first bytes are ``head``, or None."""
     text = head.decode("utf-8", "replace")
+    while text.startswith("### "):  # btest baselines start with a line of their own
+        text = text.split("\n", 1)[1] if "\n" in text else ""
     first = text.split("\n", 1)[0].strip()
     if first.startswith("#separator"):
-        m = re.search(r"^#path\s+(\S+)", text, re.M)
-        return f"zeek-{m.group(1)}" if m else "zeek-other"
+        path = re.search(r"^#path\s+(\S+)", text, re.M)
+        fields = re.search(r"^#fields\s+(.*)$", text, re.M)
+        return zeek_kind(path.group(1) if path else None, fields.group(1).split() if fields else ())
     if first.startswith("{"):
         try:
             record = json.loads(first)
         except ValueError:
             return None
-        if isinstance(record, dict) and ("id.orig_h" in record or "certificate.subject" in record):
-            if "_path" in record:
-                return f"zeek-{record['_path']}"
-            for key, kind in _ZEEK_JSON_KINDS:
-                if key in record:
-                    return kind
-            return "zeek-other"
+        if isinstance(record, dict) and ({"id.orig_h", "certificate.subject"} & {zeek_field(k) for k in record}):
+            return zeek_kind(record.get("_path"), record)
         return None
     if _SQUID.match(first.encode()):
         return "squid"
@@ -118,16 +144,19 @@ class LogReader:
         bad = 0
         lines = 0
         try:
-            with open_maybe_gzip(str(path)) as raw:
+            with compressed.open_input(str(path)) as raw:
                 text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
                 for lines, ok in enumerate(self._lines(path, kind, text), 1):
                     if not ok:
                         bad += 1
                     if lines % 65536 == 0:
                         self.ctx.check_cancelled()
-        except (OSError, EOFError, gzip.BadGzipFile, csv.Error) as exc:
+                early = compressed.cut_short(raw)
+        except (*compressed.ERRORS, compressed.MissingDecompressor, csv.Error) as exc:
             self.ctx.coverage.add_gap(str(path), f"read error after {lines} lines: {exc}")
             return lines > 0
+        if early:
+            self.ctx.coverage.add_gap(str(path), f"{early} after {lines} lines; findings cover the lines before it")
         self.ctx.coverage.count("log_lines", lines)
         if bad:
             self.ctx.coverage.add_gap(str(path), f"{bad} of {lines} lines could not be parsed")
@@ -150,6 +179,7 @@ class LogReader:
 
     def _zeek(self, kind: str, text: io.TextIOBase) -> Iterator[bool]:
         fields: list[str] = []
+        path: str | None = None
         sep = "\t"
         for line in text:
             line = line.rstrip("\r\n")
@@ -159,9 +189,11 @@ class LogReader:
                 if line.startswith("#separator"):
                     sep = line.split(" ", 1)[1].encode().decode("unicode_escape") if " " in line else "\t"
                 elif line.startswith("#fields"):
-                    fields = line.split(sep)[1:]
+                    fields = [zeek_field(f) for f in line.split(sep)[1:]]
+                    kind = zeek_kind(path, fields)
                 elif line.startswith("#path"):
-                    kind = "zeek-" + line.split(sep)[-1].strip()
+                    path = line.split(sep)[-1].strip()
+                    kind = zeek_kind(path, fields)
                 continue
             if line.startswith("{"):
                 try:
@@ -172,6 +204,8 @@ class LogReader:
                 if not isinstance(record, dict):
                     yield False
                     continue
+                if _FIELD_NAMES.keys() & record.keys():
+                    record = {zeek_field(k): v for k, v in record.items()}
             elif fields:
                 values = line.split(sep)
                 record = {k: (None if v in ("-", "(empty)") else v) for k, v in zip(fields, values)}
@@ -191,7 +225,7 @@ class LogReader:
         engine = self.engine
         assert engine is not None
         if kind in ("zeek-ssl", "zeek-quic"):
-            name = (r.get("server_name") or "").lower().rstrip(".")
+            name = valid_server_name(str(r.get("server_name") or ""))
             provider = engine.provider_for_host(name) if name else None
             if provider:
                 self._remember_uid(r.get("uid"))

@@ -10,6 +10,10 @@ from __future__ import annotations
 import ipaddress
 
 ETH_IPV4, ETH_IPV6 = 0x0800, 0x86DD
+ETH_HLEN, IPV4_HLEN, IPV6_HLEN, TCP_HLEN, UDP_HLEN = 14, 20, 40, 20, 8  # header sizes without options
+IPV4_NO_OPTIONS = 0x45  # version 4, header length 5 words
+IPV4_FRAGMENTED = 0x3FFF  # more-fragments bit and fragment offset
+IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_IPV6, IPPROTO_GRE = 4, 6, 17, 41, 47
 VLAN_TYPES = (0x8100, 0x88A8, 0x9100)
 PPPOE_SESSION = 0x8864
 MPLS_TYPES = (0x8847, 0x8848)
@@ -163,7 +167,7 @@ def _ipv4(frame: bytes, off: int, mac: bytes, frags: Fragments) -> Decoded | Non
     proto = frame[off + 9]
     src, dst = frame[off + 12:off + 16], frame[off + 16:off + 20]
     flags = (frame[off + 6] << 8) | frame[off + 7]
-    if flags & 0x3FFF:  # more-fragments bit or a non-zero offset
+    if flags & IPV4_FRAGMENTED:
         whole = frags.add((src, dst, proto, frame[off + 4:off + 6]), (flags & 0x1FFF) * 8,
                           bool(flags & 0x2000), frame[start:end])
         if whole is None:

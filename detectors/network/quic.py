@@ -27,6 +27,7 @@ _SALTS = {
 }
 _LABEL_PREFIX = {V1: b"quic ", V2: b"quicv2 "}
 _INITIAL_TYPE = {V1: 0, V2: 1}
+_RETRY_TYPE = {V1: 3, V2: 0}
 MAX_CRYPTO = 16384
 
 
@@ -78,6 +79,19 @@ def initial_header(datagram: bytes) -> tuple[int, bytes] | None:
     if dlen > 20 or len(datagram) < 6 + dlen:
         return None
     return version, datagram[6:6 + dlen]
+
+
+def retry_source_cid(datagram: bytes) -> bytes | None:
+    """The Source Connection ID of a server's Retry packet (the client's next Initials go to it), or None."""
+    if len(datagram) < 7 or datagram[0] & 0xC0 != 0xC0:
+        return None
+    version = int.from_bytes(datagram[1:5], "big")
+    if version not in _RETRY_TYPE or (datagram[0] >> 4) & 3 != _RETRY_TYPE[version]:
+        return None
+    pos = 6 + datagram[5]
+    if pos >= len(datagram) or pos + 1 + datagram[pos] > len(datagram):
+        return None
+    return datagram[pos + 1:pos + 1 + datagram[pos]]
 
 
 def source_cid(datagram: bytes) -> bytes:
@@ -174,3 +188,16 @@ def assemble(pieces: dict[int, bytes]) -> bytes:
             break
         out += data[len(out) - offset:]
     return bytes(out)
+
+
+def hello_random(stream: bytes) -> bytes:
+    """The 32-byte random of the ClientHello a CRYPTO stream starts with (b"" until it is there).
+
+    A client that resends its CRYPTO data as it was after a Retry repeats it; a new connection has a new one.
+    """
+    return stream[6:38] if len(stream) >= 38 and stream[0] == 1 else b""
+
+
+def client_random(frames: list[tuple[int, bytes]]) -> bytes:
+    """:func:`hello_random` of the CRYPTO frames of one datagram."""
+    return hello_random(assemble(dict(frames)))

@@ -1,29 +1,33 @@
 """Streaming pcap / pcapng reader: raw frames with their time and link type.
 
-Reads fixed-size chunks (gzip-compressed captures transparently), so memory
-does not depend on the capture size. A damaged capture yields every complete
-record before the damage; :attr:`CaptureReader.problem` then says what was wrong.
+Reads fixed-size chunks (gzip, zstd, xz and bzip2 captures transparently, see
+:mod:`compressed`), so memory does not depend on the capture size. A damaged or
+cut-short capture yields every complete record before the damage;
+:attr:`CaptureReader.problem` then says what was wrong. Headers that other tools
+refuse (a pcap version other than 2.x, a pcapng section header whose options run
+past the block) are read anyway and listed in :attr:`CaptureReader.notes`.
 A classic pcap file can also be taken as windows of whole records
 (:meth:`CaptureReader.pcap_windows`), which the engine reads in place.
 """
 
 from __future__ import annotations
 
-import gzip
 import struct
 from typing import BinaryIO, Callable, Iterator
+
+from detectors.network import compressed
 
 CHUNK = 1 << 20
 MAX_RECORD = 1 << 18  # larger records are corrupt (snaplen tops out at 262144)
 MAX_BLOCK = 1 << 24
+PCAP_RECORD_HEADER = 16  # seconds, fraction, captured length, original length
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6), b"\xa1\xb2\xc3\xd4": (">", 1e-6),
     b"\x4d\x3c\xb2\xa1": ("<", 1e-9), b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
-GZIP_MAGIC = b"\x1f\x8b"
-_READ_ERRORS = (OSError, EOFError, gzip.BadGzipFile, struct.error, ValueError)
+_READ_ERRORS = (struct.error, *compressed.ERRORS)
 
 
 class CaptureError(Exception):
@@ -37,16 +41,6 @@ def capture_format(head: bytes) -> str | None:
     if head[:4] == PCAPNG_SHB:
         return "pcapng"
     return None
-
-
-def open_maybe_gzip(path: str) -> BinaryIO:
-    """The file, decompressed on the fly when it starts with the gzip magic."""
-    f = open(path, "rb")
-    if f.read(2) == GZIP_MAGIC:
-        f.close()
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    f.seek(0)
-    return f
 
 
 class _Chunks:
@@ -100,13 +94,14 @@ class PcapWindow:
 
 
 class CaptureReader:
-    """Iterate ``(timestamp, linktype, frame)`` over a pcap or pcapng file (optionally gzipped)."""
+    """Iterate ``(timestamp, linktype, frame)`` over a pcap or pcapng file (optionally compressed)."""
 
     def __init__(self, path: str, stream: BinaryIO | None = None) -> None:
         self.path = path
         self.stream = stream
         self.format: str | None = None
         self.problem: str | None = None
+        self.notes: list[str] = []  # header oddities read past (see the module docstring)
         self.records = 0
         self.bytes_read = 0
         self._opened: tuple[BinaryIO, _Chunks] | None = None
@@ -116,7 +111,12 @@ class CaptureReader:
         if self._opened is not None:  # pcap_windows() opened it already
             opened, self._opened = self._opened, None
             return opened
-        stream = self.stream or open_maybe_gzip(self.path)
+        try:
+            stream = self.stream or compressed.open_input(self.path)
+        except compressed.MissingDecompressor as exc:
+            raise CaptureError(str(exc)) from None
+        except OSError as exc:
+            raise CaptureError(f"cannot read: {exc}") from None
         try:
             chunks = _Chunks(stream)
             if not chunks.need(4):
@@ -125,7 +125,7 @@ class CaptureReader:
             self.format = capture_format(head)
             if self.format is None:
                 raise CaptureError(f"unknown magic {head.hex()}: not a pcap or pcapng capture")
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except compressed.ERRORS as exc:
             if self.stream is None:
                 stream.close()
             raise CaptureError(f"cannot read: {exc}") from None
@@ -166,7 +166,7 @@ class CaptureReader:
                     sec, frac, incl = header(buf, pos)
                 except struct.error:  # fewer than 16 bytes left in the window
                     break
-                start = pos + 16
+                start = pos + PCAP_RECORD_HEADER
                 end = start + incl
                 if end > size or incl > limit:
                     break
@@ -183,8 +183,7 @@ class CaptureReader:
         except _READ_ERRORS as exc:
             self.problem = f"read error at byte {chunks.at}: {exc}"
         finally:
-            if self.stream is None:
-                stream.close()
+            self._ended(stream)
 
     def _pcap(self, c: _Chunks, stream: BinaryIO) -> Iterator[PcapWindow]:
         """Classic pcap: windows of whole records; at a window's end, the next one or why the file ends."""
@@ -193,6 +192,9 @@ class CaptureReader:
                 self.problem = "truncated pcap header"
                 return
             endian, unit = PCAP_MAGICS[c.buf[c.pos:c.pos + 4]]
+            major, minor = struct.unpack_from(endian + "HH", c.buf, c.pos + 4)
+            if major != 2:  # libpcap and tshark refuse these; every version so far has the same records
+                self.notes.append(f"pcap header says version {major}.{minor} (expected 2.4); read as 2.4")
             snaplen, linktype = struct.unpack_from(endian + "II", c.buf, c.pos + 16)
             linktype &= 0x0FFFFFFF
             c.pos += 24
@@ -207,7 +209,7 @@ class CaptureReader:
                 self.records += window.count
                 self.bytes_read = c.at
                 # a record across the window's end, the end of the file, or damage
-                if not c.need(16):
+                if not c.need(PCAP_RECORD_HEADER):
                     if len(c.buf) - c.pos:
                         self.problem = f"truncated record header at byte {c.at}"
                     return
@@ -216,14 +218,21 @@ class CaptureReader:
                     self.problem = (f"record at byte {c.at} claims {incl} bytes (snaplen {snaplen}); "
                                     "capture is corrupt from here")
                     return
-                if not c.need(16 + incl):
+                if not c.need(PCAP_RECORD_HEADER + incl):
                     self.problem = f"truncated record at byte {c.at} (capture cut short)"
                     return
         except _READ_ERRORS as exc:
             self.problem = f"read error at byte {c.at}: {exc}"
         finally:
-            if self.stream is None:
-                stream.close()
+            self._ended(stream)
+
+    def _ended(self, stream: BinaryIO) -> None:
+        """The end of the file: a compressed stream that ended early joins :attr:`problem`."""
+        early = compressed.cut_short(stream)
+        if early:
+            self.problem = f"{self.problem}; {early}" if self.problem else f"{early} (capture truncated)"
+        if self.stream is None:
+            stream.close()
 
     def _pcapng(self, c: _Chunks) -> Iterator[tuple[float, int, bytes]]:
         endian = "<"
@@ -245,6 +254,7 @@ class CaptureReader:
                     self.problem = f"bad pcapng byte-order magic at byte {c.at}"
                     return
                 interfaces = []
+                section_at = c.at
             btype_n, blen = struct.unpack_from(endian + "II", buf, pos)
             if blen < 12 or blen % 4 or blen > MAX_BLOCK:
                 self.problem = f"bad pcapng block length {blen} at byte {c.at}; capture is corrupt from here"
@@ -275,9 +285,28 @@ class CaptureReader:
                 self.records += 1
                 if caplen:
                     yield 0.0, interfaces[0][0], buf[body + 4:body + 4 + caplen]
+            elif btype_n == 0x0A0D0D0A:  # section header block
+                self._section_notes(buf, body, pos + blen - 4, endian, section_at)
             elif btype_n == 1:  # interface description block
                 (linktype,) = struct.unpack_from(endian + "H", buf, body)
                 interfaces.append((linktype, *_time_options(buf, body + 8, pos + blen - 4, endian)))
+
+
+    def _section_notes(self, buf: bytes, body: int, end: int, endian: str, at: int) -> None:
+        """A section header's version and options, checked as tshark checks them (it refuses the file)."""
+        major, minor = struct.unpack_from(endian + "HH", buf, body + 4)
+        if major != 1:
+            self.notes.append(f"pcapng section at byte {at} says version {major}.{minor} (expected 1.0); read as 1.0")
+        pos = body + 16
+        while pos + 4 <= end:
+            code, length = struct.unpack_from(endian + "HH", buf, pos)
+            if code == 0:
+                break
+            if pos + 4 + length > end:
+                self.notes.append(f"pcapng section header at byte {at}: option {code} claims {length} bytes, "
+                                  "past the end of its block; options ignored")
+                break
+            pos += 4 + ((length + 3) & ~3)
 
 
 def _time_options(buf: bytes, start: int, end: int, endian: str) -> tuple[float, int]:

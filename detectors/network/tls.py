@@ -22,7 +22,8 @@ _VERSIONS = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3
 EXT_SNI, EXT_ALPN, EXT_SIGALGS, EXT_VERSIONS = 0x0000, 0x0010, 0x000D, 0x002B
 EXT_ECH = 0xFE0D  # encrypted_client_hello (RFC 9849)
 _EXT_HEADER = struct.Struct(">HH").unpack_from
-_HOSTNAME = re.compile(rb"[A-Za-z0-9_.-]+")
+_ALNUM = re.compile(rb"[0-9A-Za-z]+")
+_HOSTNAME = re.compile(r"[A-Za-z0-9_.-]{1,253}")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,16 @@ class ClientHello:
     alpn: tuple[str, ...]
     ja4: str
     ech: bool = False  # the encrypted_client_hello extension is present
+
+
+def valid_server_name(name: str) -> str | None:
+    """A server name as reports show it (lower case, no final dot), or None when it is not a host name.
+
+    The one rule for every source of server names (ClientHellos, Zeek logs, SOCKS targets): letters,
+    digits, '-', '_' and '.', so ``server4:443`` or a name with spaces is not a host name.
+    """
+    name = name.strip().lower().rstrip(".")
+    return name if _HOSTNAME.fullmatch(name) else None
 
 
 def is_grease(v: int) -> bool:
@@ -100,7 +111,7 @@ def _parse(msg: bytes, transport: str) -> ClientHello | None:
     if pos > end:
         return None
     sni = None
-    alpn: list[str] = []
+    alpn: list[bytes] = []
     ext_types: list[int] = []
     sigalgs: list[int] = []
     versions: list[int] = []
@@ -122,9 +133,9 @@ def _parse(msg: bytes, transport: str) -> ClientHello | None:
                 sigalgs = struct.unpack_from(f">{min(_u16(data, 0), len(data) - 2) // 2}H", data, 2)
             elif etype == EXT_VERSIONS and len(data) >= 1:
                 versions = struct.unpack_from(f">{min(data[0], len(data) - 1) // 2}H", data, 1)
-    ja4 = ja4_fingerprint(transport, legacy_version, tuple(versions), sni is not None, ciphers, tuple(ext_types),
-                          alpn[0] if alpn else "", tuple(sigalgs))
-    return ClientHello(sni, tuple(alpn), ja4, EXT_ECH in ext_types)
+    ja4 = ja4_fingerprint(transport, legacy_version, tuple(versions), EXT_SNI in ext_types, ciphers,
+                          tuple(ext_types), alpn[0] if alpn else b"", tuple(sigalgs))
+    return ClientHello(sni, tuple(a.decode("ascii", "replace") for a in alpn), ja4, EXT_ECH in ext_types)
 
 
 def _server_name(data: bytes) -> str | None:
@@ -135,27 +146,28 @@ def _server_name(data: bytes) -> str | None:
         name = data[pos + 3:pos + 3 + nlen]
         pos += 3 + nlen
         if ntype == 0 and name:
-            return name.decode("ascii").lower().rstrip(".") if _HOSTNAME.fullmatch(name) else None
+            return valid_server_name(name.decode("ascii")) if name.isascii() else None
     return None
 
 
-def _alpn(data: bytes) -> list[str]:
+def _alpn(data: bytes) -> list[bytes]:
     out = []
     pos = 2
     end = min(len(data), 2 + _u16(data, 0))
     while pos < end:
         n = data[pos]
-        out.append(data[pos + 1:pos + 1 + n].decode("ascii", "replace"))
+        out.append(data[pos + 1:pos + 1 + n])
         pos += 1 + n
     return out
 
 
 @functools.lru_cache(maxsize=4096)
 def ja4_fingerprint(transport: str, legacy: int, versions: tuple[int, ...], has_sni: bool, ciphers: tuple[int, ...],
-                    exts: tuple[int, ...], first_alpn: str, sigalgs: tuple[int, ...]) -> str:
-    """JA4 (FoxIO spec): ``t13d1516h2_<ciphers hash>_<extensions+sigalgs hash>``.
+                    exts: tuple[int, ...], first_alpn: bytes, sigalgs: tuple[int, ...]) -> str:
+    """JA4 (FoxIO spec, technical_details/JA4.md): ``t13d1516h2_<ciphers hash>_<extensions+sigalgs hash>``.
 
-    Cached: one client stack sends the same lists in every ClientHello.
+    A hash of an empty list is written ``000000000000``. Cached: one client stack sends the same
+    lists in every ClientHello.
     """
     real_versions = [v for v in versions if not is_grease(v)]
     version = _VERSIONS.get(max(real_versions) if real_versions else legacy, "00")
@@ -164,17 +176,29 @@ def ja4_fingerprint(transport: str, legacy: int, versions: tuple[int, ...], has_
     first = first_alpn
     if not first:
         alpn_code = "00"
-    elif first[0].isalnum() and first[-1].isalnum() and first.isascii():
-        alpn_code = first[0] + first[-1]
     else:
-        raw = first.encode("utf-8", "replace").hex()
-        alpn_code = raw[0] + raw[-1]
+        alpn_code = _alpn_code(first[0], first[-1])
     a = f"{transport}{version}{'d' if has_sni else 'i'}{min(len(ciphers), 99):02d}{min(len(exts), 99):02d}{alpn_code}"
     b = _hash12(",".join(f"{c:04x}" for c in sorted(ciphers))) if ciphers else "000000000000"
     ext_list = ",".join(f"{e:04x}" for e in sorted(e for e in exts if e not in (EXT_SNI, EXT_ALPN)))
     sig = ",".join(f"{s:04x}" for s in sigalgs if not is_grease(s))
-    c = _hash12(ext_list + ("_" + sig if sig else "")) if exts else "000000000000"
+    c = _hash12(ext_list + ("_" + sig if sig else "")) if ext_list else "000000000000"
     return f"{a}_{b}_{c}"
+
+
+def _alpn_code(first: int, last: int) -> str:
+    """JA4's two ALPN characters from the first and last byte of the first ALPN value.
+
+    ASCII letters and digits as they are. A non-ASCII byte is written '9', as every FoxIO
+    reference implementation does (their published value for ``tls-non-ascii-alpn.pcapng`` is
+    ``t13d151699``); other ASCII bytes by the spec's rule, the first and last hex digit.
+    """
+    if _ALNUM.fullmatch(bytes((first, last))):
+        return chr(first) + chr(last)
+    if first >= 0x80 or last >= 0x80:
+        return "".join("9" if b >= 0x80 else chr(b) for b in (first, last))
+    raw = bytes((first, last)).hex()
+    return raw[0] + raw[-1]
 
 
 def _hash12(text: str) -> str:

@@ -1,0 +1,77 @@
+"""How the command stops: SIGTERM and SIGHUP end it like Ctrl-C does, and nothing outlives it.
+
+A detector that timed out, or a scan that was interrupted, can leave a thread blocked
+in a worker pool; the interpreter's exit would then wait for the pool's workers,
+holding a pipeline (``scan | wc -c``) open for minutes. So the command ends its
+worker processes itself and leaves without waiting for threads nobody will join.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when SIGTERM or SIGHUP arrives (a BaseException, like KeyboardInterrupt,
+    so no ``except Exception`` on the way swallows it)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+
+def _raise(signum: int, _frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def _stop_forkserver() -> None:
+    forkserver = sys.modules.get("multiprocessing.forkserver")
+    pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+    if pid:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def install() -> None:
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            signal.signal(signum, _raise)
+
+
+def leave(code: int | None) -> None:
+    """End worker processes; if threads are still running (a timed-out detector), exit now without them."""
+    mp = sys.modules.get("multiprocessing")
+    children = mp.active_children() if mp is not None else []
+    if children:
+        _stop_forkserver()  # first, so that no new worker is half-started while the others end
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(2)
+        if child.is_alive():
+            child.kill()
+    # non-daemon threads would hold the exit; a detector's daemon thread that is still alive is stuck
+    busy = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()
+            and (not t.daemon or t.name.startswith("detector-"))]
+    if busy or children:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code if isinstance(code, int) else 0 if code is None else 1)
