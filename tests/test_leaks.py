@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from scanner.model import Coverage, Inventory
 from tests.conftest import clean_environ
 from tests.keys import make_key
 
@@ -148,7 +149,7 @@ def test_merge_with_the_registry(planted, scanned, fmt):
 def test_diff_registry_init_and_schema(planted, scanned):
     base, home = planted["base"], planted["home"]
     empty = planted["in"] / "empty.json"
-    empty.write_text(json.dumps({"schema_version": "1.0", "agents": [], "findings": [], "coverage": []}))
+    empty.write_text(Inventory([], [], [Coverage("repo")], {"tool": "shadow-agents", "version": "0.1.0"}).to_json())
     for args in (("diff", empty, scanned), ("diff", scanned, empty, "-f", "json"), ("diff", scanned, scanned),
                  ("registry", "init", "--from", scanned), ("schema",), ("formats",), ("detectors",)):
         assert run(*args, cwd=base, home=home).returncode == 0, args
