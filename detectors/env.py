@@ -170,7 +170,8 @@ class EnvDetector(Detector):
             details["endpoint"] = safe
             return Finding(
                 detector=self.name, kind="endpoint-config", location=location, provider=provider,
-                identity=list(loc_keys), confidence=Confidence.MEDIUM, details=details,
+                identity=[*loc_keys, *identity.endpoint_keys(catalog, urlsplit(safe).hostname)],
+                confidence=Confidence.MEDIUM, details=details,
                 evidence=f"{name} points at {safe}{where}",
             )
         return Finding(

@@ -45,9 +45,25 @@ _KEY_FIELDS = {
 _FRAMEWORK_FIELDS = {"id": str, "name": str, "packages": dict, "imports": dict, "providers": list}
 _TOOL_FIELDS = {
     "id": str, "name": str, "kind": str, "executables": list, "script_patterns": list,
-    "packages": dict, "providers": list, "env_vars": list,
+    "packages": dict, "providers": list, "env_vars": list, "child_env": list, "runtime": (str, type(None)),
 }
+TOOL_RUNTIMES = ("python", "node")
 _REQUIRED = {"id", "name"}
+
+# ``billing:`` of a provider: one block per cloud, each with the fields below (all lists).
+# ``services``/``service_names``: every line of these services is this provider's spend;
+# ``scoped_services``/``meter_categories``: their lines count only when the line's item
+# (AWS usage type; Azure meter, meter subcategory or product; GCP SKU) matches the item
+# patterns; ``model_patterns``: regexes with a ``(?P<model>…)`` group over item, then service.
+BILLING_FIELDS = {
+    "aws": {"services", "scoped_services", "usage_type_patterns", "model_patterns"},
+    "azure": {"service_names", "meter_categories", "meter_subcategories", "meter_patterns", "model_patterns",
+              "account_host_patterns"},
+    "gcp": {"services", "scoped_services", "sku_patterns", "model_patterns"},
+}
+# Logical fields an export schema (top-level ``billing_exports:``) maps to column candidates.
+EXPORT_FIELDS = ("account", "account_name", "service", "subcategory", "item", "product", "resource", "principal",
+                 "cost", "credits", "quantity", "unit", "currency", "start", "end", "tags", "line_type")
 
 
 @dataclass(frozen=True)
@@ -108,6 +124,30 @@ class Provider:
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
+@dataclass(frozen=True)
+class BillingRule:
+    """One provider's billing match rule for one cloud (see ``BILLING_FIELDS``)."""
+
+    provider: str
+    cloud: str
+    services: tuple[str, ...]
+    scoped_services: tuple[str, ...]
+    item_patterns: tuple[str, ...]
+    all_items: tuple[str, ...]  # Azure meter subcategories whose lines all count
+    model_patterns: tuple[re.Pattern[str], ...]
+
+
+@dataclass(frozen=True)
+class ExportSchema:
+    """Column candidates of one billing export format, per logical field (``EXPORT_FIELDS``)."""
+
+    id: str
+    cloud: str
+    name: str
+    columns: dict[str, tuple[str, ...]]
+    line_types: tuple[str, ...] = ()  # keep only these line types (when the export has the column)
+
+
 @dataclass
 class Framework:
     id: str
@@ -127,6 +167,12 @@ class AgentTool:
     packages: dict[str, list[str]]
     providers: list[str]
     env_vars: list[str]
+    # Variables the tool sets for every process it starts (CLAUDECODE=1): the process
+    # detector reads them as "started by this tool" when the parent chain is not visible.
+    child_env: list[str] = field(default_factory=list)
+    # The interpreter family the tool's scripts run on ("python" | "node"; None: any or a native
+    # binary): `node /usr/local/bin/mcp-server-x` is never the Python MCP server.
+    runtime: str | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +235,35 @@ def _admin_api(value: Any, keys: list[KeyFormat], env_keys: list[str], where: st
                     tuple(e.get("lists_key_formats") or ()), tuple(e.get("account_kinds") or ()),
                     e.get("console_url"))
 
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InputError(f"{where}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def _check_billing(billing: dict[str, Any], where: str) -> None:
+    for cloud, block in billing.items():
+        if cloud not in BILLING_FIELDS:
+            raise InputError(f"{where}: unknown cloud '{cloud}' (known: {', '.join(BILLING_FIELDS)})")
+        if not isinstance(block, dict):
+            raise InputError(f"{where}.{cloud}: expected a mapping")
+        for name, values in block.items():
+            if name not in BILLING_FIELDS[cloud]:
+                raise InputError(f"{where}.{cloud}: unknown field '{name}' (known: {', '.join(sorted(BILLING_FIELDS[cloud]))})")
+            if not isinstance(values, list):
+                raise InputError(f"{where}.{cloud}.{name}: expected a list")
+            for v in values:
+                _string(v, f"{where}.{cloud}.{name}")
+                if name == "model_patterns" and "(?P<model>" not in _compile(v, f"{where}.{cloud}.{name}").pattern:
+                    raise InputError(f"{where}.{cloud}.{name}: {v!r} needs a (?P<model>...) group")
+                if name == "account_host_patterns" and not v.startswith("*."):
+                    raise InputError(f"{where}.{cloud}.{name}: {v!r} must start with '*.' (the account name label)")
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A billing glob (``*`` = any run of characters, nothing else special), case-insensitive, whole string."""
+    return re.compile(".*".join(re.escape(p) for p in pattern.split("*")), re.IGNORECASE | re.DOTALL)
+
 
 def host_pattern_regex(pattern: str) -> str:
     """``*.openai.azure.com`` → regex where ``*`` is one or more DNS labels."""
@@ -199,10 +274,14 @@ def host_pattern_regex(pattern: str) -> str:
 class Catalog:
     """Parsed, validated catalogue with the lookups detectors need, compiled once."""
 
-    def __init__(self, providers: Sequence[Provider], frameworks: Sequence[Framework], tools: Sequence[AgentTool]):
+    def __init__(self, providers: Sequence[Provider], frameworks: Sequence[Framework], tools: Sequence[AgentTool],
+                 billing: dict[str, Any] | None = None):
         self.providers = {p.id: p for p in providers}
         self.frameworks = {f.id: f for f in frameworks}
         self.tools = {t.id: t for t in tools}
+        billing = billing or {}
+        self.billing_exports: dict[str, ExportSchema] = billing.get("exports", {})
+        self.owner_tags: tuple[str, ...] = tuple(billing.get("owner_tags", ()))
 
     # ---- loading -----------------------------------------------------------------
 
@@ -218,6 +297,7 @@ class Catalog:
         providers: dict[str, Provider] = {}
         frameworks: dict[str, Framework] = {}
         tools: dict[str, AgentTool] = {}
+        billing: dict[str, Any] = {"exports": {}, "owner_tags": []}
         for name, doc in docs:
             data = cls._parse(name, doc)
             for i, entry in enumerate(data.get("providers") or []):
@@ -229,7 +309,9 @@ class Catalog:
             for i, entry in enumerate(data.get("agent_tools") or []):
                 t = cls._tool(entry, f"{name}: agent_tools[{i}]")
                 tools[t.id] = t
-        return cls(list(providers.values()), list(frameworks.values()), list(tools.values()))
+            if data.get("billing_exports") is not None:
+                cls._billing_exports(data["billing_exports"], f"{name}: billing_exports", billing)
+        return cls(list(providers.values()), list(frameworks.values()), list(tools.values()), billing)
 
     @staticmethod
     def _parse(name: str, text: str) -> dict[str, Any]:
@@ -241,7 +323,7 @@ class Catalog:
             raise InputError(f"{name}:{line} invalid YAML: {getattr(exc, 'problem', exc)}") from None
         if not isinstance(data, dict):
             raise InputError(f"{name}: expected a mapping with 'providers', 'frameworks' or 'agent_tools'")
-        unknown = set(data) - {"schema_version", "providers", "frameworks", "agent_tools"}
+        unknown = set(data) - {"schema_version", "providers", "frameworks", "agent_tools", "billing_exports"}
         if unknown:
             raise InputError(f"{name}: unknown top-level field '{sorted(unknown)[0]}'")
         return data
@@ -267,6 +349,7 @@ class Catalog:
                 requires_usage=bool(k.get("requires_usage", False)),
             ))
         env = e.get("env_vars") or {}
+        _check_billing(e.get("billing") or {}, f"{where}: billing")
         for pat in e.get("models") or []:
             _compile(pat, f"{where}: models")
         for pat in e.get("cmdline_patterns") or []:
@@ -288,6 +371,31 @@ class Catalog:
         )
 
     @staticmethod
+    def _billing_exports(data: Any, where: str, into: dict[str, Any]) -> None:
+        """``billing_exports: {owner_tags: [...], schemas: [{id, cloud, name, columns, line_types}]}``."""
+        e = _check_fields(data, {"owner_tags": list, "schemas": list}, where)
+        if "owner_tags" in e:
+            into["owner_tags"] = [_string(t, f"{where}: owner_tags") for t in e["owner_tags"]]
+        for i, s in enumerate(e.get("schemas") or []):
+            at = f"{where}: schemas[{i}]"
+            s = _check_fields(s, {"id": str, "cloud": str, "name": str, "columns": dict, "line_types": list}, at)
+            if s.get("cloud") not in BILLING_FIELDS:
+                raise InputError(f"{at}: cloud must be one of {', '.join(BILLING_FIELDS)}")
+            columns: dict[str, tuple[str, ...]] = {}
+            for field_name, candidates in (s.get("columns") or {}).items():
+                if field_name not in EXPORT_FIELDS:
+                    raise InputError(f"{at}: unknown column field '{field_name}' (known: {', '.join(EXPORT_FIELDS)})")
+                if not isinstance(candidates, list) or not candidates:
+                    raise InputError(f"{at}: columns.{field_name} must be a non-empty list of column names")
+                columns[field_name] = tuple(_string(c, f"{at}: columns.{field_name}") for c in candidates)
+            for required in ("account", "service", "cost"):
+                if required not in columns:
+                    raise InputError(f"{at}: columns.{required} is required")
+            into["exports"][s["id"]] = ExportSchema(
+                s["id"], s["cloud"], s["name"], columns,
+                tuple(_string(t, f"{at}: line_types") for t in s.get("line_types") or ()))
+
+    @staticmethod
     def _framework(entry: Any, where: str) -> Framework:
         e = _check_fields(entry, _FRAMEWORK_FIELDS, where)
         return Framework(
@@ -302,14 +410,48 @@ class Catalog:
         e = _check_fields(entry, _TOOL_FIELDS, where)
         if e.get("kind", "coding-agent") not in TOOL_KINDS:
             raise InputError(f"{where}: kind must be one of {', '.join(TOOL_KINDS)}")
+        if e.get("runtime") not in (None, *TOOL_RUNTIMES):
+            raise InputError(f"{where}: runtime must be one of {', '.join(TOOL_RUNTIMES)}")
         return AgentTool(
             id=e["id"], name=e["name"], kind=e.get("kind", "coding-agent"),
             executables=list(e.get("executables") or []), script_patterns=list(e.get("script_patterns") or []),
             packages={k: list(v or []) for k, v in (e.get("packages") or {}).items()},
             providers=list(e.get("providers") or []), env_vars=list(e.get("env_vars") or []),
+            child_env=list(e.get("child_env") or []), runtime=e.get("runtime"),
         )
 
     # ---- lookups -------------------------------------------------------------------
+
+    @cached_property
+    def billing_rules(self) -> dict[str, list[BillingRule]]:
+        """cloud → the providers' billing rules, in catalogue order (the first match wins)."""
+        out: dict[str, list[BillingRule]] = {c: [] for c in BILLING_FIELDS}
+        for p in self.providers.values():
+            for cloud, b in p.billing.items():
+                services = b.get("services", []) + b.get("service_names", [])
+                scoped = b.get("scoped_services", []) + b.get("meter_categories", [])
+                items = b.get("usage_type_patterns", []) + b.get("meter_patterns", []) + b.get("sku_patterns", [])
+                models = tuple(re.compile(m) for m in b.get("model_patterns", []))
+                rule = BillingRule(p.id, cloud, tuple(services), tuple(scoped), tuple(items),
+                                   tuple(b.get("meter_subcategories", [])), models)
+                if rule.services or rule.scoped_services or rule.all_items:
+                    out[cloud].append(rule)
+        return out
+
+    @cached_property
+    def _azure_account_suffixes(self) -> tuple[str, ...]:
+        return tuple(pat[1:].lower() for p in self.providers.values()
+                     for pat in (p.billing.get("azure") or {}).get("account_host_patterns", []))
+
+    def azure_account_for_host(self, hostname: str) -> str | None:
+        """``myaoai`` for ``myaoai.openai.azure.com`` (and the catalogue's other account hostnames), else None."""
+        h = hostname.lower().rstrip(".")
+        for suffix in self._azure_account_suffixes:
+            if h.endswith(suffix):
+                name = h[: -len(suffix)]
+                if name and re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?", name):
+                    return name
+        return None
 
     @cached_property
     def key_formats(self) -> list[KeyFormat]:

@@ -236,6 +236,26 @@ def scan(
 _FLAG_TYPES: dict[str, Any] = {"bool": Optional[bool], "list": Optional[List[str]], "paths": Optional[List[str]]}
 
 
+def shared_flags(declared: list[tuple[str, Any]], core: set[str]) -> list[tuple[Any, list[tuple[str, str]]]]:
+    """(option, [(detector, option name), …]) per top-level flag, in declaration order.
+
+    Detectors that declare the same flag with the same type share it (``--since 7d`` sets
+    ``since`` of every billing detector); a flag the core or an earlier detector holds with
+    another type stays theirs, and the later option is reachable through ``--set`` only.
+    """
+    out: dict[str, tuple[Any, list[tuple[str, str]]]] = {}
+    for detector, opt in declared:
+        if not opt.flag or opt.flag in core:
+            continue
+        if opt.flag in out:
+            first, owners = out[opt.flag]
+            if first.type == opt.type:
+                owners.append((detector, opt.name))
+            continue
+        out[opt.flag] = (opt, [(detector, opt.name)])
+    return list(out.values())
+
+
 def _register_scan(with_detector_flags: bool) -> None:
     """Register ``scan`` with one flag per detector option that declares one.
 
@@ -243,27 +263,25 @@ def _register_scan(with_detector_flags: bool) -> None:
     flags appear like the built-ins'. Only ``scan`` pays for importing the detectors.
     """
     params = list(inspect.signature(scan, eval_str=True).parameters.values())[:-1]  # all but detector_flags
-    targets: dict[str, tuple[str, str]] = {}
     if with_detector_flags:
         from scanner.pipeline import list_detectors
-        taken = {name for p in params for name in getattr(p.default, "param_decls", ()) or ()}
-        for info in list_detectors():
-            for opt in info.options.values():
-                if not opt.flag or opt.flag in taken:
-                    continue  # no flag, or another detector (or the core) has it: --set still works
-                taken.add(opt.flag)
-                pname = f"detector_flag_{len(targets)}"
-                targets[pname] = (info.name, opt.name)
-                shown = opt.display_default()
-                text = f"{info.name}: {opt.help}" + (f" [default: {shown}]" if shown and opt.type != "bool" else "")
-                default = typer.Option(None, opt.flag, help=text, rich_help_panel="Detector options",
-                                       show_default=False, metavar=None if opt.type == "bool" else opt.metavar)
-                params.append(inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                                annotation=_FLAG_TYPES.get(opt.type, Optional[str])))
+        core = {name for p in params for name in getattr(p.default, "param_decls", ()) or ()}
+        flags = shared_flags([(info.name, opt) for info in list_detectors() for opt in info.options.values()], core)
+    else:
+        flags = []
+    targets = {f"detector_flag_{i}": owners for i, (_, owners) in enumerate(flags)}
+    for pname, (opt, owners) in zip(targets, flags):
+        shown = opt.display_default()
+        text = f"{', '.join(d for d, _ in owners)}: {opt.help}" + (  # \[ : not rich markup
+            f" \\[default: {shown}]" if shown and opt.type != "bool" else "")
+        default = typer.Option(None, opt.flag, help=text, rich_help_panel="Detector options",
+                               show_default=False, metavar=None if opt.type == "bool" else opt.metavar)
+        params.append(inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                        annotation=_FLAG_TYPES.get(opt.type, Optional[str])))
 
     def command(**kwargs: Any) -> None:
-        flags = {targets[k]: kwargs.pop(k) for k in list(kwargs) if k in targets}
-        scan(**kwargs, detector_flags=flags)
+        given = {k: kwargs.pop(k) for k in list(kwargs) if k in targets}
+        scan(**kwargs, detector_flags={owner: value for k, value in given.items() for owner in targets[k]})
 
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params}

@@ -11,10 +11,14 @@ import configparser
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from scanner.catalog import Catalog
 
 from scanner import git
 
-WEAK_TYPES = frozenset({"owner", "host"})
+WEAK_TYPES = frozenset({"owner", "host", "parent"})
 
 # Order used to pick the key an agent is named and identified after: where the
 # program lives is more stable across runs than the credential it currently holds
@@ -66,12 +70,29 @@ def host(name: str) -> str:
     return f"host:{name}"
 
 
+def parent(key: str) -> str:
+    """Started by the agent whose key this is (an MCP server by its coding agent): a link, never a merge."""
+    return f"parent:{key}"
+
+
 def owner(name: str) -> str:
     return f"owner:{name}"
 
 
 def repo(root: str, directory: str) -> str:
     return f"repo:{root}:{directory or '.'}"
+
+
+# ---- cloud resources (billing) and the endpoints that name them ----------------------------------
+
+
+def cloud(provider: str, account: str, resource: str) -> str:
+    """A billed cloud resource: ``cloud:aws:123456789012:arn:aws:iam::…:role/bot``.
+
+    ``account`` is the AWS account, Azure subscription or GCP project; ``resource`` the
+    finest unit the bill names (caller, resource id, else the service).
+    """
+    return f"cloud:{provider}:{account}:{resource}"
 
 
 def azure_openai_account(name: str) -> str:
@@ -82,6 +103,17 @@ def azure_openai_account(name: str) -> str:
     and the billed (or inventoried) account share this key. Azure names are case-insensitive.
     """
     return f"azure-openai:{name.strip().lower()}"
+
+
+def endpoint_keys(catalog: "Catalog", hostname: str | None) -> list[str]:
+    """Identity keys a provider endpoint's hostname carries on its own (empty for most hosts).
+
+    Today: the Azure OpenAI account of ``<name>.openai.azure.com`` and the other hostname
+    patterns the catalogue marks as naming the account (``billing.azure.account_host_patterns``).
+    Every detector that reports an endpoint (env, process, repo, network) calls this one helper.
+    """
+    name = catalog.azure_account_for_host(hostname) if hostname else None
+    return [azure_openai_account(name)] if name else []
 
 
 _SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?([\w.-]+):(?!//)(.+)$")

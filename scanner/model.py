@@ -163,6 +163,9 @@ class Finding:
     cost: float | None = None
     currency: str | None = None
     period: str | None = None
+    # Billed usage behind ``cost`` (billing findings): amount and the bill's unit for it.
+    quantity: float | None = None
+    unit: str | None = None
     id: str = ""
 
     def __post_init__(self) -> None:
@@ -195,6 +198,8 @@ class Finding:
             "cost": self.cost,
             "currency": self.currency,
             "period": self.period,
+            "quantity": self.quantity,
+            "unit": self.unit,
         }
         return _drop_empty(d)
 
@@ -216,6 +221,8 @@ class Finding:
             cost=d.get("cost"),
             currency=d.get("currency"),
             period=d.get("period"),
+            quantity=d.get("quantity"),
+            unit=d.get("unit"),
         )
 
 

@@ -82,6 +82,9 @@ class Option:
                 if d % size == 0:
                     return f"{d // size}{unit}"
         if self.type == "duration":
+            for unit, seconds in (("d", 86400), ("h", 3600), ("m", 60)):
+                if d >= seconds and d % seconds == 0:
+                    return f"{d / seconds:g}{unit}"
             return f"{d:g}s"
         if isinstance(d, (list, tuple)):
             return ",".join(map(str, d))

@@ -16,4 +16,5 @@ def test_process_bench_smoke():
     p = subprocess.run([sys.executable, str(BENCH), "--smoke"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "missing: 0" in p.stdout
-    assert "per 1000 processes" in p.stdout and "ps -eo pid,user,args" in p.stdout
+    assert "per 1000 processes" in p.stdout and "ps -eo pid,args" in p.stdout
+    assert "psutil.process_iter() alone" in p.stdout

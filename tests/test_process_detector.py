@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -66,12 +67,6 @@ CLIENT = textwrap.dedent("""
     s.sendall(b"GET /api/tags HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\n")
     time.sleep(600)
 """)
-# An agent-shaped parent ("claude") that starts an MCP server over stdio, as coding agents do.
-AGENT_WITH_MCP = textwrap.dedent("""
-    import subprocess, sys, time
-    subprocess.Popen([sys.argv[1], sys.argv[2]], stdin=subprocess.PIPE)
-    time.sleep(600)
-""")
 SLEEPER = "import time\ntime.sleep(600)\n"
 # A parent that never reaps its exited child: the child stays a zombie while the parent lives.
 ZOMBIE_PARENT = "import os, time\nif os.fork() == 0:\n    os._exit(0)\ntime.sleep(600)\n"
@@ -113,9 +108,6 @@ def planted(tmp_path_factory: pytest.TempPathFactory):
     bot.write_text(SLEEPER, encoding="utf-8")
     client = tmp / "agent_client.py"
     client.write_text(CLIENT, encoding="utf-8")
-    mcp = tmp / "tools" / "bin" / "mcp-server-demo"
-    mcp.parent.mkdir(parents=True)
-    mcp.write_text(SLEEPER, encoding="utf-8")
     exposed = tmp / "bin" / "vllm"
     exposed.parent.mkdir()
     shutil.copy2(SLEEP, exposed)
@@ -127,8 +119,6 @@ def planted(tmp_path_factory: pytest.TempPathFactory):
         "ollama": {"argv": ["ollama", "-c", OLLAMA_SERVER, str(port)], "executable": sys.executable,
                    "env": BASE_ENV},
         "client": {"argv": [sys.executable, str(client), str(port)], "env": BASE_ENV},
-        "agent": {"argv": ["claude", "-c", AGENT_WITH_MCP, sys.executable, str(mcp)],
-                  "executable": sys.executable, "env": BASE_ENV},
         "venv": {"argv": [str(venv / "bin" / "python"), str(bot)], "env": BASE_ENV},
         "zombie_parent": {"argv": [sys.executable, "-c", ZOMBIE_PARENT], "env": BASE_ENV},
         "exposed": {"argv": [str(exposed), "600"], "env": {**BASE_ENV, "VLLM_API_KEY": "x"},
@@ -140,7 +130,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory):
         pids = {role: s["pid"] for role, s in zip(specs, started)}
         wait_for_port(port)
         time.sleep(0.5)  # the MCP child and the client connection
-        yield {"pids": pids, "catalog": ext, "port": port, "venv": venv, "bot": bot, "mcp": mcp,
+        yield {"pids": pids, "catalog": ext, "port": port, "venv": venv, "bot": bot,
                "exposed": exposed, "client": client, "tmp": tmp}
 
 
@@ -217,18 +207,6 @@ def test_server_on_all_interfaces_is_exposed_when_port_is_corroborated(report, p
     assert any(r["code"] == "exposed-server" for r in agent["reasons"])
 
 
-def test_mcp_server_records_its_parent_agent(report, planted):
-    agent_pid = planted["pids"]["agent"]
-    tool = [f for f in findings_for(report, agent_pid) if f["kind"] == "process"]
-    assert tool and tool[0]["details"]["tool"] == "claude-code"
-    parent_key = next(k for k in tool[0]["identity"] if k.startswith("proc:"))
-    mcp = [f for f in report["findings"] if f["kind"] == "mcp-server" and f["location"]["exe"] == str(planted["mcp"])]
-    assert len(mcp) == 1
-    assert mcp[0]["details"]["tool"] == "mcp-server-python"
-    assert mcp[0]["details"]["parent"] == parent_key
-    assert agent_pid not in mcp[0]["details"]["pids"]
-
-
 def test_venv_python_has_provider_sdk_and_framework(report, planted):
     found = findings_for(report, planted["pids"]["venv"])
     sdk = [f for f in found if f["kind"] == "sdk-usage"]
@@ -236,6 +214,7 @@ def test_venv_python_has_provider_sdk_and_framework(report, planted):
     assert [(f["provider"], f["details"]["package"]) for f in sdk] == [("anthropic", "anthropic")]
     assert [f["details"]["framework"] for f in fw] == ["langchain"]
     assert sdk[0]["details"]["environment"] == str(planted["venv"])
+    assert sdk[0]["details"]["state"] == "installed"  # pure-Python packages leave no mapped file
     assert sdk[0]["confidence"] == "medium"
     assert sdk[0]["location"]["exe"] == str(planted["bot"])
 
@@ -263,7 +242,9 @@ def test_unreadable_processes_are_coverage_gaps(planted, tmp_path):
     assert cov["status"] == "partial"
     gaps = {g["what"]: g["reason"] for g in cov["gaps"]}
     assert "process environments" in gaps and "access denied" in gaps["process environments"]
-    assert "run as root" in gaps["process environments"]
+    # still root, without the capabilities: the gap names the processes, it does not say "run as root"
+    assert "even as root" in gaps["process environments"] and "run as root" not in gaps["process environments"]
+    assert re.search(r"access denied: \d+ \S+ \(\S+\)", gaps["process environments"])
     assert len(cov["gaps"]) == len(gaps), "one gap line per kind of missing data"
     assert NOBODY_KEY not in p.stdout
     assert not any(f["credential"]["fingerprint"] == fingerprint(NOBODY_KEY)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from detectors.process.installed import PackageIndex, parse_cgroup, python_root
+from detectors.process.installed import PackageIndex, package_json_above, parse_cgroup, python_root
+from detectors.process.programs import Programs, server_name
 from detectors.process.remote import RemoteIndex
-from detectors.process.signatures import Signatures, parse_command, safe_cmdline
+from detectors.process.signatures import Signatures, normalise_argv, parse_command, safe_cmdline
 from scanner import redact
 from scanner.catalog import Catalog
 from tests.keys import make_key
@@ -157,3 +158,185 @@ def test_resolve_maps_catalogue_hostnames_and_gives_up_in_time(monkeypatch):
         release.set()
     assert remote.provider("198.51.100.7") == ("openai", "address of a catalogue hostname")
     assert remote.unresolved == ["api.anthropic.com"]
+
+
+# ---- real command-line shapes seen on agent installs -------------------------------------------
+
+def test_process_title_written_over_argv_is_split_back():
+    # what psutil reads for `npm exec` (npm sets process.title): one string padded with empty arguments
+    assert normalise_argv(["npm exec @modelcontextprotocol/server-memory", "", "", ""]) == \
+        ["npm", "exec", "@modelcontextprotocol/server-memory"]
+    assert normalise_argv(["LM Studio"]) == ["LM Studio"]  # a name with a space is not a title
+    assert normalise_argv(["python3", "x.py", ""]) == ["python3", "x.py"]
+
+
+@pytest.mark.parametrize("argv,interactive,wrapper,installer", [
+    (["-bash"], True, True, False),
+    (["/bin/zsh", "-l"], True, True, False),
+    (["bash", "--norc", "-i"], True, True, False),
+    (["bash", "/dev/fd/3"], False, True, False),
+    (["sh", "-c", "mcp-server-memory"], False, True, False),
+    (["bash", "-lc", "ls"], False, True, False),
+    (["tmux"], True, False, False),
+    (["/usr/lib/systemd/systemd", "--user"], True, False, False),
+    (["/sbin/init"], False, False, False),
+    (["timeout", "60", "vllm", "serve", "m"], False, True, False),
+    (["pip", "install", "mcp-server-fetch"], False, False, True),
+    (["/usr/bin/python3", "/usr/local/bin/pip", "install", "-U", "aider-chat"], False, False, True),
+    (["python3", "-m", "pip", "install", "llm"], False, False, True),
+    (["npm", "i", "-g", "@openai/codex"], False, False, True),
+    (["node", "/usr/lib/node_modules/npm/bin/npm-cli.js", "install", "@modelcontextprotocol/server-memory"],
+     False, False, True),
+    (["uv", "tool", "install", "openhands"], False, False, True),
+    (["yarn", "global", "add", "@google/gemini-cli"], False, False, True),
+    (["uv", "tool", "uvx", "mcp-server-fetch"], False, False, False),
+    (["npx", "-y", "@modelcontextprotocol/server-memory"], False, False, False),
+    (["ssh", "host"], False, True, False),
+])
+def test_shells_wrappers_and_installers(argv, interactive, wrapper, installer):
+    cmd = parse_command(None, argv, None)
+    assert (cmd.interactive, cmd.wrapper, cmd.installer) == (interactive, wrapper, installer)
+
+
+@pytest.mark.parametrize("exe,argv,tool", [
+    # installers and shells are never the tool they name
+    ("/usr/bin/python3", ["/usr/bin/python3", "/usr/local/bin/pip", "install", "mcp-server-fetch"], None),
+    ("/usr/bin/node", ["node", "/usr/lib/node_modules/npm/bin/npm-cli.js", "i", "@modelcontextprotocol/server-x"],
+     None),
+    ("/usr/bin/dash", ["sh", "-c", "'mcp-server-memory'"], None),
+    # a global npm install's bin link is a Node MCP server, not a Python one
+    ("/usr/bin/node", ["node", "/usr/local/bin/mcp-server-memory"], "mcp-server-npm"),
+    ("/usr/bin/python3", ["/venv/bin/python3", "/venv/bin/mcp-server-fetch"], "mcp-server-python"),
+    ("/root/.local/bin/uv", ["/root/.local/bin/uv", "tool", "uvx", "mcp-server-fetch"], "mcp-server-python"),
+    ("/usr/bin/node", ["npm", "exec", "@modelcontextprotocol/server-memory"], "mcp-server-npm"),
+    # the catalogue's newer agent CLIs, by their published entry points
+    ("/venv/bin/python3", ["/venv/bin/python3", "/venv/bin/interpreter", "--model", "x"], "open-interpreter"),
+    ("/venv/bin/python3", ["/venv/bin/python3", "/venv/bin/llm", "chat", "-m", "gpt-4o-mini"], "llm-cli"),
+    ("/venv/bin/python3", ["/venv/bin/python3", "/venv/bin/llmnr-probe"], None),  # whole words only
+    ("/venv/bin/python3", ["/venv/bin/python3", "/venv/bin/gptme"], "gptme"),
+    ("/home/u/.local/bin/openhands", ["openhands"], "openhands"),
+    ("/usr/bin/node", ["node", "/usr/lib/node_modules/@kilocode/cli/bin/kilo"], "kilo-code-cli"),
+    ("/usr/bin/node", ["node", "/usr/lib/node_modules/@augmentcode/auggie/augment.mjs"], "auggie"),
+    ("/usr/bin/node", ["node", "/usr/lib/node_modules/cline/bin/cline"], "cline-cli"),
+    ("/usr/local/bin/qchat", ["qchat", "chat"], "amazon-q-cli"),
+    ("/tmp/x/home/.codex/packages/app-server-daemon/releases/0.171.0-x86_64-unknown-linux-musl/bin/codex",
+     ["/tmp/x/home/.codex/packages/app-server-daemon/releases/0.171.0-x86_64-unknown-linux-musl/bin/codex",
+      "app-server", "--listen", "unix://"], "codex-cli"),
+])
+def test_tool_signatures_on_real_command_lines(sigs, exe, argv, tool):
+    assert tool_of(sigs, exe, normalise_argv(argv)) == tool
+
+
+def test_wrappers_do_not_match_server_command_lines(sigs):
+    argv = ["bash", "-c", "LITELLM_MASTER_KEY=x litellm --port 4001; echo stopped"]
+    assert sigs.servers(parse_command("/usr/bin/bash", argv, "bash"), " ".join(argv)) == {}
+    argv = ["/venv/bin/python3", "/venv/bin/litellm", "--port", "4001"]
+    assert "litellm-proxy" in sigs.servers(parse_command("/usr/bin/python3", argv, "litellm"), " ".join(argv))
+
+
+# ---- program names --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv,name", [
+    (["npx", "-y", "@modelcontextprotocol/server-memory@2026.8.31"], "@modelcontextprotocol/server-memory"),
+    (["npm", "exec", "@modelcontextprotocol/server-memory"], "@modelcontextprotocol/server-memory"),
+    (["uv", "tool", "uvx", "mcp-server-fetch==2026.10.24"], "mcp-server-fetch"),
+    (["/c/archive-v0/2QyPlq/bin/python", "/c/archive-v0/2QyPlq/bin/mcp-server-fetch"], "mcp-server-fetch"),
+    (["/venv/bin/python", "-m", "mcp_server_fetch"], "mcp-server-fetch"),
+    (["/usr/local/bin/github-mcp-server", "stdio"], "github-mcp-server"),
+    (["/usr/bin/python3", "/srv/tools/mcp_server_tickets.py"], "/srv/tools/mcp_server_tickets.py"),
+])
+def test_mcp_server_names_do_not_depend_on_how_they_were_launched(argv, name):
+    assert server_name(parse_command(None, normalise_argv(argv), None)) == name
+
+
+def test_node_scripts_are_named_after_their_package(tmp_path: Path):
+    package = tmp_path / "_npx" / "15b07286" / "node_modules" / "@modelcontextprotocol" / "server-memory"
+    (package / "dist").mkdir(parents=True)
+    (package / "package.json").write_text('{"name": "@modelcontextprotocol/server-memory"}', encoding="utf-8")
+    (package / "dist" / "package.json").write_text('{"type": "module"}', encoding="utf-8")
+    (package / "dist" / "index.js").write_text("", encoding="utf-8")
+    bindir = tmp_path / "_npx" / "15b07286" / "node_modules" / ".bin"
+    bindir.mkdir()
+    (bindir / "mcp-server-memory").symlink_to(package / "dist" / "index.js")
+    sigs = Signatures(Catalog.load())
+    cmd = parse_command("/usr/bin/node", ["node", str(bindir / "mcp-server-memory")], "node")
+    tool = sigs.tool(cmd)
+    assert tool and tool[0].id == "mcp-server-npm"
+    assert Programs().program(cmd, tool[0]) == "@modelcontextprotocol/server-memory"
+    # a project's own script: its package name, not "index.js"; a script in no package keeps its path
+    (tmp_path / "app" / "dist").mkdir(parents=True)
+    (tmp_path / "app" / "package.json").write_text('{"name": "summarizer"}', encoding="utf-8")
+    cmd = parse_command("/usr/bin/node", ["node", str(tmp_path / "app" / "dist" / "index.js")], "node")
+    assert Programs().program(cmd, None) == "summarizer"
+    cmd = parse_command("/usr/bin/node", ["node", "/nowhere/x.js"], "node")
+    assert Programs().program(cmd, None) == "/nowhere/x.js"
+    # a package.json name is data from the scanned host: anything npm would not accept is ignored
+    (tmp_path / "odd" / "package.json").parent.mkdir()
+    (tmp_path / "odd" / "package.json").write_text('{"name": "a b\\nc"}', encoding="utf-8")
+    assert package_json_above(str(tmp_path / "odd" / "x.js")) is None
+
+
+def test_catalogue_tool_is_named_by_its_id_wherever_it_is_installed(sigs):
+    for exe in ("/home/u/.local/bin/claude", "/usr/lib/node_modules/@anthropic-ai/claude-code/bin/claude.exe"):
+        cmd = parse_command(exe, [exe], "claude")
+        assert Programs().program(cmd, sigs.tool(cmd)[0]) == "claude-code"
+
+
+# ---- loaded or only installed ----------------------------------------------------------------------
+
+def test_loaded_packages_are_those_with_a_mapped_or_open_file(tmp_path: Path):
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    for dist, top in (("openai-1.0.dist-info", "openai"), ("google_genai-1.0.dist-info", None)):
+        (site / dist).mkdir(parents=True)
+        if top:
+            (site / top).mkdir()
+    (site / "google_genai-1.0.dist-info" / "RECORD").write_text(
+        "google/genai/__init__.py,sha256=x,1\ngoogle_genai-1.0.dist-info/RECORD,,\n", encoding="utf-8")
+    (tmp_path / "pyvenv.cfg").write_text("home = /usr/bin\n", encoding="utf-8")
+    installed = PackageIndex(Catalog.load()).for_python(str(tmp_path / "bin" / "python"), None, {})
+    assert {p.name for p in installed.packages} == {"openai", "google-genai"}
+    assert installed.isolated
+    assert installed.loaded({str(site / "google" / "genai" / "_native.so")}) == {"google-genai"}
+    assert installed.loaded({str(site / "openai" / "__init__.py"), "/usr/lib/libc.so.6"}) == {"openai"}
+    assert installed.loaded(set()) == set()
+
+
+def test_catalogue_rejects_an_unknown_tool_runtime(tmp_path: Path):
+    from scanner.errors import InputError
+    ext = tmp_path / "c.yaml"
+    ext.write_text("schema_version: 1\nagent_tools:\n  - {id: x, name: X, kind: mcp-server, runtime: ruby}\n",
+                   encoding="utf-8")
+    with pytest.raises(InputError, match="runtime must be one of python, node"):
+        Catalog.load([ext])
+
+
+@pytest.mark.parametrize("argv,shown", [
+    (["bash", "-c", "litellm --port 4001 --master_key {s}"], "bash -c litellm --port 4001 --master_key ***"),
+    (["sh", "-c", "LITELLM_MASTER_KEY={s} litellm --port 4001; echo stopped"],
+     "sh -c LITELLM_MASTER_KEY=*** litellm --port 4001; echo stopped"),
+    (["env", "MY_SERVICE_TOKEN={s}", "python", "bot.py"], "env MY_SERVICE_TOKEN=*** python bot.py"),
+    (["docker", "run", "-e", "OPENAI_API_KEY={s}", "-eGROQ_API_KEY={s}", "--env=HF_TOKEN={s}", "img"],
+     "docker run -e OPENAI_API_KEY=*** -eGROQ_API_KEY=*** --env=HF_TOKEN=*** img"),
+    (["litellm", "--headers", '{{"Authorization": "Bearer {s}"}}'], 'litellm --headers {"Authorization": "Bearer ***"}'),
+    (["curl", "-H", "Authorization: Basic {s}", "http://127.0.0.1:4000"],
+     "curl -H Authorization: Basic *** http://127.0.0.1:4000"),
+    (["python3", "-c", 'from openai import OpenAI; c = OpenAI(api_key="{s}")'],
+     'python3 -c from openai import OpenAI; c = OpenAI(api_key="***")'),
+    (["su", "-c", "bash -c 'run --token {s}'"], "su -c bash -c 'run --token ***'"),
+    (["sh", "-c", "echo \"unbalanced --password {s}"], 'sh -c echo "unbalanced --password ***'),
+])
+def test_safe_cmdline_masks_secrets_inside_shell_strings(argv, shown):
+    secret = "Xq7pZc9Lm2Rt5Vw8Yb3Nd6Fg"  # formatless: only its place says it is a secret
+    argv = [a.format(s=secret) for a in argv]
+    text = safe_cmdline(argv, redact.scrub)
+    assert secret not in text and secret[4:-4] not in text
+    assert text == shown
+
+
+def test_safe_cmdline_keeps_a_known_key_preview_inside_a_shell_string():
+    key = make_key("anthropic-api", 79)
+    redact.add_patterns([Catalog.load().key_regex])
+    text = safe_cmdline(["sh", "-c", f"ANTHROPIC_API_KEY={key} claude"], redact.scrub)
+    assert key not in text and text == "sh -c ANTHROPIC_API_KEY=*** claude"
+    text = safe_cmdline(["sh", "-c", f"claude --print {key}"], redact.scrub)
+    assert key not in text and "sk-ant-a" in text

@@ -262,7 +262,8 @@ class NetworkDetector(Detector):
         return Finding(
             detector=self.name, kind=rec.kind, provider=rec.provider, model=rec.model,
             location=Location(capture=rec.capture, flow=f"{rec.client} -> {rec.name}"),
-            identity=[identity.net(rec.client, rec.fingerprint), identity.host(rec.client)],
+            identity=[identity.net(rec.client, rec.fingerprint), identity.host(rec.client),
+                      *identity.endpoint_keys(ctx.catalog, rec.name)],
             evidence=_evidence(rec, provider.name if provider else rec.provider),
             confidence=rec.confidence, credential=rec.credential, details=details,
             observed_at=last_seen,

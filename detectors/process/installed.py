@@ -1,18 +1,25 @@
-"""What a process's interpreter has installed, and which container a process runs in.
+"""What a process's interpreter has installed (and loaded), and which container a process runs in.
 
 A Python process's environment is found from ``VIRTUAL_ENV``, its argv0 (a venv's
 ``bin/python`` is a symlink, so ``/proc/<pid>/exe`` would name the base interpreter)
 or its executable; a Node process's from the nearest ``node_modules`` above its
 script. Directory listings are cached: a thousand workers of one service cost one
 listing. Package names come from the catalogue.
+
+The paths belong to other users as often as not: every probe treats "permission
+denied" as "not readable" (counted for coverage), never as an error.
 """
 
 from __future__ import annotations
 
+import csv
+import errno
+import functools
+import json
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from scanner import identity
@@ -20,6 +27,8 @@ from scanner.catalog import Catalog
 
 _NORMALISE = re.compile(r"[-_.]+")
 MAX_NODE_LEVELS = 12
+MAX_PACKAGE_JSON_BYTES = 1 << 20
+NPM_NAME = re.compile(r"(?:@[\w.~-]{1,100}/)?[\w.~-]{1,114}")  # what npm accepts as a package name
 CONTAINER_ID = re.compile(r"(?:docker|cri-containerd|crio|libpod|containerd|conmon)[-/:]([0-9a-f]{64})"
                           r"|/([0-9a-f]{64})(?:\.scope)?$")
 POD_ID = re.compile(r"pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})")
@@ -48,6 +57,20 @@ class Installed:
     environment: str
     isolated: bool  # a venv or a project's node_modules, not a system-wide install
     packages: tuple[Package, ...]
+    # package name -> where its metadata is (a dist-info directory, a node_modules package): a
+    # file of the process mapped or open under the package's code directories means it is loaded.
+    homes: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def loaded(self, files: set[str]) -> set[str]:
+        """Names of the packages one of ``files`` (a process's mapped or open files) belongs to."""
+        if not files:
+            return set()
+        out = set()
+        for name, home in self.homes.items():
+            dirs = code_dirs(home)
+            if any(f.startswith(d + os.sep) for d in dirs for f in files):
+                out.add(name)
+        return out
 
 
 class PackageIndex:
@@ -84,14 +107,30 @@ class PackageIndex:
 
     def _scan_python(self, root: Path) -> Installed | None:
         found: dict[str, Package] = {}
-        for site in _site_dirs(root):
+        homes: dict[str, str] = {}
+        for site in self._site_dirs(root):
             for entry in self._listdir(site):
                 if entry.endswith((".dist-info", ".egg-info")):
                     dist = normalise_dist(entry.rsplit(".", 1)[0].split("-", 1)[0])
-                    if dist in self.python:
-                        found.setdefault(dist, self.python[dist])
-        isolated = (root / "pyvenv.cfg").is_file()
-        return Installed(str(root), isolated, tuple(sorted(found.values(), key=lambda p: p.name)))
+                    if dist in self.python and dist not in found:
+                        found[dist] = self.python[dist]
+                        homes[self.python[dist].name] = str(site / entry)
+        isolated = self._probe(root / "pyvenv.cfg") is True
+        return Installed(str(root), isolated, tuple(sorted(found.values(), key=lambda p: p.name)), homes)
+
+    def _site_dirs(self, root: Path) -> list[Path]:
+        dirs = [root / "Lib" / "site-packages", root / "lib" / "python3" / "dist-packages"]
+        for lib in (root / "lib", root / "local" / "lib", root / "lib64"):
+            dirs += [lib / d / sub for d in sorted(self._listdir(lib)) if d.startswith(("python", "pypy"))
+                     for sub in ("site-packages", "dist-packages")]
+        return [d for d in dict.fromkeys(dirs) if self._probe(d, directory=True)]
+
+    def _probe(self, path: Path, directory: bool = False) -> bool | None:
+        """Whether ``path`` is a (regular file | directory); None, and noted, when it is not readable."""
+        readable = probe(path, directory)
+        if readable is None:
+            self.unreadable.add(str(path))
+        return readable
 
     # ---- Node ---------------------------------------------------------------------
 
@@ -119,7 +158,8 @@ class PackageIndex:
             for name in names:
                 if name in self.javascript:
                     found.setdefault(name, self.javascript[name])
-        return Installed(modules, True, tuple(sorted(found.values(), key=lambda p: p.name)))
+        homes = {p.name: os.path.join(modules, p.name) for p in found.values()}
+        return Installed(modules, True, tuple(sorted(found.values(), key=lambda p: p.name)), homes)
 
     def _listdir(self, path: str | Path) -> list[str]:
         try:
@@ -146,15 +186,77 @@ def python_root(argv0: str, exe: str | None, environ: dict[str, str] | None) -> 
     return None
 
 
-def _site_dirs(root: Path) -> list[Path]:
-    dirs = [root / "Lib" / "site-packages", root / "lib" / "python3" / "dist-packages"]
-    for lib in (root / "lib", root / "local" / "lib", root / "lib64"):
-        try:
-            dirs += [lib / d / sub for d in sorted(os.listdir(lib)) if d.startswith(("python", "pypy"))
-                     for sub in ("site-packages", "dist-packages")]
-        except OSError:
-            continue
-    return [d for d in dict.fromkeys(dirs) if d.is_dir()]
+def probe(path: str | Path, directory: bool = False) -> bool | None:
+    """``path`` is a directory (or a regular file): True / False, None when permission is denied.
+
+    ``Path.is_dir()`` raises on EACCES (a 0700 home of another user); this never does.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except PermissionError:
+        return None
+    except OSError as exc:
+        return None if exc.errno == errno.EACCES else False
+    return (mode & 0o170000) == (0o040000 if directory else 0o100000)
+
+
+@functools.lru_cache(maxsize=1024)
+def code_dirs(home: str) -> tuple[str, ...]:
+    """The directories a package's code is in: a Node package is its directory; a Python
+    distribution (its ``*.dist-info``) the import packages it installs."""
+    if not home.endswith((".dist-info", ".egg-info")):
+        return (home,)
+    site = os.path.dirname(home)
+    guess = normalise_dist(os.path.basename(home).rsplit(".", 1)[0].split("-", 1)[0]).replace("-", "_")
+    if probe(os.path.join(site, guess), directory=True):
+        return (os.path.join(site, guess),)  # the usual case: no metadata file to read
+    return tuple(os.path.join(site, top) for top in _top_level(Path(home)))
+
+
+def _top_level(dist_info: Path) -> list[str]:
+    """The import names a distribution installs: ``top_level.txt``, else the first path parts in ``RECORD``."""
+    try:
+        text = (dist_info / "top_level.txt").read_text(encoding="utf-8", errors="replace")
+        return sorted({line.strip() for line in text.splitlines() if line.strip()})
+    except OSError:
+        pass
+    try:
+        with open(dist_info / "RECORD", encoding="utf-8", errors="replace", newline="") as fh:
+            tops = {row[0].split("/", 1)[0] for row in csv.reader(fh) if row and "/" in row[0]}
+    except (OSError, csv.Error):
+        return []
+    return sorted(t.removesuffix(".py") for t in tops if not t.endswith((".dist-info", ".data")) and t not in ("..", "__pycache__"))
+
+
+def package_json_above(path: str) -> tuple[str, str] | None:
+    """(path, name) of the nearest ``package.json`` with a name above a script, within its package.
+
+    ``dist/package.json`` files that only say ``{"type": "module"}`` are skipped; the walk
+    stops at a ``node_modules`` directory (never names a script after the tree it sits in).
+    """
+    current = os.path.dirname(path)
+    for _ in range(MAX_NODE_LEVELS):
+        if os.path.basename(current) == "node_modules":
+            return None
+        candidate = os.path.join(current, "package.json")
+        name = _package_name(candidate)
+        if name:
+            return candidate, name
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+    return None
+
+
+def _package_name(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            data = json.loads(fh.read(MAX_PACKAGE_JSON_BYTES))
+    except (OSError, ValueError):
+        return None
+    name = data.get("name") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and NPM_NAME.fullmatch(name) else None
 
 
 def _nearest_node_modules(start: str) -> str | None:

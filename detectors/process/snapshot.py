@@ -16,8 +16,9 @@ from typing import Any, Iterator
 
 from detectors.base import ScanContext
 from detectors.env import endpoint_provider
-from detectors.process.installed import Installed, PackageIndex
-from detectors.process.signatures import Command, Signatures, parse_command
+from detectors.process.installed import Container, Installed, PackageIndex, container_of
+from detectors.process.programs import Programs
+from detectors.process.signatures import Command, Signatures, normalise_argv, parse_command
 from scanner import redact
 from scanner.catalog import AgentTool, Catalog
 from scanner.model import Confidence, Credential
@@ -32,6 +33,7 @@ ATTRS = ["pid", "ppid", "name", "exe", "cmdline", "username", "environ", "status
 PROGRESS_EVERY = 256
 LISTEN = "LISTEN"
 OUTGOING = frozenset({"ESTABLISHED", "SYN_SENT", "CLOSE_WAIT"})  # CLOSE_WAIT: the server hung up first
+MAX_EXAMPLES = 5
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class Seen:
     env: dict[tuple[str, str], EnvSignal]
     env_readable: bool
     installed: Installed | None
+    program: str = ""  # what the process is grouped by (detectors.process.programs)
+    markers: frozenset[str] = frozenset()  # ids of the tools whose child_env marks this process
 
 
 @dataclass
@@ -84,7 +88,60 @@ class Snapshot:
     seen: int = 0
     zombies: int = 0
     missing: Counter = field(default_factory=Counter)  # kind of data → processes it was unreadable for
+    missing_examples: dict[str, list[str]] = field(default_factory=dict)  # kind → "pid name (user)"
+    missing_users: dict[str, set[str]] = field(default_factory=dict)  # kind → owners of those processes
     skipped_self: int = 0
+
+
+class LiveSource:
+    """This host: psutil's process and socket tables and the /proc files the detector reads.
+
+    The detector reads the host only through a source, so a recorded process table
+    (tests/process_tables.py) can be replayed through the same code.
+    """
+
+    def processes(self) -> Iterator[Any]:
+        """Objects with ``.info`` (the ``ATTRS`` dict, None where access was denied)."""
+        return psutil.process_iter(ATTRS, ad_value=None)
+
+    def cwd(self, proc: Any) -> str | None:
+        try:
+            return proc.cwd() or None
+        except Exception:  # AccessDenied, NoSuchProcess, ZombieProcess: the script stays relative
+            return None
+
+    def sockets(self) -> list[tuple[int | None, Any]]:
+        """(pid, psutil connection) for every inet socket; raises psutil.AccessDenied where that needs root."""
+        return [(c.pid, c) for c in psutil.net_connections("inet")]
+
+    def process_sockets(self, pid: int) -> list[Any]:
+        return psutil.Process(pid).net_connections("inet")
+
+    def container(self, pid: int | str) -> Container | None:
+        return container_of(pid)
+
+    def open_files(self, pid: int) -> set[str] | None:
+        """Files the process has mapped (native modules) or open; None when that is not readable."""
+        files: set[str] = set()
+        try:
+            with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as fh:
+                for line in fh:
+                    path = line.rstrip("\n").split(None, 5)[5:]
+                    if path and path[0].startswith("/"):
+                        files.add(path[0])
+        except OSError:
+            return None
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if target.startswith("/"):
+                    files.add(target)
+        except OSError:
+            pass  # the maps are enough for native modules
+        return files
 
 
 class EnvReader:
@@ -168,13 +225,17 @@ class EnvReader:
                          confidence=Confidence.HIGH if fmt else Confidence.MEDIUM, source=source)
 
 
-def take_snapshot(ctx: ScanContext, signatures: Signatures, packages: PackageIndex | None) -> Snapshot:
+def take_snapshot(ctx: ScanContext, signatures: Signatures, packages: PackageIndex | None,
+                  source: Any = None) -> Snapshot:
     """Read the process table once (psutil.process_iter) and the socket table once."""
+    source = source or LiveSource()
     snap = Snapshot()
     reader = EnvReader(ctx.catalog)
     judge = Judge(signatures, reader)
+    markers = {var: t.id for t in ctx.catalog.tools.values() for var in t.child_env}
+    programs = Programs()
     own = os.getpid()
-    for n, proc in enumerate(_iter_processes(), 1):
+    for n, proc in enumerate(source.processes(), 1):
         if n % PROGRESS_EVERY == 0:
             ctx.check_cancelled()
             ctx.progress(n, None, "processes")
@@ -183,18 +244,18 @@ def take_snapshot(ctx: ScanContext, signatures: Signatures, packages: PackageInd
         if pid == own or ppid == own:
             snap.skipped_self += 1
             continue
-        seen = _analyse(proc, info, snap, reader, judge, packages)
+        seen = _analyse(source, proc, info, snap, reader, judge, packages)
         if seen is not None:
+            seen.program = programs.program(seen.cmd, seen.tool[0] if seen.tool else None)
+            if seen.env_readable and info["environ"]:
+                seen.markers = frozenset(markers[v] for v in info["environ"].keys() & markers.keys()
+                                         if info["environ"][v])
             snap.processes[pid] = seen
-    _read_sockets(ctx, snap)
+    _read_sockets(ctx, snap, source)
     return snap
 
 
-def _iter_processes() -> Iterator[Any]:
-    return psutil.process_iter(ATTRS, ad_value=None)
-
-
-def _analyse(proc: Any, info: dict[str, Any], snap: Snapshot, reader: EnvReader,
+def _analyse(source: Any, proc: Any, info: dict[str, Any], snap: Snapshot, reader: EnvReader,
              judge: "Judge", packages: PackageIndex | None) -> Seen | None:
     status, cmdline = info["status"], info["cmdline"]
     if status == psutil.STATUS_ZOMBIE:
@@ -204,17 +265,14 @@ def _analyse(proc: Any, info: dict[str, Any], snap: Snapshot, reader: EnvReader,
         return None  # a kernel thread (or a process that has already exited)
     snap.seen += 1
     environ, exe = info["environ"], info["exe"] or None
-    if cmdline is None:
-        snap.missing["command line"] += 1
-    if environ is None:
-        snap.missing["environment"] += 1
-    if info["exe"] is None:
-        snap.missing["executable path"] += 1
-    cmdline = list(cmdline or [])
+    for kind, value in (("command line", cmdline), ("environment", environ), ("executable path", info["exe"])):
+        if value is None:
+            _missing(snap, kind, info)
+    cmdline = normalise_argv(cmdline or [])
     cmd, tool, servers, in_cmdline = judge(exe, cmdline, info["name"])
     if (cmd.is_python or cmd.is_node) and cmd.script and not cmd.script.startswith("-") \
             and not os.path.isabs(cmd.script):
-        cwd = _cwd(proc)
+        cwd = source.cwd(proc)
         if cwd:
             absolute = [cmdline[0], *_absolute_script(cmdline[1:], cmd.script, cwd)]
             cmd, tool, servers, in_cmdline = judge(exe, absolute, info["name"])
@@ -252,11 +310,14 @@ class Judge:
         return hit
 
 
-def _cwd(proc: Any) -> str | None:
-    try:
-        return proc.cwd() or None
-    except Exception:  # AccessDenied, NoSuchProcess, ZombieProcess: the script stays relative
-        return None
+def _missing(snap: Snapshot, kind: str, info: dict[str, Any]) -> None:
+    """Count a process whose ``kind`` of data was unreadable, keeping a few to name in coverage."""
+    snap.missing[kind] += 1
+    user = info["username"] or "?"
+    snap.missing_users.setdefault(kind, set()).add(user)
+    examples = snap.missing_examples.setdefault(kind, [])
+    if len(examples) < MAX_EXAMPLES:
+        examples.append(f"{info['pid']} {info['name'] or '?'} ({user})")
 
 
 def _absolute_script(args: list[str], script: str, cwd: str) -> list[str]:
@@ -267,13 +328,13 @@ def _absolute_script(args: list[str], script: str, cwd: str) -> list[str]:
     return out
 
 
-def _read_sockets(ctx: ScanContext, snap: Snapshot) -> None:
+def _read_sockets(ctx: ScanContext, snap: Snapshot, source: Any) -> None:
     """One system-wide socket listing joined on pid (per-process fallback where it is refused)."""
     try:
-        conns = [(c.pid, c) for c in psutil.net_connections("inet")]
+        conns = source.sockets()
     except psutil.AccessDenied:
         snap.sockets_error = "the system socket table needs root on this platform; only own processes' sockets read"
-        conns = _own_sockets(ctx, snap)
+        conns = _own_sockets(ctx, snap, source)
     except OSError as exc:
         snap.sockets_error = f"socket table unreadable: {exc.strerror or exc}"
         return
@@ -289,14 +350,14 @@ def _read_sockets(ctx: ScanContext, snap: Snapshot) -> None:
         snap.sockets.setdefault(pid, []).append(sock)
 
 
-def _own_sockets(ctx: ScanContext, snap: Snapshot) -> list[tuple[int, Any]]:
+def _own_sockets(ctx: ScanContext, snap: Snapshot, source: Any) -> list[tuple[int, Any]]:
     """macOS without root: each own process's sockets, read one by one."""
     out = []
     for pid, seen in snap.processes.items():
         if seen.user != ctx.username:
             continue
         try:
-            out += [(pid, c) for c in psutil.Process(pid).net_connections("inet")]
+            out += [(pid, c) for c in source.process_sockets(pid)]
         except (psutil.Error, OSError):
             continue
     return out

@@ -23,6 +23,7 @@ from typing import Any, Iterator
 from detectors.provider_admin import common
 from detectors.provider_admin.common import DAY, LAST_USE_LOOKBACK_DAYS, ListedKey, Usage, Window, as_int
 from detectors.provider_admin.http import AdminClient, ApiError
+from detectors.provider_admin.session import AdminScan, run_session
 from scanner import keyhints
 from scanner.detector import DetectorError, ScanContext
 from scanner.model import CoverageStatus, Finding
@@ -38,23 +39,7 @@ def headers(key: str) -> dict[str, str]:
 
 
 def scan(detector: str, ctx: ScanContext) -> Iterator[Finding]:
-    api, provider_name = common.provider_api(PROVIDER, ctx.catalog)
-    variable, key = common.admin_key(api)
-    if not key:
-        raise DetectorError(f"{' or '.join(api.key_env)} is not set: {detector} needs {ROLE}, made at "
-                            f"{api.console_url}")
-    base, source = common.resolve_base(ctx.option("endpoint"), api)
-    ctx.log.debug("%s: %s from the %s", detector, base, source)
-    now = dt.datetime.now(dt.timezone.utc)
-    window = Window.back_from(now, float(ctx.option("since")))
-    with AdminClient(ctx, base, headers(key)) as client:
-        try:
-            yield from _Scan(detector, ctx, client, variable or "", provider_name, api, window).run()
-        finally:
-            ctx.coverage.count("requests", client.stats.requests)
-            ctx.coverage.count("retries", client.stats.retries)
-            for kind, n in client.stats.pages.items():
-                ctx.coverage.count(f"pages_{kind}", n)
+    return run_session(detector, ctx, PROVIDER, _Scan, headers)
 
 
 def _tokens(r: dict[str, Any]) -> tuple[int, int]:
@@ -66,20 +51,15 @@ def _tokens(r: dict[str, Any]) -> tuple[int, int]:
         as_int(r.get("output_tokens"))
 
 
-class _Scan:
+class _Scan(AdminScan):
+    role = ROLE
+
     def __init__(self, detector: str, ctx: ScanContext, client: AdminClient, variable: str, provider_name: str,
                  api: Any, window: Window):
-        self.detector, self.ctx, self.client, self.variable = detector, ctx, client, variable
-        self.provider_name, self.api, self.window = provider_name, api, window
+        super().__init__(detector, ctx, client, variable, provider_name, api, window)
         days = max(LAST_USE_LOOKBACK_DAYS, -(-(window.end - window.start).total_seconds() // DAY))
         day0 = window.end.replace(hour=0, minute=0, second=0, microsecond=0)
         self.lookback_start = day0 - dt.timedelta(days=int(days))
-
-    def refused(self, exc: ApiError, what: str) -> str:
-        if exc.status in (401, 403):
-            return (f"{what}: refused (HTTP {exc.status}: {exc.message}); {self.variable} must be {ROLE} "
-                    f"({self.api.console_url})")
-        return f"{what}: {exc}"
 
     def optional(self, path: str, kind: str) -> list[dict[str, Any]]:
         try:

@@ -19,7 +19,7 @@ import shutil
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
-from detectors.provider_admin import common
+from detectors.endpoints import is_loopback_url
 from scanner import identity, redact
 from scanner.detector import Check, DetectorError, ScanContext
 from scanner.model import Confidence, CoverageStatus, Finding, Location
@@ -42,7 +42,7 @@ def _settings(endpoint: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise DetectorError(f"azure-openai-inventory endpoint is not an http(s) URL: {redact.scrub(endpoint)}")
         if parts.scheme == "http":
-            if not common.loopback(endpoint):
+            if not is_loopback_url(endpoint):
                 raise DetectorError("azure-openai-inventory endpoint: plain http is accepted only to a loopback "
                                     "address (the bearer token would travel in clear)")
             per_call["enforce_https"] = False

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
-import ipaddress
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import urlsplit
 
+from detectors.endpoints import is_loopback_url
 from scanner import identity, keyhints, redact
 from scanner.detector import DetectorError
 from scanner.model import Confidence, Finding, Location
@@ -60,16 +60,6 @@ def admin_key(api: "AdminApi") -> tuple[str | None, str | None]:
     return None, None
 
 
-def loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def resolve_base(option: str | None, api: "AdminApi") -> tuple[str, str]:
     """(base URL, where it came from): the ``endpoint`` option, else the SDK's variable, else the catalogue.
 
@@ -86,7 +76,7 @@ def resolve_base(option: str | None, api: "AdminApi") -> tuple[str, str]:
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DetectorError(f"admin API base URL from the {source} is not an http(s) URL: {redact.scrub(base)}")
-    if parts.scheme == "http" and not loopback(base):
+    if parts.scheme == "http" and not is_loopback_url(base):
         raise DetectorError(f"admin API base URL from the {source} is plain http to {parts.hostname}: the admin key "
                             "would travel in clear; use https (plain http is accepted only to a loopback address)")
     return base.rstrip("/"), source

@@ -11,13 +11,13 @@ project and API key. Lists follow ``after`` = ``last_id`` while ``has_more``; re
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from typing import Any, Iterator
 
 from detectors.provider_admin import common
-from detectors.provider_admin.common import ListedKey, Usage, Window, as_int
-from detectors.provider_admin.http import AdminClient, ApiError
+from detectors.provider_admin.common import ListedKey, Usage, as_int
+from detectors.provider_admin.http import ApiError
+from detectors.provider_admin.session import AdminScan, run_session
 from scanner import keyhints
 from scanner.detector import DetectorError, ScanContext
 from scanner.model import CoverageStatus, Finding
@@ -34,37 +34,15 @@ def headers(key: str) -> dict[str, str]:
 
 
 def scan(detector: str, ctx: ScanContext) -> Iterator[Finding]:
-    api, provider_name = common.provider_api(PROVIDER, ctx.catalog)
-    variable, key = common.admin_key(api)
-    if not key:
-        raise DetectorError(f"{' or '.join(api.key_env)} is not set: {detector} needs {ROLE}, made at "
-                            f"{api.console_url}")
-    base, source = common.resolve_base(ctx.option("endpoint"), api)
-    ctx.log.debug("%s: %s from the %s", detector, base, source)
-    window = Window.back_from(dt.datetime.now(dt.timezone.utc), float(ctx.option("since")))
-    with AdminClient(ctx, base, headers(key)) as client:
-        try:
-            yield from _Scan(detector, ctx, client, variable or "", provider_name, api, window).run()
-        finally:
-            cov = ctx.coverage
-            cov.count("requests", client.stats.requests)
-            cov.count("retries", client.stats.retries)
-            for kind, n in client.stats.pages.items():
-                cov.count(f"pages_{kind}", n)
+    return run_session(detector, ctx, PROVIDER, _Scan, headers)
 
 
-class _Scan:
-    def __init__(self, detector: str, ctx: ScanContext, client: AdminClient, variable: str, provider_name: str,
-                 api: Any, window: Window):
-        self.detector, self.ctx, self.client, self.variable = detector, ctx, client, variable
-        self.provider_name, self.api, self.window = provider_name, api, window
+class _Scan(AdminScan):
+    role = ROLE
+
+    def __init__(self, *args: Any):
+        super().__init__(*args)
         self.complete = True  # every key listing read to its end
-
-    def refused(self, exc: ApiError, what: str) -> str:
-        if exc.status in (401, 403):
-            return (f"{what}: refused (HTTP {exc.status}: {exc.message}); {self.variable} must be {ROLE} "
-                    f"({self.api.console_url})")
-        return f"{what}: {exc}"
 
     def gap(self, what: str, exc: ApiError) -> None:
         self.ctx.coverage.add_gap(what, self.refused(exc, "not read"))

@@ -184,6 +184,7 @@ class RepoDetector(Detector):
               observed_at: str | None = None) -> Finding:
         details = dict(hit.details)
         details["agent_dir"] = agent_dir
+        keys = [*keys, *hit.keys]
         credential = None
         evidence = f"{hit.label} in {rel}" if hit.label else rel
         if hit.secret is not None:

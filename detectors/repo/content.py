@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from detectors.repo.rules import Anchors, Rules
+from scanner import identity
 from scanner.secrets import is_placeholder
 
 try:
@@ -81,6 +82,7 @@ class Hit:
     label: str = ""
     confidence: str = "medium"
     details: dict[str, Any] = field(default_factory=dict)
+    keys: tuple[str, ...] = ()  # identity keys the evidence carries itself (an Azure OpenAI account's endpoint)
 
 
 class Lines:
@@ -446,7 +448,8 @@ def endpoints(rules: Rules, data: bytes, lines: Lines) -> list[Hit]:
         if local and provider is None:
             details["candidates"] = catalog.providers_for_port(port or 0)
         out[key] = Hit("endpoint", lines.of(m.start()), provider=provider, confidence="medium",
-                       label=("base_url override " if override else "") + url, details=details)
+                       label=("base_url override " if override else "") + url, details=details,
+                       keys=tuple(identity.endpoint_keys(catalog, host)))
     return list(out.values())
 
 
