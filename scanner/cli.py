@@ -28,6 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from scanner import __version__, redact, safetext, stopping
+from scanner.baseline import fails_new
 from scanner.config import FAIL_ON_EXTRA, ScanConfig, parse_set_options, resolve
 from scanner.errors import UserError
 from scanner.model import Change, Inventory, Status
@@ -125,11 +126,11 @@ def _exit_code(inventory: Inventory, fail_on: str, strict: bool) -> int:
         return EXIT_ERROR
     if strict and not inventory.complete:
         return EXIT_INCOMPLETE
-    active = [a for a in inventory.agents if a.change != Change.GONE]
+    active = [a for a in inventory.agents if a.change != Change.GONE and a.is_agent]  # MCP servers: counted apart
     if fail_on == "none":
         return EXIT_OK
     if fail_on == "new":
-        bad = [a for a in active if a.change == Change.NEW and a.status not in (Status.APPROVED, Status.DORMANT)]
+        bad = [a for a in active if fails_new(a)]  # new, or changed by a new key or provider
     else:
         threshold = Status(fail_on).rank
         bad = [a for a in active if a.status.rank >= threshold]
