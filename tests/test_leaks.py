@@ -90,7 +90,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     agent_dir = repo / f"bot-{KEYS['dir-name']}"
     agent_dir.mkdir()
     (agent_dir / "package.json").write_text('{"name": "bot", "dependencies": {"openai": "^4"}}\n')
-    (agent_dir / f"{KEYS['file-name']}.py").write_text("import anthropic\n")
+    (agent_dir / f"{KEYS['file-name']}.py").write_text("import anthropic\nclient = anthropic.Anthropic()\n")
     registry = inputs / "agents.yaml"
     registry.write_text(
         "version: 1\nagents:\n"

@@ -37,6 +37,7 @@ HUMAN = ("csv", "markdown", "html", "table")
 # Names that hide, reorder or forge text on a terminal, and bytes that are not UTF-8.
 HOSTILE_DIRS = [b"clear\x1b[2Jx", b"hide\x1b[8mx", "rtl\u202egnp".encode(), "c1\u009bz".encode(), b"raw\x9bz",
                 b"bell\x07z", b"del\x7fz", b"bad\xffname"]
+CALLS_OPENAI = "import openai\nclient = openai.OpenAI()\n"  # an SDK call: what makes an agent in a source tree
 RAW_CONTROL = [b"\x1b[2J", b"\x1b[8m", "\u202e".encode(), b"\xc2\x9b", b"\x9b", b"\x07", b"\x7f", b"\xff"]
 
 
@@ -52,7 +53,7 @@ def sa(*args: str | Path, cwd: Path, home: Path, stdout: int | object = subproce
 def write_inventory(path: Path, agents: int, name: str = "service") -> Path:
     """A saved inventory of ``agents`` repo agents, built by the real pipeline."""
     findings = [
-        Finding(detector="repo", kind="sdk-import", provider="openai", evidence="import openai",
+        Finding(detector="repo", kind="sdk-usage", provider="openai", evidence="openai.OpenAI()",
                 location=Location(path=f"/srv/src/{name}-{i:05d}/app/main.py", line=3),
                 identity=[f"repo:/srv/src/{name}-{i:05d}:."])
         for i in range(agents)
@@ -72,8 +73,8 @@ def hostile_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for d in HOSTILE_DIRS:
         os.mkdir(base + b"/" + d)
         Path(os.fsdecode(base + b"/" + d + b"/requirements.txt")).write_text("openai\n")
-        Path(os.fsdecode(base + b"/" + d + b"/app.py")).write_text("import openai\n")
-    Path(os.fsdecode(base + b"/\xfe.py")).write_text("import anthropic\n")
+        Path(os.fsdecode(base + b"/" + d + b"/app.py")).write_text(CALLS_OPENAI)
+    Path(os.fsdecode(base + b"/\xfe.py")).write_text("import anthropic\nclient = anthropic.Anthropic()\n")
     return root
 
 
@@ -206,7 +207,7 @@ def _namespace_available() -> str | None:
 def test_devices_are_written_in_place_never_replaced(small_inventory, tmp_path, home):
     tree = tmp_path / "tree"
     tree.mkdir()
-    (tree / "app.py").write_text("import openai\n")
+    (tree / "app.py").write_text(CALLS_OPENAI)
     harness = tmp_path / "harness.py"
     harness.write_text(DEVICE_HARNESS)
     p = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, str(harness), CLI,
@@ -314,7 +315,7 @@ def test_markdown_summary_lines_defuse_mentions(tmp_path, home):
     tree = tmp_path / "repo"
     (tree / "@octo-team").mkdir(parents=True)
     (tree / "@octo-team" / "requirements.txt").write_text("openai\n")
-    (tree / "@octo-team" / "app.py").write_text("import openai\n")
+    (tree / "@octo-team" / "app.py").write_text(CALLS_OPENAI)
     r = sa("scan", "-p", tree, "-d", "repo", "-f", "markdown", cwd=tmp_path, home=home)
     assert r.returncode == 1, r.stderr
     summaries = [line for line in r.stdout.decode().splitlines() if line.startswith("<summary>")]
@@ -379,7 +380,7 @@ def test_scan_table_into_head_ends_quietly(tmp_path, home):
         d = tree / f"agent-{i:03d}-{'x' * 60}"
         d.mkdir(parents=True)
         (d / "requirements.txt").write_text("openai\n")
-        (d / "app.py").write_text("import openai\n")
+        (d / "app.py").write_text(CALLS_OPENAI)
     env = clean_environ(home)
     p = subprocess.run(f"'{CLI}' scan -p '{tree}' -d repo -f table | head -n 2; echo \"status ${{PIPESTATUS[0]}}\"",
                        shell=True, executable="/bin/bash", capture_output=True, cwd=tmp_path, env=env, timeout=300)
@@ -450,7 +451,7 @@ def test_registry_init_from_hostile_names_is_valid_and_approves_every_agent(tmp_
     for name in names:
         (tree / name).mkdir(parents=True)
         (tree / name / "requirements.txt").write_text("openai\n")
-        (tree / name / "app.py").write_text("import openai\n")
+        (tree / name / "app.py").write_text(CALLS_OPENAI)
     scan, reg = tmp_path / "scan.json", tmp_path / "agents.yaml"
     assert sa("scan", "-p", tree, "-d", "repo", "-f", "json", "-o", scan, cwd=tmp_path, home=home).returncode == 1
     r = sa("registry", "init", "--from", scan, "-o", reg, cwd=tmp_path, home=home)
