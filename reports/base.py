@@ -6,17 +6,21 @@ computes statuses or severities; it only chooses how to show them.
 
 from __future__ import annotations
 
-import re
 from typing import IO, ClassVar
 from urllib.parse import urlsplit
 
 from scanner.model import Agent, Change, Finding, Inventory, Status
+from scanner.safetext import printable  # noqa: F401 - the helper formats use for scanned text
 
 
 class Format:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     extensions: ClassVar[tuple[str, ...]] = ()
+    # How the output stream neutralises control characters (scanner.output): "json" (\uXXXX
+    # escapes, for JSON documents), "text" (visible escapes; the safe default) or "terminal"
+    # (a rich console that may colour a real terminal and neutralises its cells itself).
+    output_kind: ClassVar[str] = "text"
 
     def render(self, inventory: Inventory, stream: IO[str]) -> None:  # pragma: no cover - interface
         raise NotImplementedError
@@ -121,14 +125,3 @@ def _safe_url(value: str) -> str | None:
         return None
     host = f"[{host}]" if ":" in host else host
     return f"{parts.scheme}://{host}{f':{port}' if port else ''}{parts.path}"
-
-
-# Control characters (but tab and line ends) and bidirectional overrides: they can hide or
-# reorder text on screen ("trojan source"), and NUL or ESC have no business in a report.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str) -> str:
-    """``text`` with unprintable and bidi-control characters shown as escapes (``\\x1b``, ``\\u202e``)."""
-    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) <= 0xFF
-                            else f"\\u{ord(m.group()):04x}", text)

@@ -35,8 +35,9 @@ def md(text: object) -> str:
 
 
 def html_text(text: object) -> str:
-    """Escape for text inside an HTML element such as ``<summary>`` (Markdown is not parsed there)."""
-    return html.escape(" ".join(printable(str(text)).split()))
+    """Escape for text inside an HTML element such as ``<summary>``: Markdown is not parsed there,
+    but GitHub still turns ``@name`` into a mention, so mentions are defused here too."""
+    return _MENTION.sub("@" + WORD_JOINER, html.escape(" ".join(printable(str(text)).split())))
 
 
 def status_label(agent: Agent) -> str:
