@@ -6,17 +6,21 @@ computes statuses or severities; it only chooses how to show them.
 
 from __future__ import annotations
 
-import re
 from typing import IO, ClassVar
 from urllib.parse import urlsplit
 
 from scanner.model import Agent, Change, Finding, Inventory, Status
+from scanner.safetext import printable  # noqa: F401 - the helper formats use for scanned text
 
 
 class Format:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     extensions: ClassVar[tuple[str, ...]] = ()
+    # How the output stream neutralises control characters (scanner.output): "json" (\uXXXX
+    # escapes, for JSON documents), "text" (visible escapes; the safe default) or "terminal"
+    # (a rich console that may colour a real terminal and neutralises its cells itself).
+    output_kind: ClassVar[str] = "text"
 
     def render(self, inventory: Inventory, stream: IO[str]) -> None:  # pragma: no cover - interface
         raise NotImplementedError
@@ -28,7 +32,7 @@ def summary_line(inventory: Inventory) -> str:
     parts = []
     new_by_status: dict[str, int] = {}
     for a in inventory.agents:
-        if a.change == Change.NEW:
+        if a.change == Change.NEW and a.is_agent:
             new_by_status[a.status.value] = new_by_status.get(a.status.value, 0) + 1
     for status in Status:
         n = s["by_status"][status.value]
@@ -39,6 +43,8 @@ def summary_line(inventory: Inventory) -> str:
     line = f"{agents} agent{'s' if agents != 1 else ''}" + (f": {', '.join(parts)}" if parts else "")
     if s["changes"].get("gone"):
         line += f", {s['changes']['gone']} gone since baseline"
+    if s.get("mcp_servers"):
+        line += f" · {s['mcp_servers']} MCP server{'s' if s['mcp_servers'] != 1 else ''}"
     for cur, total in s["spend"].items():
         line += f" · {total:,.2f} {cur} LLM spend ({s['unexplained_spend'].get(cur, 0):,.2f} unexplained)"
     incomplete = [c.detector for c in inventory.coverage if not c.complete]
@@ -52,9 +58,10 @@ def agent_findings(agent: Agent, findings: dict[str, Finding]) -> list[Finding]:
 
 
 def evidence_lines(agent: Agent, findings: dict[str, Finding], limit: int | None = None) -> list[str]:
-    """One redacted line per finding: ``[detector/kind] evidence — location``."""
-    lines = [f"[{f.detector}/{f.kind}] {f.evidence} — {f.location.describe()}"
-             for f in agent_findings(agent, findings)]
+    """One redacted line per finding, strongest first (the agent's order):
+    ``[detector/kind, confidence] evidence — location``; evidence that only describes says so."""
+    lines = [f"[{f.detector}/{f.kind}, {f.confidence.value}{'' if f.forms else ', descriptive'}] "
+             f"{f.evidence} — {f.location.describe()}" for f in agent_findings(agent, findings)]
     return lines if limit is None else lines[:limit]
 
 
@@ -66,7 +73,8 @@ def ordered_agents(inventory: Inventory) -> list[Agent]:
 
 def title(agent: Agent) -> str:
     providers = ", ".join(agent.providers) or "unknown provider"
-    return f"[{agent.status.value}] {agent.name} ({providers})"
+    what = "" if agent.is_agent else f" — {agent.kind.value.replace('-', ' ').replace('mcp', 'MCP')}"
+    return f"[{agent.status.value}] {agent.name} ({providers}){what}"
 
 
 def spend_text(spend: dict[str, float]) -> str:
@@ -117,14 +125,3 @@ def _safe_url(value: str) -> str | None:
         return None
     host = f"[{host}]" if ":" in host else host
     return f"{parts.scheme}://{host}{f':{port}' if port else ''}{parts.path}"
-
-
-# Control characters (but tab and line ends) and bidirectional overrides: they can hide or
-# reorder text on screen ("trojan source"), and NUL or ESC have no business in a report.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str) -> str:
-    """``text`` with unprintable and bidi-control characters shown as escapes (``\\x1b``, ``\\u202e``)."""
-    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) <= 0xFF
-                            else f"\\u{ord(m.group()):04x}", text)

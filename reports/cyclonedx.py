@@ -11,6 +11,7 @@ The document is deterministic: its serial number is derived from its content.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import IO, Any
@@ -161,8 +162,15 @@ def build_bom(inventory: Inventory, catalog: Catalog | None = None) -> dict[str,
         "dependencies": [{"ref": ref, "dependsOn": sorted(deps)} for ref, deps in sorted(dependencies.items())],
     }
     digest = json.dumps(bom, sort_keys=True, ensure_ascii=False)
-    bom["serialNumber"] = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'shadow-agents:' + digest)}"
+    bom["serialNumber"] = f"urn:uuid:{_uuid5('shadow-agents:' + digest)}"
     return bom
+
+
+def _uuid5(name: str) -> uuid.UUID:
+    """:func:`uuid.uuid5` in the URL namespace, also for names holding an undecodable byte of a
+    file name (a surrogate escape), which ``uuid5`` cannot encode."""
+    digest = hashlib.sha1(uuid.NAMESPACE_URL.bytes + name.encode("utf-8", "surrogatepass")).digest()
+    return uuid.UUID(bytes=digest[:16], version=5)
 
 
 def _metadata(inventory: Inventory) -> dict[str, Any]:
@@ -186,6 +194,7 @@ class CycloneDxFormat(Format):
     name = "cyclonedx"
     description = "CycloneDX 1.6 AI/ML-BOM: agents, the models they use and the provider services they call"
     extensions = (".cdx.json", ".bom.json")
+    output_kind = "json"
 
     def render(self, inventory: Inventory, stream: IO[str]) -> None:
         json.dump(build_bom(inventory), stream, indent=2, sort_keys=True, ensure_ascii=False)

@@ -12,6 +12,7 @@ class JsonFormat(Format):
     name = "json"
     description = "Full inventory as JSON (default when stdout is not a terminal); input for report, diff, merge"
     extensions = (".json",)
+    output_kind = "json"
 
     def render(self, inventory: Inventory, stream: IO[str]) -> None:
         stream.write(inventory.to_json())

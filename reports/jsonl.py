@@ -71,6 +71,7 @@ class JsonlFormat(Format):
     name = "jsonl"
     description = "One JSON object per agent for ticketing systems (stable dedupe_key, title, markdown_body)"
     extensions = (".jsonl", ".ndjson")
+    output_kind = "json"
 
     def render(self, inventory: Inventory, stream: IO[str]) -> None:
         fmap = inventory.finding_map()

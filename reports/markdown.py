@@ -35,8 +35,9 @@ def md(text: object) -> str:
 
 
 def html_text(text: object) -> str:
-    """Escape for text inside an HTML element such as ``<summary>`` (Markdown is not parsed there)."""
-    return html.escape(" ".join(printable(str(text)).split()))
+    """Escape for text inside an HTML element such as ``<summary>``: Markdown is not parsed there,
+    but GitHub still turns ``@name`` into a mention, so mentions are defused here too."""
+    return _MENTION.sub("@" + WORD_JOINER, html.escape(" ".join(printable(str(text)).split())))
 
 
 def status_label(agent: Agent) -> str:
@@ -58,7 +59,7 @@ def counts_table(inventory: Inventory) -> list[str]:
     by_status = inventory.summary()["by_status"]
     new: dict[str, int] = {}
     for a in inventory.agents:
-        if a.change == Change.NEW:
+        if a.change == Change.NEW and a.is_agent:  # other items (MCP servers) are counted in the summary line
             new[a.status.value] = new.get(a.status.value, 0) + 1
     rows = ["| Status | Agents | New |", "|---|--:|--:|"]
     for status in sorted(Status, key=lambda s: -s.rank):
@@ -73,7 +74,7 @@ def new_section(agents: list[Agent]) -> list[str]:
     lines: list[str] = []
     if new:
         lines += ["", f"### New since the baseline ({len(new)})", ""]
-        lines += [f"- **{md(a.name)}** · {a.status.value}, {a.severity.value} · "
+        lines += [f"- **{md(a.name)}**{'' if a.is_agent else ' (MCP server)'} · {a.status.value}, {a.severity.value} · "
                   f"{md(', '.join(a.providers) or 'unknown provider')}" for a in new[:MAX_ROWS]]
     if gone:
         lines += ["", f"Gone since the baseline: {md(', '.join(a.name for a in gone))}"]

@@ -93,14 +93,19 @@ class _Roots:
         for name, root in sorted(self.roots, key=lambda r: -len(r[1])):
             prefix = root if root.endswith("/") else root + "/"
             if path.startswith(prefix) and len(path) > len(prefix):
-                return {"uri": quote(path[len(prefix):], safe="/"), "uriBaseId": name}
+                return {"uri": _quote(path[len(prefix):]), "uriBaseId": name}
         if PurePosixPath(path).is_absolute():
             return {"uri": _file_uri(path)}
-        return {"uri": quote(path, safe="/")}
+        return {"uri": _quote(path)}
+
+
+def _quote(path: str) -> str:
+    """Percent-encoded path; a byte of a file name that was not UTF-8 is encoded as itself (%FF)."""
+    return quote(path, safe="/", errors="surrogateescape")
 
 
 def _file_uri(path: str) -> str:
-    return "file://" + quote(path, safe="/")
+    return "file://" + _quote(path)
 
 
 def logical_locations(loc: Location) -> list[dict[str, str]]:
@@ -273,6 +278,7 @@ class SarifFormat(Format):
     name = "sarif"
     description = "SARIF 2.1.0 for code scanning (GitHub, GitLab, Azure DevOps): one result per finding"
     extensions = (".sarif",)
+    output_kind = "json"
 
     def render(self, inventory: Inventory, stream: IO[str]) -> None:
         json.dump(build_sarif(inventory), stream, indent=2, sort_keys=True, ensure_ascii=False)

@@ -2,7 +2,9 @@
 
 Agents are paired by id first, then by any shared strong identity key, so an
 agent whose anchor changed (a repository gained a remote) is "changed", not
-"gone" plus "new".
+"gone" plus "new". A changed agent that gained a credential or a provider carries
+a reason saying so, and ``--fail-on new`` fails on it as on a new agent: a key
+committed into a service that is already in the baseline is what CI must catch.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ import copy
 from dataclasses import dataclass, field
 
 from scanner import identity
-from scanner.model import Agent, Change, Inventory
+from scanner.model import Agent, Change, Inventory, Reason, Status
+
+# Reasons a changed agent fails ``--fail-on new`` on, like a new one.
+ESCALATIONS = ("new-credential", "new-provider")
 
 
 @dataclass
@@ -79,13 +84,36 @@ def diff(old: Inventory, new: Inventory) -> Diff:
     return result
 
 
+def escalations(old: Agent, new: Agent) -> list[Reason]:
+    """What ``new`` holds that ``old`` did not and that widens what it can spend: keys, providers."""
+    creds = sorted({k for k in new.identity if identity.key_type(k) == "cred"} -
+                   {k for k in old.identity if identity.key_type(k) == "cred"})
+    providers = sorted(set(new.providers) - set(old.providers))
+    out = []
+    if creds:
+        shown = ", ".join(c.split(":", 1)[1] for c in creds[:3])
+        out.append(Reason("new-credential", f"holds {len(creds)} credential(s) the baseline did not ({shown})"))
+    if providers:
+        out.append(Reason("new-provider", f"uses provider(s) the baseline did not: {', '.join(providers)}"))
+    return out
+
+
+def fails_new(agent: Agent) -> bool:
+    """Does ``--fail-on new`` fail on this agent? New, or changed by a new key or provider; not approved."""
+    if agent.status in (Status.APPROVED, Status.DORMANT) or agent.change == Change.GONE:
+        return False
+    return agent.change == Change.NEW or (
+        agent.change == Change.CHANGED and any(r.code in ESCALATIONS for r in agent.reasons))
+
+
 def apply_baseline(current: Inventory, baseline: Inventory) -> Diff:
     """Mark every current agent new/changed/unchanged and append the baseline's gone agents."""
     d = diff(baseline, current)
     for a in d.new:
         a.change = Change.NEW
-    for _, a, _what in d.changed:
+    for old, a, _what in d.changed:
         a.change = Change.CHANGED
+        a.reasons = a.reasons + escalations(old, a)
     for a in d.unchanged:
         a.change = Change.UNCHANGED
     for a in d.gone:

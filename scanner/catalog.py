@@ -31,7 +31,8 @@ _PROVIDER_FIELDS = {
     "id": str, "name": str, "kind": str, "hostnames": list, "host_patterns": list, "keys": list,
     "env_vars": dict, "packages": dict, "models": list, "billing": dict, "ports": list,
     "ip_ranges": list, "paths": list, "process_names": list, "cmdline_patterns": list,
-    "admin_api": (str, dict, type(None)), "client_names": list,
+    "admin_api": (str, dict, type(None)), "client_names": list, "auth_headers": list, "key_arguments": list,
+    "client_modules": list,
 }
 # ``admin_api:`` of a provider: where its organisation admin API is and what it lists.
 _ADMIN_API_FIELDS = {
@@ -43,13 +44,17 @@ _KEY_FIELDS = {
     "context_only": bool, "console_url": (str, type(None)), "requires_usage": bool,
     "examples": list, "non_examples": list,
 }
-_FRAMEWORK_FIELDS = {"id": str, "name": str, "packages": dict, "imports": dict, "providers": list}
+_FRAMEWORK_FIELDS = {"id": str, "name": str, "packages": dict, "imports": dict, "providers": list,
+                     "calls_llm": bool, "client_imports": dict, "server_imports": dict}
 _TOOL_FIELDS = {
     "id": str, "name": str, "kind": str, "executables": list, "script_patterns": list,
     "packages": dict, "providers": list, "env_vars": list, "child_env": list, "runtime": (str, type(None)),
 }
 TOOL_RUNTIMES = ("python", "node")
 _REQUIRED = {"id", "name"}
+_AGENT_FILES_FIELDS = {"mcp_server_keys": list, "files": list}
+_AGENT_FILE_FIELDS = {"match": str, "roles": list, "tool": (str, type(None)), "provider": (str, type(None))}
+AGENT_FILE_ROLES = ("mcp-servers", "settings", "instructions", "runner")
 
 # ``billing:`` of a provider: one block per cloud, each with the fields below (all lists).
 # ``services``/``service_names``: every line of these services is this provider's spend;
@@ -126,6 +131,9 @@ class Provider:
     cmdline_patterns: list[str]
     admin_api: AdminApi | None
     client_names: list[str] = field(default_factory=list)  # boto3.client("bedrock-runtime")
+    auth_headers: list[str] = field(default_factory=list)  # lower-case request headers that carry the key
+    client_modules: list[str] = field(default_factory=list)  # Python modules whose client() takes client_names
+    key_arguments: list[str] = field(default_factory=list)  # SDK keyword arguments that take the key
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -160,6 +168,23 @@ class Framework:
     packages: dict[str, list[str]]
     imports: dict[str, list[str]]
     providers: list[str]
+    calls_llm: bool = False  # using what it exports calls a model
+    client_imports: dict[str, list[str]] = field(default_factory=dict)  # only these modules' names do
+    server_imports: dict[str, list[str]] = field(default_factory=dict)  # these names build an MCP server
+
+    def calls_model(self, language: str, module: str) -> bool:
+        """Does using a name imported from ``module`` call a model?"""
+        return self.calls_llm or _under_any(module, self.client_imports.get(language, ()), language)
+
+    def serves_mcp(self, language: str, module: str) -> bool:
+        """Does using a name imported from ``module`` build an MCP server?"""
+        return _under_any(module, self.server_imports.get(language, ()), language)
+
+
+def _under_any(module: str, prefixes: Iterable[str], language: str) -> bool:
+    """``module`` is one of ``prefixes`` or inside one (``a.b`` covers ``a.b.c``; JS ``x/`` covers ``x/y``)."""
+    sep = "." if language == "python" else "/"
+    return any(module == p or module.startswith(p if p.endswith(sep) else p + sep) for p in prefixes)
 
 
 @dataclass
@@ -178,6 +203,28 @@ class AgentTool:
     # The interpreter family the tool's scripts run on ("python" | "node"; None: any or a native
     # binary): `node /usr/local/bin/mcp-server-x` is never the Python MCP server.
     runtime: str | None = None
+
+
+@dataclass(frozen=True)
+class AgentFile:
+    """A repository file that configures, lists MCP servers for, or instructs coding agents."""
+
+    match: str  # a file name, or a path tail when it holds '/'; '*' matches within one segment
+    roles: tuple[str, ...]
+    tool: str | None = None
+    provider: str | None = None
+
+    @cached_property
+    def _regex(self) -> re.Pattern[str]:
+        return re.compile("(?:^|/)" + "[^/]*".join(re.escape(p) for p in self.match.split("*")) + r"\Z")
+
+    @cached_property
+    def _literal(self) -> str:
+        return max(self.match.split("*"), key=len)
+
+    def matches(self, rel: str) -> bool:
+        """Does the repository-relative posix path ``rel`` name this file?"""
+        return self._literal in rel and bool(self._regex.search(rel))
 
 
 @dataclass(frozen=True)
@@ -223,6 +270,14 @@ def _examples(key: dict[str, Any], regex: re.Pattern[str], where: str) -> tuple[
         if not regex.fullmatch(example):  # the value itself is not echoed: it could be a real key
             raise InputError(f"{where}: examples[{i}] does not match the format's regex")
     return out[0], out[1]
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    """A list of non-empty strings (None is an empty list)."""
+    items = list(value or [])
+    if not all(isinstance(v, str) and v for v in items):
+        raise InputError(f"{where}: every entry must be a non-empty string")
+    return items
 
 
 def _compile(pattern: str, where: str, flags: int = 0) -> re.Pattern[str]:
@@ -300,10 +355,16 @@ class Catalog:
     """Parsed, validated catalogue with the lookups detectors need, compiled once."""
 
     def __init__(self, providers: Sequence[Provider], frameworks: Sequence[Framework], tools: Sequence[AgentTool],
+                 agent_files: Sequence[AgentFile] = (), mcp_server_keys: Sequence[str] = (),
+                 llm_api_paths: Sequence[str] = (), ci_actions: dict[str, str] | None = None,
                  billing: dict[str, Any] | None = None):
         self.providers = {p.id: p for p in providers}
         self.frameworks = {f.id: f for f in frameworks}
         self.tools = {t.id: t for t in tools}
+        self.agent_files = list(agent_files)
+        self.mcp_server_keys = tuple(mcp_server_keys)
+        self.llm_api_paths = tuple(llm_api_paths)
+        self.ci_actions = dict(ci_actions or {})  # GitHub Actions `uses:` name -> agent_tools id it runs
         billing = billing or {}
         self.billing_exports: dict[str, ExportSchema] = billing.get("exports", {})
         self.owner_tags: tuple[str, ...] = tuple(billing.get("owner_tags", ()))
@@ -323,8 +384,21 @@ class Catalog:
         frameworks: dict[str, Framework] = {}
         tools: dict[str, AgentTool] = {}
         billing: dict[str, Any] = {"exports": {}, "owner_tags": []}
+        agent_files: dict[str, AgentFile] = {}
+        server_keys: list[str] = []
+        api_paths: list[str] = []
+        ci_actions: dict[str, str] = {}
         for name, doc in docs:
             data = cls._parse(name, doc)
+            for i, entry in enumerate(data.get("ci_actions") or []):
+                e = _check_fields(entry, {"uses": str, "tool": str}, f"{name}: ci_actions[{i}]")
+                if not e.get("uses") or not e.get("tool"):
+                    raise InputError(f"{name}: ci_actions[{i}]: needs 'uses' and 'tool'")
+                ci_actions[e["uses"]] = e["tool"]
+            paths = _strings(data.get("llm_api_paths"), f"{name}: llm_api_paths")
+            if any(not p.startswith("/") for p in paths):
+                raise InputError(f"{name}: llm_api_paths: every path must start with '/'")
+            api_paths += [p for p in paths if p not in api_paths]
             for i, entry in enumerate(data.get("providers") or []):
                 p = cls._provider(entry, f"{name}: providers[{i}]")
                 providers[p.id] = p
@@ -336,7 +410,21 @@ class Catalog:
                 tools[t.id] = t
             if data.get("billing_exports") is not None:
                 cls._billing_exports(data["billing_exports"], f"{name}: billing_exports", billing)
-        return cls(list(providers.values()), list(frameworks.values()), list(tools.values()), billing)
+            if data.get("agent_files") is not None:
+                keys, files = cls._agent_files(data["agent_files"], f"{name}: agent_files")
+                server_keys = keys or server_keys
+                for f in files:  # an entry with the same match replaces the earlier one
+                    agent_files[f.match] = f
+        for uses, tool in ci_actions.items():
+            if tool not in tools:
+                raise InputError(f"ci_actions ({uses}): unknown tool '{tool}' (not an agent_tools id)")
+        for where, f in agent_files.items():
+            if f.tool is not None and f.tool not in tools:
+                raise InputError(f"agent_files ({where}): unknown tool '{f.tool}' (not an agent_tools id)")
+            if f.provider is not None and f.provider not in providers:
+                raise InputError(f"agent_files ({where}): unknown provider '{f.provider}'")
+        return cls(list(providers.values()), list(frameworks.values()), list(tools.values()),
+                   list(agent_files.values()), server_keys, api_paths, ci_actions, billing)
 
     @staticmethod
     def _parse(name: str, text: str) -> dict[str, Any]:
@@ -348,7 +436,8 @@ class Catalog:
             raise InputError(f"{name}:{line} invalid YAML: {getattr(exc, 'problem', exc)}") from None
         if not isinstance(data, dict):
             raise InputError(f"{name}: expected a mapping with 'providers', 'frameworks' or 'agent_tools'")
-        unknown = set(data) - {"schema_version", "providers", "frameworks", "agent_tools", "billing_exports"}
+        unknown = set(data) - {"schema_version", "providers", "frameworks", "agent_tools", "agent_files", "llm_api_paths",
+                               "ci_actions", "billing_exports"}
         if unknown:
             raise InputError(f"{name}: unknown top-level field '{sorted(unknown)[0]}'")
         return data
@@ -395,7 +484,10 @@ class Catalog:
             paths=list(e.get("paths") or []), process_names=list(e.get("process_names") or []),
             cmdline_patterns=list(e.get("cmdline_patterns") or []),
             admin_api=_admin_api(e.get("admin_api"), keys, list(env.get("keys") or []), f"{where}: admin_api"),
-            client_names=list(e.get("client_names") or []), raw=e,
+            client_names=list(e.get("client_names") or []),
+            client_modules=_strings(e.get("client_modules"), f"{where}: client_modules"),
+            auth_headers=[str(h).lower() for h in _strings(e.get("auth_headers"), f"{where}: auth_headers")],
+            key_arguments=_strings(e.get("key_arguments"), f"{where}: key_arguments"), raw=e,
         )
 
     @staticmethod
@@ -431,6 +523,11 @@ class Catalog:
             packages={k: list(v or []) for k, v in (e.get("packages") or {}).items()},
             imports={k: list(v or []) for k, v in (e.get("imports") or {}).items()},
             providers=list(e.get("providers") or []),
+            calls_llm=bool(e.get("calls_llm", False)),
+            client_imports={k: _strings(v, f"{where}: client_imports.{k}")
+                            for k, v in (e.get("client_imports") or {}).items()},
+            server_imports={k: _strings(v, f"{where}: server_imports.{k}")
+                            for k, v in (e.get("server_imports") or {}).items()},
         )
 
     @staticmethod
@@ -447,6 +544,23 @@ class Catalog:
             providers=list(e.get("providers") or []), env_vars=list(e.get("env_vars") or []),
             child_env=list(e.get("child_env") or []), runtime=e.get("runtime"),
         )
+
+    @staticmethod
+    def _agent_files(entry: Any, where: str) -> tuple[list[str], list[AgentFile]]:
+        e = _check_fields(entry, _AGENT_FILES_FIELDS, where)
+        keys = _strings(e.get("mcp_server_keys"), f"{where}: mcp_server_keys")
+        files = []
+        for i, f in enumerate(e.get("files") or []):
+            at = f"{where}: files[{i}]"
+            f = _check_fields(f, _AGENT_FILE_FIELDS, at)
+            if not f.get("match"):
+                raise InputError(f"{at}: missing required field 'match'")
+            roles = _strings(f.get("roles"), f"{at}: roles")
+            bad = sorted(set(roles) - set(AGENT_FILE_ROLES))
+            if not roles or bad:
+                raise InputError(f"{at}: roles must be some of {', '.join(AGENT_FILE_ROLES)}")
+            files.append(AgentFile(f["match"], tuple(roles), f.get("tool"), f.get("provider")))
+        return keys, files
 
     # ---- lookups -------------------------------------------------------------------
 
@@ -524,6 +638,39 @@ class Catalog:
                 for name in names:
                     out.setdefault(name, EnvVar(name, p.id, role))
         return out
+
+    @cached_property
+    def auth_headers(self) -> tuple[str, ...]:
+        """Every request header that carries a provider key (lower case, sorted)."""
+        return tuple(sorted({h for p in self.providers.values() for h in p.auth_headers}))
+
+    @cached_property
+    def key_arguments(self) -> tuple[str, ...]:
+        """SDK keyword arguments, beyond the usual ``api_key``, that take a provider key."""
+        return tuple(sorted({a for p in self.providers.values() for a in p.key_arguments}))
+
+    def is_llm_api_path(self, path: str) -> bool:
+        """Does a URL path ask a model for output (``/v1/chat/completions``, ``/api/generate``, …)?"""
+        return any(path == p or path.startswith(p + "/") or path.endswith(p) for p in self.llm_api_paths)
+
+    def agent_files_for(self, rel: str) -> list[AgentFile]:
+        """The ``agent_files`` entries that name the repository path ``rel``."""
+        by_name, globbed = self._agent_file_index
+        base = rel.rsplit("/", 1)[-1]
+        return [f for f in by_name.get(base, []) + globbed if f.matches(rel)]
+
+    @cached_property
+    def _agent_file_index(self) -> tuple[dict[str, list[AgentFile]], list[AgentFile]]:
+        """Entries by their file name (checked first: every scanned file asks), and those with a glob in it."""
+        by_name: dict[str, list[AgentFile]] = {}
+        globbed = []
+        for f in self.agent_files:
+            last = f.match.rsplit("/", 1)[-1]
+            if "*" in last:
+                globbed.append(f)
+            else:
+                by_name.setdefault(last, []).append(f)
+        return by_name, globbed
 
     @cached_property
     def _host_exact(self) -> dict[str, str]:

@@ -3,7 +3,12 @@
 Progress and logs go to stderr; stdout carries only the report, so
 ``shadow-agents scan -f json | jq`` always works. Exit codes: 0 no violation,
 1 agents at or above ``--fail-on``, 2 usage/config/input error, 3 incomplete scan
-with ``--strict``.
+with ``--strict``, 141 when the reader of stdout went away (``| head``).
+
+Nothing leaves the process unguarded: reports are written through
+:func:`scanner.output.open_output`, ``sys.stdout``/``sys.stderr`` are guarded streams
+from :func:`main` on, and every message to people goes through :func:`_say` — one
+scrubbed, printable line.
 """
 
 from __future__ import annotations
@@ -20,12 +25,15 @@ from typing import Any, Callable, List, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from scanner import __version__, redact, stopping
+from scanner import __version__, redact, safetext, stopping
+from scanner.baseline import fails_new
 from scanner.config import FAIL_ON_EXTRA, ScanConfig, parse_set_options, resolve
 from scanner.errors import UserError
 from scanner.model import Change, Inventory, Status
-from scanner.output import open_output
+from scanner.output import (EXIT_PIPE_CLOSED, KINDS, STDOUT_NAMES, OutputClosed, install_std_streams, open_output,
+                            terminal_stderr, would_replace)
 from scanner.plugins import format_for_extension, load_format, report_entry_points, unknown_name
 from scanner.stopping import Terminated
 
@@ -42,23 +50,33 @@ app = typer.Typer(
 registry_app = typer.Typer(help="Create and validate the approved-agent registry.", no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
 
-err = Console(stderr=True, highlight=False)
+# soft_wrap: a message is one line however long; when stderr is not a terminal rich would
+# otherwise wrap it at 80 columns
+err = Console(file=terminal_stderr(), highlight=False, soft_wrap=True)
 log = logging.getLogger("shadow_agents")
 
 
-class _ScrubFilter(logging.Filter):
-    """Last line of defence: no log record leaves with a key in it."""
+def _say(message: str, prefix: str = "", style: str = "") -> None:
+    """The one printer of messages for people (errors, notes, the summary): scrubbed, printable,
+    one line, never parsed as markup."""
+    line = Text()
+    if prefix:
+        line.append(f"{prefix}:", style=style)
+        line.append(" ")
+    line.append(safetext.one_line(redact.scrub(str(message))))
+    err.print(line)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact.scrub(record.getMessage())
-        record.args = ()
-        return True
+
+class _SafeFormatter(logging.Formatter):
+    """Log lines are scrubbed and printable, tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return safetext.printable(redact.scrub(super().format(record)))
 
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    handler.addFilter(_ScrubFilter())
+    handler.setFormatter(_SafeFormatter("%(levelname)s %(message)s"))
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING)
     log.propagate = False
@@ -90,10 +108,17 @@ def _choose_format(fmt: str | None, output: str | None) -> str:
     return "table" if sys.stdout.isatty() else "json"
 
 
-def _render(inventory: Inventory, fmt: str, output: str | None) -> None:
+def _render(inventory: Inventory, fmt: str, path: str | None) -> None:
     formatter = load_format(fmt)  # validates the name before anything is written
-    with open_output(output) as stream:
-        formatter.render(inventory, stream)
+    kind = getattr(formatter, "output_kind", "text")
+    with open_output(path, kind if kind in KINDS else "text") as stream:
+        formatter.render(redact.scrub_inventory(inventory), stream)
+
+
+def _emit(text: str, kind: str = "text") -> None:
+    """Command output that is not a report (diff, lists, schema): through the same guard."""
+    with open_output(None, kind) as stream:
+        stream.write(text if text.endswith("\n") or not text else text + "\n")
 
 
 def _exit_code(inventory: Inventory, fail_on: str, strict: bool) -> int:
@@ -101,11 +126,11 @@ def _exit_code(inventory: Inventory, fail_on: str, strict: bool) -> int:
         return EXIT_ERROR
     if strict and not inventory.complete:
         return EXIT_INCOMPLETE
-    active = [a for a in inventory.agents if a.change != Change.GONE]
+    active = [a for a in inventory.agents if a.change != Change.GONE and a.is_agent]  # MCP servers: counted apart
     if fail_on == "none":
         return EXIT_OK
     if fail_on == "new":
-        bad = [a for a in active if a.change == Change.NEW and a.status not in (Status.APPROVED, Status.DORMANT)]
+        bad = [a for a in active if fails_new(a)]  # new, or changed by a new key or provider
     else:
         threshold = Status(fail_on).rank
         bad = [a for a in active if a.status.rank >= threshold]
@@ -121,26 +146,33 @@ def _check_fail_on(value: str, has_baseline: bool) -> None:
 
 
 def _guarded(fn: Callable[[], int]) -> None:
-    """Run a command body: UserError → one line + exit 2; unexpected errors never print a traceback."""
+    """Run a command body: UserError → one line + exit 2; unexpected errors never print a traceback;
+    a closed stdout ends quietly (141)."""
+    raise typer.Exit(_run_guarded(fn))
+
+
+def _run_guarded(fn: Callable[[], Any]) -> int:
     try:
         code = fn()
+        sys.stdout.flush()  # a full disk or a closed pipe is reported here, not at exit
+        return code if isinstance(code, int) else EXIT_OK
+    except OutputClosed:
+        return EXIT_PIPE_CLOSED
     except UserError as exc:
-        err.print(f"[red]error:[/] {redact.scrub(str(exc))}", markup=True, highlight=False)
-        raise typer.Exit(EXIT_ERROR) from None
+        _say(str(exc), "error", "red")
+        return EXIT_ERROR
     except KeyboardInterrupt:
-        err.print("interrupted")
-        raise typer.Exit(130) from None
+        _say("interrupted")
+        return 130
     except Terminated as stop:
-        err.print(f"stopped by {stop.name}", highlight=False)
-        raise typer.Exit(stop.exit_code) from None
+        _say(f"stopped by {stop.name}")
+        return stop.exit_code
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:  # a bug: say so briefly, details only with --verbose
         log.debug("internal error", exc_info=True)
-        err.print(f"[red]internal error:[/] {type(exc).__name__}: {redact.scrub(str(exc))} "
-                  "(rerun with --verbose for details)", markup=True, highlight=False)
-        raise typer.Exit(EXIT_ERROR) from None
-    raise typer.Exit(code)
+        _say(f"{type(exc).__name__}: {exc} (rerun with --verbose for details)", "internal error", "red")
+        return EXIT_ERROR
 
 
 SCAN_EPILOG = """Examples:
@@ -264,10 +296,10 @@ def _report_config(cfg: ScanConfig) -> None:
         return
     for f in cfg.config_files:
         if f["trust"] == "implicit":
-            err.print(f"note: using {f['path']} found in the current directory; it can only widen the scan "
-                      "(pass --config to trust a file)", highlight=False)
+            _say(f"using {f['path']} found in the current directory; it can only widen the scan "
+                 "(pass --config to trust a file)", "note")
     for line in cfg.refused:
-        err.print(f"warning: {line}", highlight=False)
+        _say(line, "warning", "yellow")
 
 
 def _scan(cfg: ScanConfig) -> int:
@@ -281,12 +313,12 @@ def _scan(cfg: ScanConfig) -> int:
     progress = RichProgress(err) if live else NoProgress()
     inventory = run_scan(cfg, progress=progress)
     _render(inventory, fmt, cfg.output)
-    if not cfg.quiet and not (fmt == "table" and cfg.output in (None, "-")):
+    if not cfg.quiet and not (fmt == "table" and cfg.output in STDOUT_NAMES):
         from reports.base import summary_line
-        err.print(summary_line(inventory), highlight=False)
+        _say(summary_line(inventory))
     for c in inventory.coverage:
         if c.input_error:
-            err.print(f"[red]error:[/] {c.detector}: {c.reason}", markup=True, highlight=False)
+            _say(f"{c.detector}: {c.reason}", "error", "red")
     if not cfg.registry and not cfg.quiet and err.is_terminal:
         err.print("hint: no registry given, so every agent is shadow. Start one from this scan:\n"
                   "  shadow-agents scan -f json -o scan.json && shadow-agents registry init --from scan.json -o agents.yaml",
@@ -326,6 +358,7 @@ def diff(
         if format not in ("text", "json"):
             raise unknown_name("diff format", format, ["text", "json"])
         d = diff_inventories(load_inventory(old), load_inventory(new))
+        one = safetext.one_line  # a name with a line break must not forge a line of the diff
         if format == "json":
             doc = {
                 "new": [{"id": a.id, "name": a.name, "status": a.status.value} for a in d.new],
@@ -333,15 +366,15 @@ def diff(
                 "changed": [{"id": b.id, "previous_id": a.id, "name": b.name, "changes": what} for a, b, what in d.changed],
                 "unchanged": [a.id for a in d.unchanged],
             }
-            typer.echo(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False))
+            _emit(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False), "json")
         else:
-            for a in d.new:
-                typer.echo(f"+ new      {a.name} [{a.status.value}] {a.id}")
-            for a in d.gone:
-                typer.echo(f"- gone     {a.name} [{a.status.value}] {a.id}")
-            for _, b, what in d.changed:
-                typer.echo(f"~ changed  {b.name} [{b.status.value}] {b.id}: {'; '.join(what)}")
-            typer.echo(f"{len(d.new)} new, {len(d.gone)} gone, {len(d.changed)} changed, {len(d.unchanged)} unchanged")
+            lines = [f"+ new      {one(a.name)} [{a.status.value}] {a.id}" for a in d.new]
+            lines += [f"- gone     {one(a.name)} [{a.status.value}] {a.id}" for a in d.gone]
+            lines += [f"~ changed  {one(b.name)} [{b.status.value}] {b.id}: {one('; '.join(what))}"
+                      for _, b, what in d.changed]
+            lines.append(f"{len(d.new)} new, {len(d.gone)} gone, {len(d.changed)} changed, "
+                         f"{len(d.unchanged)} unchanged")
+            _emit("\n".join(lines))
         return EXIT_VIOLATION if exit_code and (d.new or d.gone or d.changed) else EXIT_OK
 
     _guarded(body)
@@ -378,29 +411,35 @@ def detectors(as_json: bool = typer.Option(False, "--json", help="Machine-readab
         from scanner.pipeline import list_detectors
         infos = list_detectors()
         if as_json:
-            typer.echo(json.dumps([{"name": i.name, "description": i.description, "default": i.default,
-                                    "offline": i.offline, "available": i.available, "why_not": i.why_not or None,
-                                    "options": [_option_doc(o) for o in i.options.values()]}
-                                   for i in infos], indent=2))
+            _emit(json.dumps([{"name": i.name, "description": i.description, "default": i.default,
+                               "offline": i.offline, "available": i.available, "why_not": i.why_not or None,
+                               "options": [_option_doc(o) for o in i.options.values()]}
+                              for i in infos], indent=2), "json")
             return EXIT_OK
         table = Table("Detector", "Default", "Available here", "Description")
         for i in infos:
             avail = "yes" if i.available else f"no: {i.why_not}"
-            table.add_row(i.name, "yes" if i.default and i.offline else "no", avail, i.description)
-        out = Console()
-        out.print(table)
-        for i in infos:
-            if not i.options:
-                continue
-            out.print(f"\n{i.name} options (--set {i.name}.OPTION=VALUE, or [detectors.{i.name}] in a config file):",
-                      highlight=False, markup=False)
-            for o in i.options.values():
-                flag = f" {o.flag}" if o.flag else ""
-                default = "" if o.default is None else f", default {o.display_default()}"
-                out.print(f"  {o.name}{flag} ({o.describe_type()}{default}): {o.help}", highlight=False, markup=False)
+            table.add_row(*map(_cell, (i.name, "yes" if i.default and i.offline else "no", avail, i.description)))
+        with open_output(None, "terminal") as stream:
+            out = Console(file=stream)
+            out.print(table)
+            for i in infos:
+                if not i.options:
+                    continue
+                out.print(_cell(f"\n{i.name} options (--set {i.name}.OPTION=VALUE, or [detectors.{i.name}] "
+                                "in a config file):"))
+                for o in i.options.values():
+                    flag = f" {o.flag}" if o.flag else ""
+                    default = "" if o.default is None else f", default {o.display_default()}"
+                    out.print(_cell(f"  {o.name}{flag} ({o.describe_type()}{default}): {o.help}"))
         return EXIT_OK
 
     _guarded(body)
+
+
+def _cell(value: object) -> Text:
+    """Text for a rich table or line on stdout: scrubbed, printable, never markup."""
+    return Text(safetext.printable(redact.scrub(str(value))))
 
 
 def _option_doc(opt: Any) -> dict[str, Any]:
@@ -413,12 +452,14 @@ def formats() -> None:
     """List report formats."""
 
     def body() -> int:
+        lines = []
         for name, ep in report_entry_points().items():
             try:
                 cls = ep.load()
-                typer.echo(f"{name:<10} {', '.join(cls.extensions):<16} {cls.description}")
+                lines.append(f"{name:<10} {', '.join(cls.extensions):<16} {cls.description}")
             except Exception as exc:
-                typer.echo(f"{name:<10} {'':<16} cannot load: {type(exc).__name__}: {exc}")
+                lines.append(f"{name:<10} {'':<16} cannot load: {type(exc).__name__}: {safetext.one_line(str(exc))}")
+        _emit("\n".join(lines))
         return EXIT_OK
 
     _guarded(body)
@@ -427,21 +468,30 @@ def formats() -> None:
 @app.command(epilog="Example:\n\n  shadow-agents schema > inventory.schema.json")
 def schema() -> None:
     """Print the JSON Schema of the JSON report."""
-    from importlib import resources
-    typer.echo(resources.files("scanner.data").joinpath("inventory.schema.json").read_text(encoding="utf-8"), nl=False)
+
+    def body() -> int:
+        from importlib import resources
+        _emit(resources.files("scanner.data").joinpath("inventory.schema.json").read_text(encoding="utf-8"), "json")
+        return EXIT_OK
+
+    _guarded(body)
 
 
 @registry_app.command("init", epilog="Example:\n\n  shadow-agents scan -f json -o scan.json\n\n  shadow-agents registry init --from scan.json -o agents.yaml")
 def registry_init(
     from_scan: Path = typer.Option(..., "--from", help="A JSON inventory saved by `scan -f json`."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Where to write the registry (default stdout)."),
+    force: bool = typer.Option(False, "--force", help="Replace the output file if it exists."),
 ) -> None:
     """Write a starter registry with one commented record per agent found."""
 
     def body() -> int:
         from scanner.pipeline import load_inventory
         from scanner.registry_init import starter_registry
-        text = starter_registry(load_inventory(from_scan), dt.date.today())
+        if would_replace(output) and not force:
+            raise UserError(f"{output} already exists; use --force to replace it, "
+                            f"or `registry add` to append one agent to it")
+        text = starter_registry(redact.scrub_inventory(load_inventory(from_scan)), dt.date.today())
         with open_output(output) as stream:
             stream.write(text)
         return EXIT_OK
@@ -466,7 +516,7 @@ def registry_add(
         text = add_record(registry, agent, dt.date.today(), owner, purpose)
         with open_output(str(registry)) as stream:
             stream.write(text)
-        err.print(f"added {agent.name} ({agent.id}) to {registry}", highlight=False)
+        _say(f"added {agent.name} ({agent.id}) to {registry}")
         return EXIT_OK
 
     _guarded(body)
@@ -484,11 +534,10 @@ def registry_check(file: Path = typer.Argument(..., help="Registry file to valid
         today = dt.date.today()
         for record in reg.records:
             for r in check_record(record, Agent(id="", name=record.name, identity=[], findings=[]), today):
-                err.print(f"note: {record.where()}: {r.message}", highlight=False)
+                _say(f"{record.where()}: {r.message}", "note")
             if not record.patterns and not record.tags:
-                err.print(f"note: {record.where()}: record {record.id} has no 'match' entries, so nothing can match it",
-                          highlight=False)
-        typer.echo(f"{file}: ok, {len(reg)} record{'s' if len(reg) != 1 else ''}")
+                _say(f"{record.where()}: record {record.id} has no 'match' entries, so nothing can match it", "note")
+        _emit(safetext.one_line(f"{file}: ok, {len(reg)} record{'s' if len(reg) != 1 else ''}"))
         return EXIT_OK
 
     _guarded(body)
@@ -511,13 +560,13 @@ def pre_commit(
         result = run_hook(files or [], catalog or [], timeout)
         cwd = Path.cwd()
         for line in describe(result):
-            err.print(redact.scrub(_relative_to(line, cwd)), highlight=False, markup=False)
+            _say(_relative_to(line, cwd))
         if result.keys:
-            err.print(f"{len(result.keys)} LLM key{'s' if len(result.keys) != 1 else ''} in the files to commit: "
-                      "remove them (and revoke them if they were ever pushed)", highlight=False)
+            _say(f"{len(result.keys)} LLM key{'s' if len(result.keys) != 1 else ''} in the files to commit: "
+                 "remove them (and revoke them if they were ever pushed)")
         if fail_on_agents and result.agents:
-            err.print(f"{result.agents} unregistered LLM agent{'s' if result.agents != 1 else ''} in these files; "
-                      "run `shadow-agents scan` for details", highlight=False)
+            _say(f"{result.agents} unregistered LLM agent{'s' if result.agents != 1 else ''} in these files; "
+                 "run `shadow-agents scan` for details")
         return EXIT_VIOLATION if result.failed(fail_on_agents) else EXIT_OK
 
     _guarded(body)
@@ -539,23 +588,25 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
         core = installation_checks()
         health = detector_health()
         if as_json:
-            typer.echo(json.dumps({
+            _emit(json.dumps({
                 "version": version_line(),
                 "installation": [c.__dict__ for c in core],
                 "detectors": [{"name": h.name, "default": h.default, "runs": h.runs, "full": h.full,
                                "checks": [c.__dict__ for c in h.checks]} for h in health],
-            }, indent=2, sort_keys=True))
+            }, indent=2, sort_keys=True), "json")
         else:
-            out = Console()
-            out.print(version_line(), highlight=False, markup=False)
             table = Table("Detector", "Check", "", "Detail", "What to do")
             for c in core:
-                table.add_row("-", c.name, "ok" if c.ok else "NO", c.detail, c.fix)
+                table.add_row(*map(_cell, ("-", c.name, "ok" if c.ok else "NO", c.detail, c.fix)))
             for h in health:
                 for i, c in enumerate(h.checks):
                     name = (h.name + (" (default)" if h.default else "")) if i == 0 else ""
-                    table.add_row(name, c.name, "ok" if c.ok else ("NO" if c.required else "limited"), c.detail, c.fix)
-            out.print(table)
+                    table.add_row(*map(_cell, (name, c.name, "ok" if c.ok else ("NO" if c.required else "limited"),
+                                               c.detail, c.fix)))
+            with open_output(None, "terminal") as stream:
+                out = Console(file=stream)
+                out.print(_cell(version_line()))
+                out.print(table)
         fine = all(c.ok for c in core) and all(h.full for h in health if h.default)
         return EXIT_OK if fine else EXIT_VIOLATION
 
@@ -571,22 +622,43 @@ def _invokes_scan(args: list[str]) -> bool:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: every stream guarded, every way out one line and an exit code,
+    and no worker process outliving the command (SIGTERM and SIGHUP end it like Ctrl-C)."""
+    install_std_streams()
+    stopping.install()
+    code = _run_guarded(_start)
+    try:
+        stopping.leave(code)
+    except (OutputClosed, UserError):  # its last flush of a stream that already failed
+        pass
+    sys.exit(code)
+
+
+def _start() -> int:
     from scanner.installation import foreign_packages
     problems = foreign_packages()
     if problems and sys.argv[1:2] != ["doctor"]:
-        err.print(f"error: this shadow-agents installation is not whole: {'; '.join(problems)}. Install it in its own "
-                  "environment: pipx install shadow-agent-scanner", highlight=False, markup=False)
-        raise SystemExit(EXIT_ERROR)
+        raise UserError(f"this shadow-agents installation is not whole: {'; '.join(problems)}. Install it in its own "
+                        "environment: pipx install shadow-agent-scanner")
     _register_scan(with_detector_flags=_invokes_scan(sys.argv[1:]))
-    stopping.install()
+    return _run_app()
+
+
+def _run_app() -> int:
     try:
-        app()
-    except SystemExit as exc:
-        stopping.leave(exc.code if isinstance(exc.code, int) else EXIT_ERROR if exc.code else EXIT_OK)
-        raise
-    except Terminated as stop:  # arrived outside a command body (while parsing, say)
-        err.print(f"stopped by {stop.name}", highlight=False)
-        stopping.leave(stop.exit_code)
-        raise SystemExit(stop.exit_code) from None
+        return app(standalone_mode=False) or EXIT_OK
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        _say("aborted", "error", "red")
+        return EXIT_ERROR
+    except Exception as exc:
+        if not (hasattr(exc, "exit_code") and hasattr(exc, "format_message")):  # not a usage error
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":  # typer has shown the help already
+            return int(getattr(exc, "exit_code", EXIT_ERROR))
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _say(exc.format_message() + hint, "error", "red")
+        return int(getattr(exc, "exit_code", EXIT_ERROR))
 

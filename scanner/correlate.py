@@ -1,7 +1,13 @@
-"""Findings → Agents: union of findings that share a strong identity key.
+"""Findings → inventory items: union of findings that share a strong identity key.
 
 Weak keys (owner, host) are kept on the agent but never join two groups, so one
 person's ten bots, or ten services on one host, stay ten agents.
+
+A group becomes an item only when it holds call-capable evidence (see
+``model.FINDING_KINDS``): an agent if any finding forms one, else an MCP server. A group of
+descriptive findings alone (model names, dependencies, imports, anything only in tests,
+docs or comments) is no item: its findings stay in the inventory, attached to nothing.
+An item lists its findings strongest first.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from collections import defaultdict
 from typing import Iterable
 
 from scanner import identity, keyhints
-from scanner.model import Agent, Finding, stable_hash, unique_sorted
+from scanner.model import Agent, Finding, ItemKind, stable_hash, unique_sorted
 
 
 class _UnionFind:
@@ -47,7 +53,25 @@ def correlate(findings: Iterable[Finding]) -> list[Agent]:
     groups: dict[int, list[Finding]] = defaultdict(list)
     for i, f in enumerate(items):
         groups[uf.find(i)].append(f)
-    return [build_agent(group) for group in groups.values()]
+    agents = []
+    for group in groups.values():
+        kind = item_kind(group)
+        if kind is not None:
+            agents.append(build_agent(group, kind))
+    return agents
+
+
+def item_kind(group: list[Finding]) -> ItemKind | None:
+    """An agent if any finding forms one, else an MCP server if one forms that, else nothing."""
+    formed = {f.forms for f in group}
+    if ItemKind.AGENT in formed:
+        return ItemKind.AGENT
+    return ItemKind.MCP_SERVER if ItemKind.MCP_SERVER in formed else None
+
+
+def strongest_first(group: list[Finding]) -> list[Finding]:
+    """Forming evidence first, then by the kind's strength and the finding's confidence; id breaks ties."""
+    return sorted(group, key=lambda f: (tuple(-x for x in f.strength), f.id))
 
 
 def anchor_key(keys: Iterable[str]) -> str | None:
@@ -56,7 +80,8 @@ def anchor_key(keys: Iterable[str]) -> str | None:
     return min(strong, key=lambda k: (identity.anchor_rank(k), k)) if strong else None
 
 
-def build_agent(group: list[Finding]) -> Agent:
+def build_agent(group: list[Finding], kind: ItemKind = ItemKind.AGENT) -> Agent:
+    group = strongest_first(group)
     keys = unique_sorted(k for f in group for k in f.identity)
     anchor = anchor_key(keys) or f"finding:{group[0].id}"
     spend: dict[str, float] = {}
@@ -69,7 +94,7 @@ def build_agent(group: list[Finding]) -> Agent:
         id=stable_hash(anchor, length=12),
         name=identity.describe(anchor),
         identity=keys,
-        findings=sorted(f.id for f in group),
+        findings=[f.id for f in group],
         providers=unique_sorted(f.provider for f in group),
         models=unique_sorted(f.model for f in group),
         owners=unique_sorted(k.split(":", 1)[1] for k in keys if identity.key_type(k) == "owner"),
@@ -79,4 +104,5 @@ def build_agent(group: list[Finding]) -> Agent:
         first_seen=seen[0] if seen else None,
         last_seen=seen[-1] if seen else None,
         spend=spend,
+        kind=kind,
     )

@@ -68,6 +68,114 @@ class CoverageStatus(str, Enum):
     FAILED = "failed"
 
 
+class ItemKind(str, Enum):
+    """What an inventory item is: a program that calls LLMs, or an MCP server (tools for agents)."""
+
+    AGENT = "agent"
+    MCP_SERVER = "mcp-server"
+
+
+class Evidence(str, Enum):
+    """Whether a finding can call an LLM (and so forms an item) or only describes one."""
+
+    CALL = "call-capable"
+    DESCRIPTIVE = "descriptive"
+
+
+# Where evidence sits in a source tree (``Finding.place``; runtime findings have none).
+PLACES = ("code", "example", "config", "ci", "test", "docs", "comment")
+
+
+@dataclass(frozen=True)
+class FindingKind:
+    """What one kind of finding is worth. The one table of them is :data:`FINDING_KINDS`."""
+
+    name: str
+    evidence: Evidence
+    strength: int  # orders an item's evidence, strongest first; severity reads it too (see risk.py)
+    summary: str
+    forms: ItemKind = ItemKind.AGENT  # the item call-capable evidence of this kind forms
+    places: frozenset[str] = frozenset({"code", "example"})  # where it is call-capable; () = anywhere
+    runtime: bool = False  # also call-capable with no place: seen at run time (a process, a packet)
+
+    def forms_item(self, place: str | None) -> ItemKind | None:
+        """The item a finding of this kind at ``place`` forms, or None when it only describes.
+
+        A place-bound kind seen with no place (an SDK installed in a running program's
+        environment) describes; only the kinds seen at run time form an item there.
+        """
+        if self.evidence is Evidence.DESCRIPTIVE:
+            return None
+        if not self.places:
+            return self.forms
+        if place is None:
+            return self.forms if self.runtime else None
+        return self.forms if place in self.places else None
+
+
+KEY, RUNTIME, CODE, CONFIG, HINT = 100, 90, 70, 50, 30  # strength tiers
+
+
+def _kinds(*kinds: FindingKind) -> dict[str, FindingKind]:
+    return {k.name: k for k in kinds}
+
+
+_CALL, _DESC = Evidence.CALL, Evidence.DESCRIPTIVE
+_ANYWHERE: frozenset[str] = frozenset()
+FINDING_KINDS: dict[str, FindingKind] = _kinds(
+    # A key is a key wherever it sits.
+    FindingKind("credential", _CALL, KEY, "an API key or token", places=_ANYWHERE),
+    FindingKind("provider-key", _CALL, KEY, "a key listed by a provider's admin API", places=_ANYWHERE),
+    FindingKind("billing-line", _CALL, RUNTIME + 5, "billed LLM usage", places=_ANYWHERE),
+    # Listed by a provider's or cloud's admin API: keys, their use, deployed model resources.
+    FindingKind("listed-api-key", _CALL, KEY - 5, "a key the provider's admin API lists", places=_ANYWHERE),
+    FindingKind("provider-usage", _CALL, RUNTIME + 5, "a listed key's use of a model, reported by the provider",
+                places=_ANYWHERE),
+    FindingKind("azure-openai-account", _CALL, RUNTIME, "an Azure OpenAI / AI services account", places=_ANYWHERE),
+    FindingKind("azure-openai-deployment", _CALL, RUNTIME, "a model deployed in an Azure OpenAI account",
+                places=_ANYWHERE),
+    # Seen at run time: a process, a connection, a request.
+    *(FindingKind(k, _CALL, RUNTIME, text, places=_ANYWHERE) for k, text in (
+        ("process", "an agent tool or program running"),
+        ("connection", "a connection to a provider from a running process"),
+        ("local-model-server", "a local model server running or called"),
+        ("http-request", "an HTTP request to a model API"),
+        ("tls-sni", "a TLS connection naming a provider"), ("quic-sni", "a QUIC connection naming a provider"),
+        ("ech", "an encrypted-ClientHello connection attributed to a provider"),
+        ("dns", "a DNS lookup of a provider"), ("dns-attributed", "a connection to an address DNS gave a provider"),
+        ("ip-range", "a connection into a provider's published range"), ("connect", "a proxy CONNECT to a provider"),
+        ("proxy-log", "a proxy log entry for a provider"),
+        ("tls-certificate", "a TLS connection to a server whose certificate names a provider"))),
+    # In a source tree: calls made by the program's own code (not its tests, docs or comments).
+    FindingKind("sdk-usage", _CALL, CODE + 10, "an LLM client constructed or an SDK call made in code"),
+    FindingKind("framework", _CALL, CODE + 5, "a framework that calls models, used in code"),
+    FindingKind("endpoint", _CALL, CODE, "a provider API endpoint used by code, or an LLM client given a base URL"),
+    FindingKind("local-llm-use", _CALL, CODE - 5, "code that imports this repository's own code that calls LLMs"),
+    FindingKind("ci-workflow", _CALL, CODE, "a CI job running an agent tool", places=frozenset({"ci"})),
+    FindingKind("runner-config", _CALL, CODE, "a config that a tool runs against models (eval providers)",
+                places=frozenset({"config", "code", "example", "ci"})),
+    FindingKind("mcp-server", _CALL, CONFIG, "an MCP server configured, implemented or running",
+                forms=ItemKind.MCP_SERVER, places=frozenset({"config", "code", "example"}), runtime=True),
+    # Describe an item that the kinds above formed; never form one.
+    FindingKind("sdk-import", _DESC, HINT + 10, "an LLM SDK imported, no call seen in that file"),
+    FindingKind("framework-import", _DESC, HINT + 5, "a framework or MCP SDK imported, no model call seen"),
+    FindingKind("dependency", _DESC, HINT, "a manifest or lock file names an LLM package"),
+    FindingKind("endpoint-config", _DESC, HINT, "a variable points at a model API"),
+    FindingKind("ci-secret", _DESC, HINT, "a CI job is handed an LLM key (what it runs says whether it calls one)"),
+    FindingKind("endpoint-mention", _DESC, HINT - 5, "a provider URL in text: a message, a placeholder, prose"),
+    FindingKind("model-reference", _DESC, HINT - 5, "a model name"),
+    FindingKind("agent-config", _DESC, HINT - 5, "coding-agent settings or instructions"),
+    FindingKind("provider-config", _DESC, HINT - 10, "a provider setting (not a key) is set"),
+)
+_UNKNOWN_KIND = FindingKind("", _CALL, CODE, "a finding of a kind this version does not know", places=_ANYWHERE)
+
+
+def finding_kind(kind: str) -> FindingKind:
+    """The declaration of ``kind``; a kind nobody declared (a plugin's) forms an agent, as before."""
+    return FINDING_KINDS.get(kind) or FindingKind(kind, _UNKNOWN_KIND.evidence, _UNKNOWN_KIND.strength,
+                                                  _UNKNOWN_KIND.summary, places=_ANYWHERE)
+
+
 def stable_hash(*parts: str, length: int = 16) -> str:
     """Short hex digest of ``parts``: same inputs give the same id on every machine."""
     h = hashlib.sha256()
@@ -166,11 +274,14 @@ class Finding:
     # Billed usage behind ``cost`` (billing findings): amount and the bill's unit for it.
     quantity: float | None = None
     unit: str | None = None
+    place: str | None = None  # where in a source tree (PLACES): tests, docs and comments only describe
     id: str = ""
 
     def __post_init__(self) -> None:
         self.identity = sorted(set(self.identity))
         self.confidence = Confidence(self.confidence)
+        if self.place is not None and self.place not in PLACES:
+            raise ValueError(f"unknown place {self.place!r} (known: {', '.join(PLACES)})")
         if not self.id:
             self.id = stable_hash(
                 self.detector,
@@ -180,6 +291,20 @@ class Finding:
                 self.provider or "",
                 self.model or "",
             )
+
+    @property
+    def forms(self) -> ItemKind | None:
+        """The inventory item this finding forms, or None when it only describes one.
+
+        A finding in a file with no place recorded (an inventory from before places) counts as code.
+        """
+        place = self.place if self.place is not None or not self.location.path else "code"
+        return finding_kind(self.kind).forms_item(place)
+
+    @property
+    def strength(self) -> tuple[int, int, int]:
+        """Sort key, larger first: forming evidence, then the kind's strength, then confidence."""
+        return (self.forms is not None, finding_kind(self.kind).strength, _CONFIDENCE_RANK[self.confidence])
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -200,6 +325,7 @@ class Finding:
             "period": self.period,
             "quantity": self.quantity,
             "unit": self.unit,
+            "place": self.place,
         }
         return _drop_empty(d)
 
@@ -223,7 +349,11 @@ class Finding:
             period=d.get("period"),
             quantity=d.get("quantity"),
             unit=d.get("unit"),
+            place=d.get("place"),
         )
+
+
+_CONFIDENCE_RANK = {Confidence.LOW: 0, Confidence.MEDIUM: 1, Confidence.HIGH: 2}
 
 
 @dataclass
@@ -264,6 +394,12 @@ class Agent:
     severity: Severity = Severity.INFO
     remediation: str | None = None
     change: Change | None = None
+    kind: ItemKind = ItemKind.AGENT
+
+    @property
+    def is_agent(self) -> bool:
+        """An agent (a program that calls LLMs), not another kind of item such as an MCP server."""
+        return self.kind == ItemKind.AGENT
 
     @property
     def dedupe_key(self) -> str:
@@ -274,6 +410,7 @@ class Agent:
         d: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
+            "kind": self.kind.value,
             "status": self.status.value,
             "severity": self.severity.value,
             "change": self.change.value if self.change else None,
@@ -293,7 +430,7 @@ class Agent:
             "remediation": self.remediation,
             "dedupe_key": self.dedupe_key,
         }
-        keep = {"id", "name", "status", "severity", "identity", "findings", "reasons", "dedupe_key"}
+        keep = {"id", "name", "kind", "status", "severity", "identity", "findings", "reasons", "dedupe_key"}
         return {k: v for k, v in d.items() if k in keep or (v is not None and v != [] and v != {})}
 
     @classmethod
@@ -318,6 +455,7 @@ class Agent:
             severity=Severity(d.get("severity", "info")),
             remediation=d.get("remediation"),
             change=Change(d["change"]) if d.get("change") else None,
+            kind=ItemKind(d.get("kind", "agent")),
         )
 
 
@@ -411,7 +549,10 @@ class Inventory:
         return all(c.complete for c in self.coverage)
 
     def summary(self) -> dict[str, Any]:
-        active = [a for a in self.agents if a.change != Change.GONE]
+        """Counts people read first. ``agents`` and ``by_status`` count agents only; other items
+        (MCP servers) are counted apart, and so are findings that formed no item (descriptive only)."""
+        present = [a for a in self.agents if a.change != Change.GONE]
+        active = [a for a in present if a.is_agent]
         by_status = {s.value: 0 for s in Status}
         for a in active:
             by_status[a.status.value] += 1
@@ -426,10 +567,13 @@ class Inventory:
         for a in self.agents:
             if a.change:
                 changes[a.change.value] += 1
+        attached = {f for a in self.agents for f in a.findings}
         return {
             "agents": len(active),
             "by_status": by_status,
+            "mcp_servers": sum(1 for a in present if a.kind == ItemKind.MCP_SERVER),
             "findings": len(self.findings),
+            "unattached_findings": sum(1 for f in self.findings if f.id not in attached),
             "spend": dict(sorted(spend.items())),
             "unexplained_spend": dict(sorted(unexplained.items())),
             "changes": changes if any(changes.values()) else {},

@@ -194,7 +194,7 @@ def load_inventory(path: str | Path) -> Inventory:
                          "report?")
     check_inventory(data, str(path))
     try:
-        return Inventory.from_dict(data)
+        return redact.scrub_inventory(Inventory.from_dict(data))  # a report of an older version may hold keys
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a shadow-agents inventory: {exc}") from None
 
@@ -205,13 +205,19 @@ def _no_constant(name: str) -> Any:
 
 def build_inventory(findings: list[Finding], coverages: list[Coverage], catalog: Catalog,
                     registry: Registry | None, today: dt.date, metadata: dict[str, Any]) -> Inventory:
-    """Findings → agents with statuses, severities and remediation: everything after detection."""
+    """Findings → agents with statuses, severities and remediation: everything after detection.
+
+    Findings are scrubbed first (ids kept), so agents are correlated, named and matched
+    against the registry on exactly the strings every output shows."""
+    redact.use_catalog(catalog)
+    redact.scrub_findings(findings)
     fmap = {f.id: f for f in findings}
     agents = correlate(findings)
     ran = {c.detector for c in coverages if c.status in (CoverageStatus.RAN, CoverageStatus.PARTIAL)}
     compare(agents, fmap, registry, today, ran)
     assess(agents, fmap, catalog)
-    return Inventory(agents=agents, findings=findings, coverage=coverages, metadata=metadata).sorted()
+    return redact.scrub_inventory(Inventory(agents=agents, findings=findings, coverage=coverages,
+                                            metadata=metadata)).sorted()
 
 
 def scan(config: ScanConfig, progress: ProgressSink | None = None,
@@ -221,7 +227,7 @@ def scan(config: ScanConfig, progress: ProgressSink | None = None,
     started = clock()
     today = today or started.date()
     catalog = Catalog.load(config.catalog)
-    redact.add_patterns([catalog.key_regex])
+    redact.use_catalog(catalog)
     registry = load_registry(config.registry) if config.registry else None
     baseline = load_inventory(config.baseline) if config.baseline else None
     for p in config.paths:

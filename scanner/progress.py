@@ -6,8 +6,10 @@ import threading
 from typing import Protocol
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from scanner import redact, safetext
 from scanner.model import Coverage
 
 
@@ -71,8 +73,8 @@ class RichProgress:
             kwargs["total"] = total
         if completed is not None:
             kwargs["completed"] = completed
-        if note is not None:
-            kwargs["note"] = note[:40]
+        if note is not None:  # often a file name: scrubbed, printable, and never markup
+            kwargs["note"] = escape(safetext.one_line(redact.scrub(note))[:40])
         self._progress.update(task, **kwargs)
 
     def finish(self, detector: str, coverage: Coverage) -> None:

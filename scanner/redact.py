@@ -1,29 +1,56 @@
 """Fingerprints and previews: the one place raw secret bytes are turned into safe strings.
 
 Detectors hand a secret to :func:`credential` and keep only what it returns. The
-module also remembers every secret it was shown during this process so that
-:func:`scrub` can remove them from error messages and logs as a last line of defence.
+module also remembers every secret it was shown during this process, and knows every
+key format of the catalogue, so that :func:`scrub` can remove both from any text.
+
+:func:`scrub` is the one redaction step of every output: the pipeline applies it to
+every string of an inventory (:func:`scrub_inventory`) before a format sees it, and the
+output streams (``scanner.output``) apply it again to every byte written to stdout, stderr
+or a report file — so a key in a URL, a file name, a registry field or an error message
+is shown as its preview whatever path it takes. The catalogue's key formats are loaded on
+first use, so a command that never loads the catalogue itself is still covered.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 import threading
+from dataclasses import replace
+from itertools import accumulate
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from scanner.model import Credential
+
+if TYPE_CHECKING:
+    from scanner.catalog import Catalog
+    from scanner.model import Finding, Inventory
+
+try:
+    import ahocorasick_rs
+except ImportError:  # pragma: no cover - a declared dependency; regexes are the slow fallback
+    ahocorasick_rs = None
 
 FINGERPRINT_LENGTH = 16
 ELLIPSIS = "…"
 
+_lock = threading.Lock()
 _seen: set[str] = set()
-_seen_lock = threading.Lock()
-_pending: list[str] = []  # remembered but not yet in _scrub_re
-_scrub_re: re.Pattern[str] | None = None
-_compiled_count = 0
+_pending: list[str] = []  # remembered but not yet in the compiled matcher
+_compiled_secrets: list[str] = []
+_shapes: list["_Shapes"] = []
+_shape_sources: set[str] = set()
+_state: "_Compiled | None" = None
+_builtin_loaded = False
+_generation = 0  # grows with every secret or key format added: what "already scrubbed" means
+_builtin_lock = threading.Lock()
 _extra_patterns: list[re.Pattern[str]] = []
-# the password of a URL's userinfo: scheme://user:PASSWORD@host
-_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)([^/\s@]+)(?=@)")
+# the password of a URL's userinfo: scheme://user:PASSWORD@host (found from the literal "://")
+_URL_PASSWORD = re.compile(r"(://[^/\s:@]*:)([^/\s@]+)(?=@)")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+Spans = list[tuple[int, int]]
 
 
 def fingerprint(secret: str) -> str:
@@ -48,31 +75,161 @@ def credential(secret: str, key_type: str | None = None, admin: bool = False) ->
 def remember(secret: str) -> None:
     if len(secret) < 8:
         return
-    with _seen_lock:
+    global _generation
+    with _lock:
         if secret not in _seen:
             _seen.add(secret)
             _pending.append(secret)
+            _generation += 1
+
+
+def _encodable(find: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``find`` for a str automaton, which cannot take a lone surrogate (an undecodable byte of a
+    file name): such characters are swapped for U+FFFD, one for one, so offsets stay true."""
+    def run(text: str) -> Any:
+        try:
+            return find(text)
+        except UnicodeEncodeError:
+            return find(_SURROGATE.sub("\ufffd", text))
+    return run
+
+
+# ---- key formats of the catalogue ------------------------------------------------------------
+
+
+class _Shapes:
+    """One catalogue's self-identifying key formats, matched only where one of their literal
+    prefixes occurs: the alternation tried at every position of a large report is ~100x slower."""
+
+    def __init__(self, regex: re.Pattern[str], prefixes: Iterable[str], unprefixed: list[re.Pattern[str]]):
+        self.regex = regex
+        self.literals = sorted({p for p in prefixes if p})
+        self.unprefixed = unprefixed
+        if ahocorasick_rs is not None and self.literals:
+            ac = ahocorasick_rs.AhoCorasick(self.literals)
+            self._starts = _encodable(
+                lambda text: sorted({s for _, s, _ in ac.find_matches_as_indexes(text, overlapping=True)}))
+        else:
+            alternation = re.compile("(?=(?:" + "|".join(map(re.escape, self.literals)) + "))") if self.literals else None
+            self._starts = lambda text: [m.start() for m in alternation.finditer(text)] if alternation else []
+
+    def spans(self, text: str) -> Spans:
+        out: Spans = []
+        end = 0
+        for start in self._starts(text):
+            if start < end:
+                continue
+            m = self.regex.match(text, start)
+            if m and m.end() > start:
+                out.append((start, m.end()))
+                end = m.end()
+        for rx in self.unprefixed:
+            out += [m.span() for m in rx.finditer(text) if m.end() > m.start()]
+        return out
+
+
+def use_catalog(catalog: "Catalog") -> None:
+    """Scrub every self-identifying key format of ``catalog`` (the built-in one is always used)."""
+    global _state, _generation
+    formats = [k for k in catalog.key_formats if not k.context_only]
+    source = catalog.key_regex.pattern
+    with _lock:
+        if source in _shape_sources:
+            return
+        _shape_sources.add(source)
+        _shapes.append(_Shapes(catalog.key_regex, (p for k in formats for p in k.prefixes),
+                               [k.regex for k in formats if not k.prefixes]))
+        _state = None
+        _generation += 1
+
+
+def _ensure_builtin() -> None:
+    global _builtin_loaded
+    if _builtin_loaded:
+        return
+    with _builtin_lock:
+        if not _builtin_loaded:
+            from scanner.catalog import Catalog  # here: the catalogue module is heavier than this one
+            use_catalog(Catalog.load())
+            _builtin_loaded = True
 
 
 def add_patterns(patterns: list[re.Pattern[str]]) -> None:
-    """Key-format regexes from the catalogue: anything shaped like a key is scrubbed too."""
-    _extra_patterns.extend(p for p in patterns if p not in _extra_patterns)
+    """More key-format regexes: anything they match is scrubbed too (a catalogue's own
+    ``key_regex`` is better given through :func:`use_catalog`, which matches it fast)."""
+    global _generation
+    _ensure_builtin()
+    with _lock:
+        new = [p for p in patterns if p not in _extra_patterns and p.pattern not in _shape_sources]
+        _extra_patterns.extend(new)
+        _generation += bool(new)
 
 
-def _compiled() -> tuple[re.Pattern[str] | None, list[str]]:
-    """The scrub regex and the secrets added since it was built.
+# ---- the compiled matchers -------------------------------------------------------------------
+
+
+def _secret_matcher(secrets: list[str]) -> Callable[[str], Spans]:
+    """Leftmost-longest, non-overlapping occurrences of any of ``secrets``."""
+    if ahocorasick_rs is not None and not any(_SURROGATE.search(s) for s in secrets):
+        ac = ahocorasick_rs.AhoCorasick(secrets, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
+        return _encodable(lambda text: [(s, e) for _, s, e in ac.find_matches_as_indexes(text)])
+    rx = re.compile("|".join(re.escape(s) for s in sorted(secrets, key=len, reverse=True)))
+    return lambda text: [m.span() for m in rx.finditer(text)]
+
+
+class _Compiled:
+    """Every key-format prefix and every compiled secret in one bytes automaton, which tells in
+    one fast pass whether a text holds either; the exact matchers run only when it does."""
+
+    def __init__(self, shapes: list[_Shapes], secrets: list[str]) -> None:
+        self.shapes = shapes
+        self.secrets = _secret_matcher(secrets) if secrets else None
+        literals = sorted({lit for sh in shapes for lit in sh.literals})
+        self.n_literals = len(literals)
+        needles = [x.encode("utf-8", "surrogatepass") for x in literals + secrets]
+        self.ac = ahocorasick_rs.BytesAhoCorasick(needles) if ahocorasick_rs is not None and needles else None
+        self.always_shapes = self.ac is None or any(sh.unprefixed for sh in shapes)
+
+    def which(self, text: str) -> tuple[bool, bool]:
+        """(may hold a key shape, may hold a remembered secret)."""
+        if self.ac is None:
+            return bool(self.shapes), self.secrets is not None
+        found = {i for i, _, _ in self.ac.find_matches_as_indexes(text.encode("utf-8", "surrogatepass"),
+                                                                   overlapping=True)}
+        n = self.n_literals
+        return (self.always_shapes and bool(self.shapes)) or any(i < n for i in found), any(i >= n for i in found)
+
+
+def _compiled() -> tuple[_Compiled, list[str]]:
+    """The compiled matchers and the secrets remembered since they were built.
 
     Rebuilding on every new secret would make a scan with many keys quadratic, so the
-    regex is rebuilt only when the pending list has grown past the compiled set; until
-    then pending secrets are checked with plain substring tests.
+    secrets are recompiled only when the pending list has grown past the compiled set;
+    until then pending secrets are checked with plain substring tests.
     """
-    global _scrub_re, _compiled_count
-    with _seen_lock:
-        if _pending and len(_pending) > max(64, _compiled_count):
-            alternation = "|".join(re.escape(s) for s in sorted(_seen, key=len, reverse=True))
-            _scrub_re, _compiled_count = re.compile(alternation), len(_seen)
+    global _state, _compiled_secrets
+    _ensure_builtin()
+    with _lock:
+        if _pending and len(_pending) > max(64, len(_compiled_secrets)):
+            _compiled_secrets = sorted(_seen)
             _pending.clear()
-        return _scrub_re, list(_pending)
+            _state = None
+        if _state is None:
+            _state = _Compiled(list(_shapes), _compiled_secrets)
+        return _state, list(_pending)
+
+
+# ---- scrubbing -------------------------------------------------------------------------------
+
+
+def _replace(text: str, spans: Spans) -> str:
+    out, last = [], 0
+    for start, end in sorted(spans):
+        if start < last:
+            continue
+        out += (text[last:start], preview(text[start:end]))
+        last = end
+    return "".join(out) + text[last:] if out else text
 
 
 def scrub(text: str) -> str:
@@ -80,14 +237,179 @@ def scrub(text: str) -> str:
     and a URL's password by ``***``."""
     if not text:
         return text
-    rx, pending = _compiled()
+    state, pending = _compiled()
     for secret in sorted(pending, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, preview(secret))
-    if rx is not None:
-        text = rx.sub(lambda m: preview(m.group(0)), text)
+    shapes, secrets = state.which(text)
+    if secrets and state.secrets is not None:
+        text = _replace(text, state.secrets(text))
+    if shapes:
+        for sh in state.shapes:
+            text = _replace(text, sh.spans(text))
     for pattern in _extra_patterns:
-        text = pattern.sub(lambda m: preview(m.group(0)), text)
+        text = _replace(text, [m.span() for m in pattern.finditer(text) if m.end() > m.start()])
     if "://" in text:
         text = _URL_PASSWORD.sub(r"\1***", text)
     return text
+
+
+def _hits(text: str) -> Spans:
+    """Where :func:`scrub` would change ``text`` (spans found independently: enough to know which
+    part of a long text needs scrubbing)."""
+    state, pending = _compiled()
+    spans: Spans = []
+    for secret in pending:
+        start = text.find(secret)
+        while start >= 0:
+            spans.append((start, start + len(secret)))
+            start = text.find(secret, start + 1)
+    shapes, secrets = state.which(text)
+    if secrets and state.secrets is not None:
+        spans += state.secrets(text)
+    if shapes:
+        for sh in state.shapes:
+            spans += sh.spans(text)
+    for pattern in _extra_patterns:
+        spans += [m.span() for m in pattern.finditer(text) if m.end() > m.start()]
+    if "://" in text:
+        spans += [m.span() for m in _URL_PASSWORD.finditer(text)]
+    return spans
+
+
+# ---- whole inventories -----------------------------------------------------------------------
+#
+# An inventory holds millions of short strings. Scrubbing each would cost a call apiece, so
+# each list of objects is scanned as one text (its strings joined by newlines, which no key
+# format and no URL password can cross); only the objects under a hit are then scrubbed one
+# string at a time. Ids are kept: they are hashes of the raw values and reveal nothing.
+
+
+def _tree_strings(value: Any, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(k, str):
+                out.append(k)
+            _tree_strings(v, out)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _tree_strings(v, out)
+
+
+def _scrub_tree(value: Any, fix: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return fix(value)
+    if isinstance(value, dict):
+        return {fix(k) if isinstance(k, str) else k: _scrub_tree(v, fix) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_tree(v, fix) for v in value]
+    return value
+
+
+_FINDING_TEXT = ("detector", "kind", "evidence", "provider", "model", "observed_at", "currency", "period")
+_AGENT_TEXT = ("name", "approved_id", "first_seen", "last_seen", "remediation")
+_AGENT_LISTS = ("identity", "providers", "models", "owners", "detectors", "kinds", "locations")
+
+
+def _finding_strings(f: "Finding", out: list[str]) -> None:
+    out += [v for v in vars(f).values() if type(v) is str]
+    out += f.identity
+    out += [v for v in vars(f.location).values() if type(v) is str]
+    if f.details:
+        _tree_strings(f.details, out)
+
+
+def _fix_finding(f: "Finding", fix: Callable[[str], str]) -> None:
+    for name in _FINDING_TEXT:
+        value = getattr(f, name)
+        if isinstance(value, str):
+            setattr(f, name, fix(value))
+    f.identity = sorted({fix(k) for k in f.identity})
+    f.details = _scrub_tree(f.details, fix)
+    loc = f.location
+    changed = {n: fix(v) for n, v in vars(loc).items() if isinstance(v, str)}
+    if any(v != getattr(loc, n) for n, v in changed.items()):
+        f.location = replace(loc, **changed)
+
+
+def _agent_strings(a: Any, out: list[str]) -> None:
+    for name in _AGENT_TEXT:
+        value = getattr(a, name)
+        if isinstance(value, str):
+            out.append(value)
+    for name in _AGENT_LISTS:
+        out += getattr(a, name)
+    for r in a.reasons:
+        out += (r.code, r.message)
+
+
+def _fix_agent(a: Any, fix: Callable[[str], str]) -> None:
+    for name in _AGENT_TEXT:
+        if isinstance(getattr(a, name), str):
+            setattr(a, name, fix(getattr(a, name)))
+    for name in _AGENT_LISTS:
+        setattr(a, name, [fix(v) if isinstance(v, str) else v for v in getattr(a, name)])
+    for r in a.reasons:
+        r.code, r.message = fix(r.code), fix(r.message)
+
+
+def _coverage_strings(c: Any, out: list[str]) -> None:
+    out += [v for v in (c.detector, c.reason, c.host) if isinstance(v, str)]
+    for g in c.gaps:
+        out += (g.what, g.reason)
+
+
+def _fix_coverage(c: Any, fix: Callable[[str], str]) -> None:
+    c.detector = fix(c.detector)
+    c.reason = fix(c.reason) if c.reason else c.reason
+    c.host = fix(c.host) if c.host else c.host
+    for g in c.gaps:
+        g.what, g.reason = fix(g.what), fix(g.reason)
+
+
+def _scrub_objects(objects: list[Any], strings: Callable[[Any, list[str]], None],
+                   fix: Callable[[Any, Callable[[str], str]], None]) -> None:
+    if not objects:
+        return
+    texts: list[str] = []
+    last: list[int] = []  # index in ``texts`` of each object's last string (-1: none yet)
+    for obj in objects:
+        strings(obj, texts)
+        last.append(len(texts) - 1)
+    try:
+        joined = "\n".join(texts)
+    except TypeError:  # a number where a string belongs (a hand-edited inventory)
+        texts = [t if isinstance(t, str) else str(t) for t in texts]
+        joined = "\n".join(texts)
+    hits = _hits(joined)
+    if not hits:
+        return
+    text_ends = list(accumulate(len(t) + 1 for t in texts))  # offset just past each string
+    ends = [text_ends[i] if i >= 0 else 0 for i in last]
+    for index in sorted({bisect.bisect_right(ends, start) for start, _ in hits}):
+        if index < len(objects):
+            fix(objects[index], scrub)
+
+
+def scrub_findings(findings: list["Finding"]) -> None:
+    """Scrub every string of ``findings`` in place; their ids are kept."""
+    _scrub_objects(findings, _finding_strings, _fix_finding)
+
+
+def scrub_inventory(inventory: "Inventory") -> "Inventory":
+    """Scrub every string of ``inventory`` in place — agents, findings, coverage, metadata — and
+    return it. An inventory scrubbed since the last secret or key format was added is left as is."""
+    _ensure_builtin()
+    if getattr(inventory, "_redacted_at", None) == _generation:
+        return inventory
+    scrub_findings(inventory.findings)
+    _scrub_objects(inventory.agents, _agent_strings, _fix_agent)
+    _scrub_objects(inventory.coverage, _coverage_strings, _fix_coverage)
+    meta: list[str] = []
+    _tree_strings(inventory.metadata, meta)
+    if meta and _hits("\n".join(meta)):
+        inventory.metadata = _scrub_tree(inventory.metadata, scrub)
+    inventory._redacted_at = _generation  # type: ignore[attr-defined]
+    return inventory

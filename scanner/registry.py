@@ -219,7 +219,8 @@ def _parse(text: str, source: str) -> Any:
         raise InputError(f"{source}:{dup.line}: duplicate key '{dup.key}' (first at line {dup.first})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
+        position = getattr(exc, "position", None)  # a character YAML does not allow anywhere
+        line = mark.line + 1 if mark else text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
         raise InputError(f"{source}:{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
 
 

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import yaml
 
-from scanner import identity
+from scanner import identity, safetext
 from scanner.errors import UserError
 from scanner.model import Agent, Inventory, Status
 from scanner.registry import parse_registry
 
 _MATCH_FIELD = {"cred": "credentials", "keyid": "key_ids", "repo": "repos", "proc": "processes", "cloud": "cloud"}
+# What a YAML stream may hold at all, comments included (YAML 1.1 "printable"); U+FFFE in a
+# directory name would otherwise make the whole starter registry unreadable.
+_NOT_YAML = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 HEADER = [
     "# Approved-agent registry. Review each record: fill in owner and purpose, delete what should",
     "# not run, then pass this file to `shadow-agents scan --registry`.",
@@ -21,6 +24,19 @@ HEADER = [
     "version: 1",
     "agents:",
 ]
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """Never ``&id001``/``*id001``: records are dumped one by one, and two records each defining
+    anchor ``id001`` (the same date object as created and last_reviewed) are invalid YAML."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+def _comment_text(text: str) -> str:
+    """One line of text that a YAML comment can hold."""
+    return _NOT_YAML.sub(lambda m: f"\\u{ord(m.group()):04x}", safetext.one_line(text))
 
 
 def _slug(name: str, taken: set[str]) -> str:
@@ -32,15 +48,21 @@ def _slug(name: str, taken: set[str]) -> str:
     return slug
 
 
+def _literal(key: str) -> str:
+    """``key`` as a match pattern that matches only itself: match entries are globs, and a
+    directory called ``bot[1]`` or ``*`` must not become a character class or a wildcard."""
+    return re.sub(r"([*?\[])", r"[\1]", key)
+
+
 def _match(keys: list[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for key in keys:
         t = identity.key_type(key)
         if t in _MATCH_FIELD:
             # credentials are written as bare fingerprints; the others keep their full, explicit form
-            out.setdefault(_MATCH_FIELD[t], []).append(key.split(":", 1)[1] if t == "cred" else key)
+            out.setdefault(_MATCH_FIELD[t], []).append(key.split(":", 1)[1] if t == "cred" else _literal(key))
     if not out:
-        out["keys"] = [k for k in keys if not identity.is_weak(k)]
+        out["keys"] = [_literal(k) for k in keys if not identity.is_weak(k)]
     return out
 
 
@@ -60,8 +82,13 @@ def record_lines(agent: Agent, taken: set[str], today: dt.date, owner: str | Non
         "review_every_days": 90,
         "match": _match(agent.identity),
     }
-    dumped = yaml.safe_dump([record], sort_keys=False, allow_unicode=True, default_flow_style=False)
-    comment = f"  # {agent.name}: {agent.status.value} at scan time; seen at {', '.join(agent.locations[:3]) or '-'}"
+    # A value holding a control or bidi character is written with YAML escapes (ASCII only), so it
+    # reads back exactly and the output stream has nothing to neutralise; the comment is one line,
+    # or a name with a line break in it could write YAML of its own.
+    plain = not safetext.UNSAFE.search(yaml.dump([record], Dumper=_NoAliasDumper, allow_unicode=True))
+    dumped = yaml.dump([record], Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=plain, default_flow_style=False)
+    seen = _comment_text(", ".join(agent.locations[:3]) or "-")
+    comment = f"  # {_comment_text(agent.name)}: {agent.status.value} at scan time; seen at {seen}"
     return [comment] + ["  " + line for line in dumped.rstrip("\n").splitlines()]
 
 

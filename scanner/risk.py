@@ -1,6 +1,11 @@
-"""Severity and remediation per agent, from its status and the risk factors in its findings.
+"""Severity and remediation per agent, from its status, the strength of its evidence and the risk
+factors in its findings.
 
-Each risk factor is added to the agent's reasons with its own code, so a ticket
+The status gives the base (shadow: high). The evidence then grades it: an agent seen only
+through its code (an SDK call, an endpoint, a CI job), with no key and nothing seen running,
+is one step lower, and one more when that code is only example code; an MCP server starts
+low (it widens what agents can do, it calls no model itself). Admin keys, keys in history and
+exposed servers raise it. Each factor is added to the reasons with its own code, so a ticket
 says *why* an agent is critical, not just that it is.
 """
 
@@ -8,7 +13,7 @@ from __future__ import annotations
 
 from scanner import keyhints
 from scanner.catalog import Catalog
-from scanner.model import Agent, Finding, Reason, Severity, Status
+from scanner.model import RUNTIME, Agent, Finding, ItemKind, Reason, Severity, Status, finding_kind
 
 BASE_SEVERITY = {
     Status.SHADOW: Severity.HIGH,
@@ -18,19 +23,44 @@ BASE_SEVERITY = {
     Status.DORMANT: Severity.LOW,
     Status.APPROVED: Severity.INFO,
 }
+# An MCP server widens what agents can do; it calls no model itself.
+MCP_SEVERITY = {s: min(sev, Severity.LOW, key=lambda v: v.rank) for s, sev in BASE_SEVERITY.items()}
 _ORDER = list(Severity)
 
 
 def _bump(sev: Severity, steps: int = 1) -> Severity:
-    return _ORDER[min(len(_ORDER) - 1, _ORDER.index(sev) + steps)]
+    return _ORDER[max(0, min(len(_ORDER) - 1, _ORDER.index(sev) + steps))]
+
+
+def evidence_grade(agent: Agent, group: list[Finding]) -> tuple[int, Reason | None]:
+    """(severity steps, reason): an agent seen only through its code, with no key and nothing seen
+    running, is one step lower (two when that code is only example code). Keys, billed use and
+    runtime evidence keep the base; so do other items (an MCP server has its own base)."""
+    forming = [f for f in group if f.forms is not None]
+    if not forming or agent.kind != ItemKind.AGENT:
+        return 0, None
+    if max(finding_kind(f.kind).strength for f in forming) >= RUNTIME:  # a key, billed use, or seen running
+        return 0, None
+    best = max(forming, key=lambda f: (f.strength, f.id))
+    what = f"{finding_kind(best.kind).summary} ({best.confidence.value} confidence, {best.location.describe()})"
+    if all(f.place == "example" for f in forming):
+        return -2, Reason("evidence-example-only", f"seen only in example code, with no key and nothing running: "
+                                                   f"two steps lower; strongest evidence: {what}")
+    return -1, Reason("evidence-code-only", f"seen only in its code, with no key and nothing running: one step "
+                                            f"lower; strongest evidence: {what}")
 
 
 def assess(agents: list[Agent], findings: dict[str, Finding], catalog: Catalog) -> None:
     """Set ``severity``, risk reasons and ``remediation`` on every agent."""
     for agent in agents:
         group = [findings[f] for f in agent.findings if f in findings]
-        severity = BASE_SEVERITY[agent.status]
+        severity = (MCP_SEVERITY if agent.kind == ItemKind.MCP_SERVER else BASE_SEVERITY)[agent.status]
         factors: list[Reason] = []
+        steps, grade = evidence_grade(agent, group)
+        if grade is not None:
+            factors.append(grade)
+            if agent.status != Status.APPROVED:
+                severity = _bump(severity, steps)
         admin = sorted({f.credential.preview for f in group if f.credential and f.credential.admin})
         if admin:
             factors.append(Reason("admin-key", f"holds an admin or organisation-wide key ({', '.join(admin)})"))

@@ -128,10 +128,25 @@ def test_user_catalogue_adds_and_replaces_entries(tmp_path):
     assert c.providers_for_port(9999) == ["inhouse"]
 
 
+def test_agent_tool_facts_come_from_the_catalogue(catalog):
+    """Which files configure coding agents and which headers carry keys is data, not code."""
+    assert {f.match for f in catalog.agent_files_for("svc/.cursor/mcp.json")} == {"mcp.json"}
+    (settings,) = catalog.agent_files_for(".claude/settings.local.json")
+    assert settings.tool == "claude-code" and settings.roles == ("settings",)
+    assert catalog.agent_files_for(".claude/settings.json.bak") == []
+    assert catalog.agent_files_for("docs/CLAUDE.md")[0].tool == "claude-code"
+    assert {"authorization", "x-api-key"} <= set(catalog.auth_headers)
+    assert "subscription_key" in catalog.key_arguments
+
+
 @pytest.mark.parametrize("text,needle", [
     ("providers:\n  - id: x\n    name: X\n    colour: red\n", "unknown field 'colour'"),
     ("providers:\n  - id: x\n    name: X\n    keys:\n      - id: k\n        regex: '(['\n", "invalid regex"),
     ("providers: [\n", "invalid YAML"),
+    ("agent_files:\n  files:\n    - {match: x.json, roles: [runs]}\n", "roles must be some of"),
+    ("agent_files:\n  files:\n    - {match: x.json, roles: [settings], tool: nosuch}\n", "unknown tool 'nosuch'"),
+    ("agent_files:\n  files:\n    - {roles: [settings]}\n", "missing required field 'match'"),
+    ("providers:\n  - id: x\n    name: X\n    auth_headers: [5]\n", "auth_headers: every entry must be"),
 ])
 def test_bad_user_catalogue_is_a_clear_error(tmp_path, text, needle):
     bad = tmp_path / "bad.yaml"
@@ -396,3 +411,49 @@ def test_published_ranges_attribute_addresses(catalog):
 def test_format_guessed_from_the_longest_matching_extension(path, fmt):
     from scanner.plugins import format_for_extension
     assert format_for_extension(path) == fmt
+
+
+# ---- finding kinds: call-capable or descriptive, declared once -------------------------------------
+
+def test_every_kind_a_detector_makes_is_declared_once():
+    """A kind nobody declared would form agents by default: each one the detectors write is in the table."""
+    from scanner.model import FINDING_KINDS
+    literal = re.compile(r'(?:Hit\(|finding\(|(?<!\w)kind=|agg\.add\([^,]+, |(?<!\w)kind[\w, ]* = \(?)"([a-z][a-z-]+)"')
+    either = re.compile(r'(?:Hit\(|finding\(|kind = |agg\.add\([^,]+, )"([a-z][a-z-]+)" if [\w.= "-]+ else "([a-z][a-z-]+)"')
+    made = set()
+    for path in (Path(__file__).resolve().parents[1] / "detectors").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        made |= set(literal.findall(text)) | {k for pair in either.findall(text) for k in pair}
+    not_kinds = {"module-imports", "high", "medium", "low", "code", "config", "zeek-"}  # a note, confidences, places
+    made -= not_kinds
+    assert {"credential", "sdk-usage", "sdk-import", "endpoint", "process", "tls-sni", "mcp-server"} <= made
+    from scanner import keyhints
+    made |= {keyhints.LISTED_KIND, keyhints.USAGE_KIND}  # the admin detectors' kinds, named by constants
+    assert made <= set(FINDING_KINDS), sorted(made - set(FINDING_KINDS))
+
+
+def test_places_and_item_kinds_match_the_published_schema():
+    import json as _json
+    from importlib import resources
+    from scanner.model import PLACES, ItemKind
+    schema = _json.loads(resources.files("scanner.data").joinpath("inventory.schema.json").read_text())
+    assert tuple(schema["$defs"]["finding"]["properties"]["place"]["enum"]) == PLACES
+    assert schema["$defs"]["agent"]["properties"]["kind"]["enum"] == [k.value for k in ItemKind]
+
+
+def test_place_and_item_kind_round_trip_and_decide_what_forms():
+    from scanner.model import Agent, Finding, ItemKind, Location
+    f = Finding(detector="repo", kind="sdk-usage", location=Location(path="/r/a.py", line=2), identity=["repo:r:."],
+                evidence="calls openai", place="test")
+    back = Finding.from_dict(f.to_dict())
+    assert back.place == "test" and back.forms is None  # call-capable kind, but only in a test: describes
+    assert Finding.from_dict({**f.to_dict(), "place": "code"}).forms == ItemKind.AGENT
+    legacy = {k: v for k, v in f.to_dict().items() if k != "place"}
+    assert Finding.from_dict(legacy).forms == ItemKind.AGENT  # a file finding from before places counts as code
+    installed = Finding(detector="process", kind="sdk-usage", location=Location(host="h", pid=1), identity=["proc:h:u:p"],
+                        evidence="openai installed")
+    assert installed.forms is None  # an SDK installed where a program runs is no call
+    agent = Agent(id="a", name="n", identity=[], findings=[], kind=ItemKind.MCP_SERVER)
+    assert Agent.from_dict(agent.to_dict()).kind == ItemKind.MCP_SERVER
+    with pytest.raises(ValueError):
+        Finding(detector="repo", kind="credential", location=Location(), identity=[], evidence="", place="attic")

@@ -162,15 +162,22 @@ def test_timeout_values_that_are_not_durations(workdir: Path, home: Path):
         one_line_error(code, err, "timeout")
 
 
-def _slow_tree(root: Path, files: int = 3000) -> None:
-    """Enough text that the worker pool is busy for a while (about 90 MB of words)."""
+def _slow_tree(root: Path, files: int = 80) -> None:
+    """Files dense with key-like assignments, so the worker pool is busy for well over ten seconds.
+
+    Plain words are no longer enough: the prefilter skips them at tens of MB/s.
+    """
     import random
     rng = random.Random(5)
-    block = " ".join("".join(rng.choices("abcdefghij", k=rng.randint(2, 9))) for _ in range(5000))
+    lines = []
+    for j in range(3000):
+        word = "".join(rng.choices("abcdefghij", k=8))
+        lines.append(f'{word}_api_key = "sk-{word}{j}"  # openai base_url http://localhost:8000/v1')
+    block = "\n".join(lines)
     for i in range(files):
-        d = root / f"d{i % 40}"
+        d = root / f"d{i % 8}"
         d.mkdir(parents=True, exist_ok=True)
-        (d / f"f{i}.py").write_text(block)
+        (d / f"f{i}.py").write_text(f"# {i}\n{block}")
     (root / "top.env").write_text(f"GROQ_API_KEY={KEY}\n")
 
 
@@ -186,7 +193,7 @@ def test_timeout_ends_a_scan_whose_worker_pool_is_busy(tmp_path: Path, home: Pat
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_sigterm_and_sighup_end_the_scan_and_its_workers(tmp_path: Path, home: Path, sig, code):
-    _slow_tree(tmp_path / "tree", files=2000)
+    _slow_tree(tmp_path / "tree")
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen([CLI, "scan", "-d", "repo", "-p", str(tmp_path / "tree"), "--workers", "2",

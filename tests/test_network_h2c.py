@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from detectors.network import http
+from scanner.catalog import Catalog
 from scanner.redact import fingerprint
 from tests.fixtures.network_util import scan, tcp_session, write_pcap
 from tests.keys import make_key
@@ -106,7 +107,7 @@ def test_header_block_in_continuation_padding_priority() -> None:
     data = (client_stream()
             + frame(HEADERS, PADDED | PRIORITY, 1, padded) + frame(CONTINUATION, END_HEADERS, 1, block[10:])
             + frame(DATA, PADDED | END_STREAM, 1, bytes([2]) + body + b"\x00\x00"))
-    conn = http.H2Requests()
+    conn = http.H2Requests(http.key_headers(Catalog.load().auth_headers))
     done, used = conn.feed(data[:40])  # the preface and part of a frame: nothing yet
     assert done == [] and used == len(http.H2_PREFACE) + 9 + 6
     done, used2 = conn.feed(data[used:])

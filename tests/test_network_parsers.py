@@ -9,6 +9,7 @@ from pathlib import Path
 from detectors.network import dns, http, quic, tls
 from detectors.network.packet import Fragments, decode
 from detectors.network.reader import CaptureReader
+from scanner.catalog import Catalog
 
 
 def ext(etype: int, data: bytes) -> bytes:
@@ -141,10 +142,14 @@ def test_http_connect_and_absolute_form() -> None:
 
 
 def test_http_key_header_is_returned_once_for_fingerprinting() -> None:
-    req = http.parse_request(b"GET /v1/models HTTP/1.1\r\nAuthorization: Bearer abc123\r\n\r\n")
+    keys = http.key_headers(Catalog.load().auth_headers)  # which headers carry keys is catalogue data
+    req = http.parse_request(b"GET /v1/models HTTP/1.1\r\nAuthorization: Bearer abc123\r\n\r\n", keys=keys)
     assert req.secret == "abc123"
-    req = http.parse_request(b"GET /v1/models HTTP/1.1\r\nAuthorization: Basic abc123\r\n\r\n")
+    req = http.parse_request(b"GET /v1/models HTTP/1.1\r\nAuthorization: Basic abc123\r\n\r\n", keys=keys)
     assert req.secret is None
+    req = http.parse_request(b"POST /v1/messages HTTP/1.1\r\nX-Api-Key: sk-ant-xyz\r\n\r\n", keys=keys)
+    assert req.secret == "sk-ant-xyz"
+    assert http.parse_request(b"POST /v1/messages HTTP/1.1\r\nX-Api-Key: sk-ant-xyz\r\n\r\n").secret is None
 
 
 def test_ipv6_extension_headers_and_fragments() -> None:

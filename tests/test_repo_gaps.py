@@ -122,6 +122,8 @@ fn main() {
     let api = hf_hub::api::sync::Api::new().unwrap();
     let local = gemini_rust::helper();
     let other = my_rmcp::serve();
+    let client = Client::new();  // async_openai's Client, imported above
+    let ollama = Ollama::default();
 }
 """
 
@@ -137,13 +139,13 @@ def test_rust_use_extern_crate_and_qualified_paths_name_the_sdk(tmp_path: Path) 
     write(crate / "src" / "main.rs", RUST_MAIN)
     write(crate / "src" / "mcp.rs", "pub async fn serve() { let s = rmcp::ServiceExt::serve(h, t); }\n")
     findings, _ = scan(tmp_path)
-    assert _usage(findings) == {
-        "anthropic_sdk": ("sdk-usage", 3, "anthropic"),
+    assert _usage(findings) == {  # called here: sdk-usage; only imported: sdk-import
+        "anthropic_sdk": ("sdk-import", 3, "anthropic"),
         "ollama_rs": ("sdk-usage", 6, "ollama"),
         "async_openai": ("sdk-usage", 7, "openai"),
-        "aws_sdk_bedrockruntime": ("sdk-usage", 11, "aws-bedrock"),
+        "aws_sdk_bedrockruntime": ("sdk-import", 11, "aws-bedrock"),
         "hf_hub": ("sdk-usage", 17, "huggingface"),  # a qualified path with no use line
-        "rmcp": ("framework", 1, None),
+        "rmcp": ("framework-import", 1, None),  # the MCP SDK calls no model
     }
     # not reported: a crate named only in comments, a local `mod gemini_rust`, `my_rmcp::` (another crate)
     main = [f for f in findings if f.location.path.endswith("main.rs") and f.details.get("language") == "rust"]

@@ -32,7 +32,7 @@ def test_non_utf8_minified_invalid_json_yaml_do_not_stop_the_scan(tmp_path: Path
 
 def test_symlink_loop_broken_link_and_binary_are_coverage_not_crashes(tmp_path: Path) -> None:
     root = tmp_path / "t"
-    write(root / "sub" / "a.py", "import openai\n")
+    write(root / "sub" / "a.py", "import openai\nclient = openai.OpenAI()\n")
     os.symlink(root, root / "sub" / "loop")
     os.symlink(root / "missing", root / "dangling")
     os.symlink("self", root / "self")

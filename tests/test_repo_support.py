@@ -46,11 +46,14 @@ def write(path: Path, text: str | bytes) -> Path:
     return path
 
 
-def scan(*paths: Path, **options) -> tuple[list[Finding], Coverage]:
-    """Run the detector in-process (workers=1 unless given) and return findings + coverage."""
+def scan(*paths: Path, catalog: list[Path] | None = None, **options) -> tuple[list[Finding], Coverage]:
+    """Run the detector in-process (workers=1 unless given) and return findings + coverage.
+
+    ``catalog``: extra catalogue files, as ``--catalog`` gives them.
+    """
     options.setdefault("workers", 1)
     cov = Coverage("repo")
-    ctx = ScanContext(detector="repo", catalog=_CATALOG, paths=[p.resolve() for p in paths], options=options,
+    ctx = ScanContext(detector="repo", catalog=Catalog.load(catalog) if catalog else _CATALOG, paths=[p.resolve() for p in paths], options=options,
                       coverage=cov)
     return list(RepoDetector().run(ctx)), cov
 

@@ -22,19 +22,43 @@ def test_python_and_javascript_imports(tmp_path: Path) -> None:
                              "const { Client } = require('@modelcontextprotocol/sdk/client/index.js');\n"
                              "import { generateText } from 'ai';\nimport x from 'lodash';\n")
     findings, _ = scan(tmp_path)
-    sdk = {(Path(f.location.path).name, f.provider) for f in _kinds(findings, "sdk-usage")}
-    assert {("a.py", "google-gemini"), ("a.py", "anthropic"), ("b.ts", "openai")} <= sdk
-    frameworks = {(Path(f.location.path).name, f.details["framework"]) for f in _kinds(findings, "framework")}
+    imported = {(Path(f.location.path).name, f.provider) for f in _kinds(findings, "sdk-import")}
+    assert {("a.py", "google-gemini"), ("a.py", "anthropic"), ("b.ts", "openai")} <= imported
+    frameworks = {(Path(f.location.path).name, f.details["framework"]) for f in _kinds(findings, "framework-import")}
     assert {("a.py", "litellm"), ("a.py", "langgraph"), ("a.py", "crewai"), ("b.ts", "mcp"),
             ("b.ts", "vercel-ai")} <= frameworks
+    assert not _kinds(findings, "sdk-usage") and not _kinds(findings, "framework")  # nothing is called
     assert not any("lodash" in f.evidence or f.details.get("import") == "os" for f in findings)
 
 
+def test_calls_of_imported_names_make_sdk_usage(tmp_path: Path) -> None:
+    """A client constructed or an SDK call made: the name an import bound is called in that file."""
+    write(tmp_path / "a.py", "import litellm\nfrom anthropic import Anthropic as A\nfrom langgraph.graph import StateGraph\n"
+                             "from langchain_openai import (\n    ChatOpenAI,\n)\n"
+                             "class Chat(ChatOpenAI):\n    pass\n"
+                             "client = A()\nr = litellm.completion(model='gpt-4o')\ng = StateGraph(dict)\n")
+    write(tmp_path / "b.ts", "import OpenAI from 'openai';\nimport type { ChatCompletion } from 'openai/resources';\n"
+                             "import { generateText } from 'ai';\nimport { openai } from '@ai-sdk/openai';\n"
+                             "const c = new OpenAI();\nawait generateText({ model: openai('gpt-4o') });\n")
+    findings, _ = scan(tmp_path)
+    kinds = {(Path(f.location.path).name, f.kind, f.details.get("framework") or f.provider) for f in findings
+             if f.kind in ("sdk-usage", "framework", "framework-import", "sdk-import")}
+    assert {("a.py", "sdk-usage", "anthropic"), ("a.py", "framework", "litellm"),
+            ("a.py", "framework", "langchain-openai"),  # a subclass of an LLM client is one
+            ("a.py", "framework-import", "langgraph"),  # called, but LangGraph itself calls no model
+            ("b.ts", "sdk-usage", "openai"), ("b.ts", "framework", "vercel-ai"),
+            ("b.ts", "framework", "ai-sdk-openai")} <= kinds
+
+
 def test_imports_in_notebook_cells(tmp_path: Path) -> None:
-    nb = {"cells": [{"cell_type": "code", "source": ["import pandas as pd\n", "from openai import OpenAI\n"]}],
+    nb = {"cells": [{"cell_type": "markdown", "source": ["client = anthropic.Anthropic()  # in prose\n"]},
+                    {"cell_type": "code", "source": ["import pandas as pd\n", "import anthropic\n",
+                                                     "from openai import OpenAI\n", "client = OpenAI()\n"]}],
           "nbformat": 4, "nbformat_minor": 5, "metadata": {}}
     write(tmp_path / "n.ipynb", json.dumps(nb, indent=1))
-    assert [f.provider for f in _kinds(scan(tmp_path)[0], "sdk-usage")] == ["openai"]
+    findings = scan(tmp_path)[0]
+    assert [f.provider for f in _kinds(findings, "sdk-usage")] == ["openai"]
+    assert [f.provider for f in _kinds(findings, "sdk-import")] == ["anthropic"]  # its call is in a Markdown cell
 
 
 def test_manifests_and_lock_files(tmp_path: Path) -> None:
@@ -120,16 +144,35 @@ def test_mcp_configs_list_servers_and_never_env_values(tmp_path: Path) -> None:
     assert key not in dump and formatless not in dump and "Bearer x" not in dump and "token=abc" not in dump
 
 
+def test_agent_files_from_a_user_catalogue_are_read(tmp_path: Path) -> None:
+    """A new tool's MCP list is one catalogue entry: the repo detector reads it with no code change."""
+    extra = write(tmp_path / "extra.yaml", "agent_files:\n  files:\n"
+                                           "    - {match: .newtool/servers.json, roles: [mcp-servers]}\n")
+    repo = tmp_path / "repo"
+    write(repo / ".newtool" / "servers.json", json.dumps({"mcpServers": {"db": {"command": "uvx"}}}))
+    write(repo / ".mcp.json", json.dumps({"mcpServers": {"fs": {"command": "npx"}}}))
+    assert _kinds(scan(repo)[0], "mcp-server") and all(
+        f.details["server"] == "fs" for f in _kinds(scan(repo)[0], "mcp-server"))
+    servers = {f.details["server"] for f in _kinds(scan(repo, catalog=[extra])[0], "mcp-server")}
+    assert servers == {"db", "fs"}
+
+
 def test_ci_workflow_referencing_llm_secrets_and_tools(tmp_path: Path) -> None:
     write(tmp_path / ".github" / "workflows" / "review.yml",
           "on: pull_request\njobs:\n  r:\n    steps:\n      - run: npx @anthropic-ai/claude-code -p review\n"
           "        env:\n          ANTHROPIC_API_KEY: ${{ secrets.ANTHROPIC_API_KEY }}\n"
           "          OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}\n          X: ${{ secrets.NPM_TOKEN }}\n")
-    wf = {f.provider: f for f in _kinds(scan(tmp_path)[0], "ci-workflow")}
-    assert set(wf) == {"anthropic", "openai"}
+    write(tmp_path / ".github" / "workflows" / "claude.yml",
+          "on: issue_comment\njobs:\n  c:\n    steps:\n      - uses: anthropics/claude-code-action@v1\n")
+    findings = scan(tmp_path)[0]
+    wf = {f.provider: f for f in _kinds(findings, "ci-workflow") if f.location.path.endswith("review.yml")}
+    assert set(wf) == {"anthropic"}  # runs Claude Code
     assert wf["anthropic"].details["secrets"] == ["ANTHROPIC_API_KEY"]
     assert wf["anthropic"].details["tools"] == ["claude-code"]
-    assert wf["openai"].location.line == 8
+    (secret,) = _kinds(findings, "ci-secret")  # only handed a key: what runs with it says the rest
+    assert (secret.provider, secret.location.line) == ("openai", 8)
+    (action,) = [f for f in _kinds(findings, "ci-workflow") if f.location.path.endswith("claude.yml")]
+    assert action.details["tools"] == ["claude-code"] and action.location.line == 5  # a catalogue ci_actions entry
 
 
 def test_ordinary_directory_is_quiet(tmp_path: Path) -> None:

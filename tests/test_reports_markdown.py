@@ -34,8 +34,10 @@ def test_escape_drops_mentions_but_keeps_addresses():
 def test_summary_counts_and_new_agents_first():
     inv = full_inventory()
     text = render_markdown(inv)
-    assert text.startswith("## LLM agent inventory\n\n**13 agents: 2 approved, 1 dormant")
-    assert "| shadow | 7 | 7 |" in text and "| approved | 2 | 0 |" in text
+    assert text.startswith("## LLM agent inventory\n\n**12 agents: 2 approved, 1 dormant")
+    assert " · 1 MCP server · " in text.split("\n", 3)[2]  # an MCP server is an item of its own, counted apart
+    assert "| shadow | 6 | 6 |" in text and "| approved | 2 | 0 |" in text
+    assert "(MCP server) · shadow, low" in text
     new = [a for a in inv.agents if a.change == Change.NEW]
     section = text.split("### New since the baseline (7)", 1)[1].split("###", 1)[0]
     assert all(md(a.name) in section for a in new)

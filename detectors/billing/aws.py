@@ -12,9 +12,9 @@ import time
 from typing import Any, Iterator
 
 from detectors.billing import common
-from detectors.billing.common import MIN_SPEND, SINCE, Line, Matcher, Window, export_window
+from detectors.billing.common import MIN_SPEND, SINCE, Line, Matcher, Window
 from scanner import redact
-from scanner.detector import Check, Detector, DetectorError, ScanContext
+from scanner.detector import DetectorError, ScanContext
 from scanner.model import CoverageStatus, Finding
 from scanner.options import Option
 
@@ -30,12 +30,15 @@ ATHENA_DATA_PERMISSIONS = ("glue:GetTable, glue:GetPartitions, s3:GetObject and 
 MAX_OWNER_TAG_QUERIES = 3  # one GetCostAndUsage call ($0.01) per owner tag key found
 
 
-class AwsBillingDetector(Detector):
+class AwsBillingDetector(common.BillingDetector):
     name = "aws-billing"
     description = ("AWS spend on Bedrock, SageMaker inference and Amazon Q: Cost Explorer or Athena (AWS credentials), "
                    "or CUR 2.0 export files (offline)")
-    default = False
-    offline = False  # Cost Explorer and Athena are cloud APIs; export files alone make no network call
+    cloud = "aws"
+    packages = ("boto3", "duckdb")
+    permissions = "ce:GetDimensionValues, ce:GetCostAndUsage, ce:GetTags (README: least privilege)"
+    export_schema = "aws-cur2"
+    export_source = "cur-export"
     options = (
         SINCE, MIN_SPEND,
         Option("export", "paths", None, "CUR 2.0 / Data Exports files or directories (Parquet or CSV, gzipped or not), "
@@ -48,23 +51,11 @@ class AwsBillingDetector(Detector):
         Option("role_arn", "str", None, "IAM role to assume before reading the bill (e.g. in the payer account)."),
     )
 
-    def available(self) -> tuple[bool, str]:
-        return common.missing_packages(("boto3", "duckdb"), "aws")
-
-    def diagnose(self) -> list[Check]:
-        """Packages (required) and whether credentials are there to start from; no cloud call."""
-        check = common.credential_check("aws")
-        return [*super().diagnose(), Check(check.name, check.ok, check.detail + "; needs ce:GetDimensionValues, ce:GetCostAndUsage, ce:GetTags (README: least privilege)", check.fix)]
-
     def run(self, ctx: ScanContext) -> Iterator[Finding]:
         since = float(ctx.option("since"))
         matcher = Matcher(ctx.catalog, "aws")
         if ctx.option("export"):
-            from detectors.billing.files import read_exports
-            lines = list(read_exports(ctx, ctx.option("export"), ctx.catalog.billing_exports["aws-cur2"],
-                                      matcher.services, matcher.scoped))
-            window = export_window(lines, matcher, since)
-            yield from common.findings(self.name, ctx, "aws", lines, window, "cur-export")
+            yield from self.export_findings(ctx, matcher, since)
             return
         window = Window.until_today(since)
         session = _session(ctx)

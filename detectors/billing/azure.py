@@ -16,9 +16,9 @@ from typing import Any, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 from detectors.billing import common
-from detectors.billing.common import MIN_SPEND, SINCE, Line, Matcher, Window, export_window
+from detectors.billing.common import MIN_SPEND, SINCE, Line, Matcher, Window
 from detectors.endpoints import is_loopback_url
-from scanner.detector import Check, Detector, DetectorError, ScanContext
+from scanner.detector import DetectorError, ScanContext
 from scanner.model import CoverageStatus, Finding
 from scanner.options import Option
 
@@ -31,12 +31,15 @@ _RETRY_AFTER_HEADERS = re.compile(r"^x-ms-ratelimit-microsoft\.(?:costmanagement
 _SUBSCRIPTION = re.compile(r"^/?subscriptions/([^/]+)", re.IGNORECASE)
 
 
-class AzureBillingDetector(Detector):
+class AzureBillingDetector(common.BillingDetector):
     name = "azure-billing"
     description = ("Azure OpenAI / AI Foundry spend: Cost Management Query API (Azure credentials), "
                    "or cost-details export files (offline)")
-    default = False
-    offline = False  # the Query API is a cloud API; export files alone make no network call
+    cloud = "azure"
+    packages = ("azure.mgmt.costmanagement", "azure.identity", "duckdb")
+    permissions = "the Cost Management Reader role on each scope"
+    export_schema = "azure-cost-details"
+    export_source = "cost-details-export"
     options = (
         SINCE, MIN_SPEND,
         Option("scope", "list", None, "Cost Management scope(s): subscriptions/ID, subscriptions/ID/resourceGroups/RG, "
@@ -46,23 +49,11 @@ class AzureBillingDetector(Detector):
         Option("endpoint", "str", None, "Azure Resource Manager base URL (sovereign clouds; default: public Azure)."),
     )
 
-    def available(self) -> tuple[bool, str]:
-        return common.missing_packages(("azure.mgmt.costmanagement", "azure.identity", "duckdb"), "azure")
-
-    def diagnose(self) -> list[Check]:
-        """Packages (required) and whether credentials are there to start from; no cloud call."""
-        check = common.credential_check("azure")
-        return [*super().diagnose(), Check(check.name, check.ok, check.detail + "; needs the Cost Management Reader role on each scope", check.fix)]
-
     def run(self, ctx: ScanContext) -> Iterator[Finding]:
         since = float(ctx.option("since"))
         matcher = Matcher(ctx.catalog, "azure")
         if ctx.option("export"):
-            from detectors.billing.files import read_exports
-            lines = list(read_exports(ctx, ctx.option("export"), ctx.catalog.billing_exports["azure-cost-details"],
-                                      matcher.services, matcher.scoped))
-            yield from common.findings(self.name, ctx, "azure", lines, export_window(lines, matcher, since),
-                                       "cost-details-export")
+            yield from self.export_findings(ctx, matcher, since)
             return
         scopes = [s.strip().strip("/") for s in ctx.option("scope") or [] if s.strip().strip("/")]
         if not scopes:

@@ -14,11 +14,11 @@ import os
 import re
 from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, ClassVar, Iterable, Iterator
 
 from scanner import identity, redact
 from scanner.catalog import BillingRule, Catalog, glob_regex
-from scanner.detector import Check, ScanContext
+from scanner.detector import Check, Detector, ScanContext
 from scanner.model import Confidence, Finding, Location
 from scanner.options import Option
 
@@ -358,3 +358,37 @@ def azure_account_name(resource_id: str) -> str | None:
     """``myaoai`` from ``/subscriptions/…/providers/Microsoft.CognitiveServices/accounts/myaoai``."""
     m = _ACCOUNT_ID.search(resource_id.strip().rstrip("/")) if resource_id else None
     return m.group(1).lower() if m else None
+
+
+class BillingDetector(Detector):
+    """What the three cloud billing detectors share: their packages, the credential check, export files.
+
+    Not offline: Cost Explorer, Athena, the Cost Management API and BigQuery are cloud calls
+    (export files alone make none, but a scanned repository's config must not switch cloud
+    calls on, so the detector as a whole is not offline).
+    """
+
+    default = False
+    offline = False
+    cloud: ClassVar[str] = ""
+    packages: ClassVar[tuple[str, ...]] = ()  # import names, checked without importing them
+    permissions: ClassVar[str] = ""  # what the credentials need, for doctor
+    export_schema: ClassVar[str] = ""  # catalogue billing_exports id of the export files
+    export_source: ClassVar[str] = ""  # how findings from export files name their source
+
+    def available(self) -> tuple[bool, str]:
+        return missing_packages(self.packages, self.cloud)
+
+    def diagnose(self) -> list[Check]:
+        """Packages (required) and whether credentials are there to start from; no cloud call."""
+        check = credential_check(self.cloud)
+        return [*super().diagnose(), Check(check.name, check.ok, f"{check.detail}; needs {self.permissions}", check.fix)]
+
+    def export_findings(self, ctx: ScanContext, matcher: "Matcher", since: float,
+                        window: "Window | None" = None) -> Iterator[Finding]:
+        """Findings from the export files of the ``export`` option, aggregated in DuckDB."""
+        from detectors.billing.files import read_exports
+        lines = list(read_exports(ctx, ctx.option("export"), ctx.catalog.billing_exports[self.export_schema],
+                                  matcher.services, matcher.scoped))
+        yield from findings(self.name, ctx, self.cloud, lines, window or export_window(lines, matcher, since),
+                            self.export_source)

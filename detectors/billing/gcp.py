@@ -13,9 +13,9 @@ import re
 from typing import Any, Iterator
 
 from detectors.billing import common
-from detectors.billing.common import MIN_SPEND, SINCE, Line, Matcher, Window, export_window
+from detectors.billing.common import MIN_SPEND, SINCE, Line, Matcher, Window
 from detectors.billing.sql import llm_filter, row_to_line
-from scanner.detector import Check, Detector, DetectorError, ScanContext
+from scanner.detector import DetectorError, ScanContext
 from scanner.model import CoverageStatus, Finding
 from scanner.options import Option
 
@@ -28,12 +28,15 @@ _EXPORT_ACCOUNT = re.compile(r"gcp_billing_export(?:_resource)?_v1_([0-9A-F]{6})
 RETRY_DEADLINE = 60.0  # seconds of the client's own retry (429, rateLimitExceeded, 5xx) per call
 
 
-class GcpBillingDetector(Detector):
+class GcpBillingDetector(common.BillingDetector):
     name = "gcp-billing"
     description = ("GCP Vertex AI and Gemini API spend: BigQuery billing export (Google credentials), "
                    "or exported billing rows (offline)")
-    default = False
-    offline = False  # BigQuery and Cloud Billing are cloud APIs; export files alone make no network call
+    cloud = "gcp"
+    packages = ("google.cloud.bigquery", "google.cloud.billing_v1", "google.auth", "duckdb")
+    permissions = "BigQuery Data Viewer + Job User, Billing Account Viewer"
+    export_schema = "gcp-billing-export"
+    export_source = "billing-export-rows"
     options = (
         SINCE, MIN_SPEND,
         Option("billing_table", "str", None, "project.dataset.table of the standard or detailed billing export."),
@@ -43,24 +46,11 @@ class GcpBillingDetector(Detector):
                flag="--gcp-export"),
     )
 
-    def available(self) -> tuple[bool, str]:
-        return common.missing_packages(("google.cloud.bigquery", "google.cloud.billing_v1", "google.auth", "duckdb"),
-                                       "gcp")
-
-    def diagnose(self) -> list[Check]:
-        """Packages (required) and whether credentials are there to start from; no cloud call."""
-        check = common.credential_check("gcp")
-        return [*super().diagnose(), Check(check.name, check.ok, check.detail + "; needs BigQuery Data Viewer + Job User, Billing Account Viewer", check.fix)]
-
     def run(self, ctx: ScanContext) -> Iterator[Finding]:
         since = float(ctx.option("since"))
         matcher = Matcher(ctx.catalog, "gcp")
         if ctx.option("export"):
-            from detectors.billing.files import read_exports
-            lines = list(read_exports(ctx, ctx.option("export"), ctx.catalog.billing_exports["gcp-billing-export"],
-                                      matcher.services, matcher.scoped))
-            yield from common.findings(self.name, ctx, "gcp", lines, export_window(lines, matcher, since),
-                                       "billing-export-rows")
+            yield from self.export_findings(ctx, matcher, since)
             return
         table = ctx.option("billing_table")
         if not table:

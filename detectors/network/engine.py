@@ -77,6 +77,7 @@ class Engine:
     def __init__(self, catalog: Catalog, capture: str, aggregator: Aggregator | None = None,
                  gap: Callable[[str, str], None] | None = None) -> None:
         self.catalog = catalog
+        self.key_headers = httpmod.key_headers(catalog.auth_headers)  # which request headers carry keys
         self.capture = capture
         self.agg = aggregator if aggregator is not None else Aggregator()
         self.gap = gap or (lambda what, reason: None)
@@ -470,7 +471,7 @@ class Engine:
             return True
         if upgraded and not full:
             return False
-        req = httpmod.parse_request(data, final=full)
+        req = httpmod.parse_request(data, final=full, keys=self.key_headers)
         if req == httpmod.NEED_MORE:
             return False
         if not isinstance(req, httpmod.HttpRequest):
@@ -527,7 +528,7 @@ class Engine:
             if not httpmod.H2_AVAILABLE:
                 self._without(flow, "hpack", "plaintext HTTP/2 (h2c) requests not read")
                 return
-            flow.h2 = httpmod.H2Requests()
+            flow.h2 = httpmod.H2Requests(self.key_headers)
         requests, used = flow.h2.feed(data, final)
         flow.pos += used
         for req in requests:
@@ -787,7 +788,7 @@ class Engine:
             return
         if flow.mode != M_DONE:
             if flow.mode == M_HTTP and flow.buf:  # a request cut short by the end of the capture
-                req = httpmod.parse_request(bytes(flow.buf[flow.pos:]), final=True)
+                req = httpmod.parse_request(bytes(flow.buf[flow.pos:]), final=True, keys=self.key_headers)
                 if isinstance(req, httpmod.HttpRequest):
                     self._http_hit(flow, req)
             elif flow.mode == M_H2 and flow.h2 is not None:

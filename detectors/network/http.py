@@ -27,7 +27,13 @@ METHODS = (b"GET ", b"POST ", b"PUT ", b"PATCH ", b"DELETE ", b"HEAD ", b"OPTION
 MAX_HEADERS = 8192
 MAX_BODY = 16384
 _MODEL = re.compile(rb'"model"\s*:\s*"([^"\\]{1,200})"')
-_KEY_HEADERS = (b"authorization", b"x-api-key", b"api-key", b"x-goog-api-key")
+# Which headers carry a key is catalogue data (providers' ``auth_headers``); the caller passes them.
+KeyHeaders = tuple[bytes, ...]
+
+
+def key_headers(names: tuple[str, ...] | list[str]) -> KeyHeaders:
+    """Catalogue header names as this module compares them (lower-case bytes)."""
+    return tuple(n.lower().encode("latin-1") for n in names)
 
 
 @dataclass
@@ -47,15 +53,18 @@ def looks_like_http(buf: bytes) -> bool:
     return buf[:8].startswith(METHODS)
 
 
-def parse_request(buf: bytes, final: bool = False) -> HttpRequest | str | None:
-    """Parse one request at the start of ``buf``; NEED_MORE until headers (and a short body) arrived."""
+def parse_request(buf: bytes, final: bool = False, keys: KeyHeaders = ()) -> HttpRequest | str | None:
+    """Parse one request at the start of ``buf``; NEED_MORE until headers (and a short body) arrived.
+
+    ``keys``: the headers whose value is an API key (see :func:`key_headers`).
+    """
     try:
-        return _parse(buf, final)
+        return _parse(buf, final, keys)
     except (ValueError, IndexError):
         return None
 
 
-def _parse(buf: bytes, final: bool) -> HttpRequest | str | None:
+def _parse(buf: bytes, final: bool, keys: KeyHeaders) -> HttpRequest | str | None:
     head_end = buf.find(b"\r\n\r\n")
     if head_end < 0:
         if len(buf) > MAX_HEADERS:
@@ -90,7 +99,7 @@ def _parse(buf: bytes, final: bool) -> HttpRequest | str | None:
     return HttpRequest(
         method=method, target=target, host=host, path=path.split("?", 1)[0],
         user_agent=headers.get(b"user-agent", b"").decode("latin-1")[:200] or None,
-        model=_model(body), secret=_secret(headers),
+        model=_model(body), secret=_secret(headers, keys),
         consumed=body_start + (length if method != "CONNECT" else 0),
     )
 
@@ -115,8 +124,8 @@ def _model(body: bytes) -> str | None:
     return m.group(1).decode("utf-8", "replace") if m else None
 
 
-def _secret(headers: dict[bytes, bytes]) -> str | None:
-    for name in _KEY_HEADERS:
+def _secret(headers: dict[bytes, bytes], keys: KeyHeaders) -> str | None:
+    for name in keys:
         value = headers.get(name)
         if value:
             text = value.decode("latin-1")
@@ -172,7 +181,8 @@ class H2Requests:
     A request is complete at END_STREAM or once :data:`MAX_BODY` body bytes arrived.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keys: KeyHeaders = ()) -> None:
+        self.keys = keys  # headers whose value is an API key
         self.decoder = hpack.Decoder()
         self.decoder.max_allowed_table_size = 1 << 16  # the server may allow the client more than 4096
         self.preface = False
@@ -270,8 +280,7 @@ class H2Requests:
         if flags & H2_END_STREAM or len(request.body) >= MAX_BODY:
             done.append(self._request(self.streams.pop(stream)))
 
-    @staticmethod
-    def _request(stream: _H2Stream) -> HttpRequest:
+    def _request(self, stream: _H2Stream) -> HttpRequest:
         h = stream.headers
         method = h.get(b":method", b"").decode("latin-1")
         authority = (h.get(b":authority") or h.get(b"host") or b"").decode("latin-1") or None
@@ -279,5 +288,5 @@ class H2Requests:
         return HttpRequest(
             method=method, target=target, host=authority, path=target.split("?", 1)[0],
             user_agent=h.get(b"user-agent", b"").decode("latin-1")[:200] or None,
-            model=_model(bytes(stream.body)), secret=_secret(h), consumed=0, h2=True,
+            model=_model(bytes(stream.body)), secret=_secret(h, self.keys), consumed=0, h2=True,
         )

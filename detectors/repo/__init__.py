@@ -1,17 +1,16 @@
 """The ``repo`` detector: agents in source trees — keys, SDKs, frameworks, endpoints, models, MCP configs.
 
-What is an agent here: a unit of code. Every finding in a file belongs to the
-**agent directory** of that file, chosen by one rule:
-
-    the nearest ancestor directory of the file, inside its repository, that holds a
-    package manifest (pyproject.toml, setup.py, setup.cfg, package.json, go.mod,
-    Cargo.toml, Pipfile, requirements*.txt, …); if there is none, the repository root.
-
-So a monorepo with ``services/bot/pyproject.toml`` and ``services/web/package.json``
-yields two agents; a repository with notebooks and scripts but no manifest is one;
-``.mcp.json``, ``.cursor/mcp.json``, ``.github/workflows/*.yml`` and ``CLAUDE.md`` at
-the top belong to the root agent. The identity key is
-``repo:<remote URL, else work-tree path>:<agent dir>``; credentials add
+What is an agent here: a program. Every finding in a file belongs to the program of
+that file, as :mod:`.layout` decides it: the nearest folder with a project manifest
+(or requirements, a Dockerfile or a compose file next to code of its own), else the
+repository root; tests, docs, requirements-only and Dockerfile-only folders join the
+program around them; Dockerfiles of one folder that run different entry files are one
+program each (a module they share belongs to each); a CI workflow is a program of its
+own. So a monorepo with ``services/bot/pyproject.toml`` and ``services/web/package.json``
+yields two programs; a repository with notebooks and scripts but no manifest is one;
+``.mcp.json`` and ``CLAUDE.md`` at the top belong to the root program. Whether a program
+becomes an agent is the core's decision (call-capable evidence, ``scanner.model``). The identity key is
+``repo:<remote URL, else work-tree path>:<program>``; credentials add
 ``cred:<fingerprint>`` so the same key elsewhere joins the same agent. A plain
 directory that is not in a git work tree is treated as a repository whose id is
 its path. The owner guess (a weak ``owner:`` key) comes from :mod:`.owners`: the
@@ -32,6 +31,7 @@ start-up costs more than it saves there).
 
 from __future__ import annotations
 
+import copy
 import multiprocessing
 import os
 import time
@@ -44,13 +44,14 @@ from typing import Any, Iterable, Iterator
 from detectors.base import Check, Detector, DetectorError, Option, ScanContext
 from detectors.repo.content import Hit
 from detectors.repo.history import scan_history
+from detectors.repo.layout import Layout, LocalUses, without_own_imports
 from detectors.repo.owners import Owners
 from detectors.repo.rules import Rules
 from detectors.repo.walk import FileItem, Repo, Walker
 from detectors.repo.worker import FileResult, Watchdog, init_worker, scan_chunk, scan_file
 from detectors.usage_gate import UsageGate
 from scanner import identity, redact
-from scanner.model import Confidence, Finding, Location, stable_hash
+from scanner.model import Confidence, Finding, ItemKind, Location, stable_hash
 
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 DEFAULT_PARALLEL_MIN_FILES = 2000
@@ -127,6 +128,8 @@ class RepoDetector(Detector):
                         ctx.coverage.count, paths=list(ctx.paths), follow_symlinks=opts.follow_symlinks,
                         check=ctx.check_cancelled)
         owners: dict[Path, Owners] = {}
+        layouts: dict[Path, Layout] = {}  # program boundaries and own packages, per repository
+        local_uses = LocalUses()
         gate = UsageGate(ctx.catalog)  # AWS keys count only in a repository that uses Bedrock
         files = walker.walk(*ctx.paths)
         done = 0
@@ -144,18 +147,27 @@ class RepoDetector(Detector):
                 continue
             ctx.coverage.count("files")
             ctx.coverage.count("bytes", result.size)
-            for hit in result.hits:
-                finding = gate.offer(item.repo.id, self._finding(item, hit, owners))
-                if finding is not None:
-                    batch.append(finding)
+            layout = _layout(layouts, item.repo)
+            hits, modules = without_own_imports(layout, item.rel_dir, result.hits)
+            programs = layout.programs_of(item.rel, runs_tool=any(h.details.get("tools") for h in hits))
+            local_uses.note(layout, item, item.rel_dir, programs, modules)
+            for hit in hits:
+                for program, h in _per_program(programs, hit):
+                    finding = gate.offer(item.repo.id, self._finding(item, h, owners, program))
+                    if finding is not None:
+                        local_uses.saw(str(item.repo.root), item.rel, program, finding.forms == ItemKind.AGENT,
+                                       finding.provider)
+                        batch.append(finding)
             if batch and (len(batch) >= FINDINGS_BATCH or time.monotonic() - flushed >= FLUSH_SECONDS):
                 yield from batch
                 batch.clear()
                 flushed = time.monotonic()
         yield from batch
+        for item, program, hit in local_uses.hits():  # programs that reach LLMs through the repository's own code
+            yield self._finding(item, hit, owners, program)  # type: ignore[arg-type]
         ctx.progress(done, done, None)
         if opts.history:
-            yield from self._history(ctx, rules, opts, list(walker.repos.values()), gate)
+            yield from self._history(ctx, rules, opts, list(walker.repos.values()), gate, layouts)
         yield from gate.release()
         if gate.dropped:
             ctx.coverage.count("keys_not_next_to_provider_use", gate.dropped)
@@ -195,9 +207,8 @@ class RepoDetector(Detector):
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
 
-    def _finding(self, item: FileItem, hit: Hit, owners: dict[Path, Owners]) -> Finding:
+    def _finding(self, item: FileItem, hit: Hit, owners: dict[Path, Owners], agent_dir: str) -> Finding:
         repo = item.repo
-        agent_dir = repo.agent_dir(item.rel_dir)
         keys = [identity.repo(repo.id, agent_dir)]
         owner = _owners(owners, repo).for_file(item.rel, agent_dir)
         if owner:
@@ -223,12 +234,13 @@ class RepoDetector(Detector):
                                  *sorted(set(keys)), hit.provider or "", hit.model or "")
         return Finding(detector=self.name, kind=hit.kind, location=location, identity=keys, evidence=evidence,
                        provider=hit.provider, model=hit.model, confidence=Confidence(hit.confidence),
-                       credential=credential, details=details, observed_at=observed_at, id=finding_id)
+                       credential=credential, details=details, observed_at=observed_at, id=finding_id,
+                       place=hit.place)
 
     # ---- history ----------------------------------------------------------------
 
     def _history(self, ctx: ScanContext, rules: Rules, opts: Options, repos: list[Repo],
-                 gate: UsageGate) -> Iterator[Finding]:
+                 gate: UsageGate, layouts: dict[Path, Layout]) -> Iterator[Finding]:
         git_repos = [r for r in repos if r.is_git]
         if not git_repos:
             for r in repos:
@@ -244,8 +256,7 @@ class RepoDetector(Detector):
 
             try:
                 for hh in scan_history(rules, repo.root, opts.max_file_size, ctx.check_cancelled, on_commit):
-                    rel_dir = hh.path.rsplit("/", 1)[0] if "/" in hh.path else "."
-                    agent_dir = repo.agent_dir(rel_dir)
+                    agent_dir = _layout(layouts, repo).programs_of(hh.path)[0]
                     keys = [identity.repo(repo.id, agent_dir)]
                     if hh.email:
                         keys.append(identity.owner(hh.email))
@@ -271,6 +282,19 @@ def _owners(cache: dict[Path, Owners], repo: Repo) -> Owners:
     if repo.root not in cache:
         cache[repo.root] = Owners(repo)
     return cache[repo.root]
+
+
+def _layout(cache: dict[Path, Layout], repo: Repo) -> Layout:
+    if repo.root not in cache:
+        cache[repo.root] = Layout(repo.root)
+    return cache[repo.root]
+
+
+def _per_program(programs: list[str], hit: Hit) -> Iterator[tuple[str, Hit]]:
+    """The hit once per program it belongs to (a module shared by several entry programs is in each);
+    a copy for all but the last, since making a finding takes the hit's secret."""
+    for i, program in enumerate(programs):
+        yield program, hit if i == len(programs) - 1 else copy.copy(hit)
 
 
 def _chunks(files: Iterable[FileItem]) -> Iterator[dict[int, FileItem]]:

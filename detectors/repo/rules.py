@@ -23,8 +23,9 @@ except ImportError:  # pragma: no cover - depends on the installation
 
 from scanner.catalog import Catalog, KeyFormat
 
-# SDK keyword arguments / object keys that take an API key (language conventions, not provider data).
-API_KEY_ARGS = ("api_key", "apiKey", "api-key", "apikey", "subscription_key")
+# SDK keyword arguments / object keys that take an API key (language conventions, not provider data);
+# a provider's own ones (Azure's subscription_key=) are its catalogue ``key_arguments``.
+API_KEY_ARGS = ("api_key", "apiKey", "api-key", "apikey")
 
 
 def _minimal_literals(prefixes: set[str]) -> list[str]:
@@ -66,11 +67,16 @@ class Rules:
     literals: list[bytes] = field(default_factory=list)
     formats_by_literal: dict[bytes, list[tuple[re.Pattern[bytes], KeyFormat]]] = field(default_factory=dict)
     key_env_names: dict[str, str] = field(default_factory=dict)  # UPPER name -> provider
+    endpoint_env_names: frozenset[str] = frozenset()  # UPPER names of catalogue base-URL variables
     context_anchors: list[bytes] = field(default_factory=list)
     context_rx: re.Pattern[bytes] | None = None
     # right after an anchor: an assignment of a long enough value, or a k8s ``value:`` on the next line
+    # Bounded, and the rest of the name is taken whole (an atomic group: lookahead + backreference),
+    # so one anchor costs a few dozen steps; group ``rest`` says where the name ended.
+    # It always matches; group ``assign`` is set when an assignment follows.
     context_quick: re.Pattern[bytes] = re.compile(
-        rb"[A-Za-z0-9_-]*\\?[\"']?\s*(?:(?:=|:=|:|=>)\s*\\?[\"'`]?[A-Za-z0-9+/=._:-]{12}|\n\s*(?:-\s*)?value:)")
+        rb"(?=(?P<rest>[A-Za-z0-9_-]{0,64}))(?P=rest)(?P<assign>\\?[\"']?\s{0,64}"
+        rb"(?:(?:=|:=|:|=>)\s{0,64}\\?[\"'`]?[A-Za-z0-9+/=._:-]{12}|\n\s{0,64}(?:-\s{0,8})?value:))?")
     py_imports: dict[str, Target] = field(default_factory=dict)
     js_imports: dict[str, Target] = field(default_factory=dict)
     js_prefixes: list[tuple[str, Target]] = field(default_factory=list)
@@ -144,13 +150,16 @@ class Rules:
     def _build_context(self) -> None:
         """Assignments of a value to a catalogue key variable or an SDK ``api_key`` argument."""
         self.key_env_names = {v.name.upper(): v.provider for v in self.catalog.env_vars.values() if v.role == "key"}
+        self.endpoint_env_names = frozenset(v.name.upper() for v in self.catalog.env_vars.values()
+                                            if v.role == "endpoint")
         names = sorted(self.key_env_names, key=len, reverse=True)
         # Every key variable ends in _KEY, _TOKEN, …: those tails (any case) find the candidate lines.
-        tails = {"_" + n.rsplit("_", 1)[-1] for n in names if "_" in n}
-        anchors = {t.upper() for t in tails} | {t.lower() for t in tails} | {a for a in API_KEY_ARGS if "_" not in a}
+        args = sorted({*API_KEY_ARGS, *self.catalog.key_arguments}, key=len, reverse=True)
+        tails = {"_" + n.rsplit("_", 1)[-1] for n in [*names, *args] if "_" in n}
+        anchors = {t.upper() for t in tails} | {t.lower() for t in tails} | {a for a in args if "_" not in a}
         self.context_anchors = sorted(a.encode() for a in anchors)
         name_alt = "|".join(re.escape(n) for n in names)
-        arg_alt = "|".join(re.escape(a) for a in API_KEY_ARGS)
+        arg_alt = "|".join(re.escape(a) for a in args)
         value = r"\\?[\"'`]?(?P<value>[A-Za-z0-9+/=._:-]{12,300})"  # \\" is a quote escaped inside JSON
         self.context_rx = re.compile(
             (

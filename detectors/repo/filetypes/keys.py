@@ -1,0 +1,153 @@
+"""Keys and their contexts, in every text file: self-identifying formats, then formatless keys by assignment."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from detectors.repo.filetypes.base import FileView, Hit, Lines
+from detectors.repo.rules import Anchors, Rules
+from scanner.secrets import is_placeholder
+
+# No key format is longer (AWS Bedrock short-term keys, the longest, are about 2 KB); a match is
+# never run further, so one candidate costs at most this much whatever follows it.
+MAX_KEY_LENGTH = 4096
+# How far after a context anchor the assignment that makes it a key can start (``_KEY_PROD =  "…``),
+# and how much of a name after the anchor is read (rules.context_quick).
+CONTEXT_REACH = 256
+NAME_REACH = 64
+
+
+def applies(f: FileView) -> bool:
+    return True
+
+
+def scan(f: FileView) -> list[Hit]:
+    return list(find_credentials(f.rules, f.data, f.lines, f.anchors))
+
+
+def find_credentials(rules: Rules, data: bytes, lines: Lines, anchors: Anchors | None = None) -> Iterator[Hit]:
+    """Self-identifying keys (prefix prefilter + full regex), then context-only keys by assignment."""
+    key_positions, context_positions, _ = anchors or rules.anchor_positions(data)
+    # End of the last key-shaped match, kept or not: a prefix inside it is not another key. Skipping
+    # those prefixes also keeps the loop linear: with ``sk-proj-`` repeated, every prefix would
+    # otherwise run its regex to the end of the same run (quadratic in the file's length).
+    covered = -1
+    for pos, lit in key_positions:
+        if pos < covered or _glued_before(data, pos):
+            continue
+        end = pos + MAX_KEY_LENGTH
+        for rx, fmt in rules.formats_by_literal[lit]:
+            m = rx.match(data, pos, end)
+            if not m:
+                continue
+            covered = m.end()
+            value = m.group(0).decode("ascii", "replace")
+            if _glued(data, m.end()) or is_placeholder(value, fmt.prefixes[0] if fmt.prefixes else ""):
+                break
+            yield Hit("credential", lines.of(pos), provider=fmt.provider, secret=value, key_type=fmt.id,
+                      admin=fmt.admin, label=fmt.label, confidence="high", span=(pos, m.end()), pos=pos)
+            break
+    if context_positions:
+        yield from context_credentials(rules, data, lines, context_positions)
+
+
+def _glued(data: bytes, end: int) -> bool:
+    """A key regex that stopped inside a longer token matched a truncation, not a key."""
+    return end < len(data) and (chr(data[end]).isalnum() if data[end] < 128 else False)
+
+
+def _glued_before(data: bytes, pos: int) -> bool:
+    """A prefix in the middle of a word or base64 blob (``xAIza…``) is not the start of a key.
+
+    JSON string escapes (``\\nsk-…`` in notebook outputs) still count as a boundary.
+    """
+    if pos == 0 or data[pos - 1] >= 128 or not chr(data[pos - 1]).isalnum():
+        return False
+    return not (pos >= 2 and data[pos - 2] == 0x5C)  # backslash escape: \n, \t, \r
+
+
+def context_credentials(rules: Rules, data: bytes, lines: Lines,
+                        positions: list[tuple[int, bytes]]) -> Iterator[Hit]:
+    """Formatless keys are keys only where the code says so: ``MISTRAL_API_KEY=…``, ``api_key="…"``."""
+    done = -1  # start of the last line read: each line is read once, whatever its anchors
+    quick = rules.context_quick
+    name_end, name_ok = -1, False  # where the name holding the last anchor ended, and what followed it
+    for pos, anchor in positions:
+        after = pos + len(anchor)
+        if after > name_end:  # an anchor further inside the same name (``_KEY_KEY_…``) would see the same
+            m = quick.match(data, after, after + CONTEXT_REACH)
+            name_ok = m is not None and m.group("assign") is not None
+            rest = m.end("rest") if m else after
+            name_end = rest if rest - after < NAME_REACH else -1
+            if not name_ok:
+                continue
+        elif not name_ok:
+            continue
+        line_start = lines.start(pos)
+        if line_start == done:
+            continue
+        done = line_start
+        prev_start = lines.start(line_start - 1) if line_start else 0  # k8s: name: on one line, value: next
+        line_end = lines.end(pos)
+        window_end = lines.end(line_end + 1) if line_end < len(data) else len(data)
+        for m in rules.context_rx.finditer(data, prev_start, window_end):  # type: ignore[union-attr]
+            if m.end() <= line_start:
+                continue
+            hit = _context_hit(rules, data, m, lines)
+            if hit:
+                yield hit
+
+
+def _context_hit(rules: Rules, data: bytes, m: re.Match[bytes], lines: Lines) -> Hit | None:
+    name = m.group("name") or m.group("kname")
+    value_b = m.group("value") or m.group("kvalue") or m.group("argvalue")
+    if value_b is None:
+        return None
+    value = value_b.decode("ascii", "replace").rstrip(".:")
+    if name:
+        var = name.decode("ascii").upper()
+        providers = [rules.key_env_names.get(var)]
+        how = var
+    else:
+        providers = _providers_near(rules, data, m.start())
+        how = m.group("arg").decode("ascii")
+    for provider in providers:
+        if provider is None:
+            continue
+        fmt = rules.catalog.classify_secret(value, provider)
+        if fmt is None or fmt.provider != provider:
+            continue
+        if is_placeholder(value, fmt.prefixes[0] if fmt.prefixes else ""):
+            return None
+        start = m.start("value") if m.group("value") else m.start("kvalue") if m.group("kvalue") else m.start("argvalue")
+        return Hit("credential", lines.of(m.start()), provider=provider, secret=value, key_type=fmt.id,
+                   admin=fmt.admin, label=fmt.label, confidence="high" if not fmt.context_only else "medium",
+                   details={"assigned_to": how}, span=(start, start + len(value)), pos=m.start())
+    return None
+
+
+def _providers_near(rules: Rules, data: bytes, pos: int) -> list[str]:
+    """Providers named just before an ``api_key=`` argument: ``Mistral(api_key=…)``, ``AzureOpenAI(``."""
+    window = data[max(0, pos - 200):pos].decode("ascii", "replace").lower()
+    found = []
+    for pid, tokens in rules.provider_tokens.items():
+        best = max((window.rfind(t) for t in tokens), default=-1)
+        if best >= 0:
+            found.append((best, pid))
+    return [pid for _, pid in sorted(found, reverse=True)]
+
+
+def mask_keys(rules: Rules, text: str) -> str:
+    """``text`` with every key in it replaced by ``<redacted>``: an argument keeps its shape, not its value."""
+    data = text.encode("utf-8", "replace")
+    spans = sorted(h.span for h in find_credentials(rules, data, Lines(data)) if h.span)
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end in spans:
+        if start >= last:
+            out += [data[last:start], b"<redacted>"]
+            last = end
+    out.append(data[last:])
+    return b"".join(out).decode("utf-8", "replace")
