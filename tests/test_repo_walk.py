@@ -228,7 +228,7 @@ def test_2000_deep_nesting_past_path_max_finds_the_top_and_the_bottom_key(run_cl
         os.close(fd)
         fd = nxt
     with open(os.open("bottom.py", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "w") as fh:
-        fh.write(f"import openai\nK = '{bottom}'\n")
+        fh.write(f"import openai\nclient = openai.OpenAI()\nK = '{bottom}'\n")
     os.close(fd)
     try:
         findings, cov = repo_scan(run_cli, "-p", str(root))
@@ -261,7 +261,7 @@ def test_generated_trees_are_scanned_for_keys_only_and_counted(run_cli, tmp_path
     proj = tmp_path / "proj"
     bundle_key, next_key = make_key("openai-project", 50), make_key("anthropic-api", 51)
     write(proj / "package.json", '{"name": "web", "dependencies": {"openai": "^4.0.0"}}\n')
-    write(proj / "src" / "index.js", 'import OpenAI from "openai";\n')
+    write(proj / "src" / "index.js", 'import OpenAI from "openai";\nconst client = new OpenAI();\n')
     write(proj / "dist" / "bundle.js", f'import OpenAI from "openai";const k="{bundle_key}";\n')
     write(proj / ".next" / "server" / "chunk.js",
           f'fetch("https://api.anthropic.com/v1/messages");const k="{next_key}";\n')
@@ -271,7 +271,7 @@ def test_generated_trees_are_scanned_for_keys_only_and_counted(run_cli, tmp_path
     write(proj / "rs" / "target" / "debug" / "gen.py", "import mistralai\n")
     write(proj / "cache" / "CACHEDIR.TAG", "Signature: 8a477f597d28d172789f06886806bc55\n")
     write(proj / "cache" / "m.py", "import cohere\n")
-    write(proj / "other" / "target" / "app.py", "import groq\n")  # no Cargo.toml/pom.xml beside it: source
+    write(proj / "other" / "target" / "app.py", "import groq\nclient = groq.Groq()\n")  # no Cargo.toml/pom.xml beside it: source
     findings, cov = repo_scan(run_cli, "-p", str(proj))
     paths = {(Path(f["location"]["path"]).relative_to(proj).as_posix(), f["kind"]) for f in findings}
     assert paths == {("package.json", "dependency"), ("src/index.js", "sdk-usage"),
