@@ -287,6 +287,73 @@ def _compile(pattern: str, where: str, flags: int = 0) -> re.Pattern[str]:
         raise InputError(f"{where}: invalid regex {pattern!r}: {exc}") from None
 
 
+# ---- the values of an entry (a ``--catalog`` file is outside input: every mistake is named) ----
+
+_PATTERN_LISTS = {"provider": ("models", "cmdline_patterns")}
+_STRING_LISTS = {
+    "provider": ("hostnames", "host_patterns", "ip_ranges", "paths", "process_names", "client_names"),
+    "framework": ("providers",),
+    "tool": ("executables", "script_patterns", "providers", "env_vars", "child_env"),
+}
+_LIST_MAPS = {"provider": ("packages", "env_vars"), "framework": ("packages", "imports"), "tool": ("packages",)}
+_ENV_ROLES = ("keys", "endpoints", "other")
+# Strings a pattern is tried on: one that matches nothing in them (an empty match) would match
+# everywhere — and a key format that does makes redaction cut every message into pieces.
+_EMPTY_PROBES = ("", "x", "sk-Ab1_ key=\"v\" /x.y\n\t")
+_BACKREF = re.compile(r"(?<!\\)(?:\\\\)*\\(?:[1-9]|g<)|\(\?P=")
+
+
+def check_pattern(pattern: Any, where: str) -> re.Pattern[str]:
+    """A catalogue regex that can be embedded in the larger patterns the detectors build (model
+    names between word boundaries, one alternation of every key format): no global inline flag
+    (``(?i)``; a scoped ``(?i:…)`` is fine), no named group or back-reference (the alternation
+    names its own groups and numbers them anew), and no empty match."""
+    regex = _compile(_string(pattern, where), where)
+    if regex.groupindex:
+        raise InputError(f"{where}: regex {pattern!r} has a named group ({sorted(regex.groupindex)[0]}); "
+                         "use (?:...)")
+    if _BACKREF.search(pattern):
+        raise InputError(f"{where}: regex {pattern!r} has a back-reference")
+    try:
+        re.compile(f"(?P<embedded>{pattern})|x")
+    except re.error as exc:
+        hint = "; write a flag for part of it, as (?i:...)" if "flags" in str(exc) else ""
+        raise InputError(f"{where}: regex {pattern!r} cannot be embedded in a larger pattern ({exc}){hint}") from None
+    if any(m.start() == m.end() for probe in _EMPTY_PROBES for m in regex.finditer(probe)):
+        raise InputError(f"{where}: regex {pattern!r} matches the empty string")
+    return regex
+
+
+def check_values(e: dict[str, Any], kind: str, where: str) -> None:
+    """The values of a provider, framework or tool entry (whose field types ``_check_fields`` checked):
+    lists of non-empty strings, mappings of lists, ports, address ranges and regexes each detector
+    can use as they are, so that a mistake is a load error naming the entry, not a detector's
+    failure (or worse, a pattern that matches everything) during the scan."""
+    for name in _STRING_LISTS.get(kind, ()) + _PATTERN_LISTS.get(kind, ()):
+        if name in e and not (kind == "provider" and name == "env_vars"):
+            _strings(e[name], f"{where}: {name}")
+    for name in _LIST_MAPS.get(kind, ()):
+        if not isinstance(e.get(name), dict):
+            continue
+        for sub, values in e[name].items():
+            if kind == "provider" and name == "env_vars" and sub not in _ENV_ROLES:
+                raise InputError(f"{where}: env_vars: unknown role {sub!r} (known: {', '.join(_ENV_ROLES)})")
+            if values is not None and not isinstance(values, list):
+                raise InputError(f"{where}: {name}.{sub} must be a list")
+            _strings(values, f"{where}: {name}.{sub}")
+    for name in _PATTERN_LISTS.get(kind, ()):
+        for i, pattern in enumerate(e.get(name) or []):
+            check_pattern(pattern, f"{where}: {name}[{i}]")
+    for i, port in enumerate(e.get("ports") or [] if kind == "provider" else []):
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise InputError(f"{where}: ports[{i}]: expected a port number 1-65535, got {port!r}")
+    for i, net in enumerate(e.get("ip_ranges") or [] if kind == "provider" else []):
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise InputError(f"{where}: ip_ranges[{i}]: {net!r} is not an address range") from None
+
+
 def _admin_api(value: Any, keys: list[KeyFormat], env_keys: list[str], where: str) -> AdminApi | None:
     """``admin_api:`` checked against the provider's own key formats and key env vars.
 
@@ -447,6 +514,7 @@ class Catalog:
         e = _check_fields(entry, _PROVIDER_FIELDS, where)
         pid = e["id"]
         where = f"{where} ({pid})"
+        check_values(e, "provider", where)
         kind = e.get("kind", "provider")
         if kind not in PROVIDER_KINDS:
             raise InputError(f"{where}: kind must be one of {', '.join(PROVIDER_KINDS)}")
@@ -455,7 +523,7 @@ class Catalog:
             k = _check_fields(k, _KEY_FIELDS, f"{where}: keys[{j}]")
             if "regex" not in k:
                 raise InputError(f"{where}: keys[{j}]: missing required field 'regex'")
-            regex = _compile(k["regex"], f"{where}: keys[{j}]")
+            regex = check_pattern(k["regex"], f"{where}: keys[{j}] ({k['id']})")
             examples, non_examples = _examples(k, regex, f"{where}: keys[{j}] ({k['id']})")
             keys.append(KeyFormat(
                 id=k["id"], provider=pid, label=k.get("label", k["id"]),
@@ -518,6 +586,7 @@ class Catalog:
     @staticmethod
     def _framework(entry: Any, where: str) -> Framework:
         e = _check_fields(entry, _FRAMEWORK_FIELDS, where)
+        check_values(e, "framework", f"{where} ({e['id']})")
         return Framework(
             id=e["id"], name=e["name"],
             packages={k: list(v or []) for k, v in (e.get("packages") or {}).items()},
@@ -533,6 +602,7 @@ class Catalog:
     @staticmethod
     def _tool(entry: Any, where: str) -> AgentTool:
         e = _check_fields(entry, _TOOL_FIELDS, where)
+        check_values(e, "tool", f"{where} ({e['id']})")
         if e.get("kind", "coding-agent") not in TOOL_KINDS:
             raise InputError(f"{where}: kind must be one of {', '.join(TOOL_KINDS)}")
         if e.get("runtime") not in (None, *TOOL_RUNTIMES):

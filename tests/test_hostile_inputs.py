@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from scanner.catalog import Catalog
+from scanner.errors import InputError
 from tests.conftest import CLI, clean_environ
 from tests.keys import make_key
 
@@ -136,6 +138,57 @@ def test_non_finite_numbers_in_an_inventory_are_refused(run_cli, workdir: Path, 
     (workdir / "nan.json").write_text(text)
     code, out, err, _s, _r = run_bounded(["report", "nan.json", "-f", "sarif"], workdir, home)
     one_line_error(code, err, "nan.json", "NaN")
+    assert out == ""
+
+
+def _provider(**fields) -> str:
+    return json.dumps({"providers": [{"id": "acme", "name": "Acme", **fields}]})
+
+
+def _key(regex: str) -> str:
+    return _provider(keys=[{"id": "acme-key", "regex": regex}])
+
+
+CATALOG_CASES = [  # (catalogue extension, what the message names)
+    (_provider(models=["(?i)acme-.*"]), "models[0]", "(?i:...)"),
+    (_key(""), "keys[0] (acme-key)", "non-empty string"),
+    (_key("a*"), "keys[0] (acme-key)", "matches the empty string"),
+    (_key("(?:sk-)?\\b"), "keys[0] (acme-key)", "matches the empty string"),
+    (_key("acme-(?P<body>[a-z]{20})"), "keys[0] (acme-key)", "named group (body)"),
+    (_key("(acme)-[a-z]{8}\\1"), "keys[0] (acme-key)", "back-reference"),
+    (_provider(models=["acme-(?P<m>x)"]), "models[0]", "named group"),
+    (_provider(cmdline_patterns=[""]), "cmdline_patterns", "non-empty string"),
+    (_provider(hostnames=[5]), "hostnames", "non-empty string"),
+    (_provider(ports=["abc"]), "ports[0]", "port number"),
+    (_provider(ip_ranges=["10.0.0.300/8"]), "ip_ranges[0]", "address range"),
+    (_provider(packages={"python": 5}), "packages.python", "must be a list"),
+    (_provider(env_vars={"keys": [1]}), "env_vars.keys", "non-empty string"),
+    (_provider(env_vars={"secrets": ["X"]}), "env_vars", "unknown role"),
+    (json.dumps({"frameworks": [{"id": "f", "name": "F", "imports": {"python": [7]}}]}), "frameworks[0] (f)", "imports"),
+    (json.dumps({"agent_tools": [{"id": "t", "name": "T", "script_patterns": [""]}]}), "agent_tools[0] (t)",
+     "script_patterns"),
+]
+
+
+@pytest.mark.parametrize("text,entry,needle", CATALOG_CASES, ids=[str(i) for i in range(len(CATALOG_CASES))])
+def test_bad_catalogue_extensions_are_refused_on_load(text, entry, needle, tmp_path: Path):
+    """A mistake in a ``--catalog`` file is refused on load, naming the file and the entry."""
+    (tmp_path / "cat.yaml").write_text(text)
+    with pytest.raises(InputError) as caught:
+        Catalog.load([tmp_path / "cat.yaml"])
+    message = str(caught.value)
+    assert "cat.yaml" in message and entry in message and needle in message, message
+
+
+@pytest.mark.parametrize("case", [0, 2])
+def test_bad_catalogue_extensions_end_the_scan_with_exit_2(case, workdir: Path, home: Path):
+    """Before, a ``(?i)`` model regex made the repo detector fail during the scan (exit 0), and an
+    empty-matching key regex cut every message into pieces."""
+    (workdir / "app.py").write_text("import openai\nopenai.OpenAI().chat.completions.create(model='gpt-4o')\n")
+    (workdir / "cat.yaml").write_text(CATALOG_CASES[case][0])
+    code, out, err, _s, _r = run_bounded(["scan", "-d", "repo", "-p", ".", "--catalog", "cat.yaml", "-f", "json"],
+                                         workdir, home)
+    one_line_error(code, err, "cat.yaml", *CATALOG_CASES[case][1:])
     assert out == ""
 
 
