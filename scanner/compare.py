@@ -25,7 +25,7 @@ def compare(agents: list[Agent], findings: dict[str, Finding], registry: Registr
             _set(agent, Status.SHADOW, [Reason("unregistered", "no registry was given, so every agent is unapproved; "
                                                 "pass --registry FILE")])
             continue
-        records = [r for r in registry.records if _matches(r, agent, findings)]
+        records = [r for r in registry.candidates(agent.identity) if _matches(r, agent, findings)]
         if not records:
             _set(agent, Status.SHADOW, [Reason("unregistered", "no registry record matches this agent's identity "
                                                 f"({_short_keys(agent)})")])

@@ -6,15 +6,17 @@ this file are not the people who wrote the scanner.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
+import gc
 import json
 from dataclasses import dataclass, field
 import fnmatch
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
@@ -82,8 +84,38 @@ class Registry:
     def __len__(self) -> int:
         return len(self.records)
 
+    def candidates(self, keys: list[str]) -> list[Record]:
+        """The records that may match an agent with these identity keys, in file order: those with
+        a pattern that is one of the keys or whose literal start (up to its first ``*``, ``?`` or
+        ``[``) starts one, and those that match by tags. Each still has to be checked; the index
+        keeps matching linear in the agents and the records instead of their product."""
+        by_prefix, lengths, tagged = self._index
+        found = set(tagged)
+        for key in keys:
+            for n in lengths:
+                if n > len(key):
+                    break
+                found.update(by_prefix.get(key[:n], ()))
+        return [self.records[i] for i in sorted(found)]
 
-class _LineLoader(yaml.SafeLoader):
+    @cached_property
+    def _index(self) -> tuple[dict[str, list[int]], tuple[int, ...], tuple[int, ...]]:
+        by_prefix: dict[str, list[int]] = {}
+        for i, record in enumerate(self.records):
+            for pattern in record.patterns:
+                literal = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+                by_prefix.setdefault(literal, []).append(i)
+        lengths = tuple(sorted({len(p) for p in by_prefix}))
+        return by_prefix, lengths, tuple(i for i, r in enumerate(self.records) if r.tags)
+
+
+try:  # libyaml's parser is ~10x faster than the pure-Python one; both build the same nodes
+    _SafeLoader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on the PyYAML build
+    _SafeLoader = yaml.SafeLoader  # type: ignore[misc]
+
+
+class _LineLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """SafeLoader that remembers the line of every mapping key (``__lines__``), refuses duplicate
     keys and alias bombs, and leaves dates as text so that a bad one is reported with its line."""
 
@@ -176,9 +208,23 @@ def load_registry(path: str | Path) -> Registry:
     return parse_registry(text, str(path))
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a document is built: a large registry is millions of
+    new objects, none of them garbage, and each collection would walk them all again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def parse_registry(text: str, source: str) -> Registry:
     try:
-        data = _parse(text, source)
+        with _collector_paused():
+            data = _parse(text, source)
     except RecursionError:
         raise InputError(f"{source}: registry is nested too deeply") from None
     if data is None:
@@ -221,7 +267,10 @@ def _parse(text: str, source: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         position = getattr(exc, "position", None)  # a character YAML does not allow anywhere
         line = mark.line + 1 if mark else text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
-        raise InputError(f"{source}:{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+        problem = str(getattr(exc, "problem", None) or exc)
+        if "nesting depth" in problem:  # libyaml's own bound, where the pure-Python parser recursed
+            raise InputError(f"{source}:{line}: registry is nested too deeply") from None
+        raise InputError(f"{source}:{line}: invalid YAML: {problem}") from None
 
 
 def _no_constant(name: str) -> Any:
