@@ -500,7 +500,8 @@ class Catalog:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f" line {mark.line + 1}" if mark else ""
-            raise InputError(f"{name}:{line} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+            problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]  # not the reader's "in <string>"
+            raise InputError(f"{name}:{line} invalid YAML: {problem}") from None
         if not isinstance(data, dict):
             raise InputError(f"{name}: expected a mapping with 'providers', 'frameworks' or 'agent_tools'")
         unknown = set(data) - {"schema_version", "providers", "frameworks", "agent_tools", "agent_files", "llm_api_paths",

@@ -26,8 +26,8 @@ from scanner.errors import InputError
 DEFAULT_REVIEW_DAYS = 90
 MAX_DAYS = 36_500  # a review cadence or session length beyond a century is a typo, and overflows dates
 MAX_BYTES = 64 * 1024 * 1024  # a registry this large is not one a person edits
-# Aliases may share a node many times over; a document whose aliases expand it past this
-# many nodes (a "billion laughs") is refused before anything walks it.
+# Aliases may share a node many times over; a document whose aliases add more than this many
+# nodes to it (a "billion laughs") is refused before anything walks it.
 MAX_EXPANDED_NODES = 2_000_000
 REGISTRY_VERSION = 1
 
@@ -151,18 +151,21 @@ class _Duplicate(Exception):
 
 
 def _check_expansion(root: yaml.Node) -> None:
-    """Refuse a document whose aliases would expand it past :data:`MAX_EXPANDED_NODES`.
+    """Refuse a document whose aliases would add more than :data:`MAX_EXPANDED_NODES` nodes to it.
 
-    Sizes are counted once per distinct node (aliases share nodes), iteratively, so the
-    check itself is linear in the document and cannot be made to recurse too deeply.
+    What aliases add is the expanded size less the distinct nodes, so a registry with no
+    aliases passes at any size (its bytes are bounded by :data:`MAX_BYTES`) while a "billion
+    laughs" does not. Sizes are counted once per distinct node (aliases share nodes),
+    iteratively, so the check itself is linear in the document and cannot recurse too deeply.
     """
+    cap = 1 << 62  # sizes past this are a bomb whatever the document: no need for larger integers
     size: dict[int, int] = {}
     entered: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, done = stack.pop()
         if done:
-            size[id(node)] = min(MAX_EXPANDED_NODES + 1, 1 + sum(size[id(c)] for c in _children(node)))
+            size[id(node)] = min(cap, 1 + sum(size[id(c)] for c in _children(node)))
             continue
         if id(node) in size:
             continue
@@ -171,7 +174,7 @@ def _check_expansion(root: yaml.Node) -> None:
         entered.add(id(node))
         stack.append((node, True))
         stack.extend((c, False) for c in _children(node) if id(c) not in size)
-    if size[id(root)] > MAX_EXPANDED_NODES:
+    if size[id(root)] - len(size) > MAX_EXPANDED_NODES:
         raise yaml.YAMLError(f"its aliases expand it past {MAX_EXPANDED_NODES:,} nodes")
 
 
@@ -267,7 +270,7 @@ def _parse(text: str, source: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         position = getattr(exc, "position", None)  # a character YAML does not allow anywhere
         line = mark.line + 1 if mark else text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
-        problem = str(getattr(exc, "problem", None) or exc)
+        problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]  # not the reader's "in <string>" line
         if "nesting depth" in problem:  # libyaml's own bound, where the pure-Python parser recursed
             raise InputError(f"{source}:{line}: registry is nested too deeply") from None
         raise InputError(f"{source}:{line}: invalid YAML: {problem}") from None

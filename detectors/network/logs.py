@@ -60,6 +60,16 @@ _FIELD_NAMES = {**{name.replace(".", "_"): name for name in _DOTTED},
 _SUBJECT_CN = re.compile(r"(?:^|,)\s*CN=((?:[^,\\]|\\.)+)")
 
 
+def zeek_separator(line: str) -> str:
+    """The separator a ``#separator`` line declares (Zeek writes ``\\x09``): one character, written
+    as itself or as a ``\\xHH`` escape; anything else is the tab Zeek writes by default. (The line is
+    the file's: it is not run through Python's escape decoder, which fails or warns on most text.)"""
+    value = line.split(" ", 1)[1] if " " in line else ""
+    if re.fullmatch(r"\\x[0-9A-Fa-f]{2}", value) and value != "\\x00":
+        return chr(int(value[2:], 16))
+    return value if len(value) == 1 else "\t"
+
+
 def zeek_field(name: str) -> str:
     """The field name this reader uses for a Zeek field written with another scope separator."""
     return _FIELD_NAMES.get(name, name)
@@ -187,7 +197,7 @@ class LogReader:
                 continue
             if line.startswith("#"):
                 if line.startswith("#separator"):
-                    sep = line.split(" ", 1)[1].encode().decode("unicode_escape") if " " in line else "\t"
+                    sep = zeek_separator(line)
                 elif line.startswith("#fields"):
                     fields = [zeek_field(f) for f in line.split(sep)[1:]]
                     kind = zeek_kind(path, fields)
