@@ -272,40 +272,59 @@ def test_sigterm_and_sighup_end_the_scan_and_its_workers(tmp_path: Path, home: P
     assert leftovers == "", leftovers  # no worker, forkserver or resource tracker outlives it
 
 
+_BLOCKER = """
+import os, socket, sys
+_LOG = {log!r}
+with open(_LOG + ".loaded", "a") as fh:
+    fh.write(f"{{os.getpid()}}\\n")
+_FAMILIES = {{"socket.connect": 1, "socket.sendto": 1, "socket.sendmsg": 1}}
+def _block(event, args):
+    if event in _FAMILIES:
+        sock = args[0]
+        if getattr(sock, "family", None) == socket.AF_UNIX:  # multiprocessing's own pipes
+            return
+    elif event not in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex",
+                       "socket.gethostbyaddr"):
+        return
+    with open(_LOG, "a") as fh:
+        fh.write(f"{{event}} {{args[1:] if event in _FAMILIES else args}}\\n")
+    raise PermissionError(f"network blocked by the test: {{event}}")
+sys.addaudithook(_block)
+"""
+
+
 def test_offline_detectors_open_no_connection(tmp_path: Path, home: Path):
-    """Every connect and sendto of the scanner (and its workers) to an internet address is recorded."""
+    """The offline detectors (env, repo with its worker processes, process, network reading a capture)
+    run under an audit hook, loaded into the command and every worker, that refuses and records any
+    connect, sendto or sendmsg on a socket that is not AF_UNIX, and any name lookup: the scan still
+    finds everything, and nothing was refused."""
     hook = tmp_path / "hook"
     hook.mkdir()
     log = tmp_path / "connections.log"
-    (hook / "sitecustomize.py").write_text(f'''
-import socket
-_LOG = {str(log)!r}
-def _watch(name):
-    original = getattr(socket.socket, name)
-    def wrapper(self, *args):
-        if self.family in (socket.AF_INET, socket.AF_INET6):
-            with open(_LOG, "a") as fh:
-                fh.write(f"{{name}} {{args!r}}\\n")
-        return original(self, *args)
-    setattr(socket.socket, name, wrapper)
-for _name in ("connect", "connect_ex", "sendto", "sendmsg"):
-    _watch(_name)
-''')
+    (hook / "sitecustomize.py").write_text(_BLOCKER.format(log=str(log)))
     repo = tmp_path / "repo"
     repo.mkdir()
-    (repo / "app.py").write_text(f'import openai\nclient = openai.OpenAI(api_key="{make_key("openai-project", 13)}",'
-                                 ' base_url="https://llm.internal.example:8443/v1")\n')
+    for i in range(3):  # more than one file, so that the worker pool has work
+        (repo / f"app{i}.py").write_text(f'import openai\nclient = openai.OpenAI(api_key="{make_key("openai-project", 13 + i)}",'
+                                         ' base_url="https://llm.internal.example:8443/v1")\n')
+    (repo / ".env").write_text(f"GROQ_API_KEY={KEY}\n")
     capture = Path(__file__).parent / "data" / "network" / "loopback.pcap"
-    env = {"PYTHONPATH": str(hook)}
-    code, out, err, _s, _r = run_bounded(["scan", "-p", str(repo), "-f", "json"], tmp_path, home, env=env)
-    assert code == 1, err
-    code, out, err, _s, _r = run_bounded(["scan", "-d", "network", "-d", "repo", "-p", str(repo), "--capture",
-                                          str(capture), "-f", "json", "--workers", "2",
+    env = {"PYTHONPATH": str(hook), "GROQ_API_KEY": KEY}
+    code, out, err, _s, _r = run_bounded(["scan", "-d", "env", "-d", "repo", "-d", "process", "-d", "network",
+                                          "-p", str(repo), "--capture", str(capture), "-f", "json", "--workers", "2",
                                           "--set", "repo.parallel_min_files=1"], tmp_path, home, env=env)
     assert code == 1, err
-    assert log.exists() is False or log.read_text() == "", log.read_text()
-    # the hook itself works: a real connect is recorded
-    subprocess.run([os.environ.get("PYTHON", "python3"), "-c",
-                    "import socket; s=socket.socket(); s.settimeout(0.2)\ntry: s.connect(('127.0.0.1', 9))\nexcept OSError: pass"],
-                   env={**os.environ, "PYTHONPATH": str(hook)})
-    assert "connect" in log.read_text()
+    assert not log.exists(), log.read_text()
+    doc = json.loads(out)
+    ran = {c["detector"]: c["status"] for c in doc["coverage"]}
+    assert set(ran) == {"env", "repo", "process", "network"} and "failed" not in ran.values(), ran
+    assert {"env", "repo", "network"} <= {d for a in doc["agents"] for d in a["detectors"]}, doc["agents"]
+    assert len(set((tmp_path / "connections.log.loaded").read_text().split())) >= 2  # the command and its workers
+    # the hook refuses a real connect and a lookup
+    probe = subprocess.run([os.environ.get("PYTHON", "python3"), "-c",
+                            "import socket\ns = socket.socket(); s.settimeout(0.2)\n"
+                            "try: s.connect(('127.0.0.1', 9))\nexcept PermissionError: print('blocked')\n"
+                            "try: socket.getaddrinfo('example.org', 443)\nexcept PermissionError: print('blocked')"],
+                           env={**os.environ, "PYTHONPATH": str(hook)}, capture_output=True, text=True)
+    assert probe.stdout.split() == ["blocked", "blocked"], probe
+    assert "socket.connect" in log.read_text() and "socket.getaddrinfo" in log.read_text()
