@@ -2,7 +2,7 @@
 
     python benchmarks/large_inventories.py                  # 1,000,000 agents, 200,000 registry records
     python benchmarks/large_inventories.py --agents 100000 --records 20000
-    python benchmarks/large_inventories.py --smoke          # 2,000 agents, 400 records (tests/test_bench_smoke_large.py)
+    python benchmarks/large_inventories.py --smoke          # 300 agents, 60 records (tests/test_bench_smoke_large.py)
     python benchmarks/large_inventories.py --only report-json,diff --profile /tmp/prof   # cProfile per command
 
 The inputs are built from one real scan (a repository whose program holds a key and calls the
@@ -54,6 +54,12 @@ def _hexid(i: int, width: int, salt: int = 0) -> str:
     return f"{(i * 2654435761 + salt * 40503) % (1 << (4 * width)):0{width}x}"
 
 
+def _replace(text: str, pairs: dict[str, str]) -> str:
+    for old, new in pairs.items():
+        text = text.replace(old, new)
+    return text
+
+
 def write_inventory(template: dict, path: Path, n: int, variant: int = 0) -> None:
     """``n`` agents like the template's, written piece by piece (the file is larger than we want in memory)."""
     agent = json.dumps(template["agents"][0], sort_keys=True)
@@ -61,6 +67,7 @@ def write_inventory(template: dict, path: Path, n: int, variant: int = 0) -> Non
     old_id = template["agents"][0]["id"]
     old_fids = [f["id"] for f in template["findings"]]
     place = "svc-000000"
+    fingerprint = next(k for k in template["agents"][0]["identity"] if k.startswith("cred:"))[5:]
 
     def numbers():
         lost = n // 20 if variant else 0
@@ -70,7 +77,8 @@ def write_inventory(template: dict, path: Path, n: int, variant: int = 0) -> Non
     agents, findings = [], []
     for i in numbers():
         aid = _hexid(i, 12)
-        text = agent.replace(old_id, aid).replace(place, f"svc-{i:06d}")
+        own = {place: f"svc-{i:06d}", fingerprint: _hexid(i, 16, 2)}  # each its own repository and key
+        text = _replace(agent.replace(old_id, aid), own)
         if variant and i % 20 == 1:
             text = text.replace('"gpt-4o"', '"gpt-4.1"')
         for j, fid in enumerate(old_fids):
@@ -78,8 +86,7 @@ def write_inventory(template: dict, path: Path, n: int, variant: int = 0) -> Non
             text = text.replace(fid, new)
         agents.append(text)
         for j, (fid, ftext) in enumerate(zip(old_fids, finding_texts)):
-            findings.append((_hexid(i * 8 + j, 16, 1), ftext.replace(fid, _hexid(i * 8 + j, 16, 1))
-                             .replace(place, f"svc-{i:06d}")))
+            findings.append((_hexid(i * 8 + j, 16, 1), _replace(ftext.replace(fid, _hexid(i * 8 + j, 16, 1)), own)))
     findings.sort()
     summary = dict(template["summary"], agents=len(agents), findings=len(findings))
     summary["by_status"] = dict(summary["by_status"], shadow=len(agents))
@@ -135,14 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--agents", type=int, default=1_000_000)
     ap.add_argument("--records", type=int, default=200_000)
-    ap.add_argument("--smoke", action="store_true", help="2,000 agents and 400 records: a check that it all runs")
+    ap.add_argument("--smoke", action="store_true", help="300 agents and 60 records: a check that it all runs")
     ap.add_argument("--only", help="comma-separated commands: " + ", ".join(COMMANDS))
     ap.add_argument("--work", type=Path, help="directory for the inputs and outputs (default: a temporary one)")
     ap.add_argument("--profile", type=Path, help="write a cProfile of each command into this directory")
     ap.add_argument("--json", type=Path, help="write the results here")
     opts = ap.parse_args(argv)
     if opts.smoke:
-        opts.agents, opts.records = 2_000, 400
+        opts.agents, opts.records = 300, 60
     work = opts.work or Path(tempfile.mkdtemp(prefix="large-inventories-"))
     work.mkdir(parents=True, exist_ok=True)
     template = _template(work)

@@ -60,13 +60,13 @@ def _read_or_refuse(path: Path) -> tuple[list, CaptureReader | None]:
         return [], None
 
 
-@fuzz(150)
+@fuzz(80)
 @given(mutations(SEEDS, max_ops=12))
 def test_mutated_captures_read_to_a_clear_end(data: bytes) -> None:
     _read_or_refuse(_file(data))
 
 
-@fuzz(100)
+@fuzz(50)
 @given(st.sampled_from(SEEDS), st.sampled_from(sorted(COMPRESS)), st.data())
 def test_mutated_compressed_captures_read_to_a_clear_end(seed: bytes, kind: str, data) -> None:
     packed = COMPRESS[kind](seed)
@@ -74,7 +74,7 @@ def test_mutated_compressed_captures_read_to_a_clear_end(seed: bytes, kind: str,
     _read_or_refuse(_file(damaged))
 
 
-@fuzz(60)
+@fuzz(30)
 @given(mutations(SMALL_SEEDS, max_ops=12))
 def test_detector_reports_damaged_captures_in_coverage(data: bytes) -> None:
     path = _file(data, "damaged.pcap")
@@ -88,7 +88,7 @@ def test_detector_reports_damaged_captures_in_coverage(data: bytes) -> None:
         assert any(str(path) == g.what for g in coverage.gaps), coverage.gaps
 
 
-@fuzz(100)
+@fuzz(40)
 @given(st.sampled_from(SEEDS), st.sampled_from(["plain", *sorted(COMPRESS)]), st.floats(0, 1))
 def test_a_capture_cut_short_keeps_every_record_before_the_cut(seed: bytes, kind: str, where: float) -> None:
     original, _ = _read(_file(seed, "whole.pcap"))
@@ -125,13 +125,13 @@ _ODD = st.builds(lambda t, body, claimed: _block(t, body, claimed), st.integers(
                  st.one_of(st.none(), st.integers(0, 1 << 32 - 1)))
 
 
-@fuzz(150)
+@fuzz(80)
 @given(_SHB, st.lists(st.one_of(_IDB, _EPB, _SPB, _OPB, _SHB, _ODD), max_size=12))
 def test_pcapng_built_from_random_blocks(shb: bytes, blocks: list[bytes]) -> None:
     _read_or_refuse(_file(shb + b"".join(blocks), "blocks.pcapng"))
 
 
-@fuzz(100)
+@fuzz(60)
 @given(st.sampled_from([b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"]),
        st.integers(0, 0xFFFF), st.integers(0, (1 << 32) - 1), st.integers(0, (1 << 32) - 1),
        st.lists(st.tuples(st.integers(0, (1 << 32) - 1), st.binary(max_size=64)), max_size=8))
@@ -154,7 +154,7 @@ def _decompressed(path: Path) -> tuple[bytes, str | None]:
         return bytes(out), compressed.cut_short(f)
 
 
-@fuzz(100)
+@fuzz(40)
 @given(st.sampled_from(sorted(COMPRESS)), st.lists(st.binary(max_size=3000), min_size=1, max_size=400))
 def test_every_member_of_a_multi_member_file_is_read(kind: str, members: list[bytes]) -> None:
     """``cat a.gz b.gz``, pzstd and log rotation write many streams in one file: all are read,

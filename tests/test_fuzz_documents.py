@@ -72,13 +72,13 @@ def test_the_readme_gives_registry_seeds() -> None:
                                         for i, d in enumerate(REGISTRIES))
 
 
-@fuzz(150)
+@fuzz(100)
 @given(mutations(REGISTRIES[:-1], max_ops=10))
 def test_mutated_registries_are_read_or_refused_clearly(data: bytes) -> None:
     _registry(data)
 
 
-@fuzz(60)
+@fuzz(40)
 @given(mutations(REGISTRIES[-1:], max_ops=10))
 def test_mutated_json_registries_are_read_or_refused_clearly(data: bytes) -> None:
     _registry(data, "r.json")
@@ -93,7 +93,7 @@ _RECORD_FIELDS = ["id", "name", "owner", "provider", "models", "created", "last_
                   "expires", "max_session_minutes", "match", "scopes", "notes"]
 
 
-@fuzz(150)
+@fuzz(80)
 @given(st.dictionaries(st.sampled_from(_RECORD_FIELDS), _VALUES, max_size=8),
        st.dictionaries(st.sampled_from(["keys", "credentials", "repos", "processes", "hosts", "cloud", "tags"]),
                        _VALUES, max_size=3))
@@ -127,13 +127,13 @@ def _config(data: bytes, name: str = "c.toml") -> None:
         _one_line(exc)
 
 
-@fuzz(150)
+@fuzz(80)
 @given(mutations(CONFIGS, max_ops=10))
 def test_mutated_config_files_are_read_or_refused_clearly(data: bytes) -> None:
     _config(data, "pyproject.toml" if b"[project]" in data else "c.toml")
 
 
-@fuzz(100)
+@fuzz(60)
 @given(st.dictionaries(st.sampled_from(["paths", "registry", "fail-on", "timeout", "detectors", "format", "strict",
                                         "workers", "catalog", "baseline", "output"]), _VALUES, max_size=5))
 def test_config_keys_with_random_values(values: dict) -> None:
@@ -169,7 +169,7 @@ def test_the_built_in_catalogue_gives_extension_seeds() -> None:
         assert Catalog.load([_DIR / "seed.yaml"]).providers
 
 
-@fuzz(100)
+@fuzz(30)
 @given(mutations(CATALOGUES, max_ops=8))
 def test_mutated_catalogue_extensions_are_read_or_refused_clearly(data: bytes) -> None:
     _catalogue(data)
@@ -179,7 +179,7 @@ _PATTERNS = st.one_of(st.text(max_size=12), st.sampled_from(
     ["(?i)x", "(?i:x)", "a*", "", "(?P<g>x)", "(a)\\1", "[", "x{0,}", "\\b", "(?=x)", "sk-[a-z]{8}", "(?:)", "^$"]))
 
 
-@fuzz(150)
+@fuzz(40)
 @given(st.lists(_PATTERNS, max_size=3), st.lists(_PATTERNS, max_size=2), st.lists(_VALUES, max_size=2),
        st.lists(_VALUES, max_size=2))
 def test_catalogue_entries_with_random_patterns_and_values(models: list, keys: list, ports: list, hosts: list) -> None:
@@ -208,7 +208,7 @@ def _inventory(data: bytes, render: bool = False) -> None:
             load_format(fmt).render(scrub_inventory(inv), io.StringIO())
 
 
-@fuzz(150)
+@fuzz(80)
 @given(mutations(INVENTORIES, max_ops=10))
 def test_mutated_inventories_are_read_or_refused_clearly(data: bytes) -> None:
     _inventory(data)
@@ -229,7 +229,7 @@ _DOC = json.loads(INVENTORY)
 _PLACES = [p for p in _paths(_DOC) if p]
 
 
-@fuzz(120)
+@fuzz(50)
 @given(st.lists(st.tuples(st.sampled_from(_PLACES), _VALUES), min_size=1, max_size=3))
 def test_inventories_with_random_values_in_real_fields_read_or_refuse_and_render(changes: list) -> None:
     """What the schema lets through, every format renders."""

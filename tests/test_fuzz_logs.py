@@ -80,20 +80,20 @@ def test_every_seed_gives_a_finding() -> None:
         assert findings, name
 
 
-@fuzz(120)
+@fuzz(80)
 @given(st.sampled_from(sorted(SEEDS)), st.data())
 def test_mutated_logs_read_to_a_clear_end(name: str, data) -> None:
     _scan(name, data.draw(mutations([SEEDS[name].encode()], max_ops=10)))
 
 
-@fuzz(40)
+@fuzz(30)
 @given(st.sampled_from(sorted(SEEDS)), st.data())
 def test_mutated_compressed_logs_read_to_a_clear_end(name: str, data) -> None:
     packed = gzip.compress(SEEDS[name].encode())
     _scan(name + ".gz", data.draw(mutations([packed], max_ops=4)))
 
 
-@fuzz(60)
+@fuzz(40)
 @given(st.sampled_from(sorted(SEEDS)), st.lists(st.text(max_size=60), max_size=6))
 def test_logs_with_random_lines_appended(name: str, lines: list[str]) -> None:
     _scan(name, (SEEDS[name] + "\n".join(lines) + "\n").encode("utf-8", "surrogatepass"))

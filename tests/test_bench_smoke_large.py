@@ -1,0 +1,28 @@
+"""Smoke run of benchmarks/large_inventories.py: small generated inputs, every command it times."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_large_inventories_benchmark_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "large_inventories.py"), "--smoke",
+                        "--work", str(tmp_path / "work"), "--json", str(out)],
+                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert p.returncode == 0, p.stdout + p.stderr
+    results = {r["command"]: r for r in json.loads(out.read_text())["results"]}
+    assert set(results) == {"report-json", "report-table", "report-jsonl", "diff", "merge", "registry-check",
+                            "merge-registry"}
+    assert all(r["exit"] == 0 for r in results.values()), results
+    report = json.loads((tmp_path / "work" / "report-json.out").read_text())
+    assert len(report["agents"]) == 300 and report["summary"]["agents"] == 300
+    merged = json.loads((tmp_path / "work" / "merge-registry.out").read_text())
+    assert merged["summary"]["by_status"]["approved"] == 60  # every record matched its agent through the index
+    diff = (tmp_path / "work" / "diff.out").read_text()
+    assert diff.count("+ new") == 15 and diff.count("- gone") == 15  # 5% gone and 5% new
