@@ -213,3 +213,16 @@ def test_reading_memory_does_not_grow_with_the_capture(kind: str) -> None:
         for _ in CaptureReader(str(path)):
             pass
     assert_flat_memory(make, run, 20_000, slack=2 << 20, what=kind)
+
+
+def test_pcapng_blocks_too_short_for_their_fields_are_skipped() -> None:
+    """Found by the deep fuzz run: a simple packet block of 12 bytes (no room for its original
+    length) gave a negative capture length and an empty record; packet blocks shorter than their
+    fixed fields were read past their end."""
+    shb = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    idb = _block(1, struct.pack("<HHI", 1, 0, 65535))
+    good = _block(6, struct.pack("<IIIII", 0, 0, 1, 4, 4) + b"\x00\x01\x02\x03")
+    for short in (_block(3, b""), _block(6, b"\x00" * 8), _block(2, b"\x00" * 12), _block(1, b"")):
+        records, reader = _read(_file(shb + idb + short + good, "short.pcapng"))
+        assert [frame for _, _, frame in records] == [b"\x00\x01\x02\x03"]
+        assert any("too short" in note for note in reader.notes), reader.notes

@@ -20,6 +20,9 @@ from detectors.network import compressed
 CHUNK = 1 << 20
 MAX_RECORD = 1 << 18  # larger records are corrupt (snaplen tops out at 262144)
 MAX_BLOCK = 1 << 24
+# The shortest block of each type that holds its fixed fields (type, length and trailing length
+# included): a shorter one is skipped, not read past its end into the next block.
+MIN_BLOCK = {0x0A0D0D0A: 28, 1: 20, 2: 32, 3: 16, 6: 32}
 PCAP_RECORD_HEADER = 16  # seconds, fraction, captured length, original length
 
 PCAP_MAGICS = {
@@ -266,6 +269,11 @@ class CaptureReader:
             c.pos = pos + blen
             self.bytes_read += blen
             body = pos + 8
+            if blen < MIN_BLOCK.get(btype_n, 12):
+                if len(self.notes) < 20:
+                    self.notes.append(f"pcapng block of type {btype_n} at byte {c.at - blen} is {blen} bytes, "
+                                      "too short for its fields; skipped")
+                continue
             if btype_n == 6 or btype_n == 2:  # enhanced / obsolete packet block: both 20-byte headers
                 if btype_n == 6:
                     iface, hi, lo, caplen = struct.unpack_from(endian + "IIII", buf, body)
@@ -283,7 +291,7 @@ class CaptureReader:
                 (orig,) = struct.unpack_from(endian + "I", buf, body)
                 caplen = min(orig, blen - 16)
                 self.records += 1
-                if caplen:
+                if caplen > 0:
                     yield 0.0, interfaces[0][0], buf[body + 4:body + 4 + caplen]
             elif btype_n == 0x0A0D0D0A:  # section header block
                 self._section_notes(buf, body, pos + blen - 4, endian, section_at)
