@@ -22,7 +22,7 @@ from detectors.usage_gate import UsageGate
 from scanner import identity, redact
 from scanner.catalog import Catalog
 from scanner.model import Confidence, Finding, Location
-from scanner.secrets import is_placeholder
+from scanner.secrets import not_a_key
 
 PROFILE_FILES = (
     ".bashrc", ".bash_profile", ".bash_login", ".profile", ".zshrc", ".zshenv", ".zprofile",
@@ -151,8 +151,7 @@ class EnvDetector(Detector):
                 fmt, value = catalog.key_format_of_match(m), m.group(0)
             else:
                 fmt = catalog.classify_secret(value, var.provider)
-            prefix = fmt.prefixes[0] if fmt and fmt.prefixes else ""
-            if not value or is_placeholder(value, prefix):
+            if not value or not_a_key(value, fmt):
                 return None
             provider = fmt.provider if fmt else var.provider  # type: ignore[union-attr]
             cred = redact.credential(value, fmt.id if fmt else None, bool(fmt and fmt.admin))
