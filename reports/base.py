@@ -97,22 +97,13 @@ def spend_by_provider(inventory: Inventory) -> dict[str, dict[str, float]]:
     return dict(sorted(totals.items()))
 
 
-ENDPOINT_DETAILS = ("endpoint", "url", "sni", "hostname")
-
-
 def finding_endpoints(finding: Finding) -> list[str]:
-    """Network endpoints a finding names, as ``scheme://host[:port]/path``.
+    """The network endpoint a finding names, as ``scheme://host[:port]/path`` (none or one).
 
     User info, query and fragment are dropped: they are where tokens hide in URLs.
     """
-    out = []
-    for key in ENDPOINT_DETAILS:
-        value = finding.details.get(key)
-        if isinstance(value, str) and value.strip():
-            endpoint = _safe_url(value.strip())
-            if endpoint:
-                out.append(endpoint)
-    return out
+    endpoint = _safe_url(finding.endpoint.strip()) if finding.endpoint and finding.endpoint.strip() else None
+    return [endpoint] if endpoint else []
 
 
 def _safe_url(value: str) -> str | None:
