@@ -108,7 +108,7 @@ class EnvDetector(Detector):
                 finding = self._finding(ctx, source, path, line, name, value, loc_keys)
                 if finding:
                     if path is not None and _world_readable(path):
-                        finding.details["world_readable"] = True
+                        finding.add_risk("world-readable")
                     if gate.offer(tuple(loc_keys), finding) is not None:
                         yield finding
         yield from gate.release()
@@ -166,9 +166,8 @@ class EnvDetector(Detector):
             return None
         if var.role == "endpoint":
             provider, safe = endpoint_provider(catalog, value, var.provider)
-            details["endpoint"] = safe
             return Finding(
-                detector=self.name, kind="endpoint-config", location=location, provider=provider,
+                detector=self.name, kind="endpoint-config", location=location, provider=provider, endpoint=safe,
                 identity=[*loc_keys, *identity.endpoint_keys(catalog, urlsplit(safe).hostname)],
                 confidence=Confidence.MEDIUM, details=details,
                 evidence=f"{name} points at {safe}{where}",

@@ -186,7 +186,7 @@ def test_fake_ollama_is_a_local_model_server(report, planted):
     f = server[0]
     assert f["provider"] == "ollama" and f["confidence"] == "high"
     assert f["details"]["listening"] == [f"127.0.0.1:{planted['port']}"]
-    assert "exposed" not in f["details"]
+    assert "exposed" not in f.get("risks", [])
     assert f["location"]["exe"] == "ollama"
 
 
@@ -201,7 +201,7 @@ def test_server_on_all_interfaces_is_exposed_when_port_is_corroborated(report, p
     server = [f for f in findings_for(report, planted["pids"]["exposed"]) if f["kind"] == "local-model-server"]
     assert len(server) == 1
     assert server[0]["provider"] == "vllm"
-    assert server[0]["details"]["exposed"] is True
+    assert server[0]["risks"] == ["exposed"]
     assert server[0]["details"]["listening"][0].startswith("0.0.0.0:")
     agent = next(a for a in report["agents"] if server[0]["id"] in a["findings"])
     assert any(r["code"] == "exposed-server" for r in agent["reasons"])

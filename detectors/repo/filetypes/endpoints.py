@@ -93,7 +93,7 @@ def scan(f: FileView) -> list[Hit]:
         key = (provider or "", url)
         if key in out:
             continue
-        details: dict[str, Any] = {"url": url, "host": host}
+        details: dict[str, Any] = {"host": host}
         if local:
             details["local"] = True
         if override:
@@ -108,6 +108,6 @@ def scan(f: FileView) -> list[Hit]:
         mention = f.ext in CODE_EXT and not _starts_literal(data, m.start())
         out[key] = Hit("endpoint-mention" if mention else "endpoint", f.lines.of(m.start()), provider=provider,
                        confidence="high" if provider and (api_path or in_client) else "medium",
-                       label=label, details=details, pos=m.start(),
+                       label=label, details=details, pos=m.start(), endpoint=url,
                        keys=tuple(identity.endpoint_keys(rules.catalog, host)))
     return list(out.values())
