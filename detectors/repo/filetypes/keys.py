@@ -97,7 +97,7 @@ def context_credentials(rules: Rules, data: bytes, lines: Lines,
             if m.end() <= line_start:
                 continue
             hit = _context_hit(rules, data, m, lines, served)
-            if hit is None and served is None and _needs_hosts(rules, m):
+            if hit is None and served is None and _needs_hosts(m):
                 served = _served_providers(rules, data)
                 hit = _context_hit(rules, data, m, lines, served)
             if hit:
@@ -144,7 +144,7 @@ def _context_hit(rules: Rules, data: bytes, m: re.Match[bytes], lines: Lines,
     return None
 
 
-def _needs_hosts(rules: Rules, m: re.Match[bytes]) -> bool:
+def _needs_hosts(m: re.Match[bytes]) -> bool:
     """Only a catalogue variable or an ``api_key`` argument may hold the key of the endpoint's provider."""
     return m.group("name") is not None or m.group("arg") is not None
 
