@@ -111,9 +111,11 @@ def planted(tmp_path_factory: pytest.TempPathFactory):
     exposed = tmp / "bin" / "vllm"
     exposed.parent.mkdir()
     shutil.copy2(SLEEP, exposed)
+    holder = tmp / "bin" / f"key-holder-{os.getpid()}"  # a name no other program on the host has
+    shutil.copy2(SLEEP, holder)
 
     specs = {
-        "key": {"argv": [SLEEP, "600"], "env": {**BASE_ENV, "ANTHROPIC_API_KEY": ENV_KEY}},
+        "key": {"argv": [str(holder), "600"], "env": {**BASE_ENV, "ANTHROPIC_API_KEY": ENV_KEY}},
         "shell": {"argv": ["sh", "-c", f"{SLEEP} 600; :"], "env": {**BASE_ENV, "OPENAI_API_KEY": INHERITED_KEY}},
         "cmdline": {"argv": [sys.executable, "-c", SLEEPER, "--api-key", CMDLINE_KEY], "env": BASE_ENV},
         "ollama": {"argv": ["ollama", "-c", OLLAMA_SERVER, str(port)], "executable": sys.executable,
@@ -131,7 +133,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory):
         wait_for_port(port)
         time.sleep(0.5)  # the MCP child and the client connection
         yield {"pids": pids, "catalog": ext, "port": port, "venv": venv, "bot": bot,
-               "exposed": exposed, "client": client, "tmp": tmp}
+               "exposed": exposed, "client": client, "tmp": tmp, "holder": holder}
 
 
 def run_scan(*extra: str, prefix: tuple[str, ...] = (), home: Path, catalog: Path) -> subprocess.CompletedProcess:
@@ -160,7 +162,7 @@ def test_key_in_environment_is_fingerprinted(report, planted):
     assert f["provider"] == "anthropic" and f["details"]["variable"] == "ANTHROPIC_API_KEY"
     assert f["credential"]["fingerprint"] == fingerprint(ENV_KEY)
     assert f"cred:{fingerprint(ENV_KEY)}" in f["identity"]
-    assert any(k.startswith("proc:") and k.endswith(f":{SLEEP}") for k in f["identity"])
+    assert any(k.startswith("proc:") and k.endswith(f":{planted['holder']}") for k in f["identity"])
 
 
 def test_inherited_key_reports_the_origin_not_every_child(report, planted):
