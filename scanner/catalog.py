@@ -7,6 +7,7 @@ module, so a new provider is one YAML entry, never a code change.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ _ADMIN_API_FIELDS = {
 _KEY_FIELDS = {
     "id": str, "label": str, "regex": str, "prefixes": list, "admin": bool,
     "context_only": bool, "console_url": (str, type(None)), "requires_usage": bool,
-    "examples": list, "non_examples": list,
+    "examples": list, "non_examples": list, "published_examples": list,
 }
 _FRAMEWORK_FIELDS = {"id": str, "name": str, "packages": dict, "imports": dict, "providers": list,
                      "calls_llm": bool, "client_imports": dict, "server_imports": dict}
@@ -89,6 +90,11 @@ class KeyFormat:
     # both through every detector). Checked when the catalogue loads, never used for detection.
     examples: tuple[str, ...] = ()
     non_examples: tuple[str, ...] = ()
+    # sha256 (hex) of keys of this shape published in documentation or SDK samples: never a live key.
+    published: frozenset[str] = frozenset()
+
+    def is_published(self, value: str) -> bool:
+        return bool(self.published) and hashlib.sha256(value.encode("utf-8", "replace")).hexdigest() in self.published
 
 
 @dataclass(frozen=True)
@@ -270,6 +276,17 @@ def _examples(key: dict[str, Any], regex: re.Pattern[str], where: str) -> tuple[
         if not regex.fullmatch(example):  # the value itself is not echoed: it could be a real key
             raise InputError(f"{where}: examples[{i}] does not match the format's regex")
     return out[0], out[1]
+
+
+def _published(key: dict[str, Any], where: str) -> frozenset[str]:
+    """``published_examples: [{sha256: <64 hex>, source: <where it is published>}]`` of a key format."""
+    out = set()
+    for i, entry in enumerate(key.get("published_examples") or []):
+        e = _check_fields(entry, {"sha256": str, "source": str}, f"{where}: published_examples[{i}]")
+        if not re.fullmatch(r"[0-9a-f]{64}", e.get("sha256", "")) or not e.get("source"):
+            raise InputError(f"{where}: published_examples[{i}] needs a sha256 (64 hex) and a source")
+        out.add(e["sha256"])
+    return frozenset(out)
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -533,6 +550,7 @@ class Catalog:
                 context_only=bool(k.get("context_only", False)), console_url=k.get("console_url"),
                 requires_usage=bool(k.get("requires_usage", False)),
                 examples=examples, non_examples=non_examples,
+                published=_published(k, f"{where}: keys[{j}] ({k['id']})"),
             ))
         env = e.get("env_vars") or {}
         _check_billing(e.get("billing") or {}, f"{where}: billing")
