@@ -15,4 +15,5 @@ class JsonFormat(Format):
     output_kind = "json"
 
     def render(self, inventory: Inventory, stream: IO[str]) -> None:
-        stream.write(inventory.to_json())
+        for piece in inventory.json_pieces():
+            stream.write(piece)

@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 SCHEMA_VERSION = "1.1"  # 1.1: typed risks, endpoint, tags on findings (1.0 read, from details)
 
@@ -643,7 +643,22 @@ class Inventory:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return "".join(self.json_pieces())
+
+    def json_pieces(self, size: int = 1 << 20) -> Iterator[str]:
+        """:meth:`to_json` in pieces of about ``size`` characters: a large inventory is written
+        without holding its whole text (and each copy an output stream makes of it) at once."""
+        encoder = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False)
+        parts: list[str] = []
+        length = 0
+        for part in encoder.iterencode(self.to_dict()):
+            parts.append(part)
+            length += len(part)
+            if length >= size:
+                yield "".join(parts)
+                parts, length = [], 0
+        parts.append("\n")
+        yield "".join(parts)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Inventory":
