@@ -38,10 +38,11 @@ def _template(work: Path) -> dict:
     """A real inventory of one agent: a repository with a key and an SDK call."""
     repo = work / "template" / "svc-000000"
     repo.mkdir(parents=True, exist_ok=True)
+    sdk = "openai"  # the program is written here, not run: named apart so that this file is no program calling it
     (repo / "app.py").write_text(
-        "import openai\n"
-        f'client = openai.OpenAI(api_key="{make_key("openai-project", 1)}")\n'
-        'client.chat.completions.create(model="gpt-4o", messages=[])\n')
+        f"import {sdk}\n"
+        f'client = {sdk}.OpenAI(api_key="{make_key("openai-project", 1)}")\n'
+        f'client.chat.completions.create(model="gpt-4o", messages=[])\n')
     out = subprocess.run([CLI, "scan", "-d", "repo", "-p", str(repo), "-f", "json", "--fail-on", "none"],
                          capture_output=True, text=True, check=True, cwd=work,
                          env={**os.environ, "HOME": str(work)})
