@@ -101,10 +101,10 @@ def run_measured(cmd: list[str], stdout_path: Path | None = None, cwd: Path | No
 
 def rg_pattern(catalog: Catalog) -> str:
     """The catalogue's self-identifying key regexes, plus formatless keys anchored on their variable names."""
-    alts = [k.regex.pattern for k in catalog.key_formats if not k.context_only]
+    alts = [k.pattern for k in catalog.key_formats if not k.context_only]
     for shape, var in CONTEXT_VAR.items():
         fmt = next(k for k in catalog.providers[_provider(shape)].keys if k.context_only)
-        alts.append(rf"{var}\\?[\"']?\s*[:=]\s*\\?[\"']?{fmt.regex.pattern}")  # \" inside JSON strings
+        alts.append(rf"{var}\\?[\"']?\s*[:=]\s*\\?[\"']?{fmt.pattern}")  # \" inside JSON strings
     return "|".join(f"(?:{a})" for a in alts)
 
 
