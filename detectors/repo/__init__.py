@@ -25,8 +25,9 @@ trees, scanned whole), ``respect_gitignore``, ``follow_symlinks`` (follow links
 that leave the scan paths; default: not followed, counted in coverage),
 ``file_timeout`` (seconds one file may take, default 30: a file over it is
 abandoned alone, see :mod:`.worker`), ``workers`` (default: all
-cores) and ``parallel_min_files`` (smaller trees are scanned in-process: worker
-start-up costs more than it saves there).
+cores), ``parallel_min_files`` and ``parallel_min_bytes`` (the workers start, in the
+background, once that many files or bytes were scanned in-process; smaller trees
+stay in-process: worker start-up costs more than it saves there; see :mod:`.pool`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 DEFAULT_PARALLEL_MIN_FILES = 2000
+DEFAULT_PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 DEFAULT_FILE_TIMEOUT = 30.0
 
 __all__ = ["RepoDetector"]
@@ -64,7 +66,11 @@ class RepoDetector(Detector):
                "Seconds one file may take; a file over it is abandoned alone (a coverage gap)."),
         Option("workers", "int", None, "Worker processes (default: all cores).", flag="--workers", minimum=1),
         Option("parallel_min_files", "int", DEFAULT_PARALLEL_MIN_FILES,
-               "Trees with fewer files are scanned in-process (workers cost more than they save there).", minimum=0),
+               "Worker processes start once this many files were scanned in-process (or parallel_min_bytes).",
+               minimum=0),
+        Option("parallel_min_bytes", "size", DEFAULT_PARALLEL_MIN_BYTES,
+               "Worker processes start once this much was scanned in-process (or parallel_min_files); "
+               "smaller trees stay in-process: workers cost more than they save there.", minimum=0),
     )
 
     def diagnose(self) -> list[Check]:

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import copy
-import multiprocessing
 import os
 import time
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from detectors.base import ScanContext
-from detectors.repo import DEFAULT_FILE_TIMEOUT, DEFAULT_MAX_FILE_SIZE, DEFAULT_PARALLEL_MIN_FILES, RepoDetector
+from detectors.repo import (DEFAULT_FILE_TIMEOUT, DEFAULT_MAX_FILE_SIZE, DEFAULT_PARALLEL_MIN_BYTES,
+                            DEFAULT_PARALLEL_MIN_FILES, RepoDetector)
 from detectors.repo.content import Hit
 from detectors.repo.history import scan_history
 from detectors.repo.layout import Layout, LocalUses, without_own_imports
 from detectors.repo.owners import Owners
 from detectors.repo.rules import Rules
 from detectors.repo.walk import FileItem, Repo, Walker
-from detectors.repo.worker import FileResult, Watchdog, init_worker, scan_chunk, scan_file
+from detectors.repo.pool import WorkerPool
+from detectors.repo.worker import FileResult, Watchdog, scan_file
 from detectors.usage_gate import UsageGate
 from scanner import identity, redact
 from scanner.model import Confidence, Finding, ItemKind, Location, stable_hash
@@ -42,6 +41,7 @@ class Options:
     file_timeout: float
     workers: int
     parallel_min_files: int
+    parallel_min_bytes: int
 
     @classmethod
     def from_ctx(cls, ctx: ScanContext) -> "Options":
@@ -54,6 +54,7 @@ class Options:
             file_timeout=ctx.option("file_timeout", DEFAULT_FILE_TIMEOUT),
             workers=ctx.option("workers", os.cpu_count() or 1),
             parallel_min_files=ctx.option("parallel_min_files", DEFAULT_PARALLEL_MIN_FILES),
+            parallel_min_bytes=ctx.option("parallel_min_bytes", DEFAULT_PARALLEL_MIN_BYTES),
         )
 
 
@@ -115,36 +116,41 @@ class RepoScan(RepoDetector):
 
     def _scan(self, ctx: ScanContext, rules: Rules, opts: Options,
               files: Iterable[FileItem]) -> Iterator[tuple[FileItem, FileResult]]:
-        """Scan in-process until there is enough data to pay for worker processes, then fan out."""
-        seen_files = 0
-        pool: ProcessPoolExecutor | None = None
+        """Scan in-process until there is enough data to pay for worker processes, then fan out.
+
+        The pool starts (in the background) once ``parallel_min_files`` files or
+        ``parallel_min_bytes`` bytes have been scanned here; this thread goes on scanning
+        until every worker is up, then sends the rest in chunks (with both thresholds 0, every
+        file goes to the workers). Results come back in walk order.
+        """
+        seen_files = seen_bytes = 0
+        pool: WorkerPool | None = None
         watchdog = Watchdog(opts.file_timeout)
-        in_flight: deque[tuple[Future[list[FileResult]], dict[int, FileItem]]] = deque()
         try:
             for chunk in _chunks(files):
                 ctx.check_cancelled()
-                seen_files += len(chunk)
-                if pool is None and opts.workers > 1 and seen_files >= opts.parallel_min_files:
-                    pool = ProcessPoolExecutor(max_workers=opts.workers, initializer=init_worker,
-                                               initargs=(rules, opts.file_timeout),
-                                               mp_context=multiprocessing.get_context("forkserver"))
-                if pool is None:
+                if pool is None and opts.workers > 1 and (seen_files >= opts.parallel_min_files
+                                                          or seen_bytes >= opts.parallel_min_bytes):
+                    pool = WorkerPool(rules, opts.workers, opts.file_timeout, opts.max_file_size)
+                if pool is None or (seen_files and not pool.ready):  # this thread's turn, also while workers start
                     for i, item in chunk.items():
-                        yield item, watchdog.scan(i, lambda: scan_file(
+                        result = watchdog.scan(i, lambda: scan_file(
                             rules, i, item.open_path, item.rel, opts.max_file_size, item.keys_only))
+                        seen_files += 1
+                        seen_bytes += result.size
+                        yield item, result
                     continue
-                batch = [(i, item.open_path, item.rel, item.keys_only) for i, item in chunk.items()]
-                in_flight.append((pool.submit(scan_chunk, batch, opts.max_file_size), chunk))
-                while len(in_flight) >= opts.workers * 3:
-                    yield from _collect(*in_flight.popleft())
+                pool.submit([(i, item.open_path, item.rel, item.keys_only) for i, item in chunk.items()], chunk)
+                while pool.full:
+                    yield from _collect(*pool.next_results())
                     ctx.check_cancelled()
-            while in_flight:
-                yield from _collect(*in_flight.popleft())
+            for results, chunk in pool.drain() if pool is not None else ():
+                yield from _collect(results, chunk)
                 ctx.check_cancelled()
         finally:
             watchdog.close()
             if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+                pool.close()
 
     def _finding(self, item: FileItem, hit: Hit, owners: dict[Path, Owners], agent_dir: str) -> Finding:
         repo = item.repo
@@ -247,6 +253,6 @@ def _chunks(files: Iterable[FileItem]) -> Iterator[dict[int, FileItem]]:
         yield chunk
 
 
-def _collect(future: Future[list[FileResult]], chunk: dict[int, FileItem]) -> Iterator[tuple[FileItem, FileResult]]:
-    for result in future.result():
+def _collect(results: list[FileResult], chunk: dict[int, FileItem]) -> Iterator[tuple[FileItem, FileResult]]:
+    for result in results:
         yield chunk[result.index], result

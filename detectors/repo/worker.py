@@ -97,6 +97,11 @@ def init_worker(rules: Rules, budget: float) -> None:
     signal.signal(signal.SIGALRM, _on_alarm)
 
 
+def ready() -> bool:
+    """A worker's first task: it is up (the pool sends files only once every worker has answered)."""
+    return _RULES is not None
+
+
 def _on_alarm(signum: int, frame: object) -> None:
     if _ARMED:  # a late alarm, after the file finished, is ignored
         raise FileOverBudget()
