@@ -171,6 +171,9 @@ def tool_commands(tool: str, corpus: Path, out: Path, peers: Path | None, catalo
     raise SystemExit(f"unknown tool {tool}")
 
 
+# Exit codes that mean "ran, found something" (Kingfisher's for findings is 200).
+FOUND_EXIT = {"kingfisher": (0, 200)}
+
 # Betterleaks and Kingfisher skip lib/pythonX.Y/ by a default path allowlist (gitleaks heritage), and
 # the corpus is built from such a tree: they scan a hard-linked view with lib/ renamed, mapped back.
 PATH_ALLOWLISTING = ("kingfisher", "betterleaks")
@@ -320,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
                 stdout = out if tool in ("rg", "detect-secrets") else None
                 r = run_measured(cmd, stdout, cwd=args.corpus)
                 runs[tool].append(r)
-                if r["code"] not in (0, 1):
+                if r["code"] not in FOUND_EXIT.get(tool, (0, 1)):
                     print(f"{tool}: exit {r['code']}: {r['stderr']}", flush=True)
                 if round_ == 0:
                     locs = {(p.replace(VIEW_PREFIX, "lib/", 1) if p.startswith(VIEW_PREFIX) else p, n)

@@ -74,7 +74,11 @@ def scan_file(rules: Rules, index: int, path: str, rel: str, max_size: int, keys
             data = fh.read(BINARY_SNIFF)
             if is_binary(data):  # decided on the first block: binaries are never read whole
                 return FileResult(index, binary=True)
-            data += fh.read(max_size + 1 - len(data))
+            # Asked for its size (plus one byte, to see growth), not the limit: a read of n bytes
+            # allocates n first, and 10 MB per small file cost more than scanning it.
+            data += fh.read(st.st_size + 1 - len(data)) if len(data) <= st.st_size else b""
+            if len(data) > st.st_size:  # it grew while being read: read on, up to the limit
+                data += fh.read(max_size + 1 - len(data))
     except OSError as exc:
         return FileResult(index, gap=f"unreadable: {exc.strerror or type(exc).__name__}")
     if len(data) > max_size:
