@@ -22,7 +22,7 @@ from detectors.usage_gate import UsageGate
 from scanner import identity, redact
 from scanner.catalog import Catalog
 from scanner.model import Confidence, Finding, Location
-from scanner.secrets import is_placeholder
+from scanner.secrets import not_a_key
 
 PROFILE_FILES = (
     ".bashrc", ".bash_profile", ".bash_login", ".profile", ".zshrc", ".zshenv", ".zprofile",
@@ -108,7 +108,7 @@ class EnvDetector(Detector):
                 finding = self._finding(ctx, source, path, line, name, value, loc_keys)
                 if finding:
                     if path is not None and _world_readable(path):
-                        finding.details["world_readable"] = True
+                        finding.add_risk("world-readable")
                     if gate.offer(tuple(loc_keys), finding) is not None:
                         yield finding
         yield from gate.release()
@@ -151,8 +151,7 @@ class EnvDetector(Detector):
                 fmt, value = catalog.key_format_of_match(m), m.group(0)
             else:
                 fmt = catalog.classify_secret(value, var.provider)
-            prefix = fmt.prefixes[0] if fmt and fmt.prefixes else ""
-            if not value or is_placeholder(value, prefix):
+            if not value or not_a_key(value, fmt):
                 return None
             provider = fmt.provider if fmt else var.provider  # type: ignore[union-attr]
             cred = redact.credential(value, fmt.id if fmt else None, bool(fmt and fmt.admin))
@@ -167,9 +166,8 @@ class EnvDetector(Detector):
             return None
         if var.role == "endpoint":
             provider, safe = endpoint_provider(catalog, value, var.provider)
-            details["endpoint"] = safe
             return Finding(
-                detector=self.name, kind="endpoint-config", location=location, provider=provider,
+                detector=self.name, kind="endpoint-config", location=location, provider=provider, endpoint=safe,
                 identity=[*loc_keys, *identity.endpoint_keys(catalog, urlsplit(safe).hostname)],
                 confidence=Confidence.MEDIUM, details=details,
                 evidence=f"{name} points at {safe}{where}",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 from typing import IO, Any
 
-from reports.base import Format, agent_findings, ordered_agents, printable
+from scanner.format import Format, agent_findings, ordered_agents, printable
 from scanner.model import Agent, Finding, Inventory
 
 COLUMNS = (

@@ -16,7 +16,7 @@ import json
 import uuid
 from typing import IO, Any
 
-from reports.base import Format, agent_findings, finding_endpoints, ordered_agents
+from scanner.format import Format, agent_findings, finding_endpoints, ordered_agents
 from scanner.catalog import Catalog
 from scanner.model import Agent, Change, Finding, Inventory
 

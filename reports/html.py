@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 from typing import IO, Iterable
 
-from reports.base import (Format, agent_findings, ordered_agents, printable, spend_by_provider, spend_text,
+from scanner.format import (Format, agent_findings, ordered_agents, printable, spend_by_provider, spend_text,
                           summary_line)
 from scanner.model import Agent, Change, Finding, Inventory, Status
 

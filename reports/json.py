@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import IO
 
-from reports.base import Format
+from scanner.format import Format
 from scanner.model import Inventory
 
 

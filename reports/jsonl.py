@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-from reports.base import Format, evidence_lines, title
+from scanner.format import Format, evidence_lines, title
 from reports.markdown import md
 from scanner.model import Agent, Finding, Inventory, SCHEMA_VERSION
 

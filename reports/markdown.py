@@ -12,7 +12,7 @@ import html
 import re
 from typing import IO
 
-from reports.base import Format, evidence_lines, ordered_agents, printable, spend_text, summary_line
+from scanner.format import Format, evidence_lines, ordered_agents, printable, spend_text, summary_line
 from scanner.model import Agent, Change, Finding, Inventory, Status
 
 MAX_ROWS = 200  # a GitHub comment holds 65,536 characters

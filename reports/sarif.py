@@ -19,7 +19,7 @@ from pathlib import PurePosixPath
 from typing import IO, Any
 from urllib.parse import quote
 
-from reports.base import Format, agent_findings, ordered_agents, spend_text
+from scanner.format import Format, agent_findings, ordered_agents, spend_text
 from scanner.model import Agent, Change, Finding, Inventory, Location, Severity, Status
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from reports.base import Format, ordered_agents, printable, summary_line
+from scanner.format import Format, ordered_agents, printable, summary_line
 from scanner.model import Inventory
 
 STATUS_STYLE = {

@@ -7,6 +7,7 @@ module, so a new provider is one YAML entry, never a code change.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import re
@@ -36,7 +37,7 @@ _ADMIN_API_FIELDS = {
 _KEY_FIELDS = {
     "id": str, "label": str, "regex": str, "prefixes": list, "admin": bool,
     "context_only": bool, "console_url": (str, type(None)), "requires_usage": bool,
-    "examples": list, "non_examples": list,
+    "examples": list, "non_examples": list, "published_examples": list,
 }
 _FRAMEWORK_FIELDS = {"id": str, "name": str, "packages": dict, "imports": dict, "providers": list,
                      "calls_llm": bool, "client_imports": dict, "server_imports": dict}
@@ -61,7 +62,6 @@ BILLING_FIELDS = {
               "account_host_patterns"},
     "gcp": {"services", "scoped_services", "sku_patterns", "model_patterns"},
 }
-# Logical fields an export schema (top-level ``billing_exports:``) maps to column candidates.
 BUILTIN = Path(__file__).with_name("data") / "providers.yaml"
 # Catalogues built in this process, by cache key (the contents of their files): built once, shared.
 _LOADED: dict[str, "Catalog"] = {}
@@ -70,6 +70,7 @@ _LOADED_LOCK = threading.Lock()
 # check: the structure is checked again, regex compiling and example matching are not repeated.
 _VERIFIED = threading.local()
 
+# Logical fields an export schema (top-level ``billing_exports:``) maps to column candidates.
 EXPORT_FIELDS = ("account", "account_name", "service", "subcategory", "item", "product", "resource", "principal",
                  "cost", "credits", "quantity", "unit", "currency", "start", "end", "tags", "line_type")
 
@@ -91,6 +92,11 @@ class KeyFormat:
     # both through every detector). Checked when the catalogue loads, never used for detection.
     examples: tuple[str, ...] = ()
     non_examples: tuple[str, ...] = ()
+    # sha256 (hex) of keys of this shape published in documentation or SDK samples: never a live key.
+    published: frozenset[str] = frozenset()
+
+    def is_published(self, value: str) -> bool:
+        return bool(self.published) and hashlib.sha256(value.encode("utf-8", "replace")).hexdigest() in self.published
 
     @cached_property
     def regex(self) -> re.Pattern[str]:
@@ -277,6 +283,17 @@ def _examples(key: dict[str, Any], regex: re.Pattern[str] | None, where: str) ->
         if not regex.fullmatch(example):  # the value itself is not echoed: it could be a real key
             raise InputError(f"{where}: examples[{i}] does not match the format's regex")
     return out[0], out[1]
+
+
+def _published(key: dict[str, Any], where: str) -> frozenset[str]:
+    """``published_examples: [{sha256: <64 hex>, source: <where it is published>}]`` of a key format."""
+    out = set()
+    for i, entry in enumerate(key.get("published_examples") or []):
+        e = _check_fields(entry, {"sha256": str, "source": str}, f"{where}: published_examples[{i}]")
+        if not re.fullmatch(r"[0-9a-f]{64}", e.get("sha256", "")) or not e.get("source"):
+            raise InputError(f"{where}: published_examples[{i}] needs a sha256 (64 hex) and a source")
+        out.add(e["sha256"])
+    return frozenset(out)
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -514,6 +531,7 @@ class Catalog:
                 context_only=bool(k.get("context_only", False)), console_url=k.get("console_url"),
                 requires_usage=bool(k.get("requires_usage", False)),
                 examples=examples, non_examples=non_examples,
+                published=_published(k, f"{where}: keys[{j}] ({k['id']})"),
             ))
         env = e.get("env_vars") or {}
         _check_billing(e.get("billing") or {}, f"{where}: billing")

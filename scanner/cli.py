@@ -350,7 +350,7 @@ def _scan(cfg: "ScanConfig") -> int:
     inventory = run_scan(cfg, progress=progress)
     _render(inventory, fmt, cfg.output)
     if not cfg.quiet and not (fmt == "table" and cfg.output in STDOUT_NAMES):
-        from reports.base import summary_line
+        from scanner.format import summary_line
         _say(summary_line(inventory))
     for c in inventory.coverage:
         if c.input_error:

@@ -131,8 +131,8 @@ def _matches(record: Record, agent: Agent, findings: dict[str, Finding]) -> bool
         return True
     if record.tags:
         for fid in agent.findings:
-            tags = findings[fid].details.get("tags") if fid in findings else None
-            if isinstance(tags, dict) and all(str(tags.get(k)) == v for k, v in record.tags.items()):
+            tags = findings[fid].tags if fid in findings else None
+            if tags and all(tags.get(k) == v for k, v in record.tags.items()):
                 return True
     return False
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, Iterable
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: typed risks, endpoint, tags on findings (1.0 read, from details)
 
 
 class Confidence(str, Enum):
@@ -84,6 +84,13 @@ class Evidence(str, Enum):
 
 # Where evidence sits in a source tree (``Finding.place``; runtime findings have none).
 PLACES = ("code", "example", "config", "ci", "test", "docs", "comment")
+
+# Risk flags a finding may carry; severity (scanner/risk.py) reads these and nothing in ``details``.
+RISKS = {
+    "world-readable": "the file holding the key is readable by every user of the host",
+    "in-history": "the key is in git history, where it stays until the history is rewritten",
+    "exposed": "a model server listens on all interfaces",
+}
 
 
 @dataclass(frozen=True)
@@ -275,6 +282,10 @@ class Finding:
     quantity: float | None = None
     unit: str | None = None
     place: str | None = None  # where in a source tree (PLACES): tests, docs and comments only describe
+    # What the core reads; ``details`` is for display only.
+    risks: list[str] = field(default_factory=list)  # RISKS flags
+    endpoint: str | None = None  # the network endpoint the evidence names (URL or host name)
+    tags: dict[str, str] = field(default_factory=dict)  # resource tags a registry record may match on
     id: str = ""
 
     def __post_init__(self) -> None:
@@ -282,6 +293,10 @@ class Finding:
         self.confidence = Confidence(self.confidence)
         if self.place is not None and self.place not in PLACES:
             raise ValueError(f"unknown place {self.place!r} (known: {', '.join(PLACES)})")
+        self.risks = sorted(set(self.risks))
+        unknown = [r for r in self.risks if r not in RISKS]
+        if unknown:
+            raise ValueError(f"unknown risk {unknown[0]!r} (known: {', '.join(RISKS)})")
         if not self.id:
             self.id = stable_hash(
                 self.detector,
@@ -291,6 +306,12 @@ class Finding:
                 self.provider or "",
                 self.model or "",
             )
+
+    def add_risk(self, flag: str) -> None:
+        """Mark a risk flag (a RISKS name) after the finding was made."""
+        if flag not in RISKS:
+            raise ValueError(f"unknown risk {flag!r} (known: {', '.join(RISKS)})")
+        self.risks = sorted({*self.risks, flag})
 
     @property
     def forms(self) -> ItemKind | None:
@@ -326,11 +347,15 @@ class Finding:
             "quantity": self.quantity,
             "unit": self.unit,
             "place": self.place,
+            "risks": list(self.risks),
+            "endpoint": self.endpoint,
+            "tags": dict(sorted(self.tags.items())),
         }
         return _drop_empty(d)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Finding":
+    def from_dict(cls, d: dict[str, Any], legacy: bool = False) -> "Finding":
+        """``legacy``: ``d`` is from a schema 1.0 inventory (risk flags, endpoint and tags in ``details``)."""
         return cls(
             id=d["id"],
             detector=d["detector"],
@@ -350,7 +375,26 @@ class Finding:
             quantity=d.get("quantity"),
             unit=d.get("unit"),
             place=d.get("place"),
+            **_typed_fields(d, legacy),
         )
+
+
+# Inventories written before the typed fields held them in ``details`` under these names.
+_LEGACY_RISKS = {"world_readable": "world-readable", "in_history": "in-history", "exposed": "exposed"}
+_LEGACY_ENDPOINTS = ("endpoint", "url", "sni", "hostname")
+
+
+def _typed_fields(d: dict[str, Any], legacy: bool) -> dict[str, Any]:
+    """``risks``, ``endpoint`` and ``tags`` of a saved finding; a 1.0 inventory held them in ``details``."""
+    if not legacy:
+        return {"risks": list(d.get("risks", [])), "endpoint": d.get("endpoint"), "tags": dict(d.get("tags", {}))}
+    details = d.get("details") or {}
+    tags = details.get("tags")
+    return {
+        "risks": [flag for key, flag in _LEGACY_RISKS.items() if details.get(key) is True],
+        "endpoint": next((v for k in _LEGACY_ENDPOINTS if isinstance(v := details.get(k), str) and v.strip()), None),
+        "tags": {str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
+    }
 
 
 _CONFIDENCE_RANK = {Confidence.LOW: 0, Confidence.MEDIUM: 1, Confidence.HIGH: 2}
@@ -603,12 +647,13 @@ class Inventory:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Inventory":
+        legacy = d.get("schema_version") == "1.0"
         return cls(
             agents=[Agent.from_dict(a) for a in d.get("agents", [])],
-            findings=[Finding.from_dict(f) for f in d.get("findings", [])],
+            findings=[Finding.from_dict(f, legacy) for f in d.get("findings", [])],
             coverage=[Coverage.from_dict(c) for c in d.get("coverage", [])],
             metadata=dict(d.get("metadata", {})),
-            schema_version=d.get("schema_version", SCHEMA_VERSION),
+            schema_version=SCHEMA_VERSION,  # read as, and written as, this version
         )
 
 

@@ -307,7 +307,8 @@ def _scrub_tree(value: Any, fix: Callable[[str], str]) -> Any:
     return value
 
 
-_FINDING_TEXT = ("detector", "kind", "evidence", "provider", "model", "observed_at", "currency", "period")
+_FINDING_TEXT = ("detector", "kind", "evidence", "provider", "model", "observed_at", "currency", "period", "unit",
+                 "endpoint")
 _AGENT_TEXT = ("name", "approved_id", "first_seen", "last_seen", "remediation")
 _AGENT_LISTS = ("identity", "providers", "models", "owners", "detectors", "kinds", "locations")
 
@@ -318,6 +319,8 @@ def _finding_strings(f: "Finding", out: list[str]) -> None:
     out += [v for v in vars(f.location).values() if type(v) is str]
     if f.details:
         _tree_strings(f.details, out)
+    if f.tags:
+        _tree_strings(f.tags, out)
 
 
 def _fix_finding(f: "Finding", fix: Callable[[str], str]) -> None:
@@ -327,6 +330,7 @@ def _fix_finding(f: "Finding", fix: Callable[[str], str]) -> None:
             setattr(f, name, fix(value))
     f.identity = sorted({fix(k) for k in f.identity})
     f.details = _scrub_tree(f.details, fix)
+    f.tags = _scrub_tree(f.tags, fix)
     loc = f.location
     changed = {n: fix(v) for n, v in vars(loc).items() if isinstance(v, str)}
     if any(v != getattr(loc, n) for n, v in changed.items()):

@@ -64,14 +64,14 @@ def assess(agents: list[Agent], findings: dict[str, Finding], catalog: Catalog) 
         admin = sorted({f.credential.preview for f in group if f.credential and f.credential.admin})
         if admin:
             factors.append(Reason("admin-key", f"holds an admin or organisation-wide key ({', '.join(admin)})"))
-        exposed = sorted({f.location.describe() for f in group if f.credential and f.details.get("world_readable")})
+        exposed = sorted({f.location.describe() for f in group if f.credential and "world-readable" in f.risks})
         if exposed:
             factors.append(Reason("world-readable", f"a key sits in a world-readable file ({', '.join(exposed[:3])})"))
-        history = sorted({f.location.describe() for f in group if f.details.get("in_history")})
+        history = sorted({f.location.describe() for f in group if "in-history" in f.risks})
         if history:
             factors.append(Reason("key-in-history", f"a key is in git history ({', '.join(history[:3])}); "
                                                     "it stays valid until revoked"))
-        listening = sorted({f.location.describe() for f in group if f.details.get("exposed")})
+        listening = sorted({f.location.describe() for f in group if "exposed" in f.risks})
         if listening:
             factors.append(Reason("exposed-server", f"a model server listens on all interfaces ({', '.join(listening[:3])})"))
         if not agent.owners and agent.status != Status.APPROVED:

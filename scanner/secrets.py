@@ -5,6 +5,10 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scanner.catalog import KeyFormat
 
 _PLACEHOLDER_WORDS = re.compile(
     r"your|example|placeholder|changeme|change_me|dummy|redacted|replace|insert|sample|"
@@ -42,3 +46,10 @@ def is_placeholder(value: str, prefix: str = "") -> bool:
     if _mostly_sequential(body):
         return True
     return len(body) >= 16 and shannon_entropy(body) < MIN_ENTROPY
+
+
+def not_a_key(value: str, fmt: "KeyFormat | None") -> bool:
+    """A placeholder, or a key of ``fmt`` that the catalogue lists as published (a documentation or SDK sample)."""
+    if is_placeholder(value, fmt.prefixes[0] if fmt and fmt.prefixes else ""):
+        return True
+    return fmt is not None and fmt.is_published(value)

@@ -65,7 +65,7 @@ def test_accounts_and_deployments_of_every_subscription(azure_env):
     assert cov.scanned["other_cognitive_services_accounts"] == 1
     accounts = {f.details["name"]: f for f in findings if f.kind == "azure-openai-account"}
     assert accounts["myaoai"].identity == ["azure-openai:myaoai"]
-    assert accounts["myaoai"].details["tags"] == {"owner": "team-search"}
+    assert accounts["myaoai"].tags == {"owner": "team-search"}
     assert accounts["foundry1"].identity == ["azure-openai:foundry-one", "azure-openai:foundry1"]
     assert accounts["foundry1"].details["local_auth_disabled"] is True
     deployments = sorted((f.details["account"], f.model, f.details["sku"], f.details["capacity"])

@@ -56,7 +56,7 @@ def test_profiles_dotenv_and_process_environment(clean_env, home: Path, tmp_path
     assert any(k.startswith("repo:") for k in by_fp[fingerprint(groq)].identity)
     assert len(by_fp) == 4  # the placeholder is not a finding
     endpoint = next(f for f in findings if f.kind == "endpoint-config")
-    assert endpoint.provider == "azure-openai" and "u:p" not in endpoint.details["endpoint"]
+    assert endpoint.provider == "azure-openai" and "u:p" not in endpoint.endpoint
     dump = repr([f.to_dict() for f in findings])
     for secret in (anthropic, groq, mistral, gemini, "u:p@"):
         assert secret not in dump

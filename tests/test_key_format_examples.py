@@ -151,7 +151,7 @@ def test_format_examples(results, fid: str, kind: str, i: int, value: str, path:
 def test_every_format_has_examples_and_non_examples() -> None:
     missing = [k.id for k in FORMATS if not k.examples or not k.non_examples]
     assert not missing, f"key formats without examples or non-examples: {missing}"
-    assert len(FORMATS) >= 45
+    assert len(FORMATS) >= 57
 
 
 def test_examples_are_checked_against_the_regex(tmp_path: Path) -> None:
@@ -166,6 +166,20 @@ def test_examples_are_checked_against_the_regex(tmp_path: Path) -> None:
     ext.write_text(yaml.safe_dump({"schema_version": 1, "providers": [entry]}), encoding="utf-8")
     with pytest.raises(InputError, match="non_examples must be a list of non-empty strings"):
         Catalog.load([ext])
+
+
+def test_published_examples_need_a_fingerprint_and_a_source(tmp_path: Path) -> None:
+    published = CATALOG.providers["google-gemini"].keys[0]
+    assert len(published.published) >= 16 and not published.is_published(published.examples[0])
+    assert all(published.is_published(v) for v in published.non_examples[2:4])
+    entry = dict(CATALOG.providers["groq"].raw)
+    ext = tmp_path / "bad.yaml"
+    for bad in ({"sha256": "AIza" + "x" * 35, "source": "docs"}, {"sha256": "0" * 64}):
+        entry["keys"] = [{**entry["keys"][0], "published_examples": [bad]}]
+        ext.write_text(yaml.safe_dump({"schema_version": 1, "providers": [entry]}), encoding="utf-8")
+        with pytest.raises(InputError, match=r"published_examples\[0\] needs a sha256") as err:
+            Catalog.load([ext])
+        assert "xxxxxxxx" not in str(err.value)
 
 
 def test_no_example_in_any_report(results) -> None:

@@ -111,9 +111,11 @@ def planted(tmp_path_factory: pytest.TempPathFactory):
     exposed = tmp / "bin" / "vllm"
     exposed.parent.mkdir()
     shutil.copy2(SLEEP, exposed)
+    holder = tmp / "bin" / f"key-holder-{os.getpid()}"  # a name no other program on the host has
+    shutil.copy2(SLEEP, holder)
 
     specs = {
-        "key": {"argv": [SLEEP, "600"], "env": {**BASE_ENV, "ANTHROPIC_API_KEY": ENV_KEY}},
+        "key": {"argv": [str(holder), "600"], "env": {**BASE_ENV, "ANTHROPIC_API_KEY": ENV_KEY}},
         "shell": {"argv": ["sh", "-c", f"{SLEEP} 600; :"], "env": {**BASE_ENV, "OPENAI_API_KEY": INHERITED_KEY}},
         "cmdline": {"argv": [sys.executable, "-c", SLEEPER, "--api-key", CMDLINE_KEY], "env": BASE_ENV},
         "ollama": {"argv": ["ollama", "-c", OLLAMA_SERVER, str(port)], "executable": sys.executable,
@@ -131,7 +133,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory):
         wait_for_port(port)
         time.sleep(0.5)  # the MCP child and the client connection
         yield {"pids": pids, "catalog": ext, "port": port, "venv": venv, "bot": bot,
-               "exposed": exposed, "client": client, "tmp": tmp}
+               "exposed": exposed, "client": client, "tmp": tmp, "holder": holder}
 
 
 def run_scan(*extra: str, prefix: tuple[str, ...] = (), home: Path, catalog: Path) -> subprocess.CompletedProcess:
@@ -160,7 +162,7 @@ def test_key_in_environment_is_fingerprinted(report, planted):
     assert f["provider"] == "anthropic" and f["details"]["variable"] == "ANTHROPIC_API_KEY"
     assert f["credential"]["fingerprint"] == fingerprint(ENV_KEY)
     assert f"cred:{fingerprint(ENV_KEY)}" in f["identity"]
-    assert any(k.startswith("proc:") and k.endswith(f":{SLEEP}") for k in f["identity"])
+    assert any(k.startswith("proc:") and k.endswith(f":{planted['holder']}") for k in f["identity"])
 
 
 def test_inherited_key_reports_the_origin_not_every_child(report, planted):
@@ -186,7 +188,7 @@ def test_fake_ollama_is_a_local_model_server(report, planted):
     f = server[0]
     assert f["provider"] == "ollama" and f["confidence"] == "high"
     assert f["details"]["listening"] == [f"127.0.0.1:{planted['port']}"]
-    assert "exposed" not in f["details"]
+    assert "exposed" not in f.get("risks", [])
     assert f["location"]["exe"] == "ollama"
 
 
@@ -201,7 +203,7 @@ def test_server_on_all_interfaces_is_exposed_when_port_is_corroborated(report, p
     server = [f for f in findings_for(report, planted["pids"]["exposed"]) if f["kind"] == "local-model-server"]
     assert len(server) == 1
     assert server[0]["provider"] == "vllm"
-    assert server[0]["details"]["exposed"] is True
+    assert server[0]["risks"] == ["exposed"]
     assert server[0]["details"]["listening"][0].startswith("0.0.0.0:")
     agent = next(a for a in report["agents"] if server[0]["id"] in a["findings"])
     assert any(r["code"] == "exposed-server" for r in agent["reasons"])

@@ -52,7 +52,7 @@ def test_history_decodes_keys_added_to_the_data_block_of_a_secret(tmp_path: Path
     for key, line, provider in ((openai, 8, "openai"), (mistral, 9, "mistral")):
         f = found[fingerprint(key)]
         assert (f.location.commit, f.location.line, f.provider) == (added, line, provider)
-        assert f.details["base64"] is True and f.details["in_history"] is True
+        assert f.details["base64"] is True and f.risks == ["in-history"]
         assert "owner:bob@example.com" in f.identity
     text = json.dumps([f.to_dict() for f in findings])
     assert openai not in text and mistral not in text and b64(openai) not in text

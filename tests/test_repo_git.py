@@ -95,7 +95,7 @@ def test_removed_key_is_found_in_history_with_commit_author_and_date(tmp_path: P
     found = credentials(findings)
     f = found[fingerprint(key)]
     assert f.location.commit == added and f.location.line == 2
-    assert f.details["in_history"] is True and f.details["author"] == "Mallory"
+    assert f.risks == ["in-history"] and f.details["author"] == "Mallory"
     assert f.observed_at == "2025-03-04T05:06:07+00:00"
     assert "owner:mallory@example.com" in f.identity
     assert fingerprint(other) in found  # --all: other branches too

@@ -55,7 +55,7 @@ CONTEXT_ANCHORS = sorted({a.decode() for a in RULES.context_anchors} | {m.decode
 
 
 def test_the_catalogue_gives_the_cases_below() -> None:
-    assert len(KEY_PREFIXES) > 25 and "sk-proj-" in KEY_PREFIXES and "_KEY" in CONTEXT_ANCHORS
+    assert len(KEY_PREFIXES) > 25 and "sk-proj-" in KEY_PREFIXES and "KEY" in CONTEXT_ANCHORS and "token" in CONTEXT_ANCHORS
 
 
 @pytest.mark.parametrize("prefix", KEY_PREFIXES)

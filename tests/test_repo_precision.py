@@ -54,7 +54,7 @@ def test_base_url_counts_only_when_it_feeds_an_llm_client(tmp_path: Path) -> Non
     write(repo / "llm.py", 'from openai import OpenAI\nGATEWAY = "https://llm-gw.internal.example/v1"\n'
                            'client = OpenAI(base_url=GATEWAY)\nlocal = OpenAI(base_url="http://localhost:1234/v1")\n')
     findings, _ = scan(repo)
-    endpoints = {f.details["url"]: f for f in findings if f.kind == "endpoint"}
+    endpoints = {f.endpoint: f for f in findings if f.kind == "endpoint"}
     assert set(endpoints) == {"https://llm-gw.internal.example/v1", "http://localhost:1234/v1"}
     assert endpoints["https://llm-gw.internal.example/v1"].details["variable"] == "GATEWAY"
     assert endpoints["http://localhost:1234/v1"].provider == "lm-studio"

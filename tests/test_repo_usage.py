@@ -89,7 +89,7 @@ def test_endpoints_local_servers_and_base_url_overrides(tmp_path: Path) -> None:
                              'c = openai.OpenAI(base_url="https://llm-gw.internal.example/v1?key=abc")\n'
                              'd = "https://example.com/docs"\n'
                              'e = "https://user:pw@my-res.openai.azure.com/openai"\n')
-    eps = {f.details["url"]: f for f in _kinds(scan(tmp_path)[0], "endpoint")}
+    eps = {f.endpoint: f for f in _kinds(scan(tmp_path)[0], "endpoint")}
     assert eps["https://api.anthropic.com/v1/messages"].provider == "anthropic"
     assert eps["http://localhost:11434/v1"].provider == "ollama"
     assert eps["http://localhost:11434/v1"].details["local"] is True
@@ -134,7 +134,7 @@ def test_mcp_configs_list_servers_and_never_env_values(tmp_path: Path) -> None:
     assert servers["helper"].details["command"] == "uvx"
     assert servers["helper"].details["env"] == ["MISTRAL_API_KEY", "OPENAI_API_KEY"]
     assert "<redacted>" in servers["helper"].details["args"]
-    assert servers["remote"].details["url"] == "https://mcp.example.com/sse"
+    assert servers["remote"].endpoint == "https://mcp.example.com/sse"
     assert servers["helper"].location.line != servers["github"].location.line
     found = credentials(findings)
     assert fingerprint(key) in found and fingerprint(formatless) in found

@@ -88,7 +88,7 @@ def test_removed_aws_key_is_found_in_history_when_bedrock_is_used_now(tmp_path: 
     commit_all(repo, "remove key")
     findings, _ = scan(repo, history=True)
     f = credentials(findings)[fingerprint(ACCESS_KEY)]
-    assert f.details["in_history"] is True and "app.py" in f.details["next_to"]
+    assert f.risks == ["in-history"] and "app.py" in f.details["next_to"]
 
 
 def run_env(paths: list[Path]) -> tuple[list, Coverage]:

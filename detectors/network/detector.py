@@ -235,7 +235,7 @@ class NetworkScan(NetworkDetector):
                       *identity.endpoint_keys(ctx.catalog, rec.name)],
             evidence=_evidence(rec, provider.name if provider else rec.provider),
             confidence=rec.confidence, credential=rec.credential, details=details,
-            observed_at=last_seen,
+            observed_at=last_seen, endpoint=rec.name or None,
         )
 
 

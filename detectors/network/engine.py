@@ -34,7 +34,7 @@ from detectors.network.reader import PCAP_RECORD_HEADER, CaptureReader
 from scanner import redact
 from scanner.catalog import Catalog
 from scanner.model import Confidence
-from scanner.secrets import is_placeholder
+from scanner.secrets import not_a_key
 
 __all__ = ["Engine", "Flow", "flow_key", "ua_fingerprint", "IDLE_SECONDS", "MAX_FLOWS", "INSPECT_LIMIT"]
 
@@ -760,8 +760,7 @@ class Engine:
         if not secret:
             return None
         fmt = self.catalog.classify_secret(secret, provider)
-        prefix = fmt.prefixes[0] if fmt and fmt.prefixes else ""
-        if is_placeholder(secret, prefix):
+        if not_a_key(secret, fmt):
             return None
         return redact.credential(secret, fmt.id if fmt else None, bool(fmt and fmt.admin))
 

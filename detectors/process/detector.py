@@ -121,10 +121,11 @@ class ProcessScan(ProcessDetector):
             f", started by {', '.join(catalog.tools[t].name for t in sorted(g.started_by))}" if g.started_by else ""
 
         def finding(kind: str, evidence: str, provider: str | None, confidence: Confidence,
-                    details: dict[str, Any], extra_keys: tuple[str, ...] = (), credential: Any = None) -> Finding:
+                    details: dict[str, Any], extra_keys: tuple[str, ...] = (), credential: Any = None,
+                    risks: tuple[str, ...] = (), endpoint: str | None = None) -> Finding:
             return Finding(detector=self.name, kind=kind, location=location, identity=[*keys, *extra_keys],
                            evidence=evidence, provider=provider, confidence=confidence, credential=credential,
-                           details={**common, **details})
+                           details={**common, **details}, risks=list(risks), endpoint=endpoint)
 
         if g.shell:
             for (_, _), sig in sorted(g.env.items()):
@@ -144,13 +145,11 @@ class ProcessScan(ProcessDetector):
             exposed = sorted(a for a in listening if not _loopback_address(a))
             on_port = any(int(a.rsplit(":", 1)[1]) in provider.ports for a in listening)
             details = {"server": provider_id, "matched": how, "listening": listening}
-            if exposed:
-                details["exposed"] = True
             bind = f"; listening on {', '.join(listening[:4])}" if listening else "; not listening"
             note = " (all interfaces: reachable from the network)" if exposed else ""
             confidence = Confidence.HIGH if on_port and not how.startswith("port ") else Confidence.MEDIUM
             yield finding("local-model-server", f"{provider.name} server ({how}): {where}{bind}{note}",
-                          provider_id, confidence, details)
+                          provider_id, confidence, details, risks=("exposed",) if exposed else ())
         for (_, _), sig in sorted(g.env.items()):
             yield self._env_finding(finding, sig, g.program, catalog)
         for env_path, installed in sorted(g.installed.items()):
@@ -190,10 +189,10 @@ class ProcessScan(ProcessDetector):
             return finding("credential", evidence, sig.provider, sig.confidence, details,
                            (identity.cred(cred.fingerprint),), cred)
         if sig.role == "endpoint":
-            details["endpoint"] = sig.endpoint
             host = urlsplit(sig.endpoint).hostname if sig.endpoint else None
             return finding("endpoint-config", f"{sig.variable} points at {sig.endpoint} in {where}",
-                           sig.provider, Confidence.MEDIUM, details, tuple(identity.endpoint_keys(catalog, host)))
+                           sig.provider, Confidence.MEDIUM, details, tuple(identity.endpoint_keys(catalog, host)),
+                           endpoint=sig.endpoint)
         return finding("provider-config", f"{sig.variable} is set in {where}", sig.provider, Confidence.LOW, details)
 
 

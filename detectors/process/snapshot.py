@@ -22,7 +22,7 @@ from detectors.process.signatures import Command, Signatures, normalise_argv, pa
 from scanner import redact
 from scanner.catalog import AgentTool, Catalog
 from scanner.model import Confidence, Credential
-from scanner.secrets import is_placeholder
+from scanner.secrets import not_a_key
 
 try:
     import psutil
@@ -185,7 +185,7 @@ class EnvReader:
         out = []
         for m in self.catalog.key_regex.finditer(text):
             fmt, value = self.catalog.key_format_of_match(m), m.group(0)
-            if not is_placeholder(value, fmt.prefixes[0] if fmt.prefixes else ""):
+            if not not_a_key(value, fmt):
                 out.append(self._credential_signal(source, value, fmt, source))
         return out
 
@@ -193,7 +193,7 @@ class EnvReader:
         var = self.catalog.env_vars[name]
         if var.role == "key":
             fmt = self.catalog.classify_secret(value, var.provider)
-            if is_placeholder(value, fmt.prefixes[0] if fmt and fmt.prefixes else ""):
+            if not_a_key(value, fmt):
                 return None
             return self._credential_signal(name, value, fmt, "environment", var.provider)
         if value.startswith("$"):
@@ -211,7 +211,7 @@ class EnvReader:
                 m = self.catalog.key_regex.search(value)
                 if m:
                     fmt = self.catalog.key_format_of_match(m)
-                    if not is_placeholder(m.group(0), fmt.prefixes[0] if fmt.prefixes else ""):
+                    if not not_a_key(m.group(0), fmt):
                         hit = (fmt, m.group(0))
             self._shaped[value] = hit
         hit = self._shaped[value]

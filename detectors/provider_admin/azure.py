@@ -214,7 +214,6 @@ def _account(detector: str, ctx: ScanContext, mgmt: Any, per_call: dict[str, Any
         ctx.coverage.add_gap(f"deployments of {name}", _refusal(exc, rid))
     local_auth_disabled = bool(getattr(props, "disable_local_auth", False)) if props else False
     endpoint = getattr(props, "endpoint", None) if props else None
-    tags = dict(account.tags or {})
     location = Location(cloud="azure", account=sub, resource=rid)
     evidence = (f"Azure {account.kind} account {name} ({account.location}, resource group {group}): "
                 f"{len(deployments)} deployment{'s' if len(deployments) != 1 else ''}, "
@@ -222,14 +221,14 @@ def _account(detector: str, ctx: ScanContext, mgmt: Any, per_call: dict[str, Any
                 + (f", endpoint {endpoint}" if endpoint else ""))
     yield Finding(
         detector=detector, kind="azure-openai-account", location=location, identity=keys, evidence=evidence,
-        provider=PROVIDER, confidence=Confidence.HIGH,
+        provider=PROVIDER, confidence=Confidence.HIGH, endpoint=endpoint, tags=_tags(account),
         details={k: v for k, v in {
             "name": name, "kind": account.kind, "region": account.location, "resource_group": group,
-            "subscription": sub, "endpoint": endpoint, "custom_subdomain": subdomain,
+            "subscription": sub, "custom_subdomain": subdomain,
             "endpoints": dict(getattr(props, "endpoints", None) or {}) or None,
             "local_auth_disabled": local_auth_disabled,
             "public_network_access": getattr(props, "public_network_access", None) if props else None,
-            "sku": account.sku.name if account.sku else None, "tags": tags or None,
+            "sku": account.sku.name if account.sku else None,
             "deployments": len(deployments),
         }.items() if v is not None},
     )
@@ -244,13 +243,17 @@ def _account(detector: str, ctx: ScanContext, mgmt: Any, per_call: dict[str, Any
             evidence=(f"deployment {d.name} of {name}: {model_name or 'no model'}"
                       + (f" version {model.version}" if model and model.version else "")
                       + (f", SKU {sku.name} capacity {sku.capacity}" if sku else "")),
-            provider=PROVIDER, model=model_name, confidence=Confidence.HIGH,
+            provider=PROVIDER, model=model_name, confidence=Confidence.HIGH, tags=_tags(d),
             details={k: v for k, v in {
                 "account": name, "deployment": d.name, "model_format": model.format if model else None,
                 "model_version": model.version if model else None, "sku": sku.name if sku else None,
                 "capacity": sku.capacity if sku else None,
                 "provisioning_state": getattr(dprops, "provisioning_state", None) if dprops else None,
                 "rai_policy": getattr(dprops, "rai_policy_name", None) if dprops else None,
-                "tags": dict(d.tags or {}) or None if hasattr(d, "tags") else None,
             }.items() if v is not None},
         )
+
+
+def _tags(resource: Any) -> dict[str, str]:
+    """A resource's tags as text (the registry's ``match.tags`` compares text)."""
+    return {str(k): str(v) for k, v in (getattr(resource, "tags", None) or {}).items()}

@@ -26,6 +26,17 @@ from scanner.catalog import Catalog, KeyFormat
 # SDK keyword arguments / object keys that take an API key (language conventions, not provider data);
 # a provider's own ones (Azure's subscription_key=) are its catalogue ``key_arguments``.
 API_KEY_ARGS = ("api_key", "apiKey", "api-key", "apikey")
+# How a name is joined to its value (language conventions): NAME=, NAME:, :=, ::=, ?=, .= (Make, PHP),
+# => (Perl, Ruby, Logstash), <NAME>value (XML), os.environ["NAME"] = …, setProperty("NAME", "…").
+# A declared string type may sit between (Go ``var k string = …``, Python ``k: str = …``, TS ``k: string =``).
+ASSIGN = r"""(?:[\"'\]]{1,2}\s*,|[\"'\]]{0,2}(?:\s{0,8}:?\s{0,8}(?i:str|string)(?=\s{0,8}=))?\s*(?::{0,3}=|\?=|\.=|=>|:|>))"""
+# A formatless key's name other than its catalogue variables: the provider's own word (the stem of
+# its key variables, MISTRAL_API_KEY -> mistral), up to two of these qualifiers, then a key word:
+# mistralToken, cohere_api_token, azure_openai_secret, "cohere secret key =".
+KEY_QUALIFIERS = ("api", "access", "secret", "private", "auth", "service")
+KEY_WORDS = ("key", "token", "secret", "pat")
+_STEM_TAIL = re.compile(r"(?:_(?:API|ACCESS|SECRET|AUTH|SERVICE))*_(?:KEY|TOKEN|SECRET|PAT|CREDENTIAL)$")
+MIN_STEM = 3  # NGC; CO (CO_API_KEY) is too short to name a provider
 
 
 def _minimal_literals(prefixes: set[str]) -> list[str]:
@@ -67,6 +78,7 @@ class Rules:
     literals: list[bytes] = field(default_factory=list)
     formats_by_literal: dict[bytes, list[tuple[re.Pattern[bytes], KeyFormat]]] = field(default_factory=dict)
     key_env_names: dict[str, str] = field(default_factory=dict)  # UPPER name -> provider
+    key_stems: dict[str, str] = field(default_factory=dict)  # lower stem, no separators -> provider
     endpoint_env_names: frozenset[str] = frozenset()  # UPPER names of catalogue base-URL variables
     context_anchors: list[bytes] = field(default_factory=list)
     context_rx: re.Pattern[bytes] | None = None
@@ -75,8 +87,8 @@ class Rules:
     # so one anchor costs a few dozen steps; group ``rest`` says where the name ended.
     # It always matches; group ``assign`` is set when an assignment follows.
     context_quick: re.Pattern[bytes] = re.compile(
-        rb"(?=(?P<rest>[A-Za-z0-9_-]{0,64}))(?P=rest)(?P<assign>\\?[\"']?\s{0,64}"
-        rb"(?:(?:=|:=|:|=>)\s{0,64}\\?[\"'`]?[A-Za-z0-9+/=._:-]{12}|\n\s{0,64}(?:-\s{0,8})?value:))?")
+        rb"(?=(?P<rest>[A-Za-z0-9_-]{0,64}))(?P=rest)(?P<assign>\\?[\"'\]]{0,2}(?:\s{0,8}:?\s{0,8}(?i:str|string)(?=\s{0,8}=))?\s{0,64}"
+        rb"(?:(?:,|:{0,3}=|\?=|\.=|=>|:|>)\s{0,64}\\?[\"'`]?[A-Za-z0-9+/=._:-]{12}|\n\s{0,64}(?:-\s{0,8})?value:))?")
     py_imports: dict[str, Target] = field(default_factory=dict)
     js_imports: dict[str, Target] = field(default_factory=dict)
     js_prefixes: list[tuple[str, Target]] = field(default_factory=list)
@@ -148,23 +160,38 @@ class Rules:
             self.formats_by_literal[lit] = [(re.compile(k.regex.pattern.encode()), k) for k in matching]
 
     def _build_context(self) -> None:
-        """Assignments of a value to a catalogue key variable or an SDK ``api_key`` argument."""
+        """Assignments of a value to a catalogue key variable, a name made of a provider's word and a key
+        word, or an SDK ``api_key`` argument."""
         self.key_env_names = {v.name.upper(): v.provider for v in self.catalog.env_vars.values() if v.role == "key"}
         self.endpoint_env_names = frozenset(v.name.upper() for v in self.catalog.env_vars.values()
                                             if v.role == "endpoint")
         names = sorted(self.key_env_names, key=len, reverse=True)
-        # Every key variable ends in _KEY, _TOKEN, …: those tails (any case) find the candidate lines.
+        formatless = {k.provider for k in self.catalog.key_formats if k.context_only}
+        stems: dict[str, str] = {}
+        for name, provider in self.key_env_names.items():
+            stem = _STEM_TAIL.sub("", name)
+            if provider in formatless and stem != name and len(stem.replace("_", "")) >= MIN_STEM:
+                stems.setdefault(stem.lower(), provider)
+        self.key_stems = {s.replace("_", ""): p for s, p in stems.items()}
+        # Every key variable ends in _KEY, _TOKEN, …, every other key name in a key word: those (any
+        # case) find the candidate lines.
         args = sorted({*API_KEY_ARGS, *self.catalog.key_arguments}, key=len, reverse=True)
         tails = {"_" + n.rsplit("_", 1)[-1] for n in [*names, *args] if "_" in n}
+        words = {w for k in KEY_WORDS if k != "pat" for w in (k, k.upper(), k.capitalize())}  # PATH: too common
         anchors = {t.upper() for t in tails} | {t.lower() for t in tails} | {a for a in args if "_" not in a}
+        anchors = {a for a in anchors if not any(w in a for w in words)} | words
         self.context_anchors = sorted(a.encode() for a in anchors)
         name_alt = "|".join(re.escape(n) for n in names)
+        stem_alt = "|".join(r"[ _.-]?".join(map(re.escape, s.split("_"))) for s in sorted(stems, key=len, reverse=True))
         arg_alt = "|".join(re.escape(a) for a in args)
         value = r"\\?[\"'`]?(?P<value>[A-Za-z0-9+/=._:-]{12,300})"  # \\" is a quote escaped inside JSON
+        stem_name = (rf"(?<![A-Za-z0-9])(?P<stem>(?i:{stem_alt}))(?i:(?:[ _.-]?(?:{'|'.join(KEY_QUALIFIERS)})){{0,2}}"
+                     rf"[ _.-]?(?:{'|'.join(KEY_WORDS)}))[0-9]{{0,2}}{ASSIGN}\s*{value.replace('value>', 'svalue>')}")
         self.context_rx = re.compile(
             (
-                rf"(?:(?<![A-Za-z0-9_])(?P<name>(?i:{name_alt}))[\"']?\s*(?:=|:=|:|=>)\s*{value}"
-                rf"|(?<![A-Za-z0-9_])(?P<arg>{arg_alt})[\"']?\s*(?:=|:|=>)\s*\\?[\"'`](?P<argvalue>[A-Za-z0-9+/=._:-]{{12,300}})\\?[\"'`]"
+                rf"(?:(?<![A-Za-z0-9_])(?P<name>(?i:{name_alt})){ASSIGN}\s*{value}"
+                + (rf"|{stem_name}" if stems else "")
+                + rf"|(?<![A-Za-z0-9_])(?P<arg>(?i:{arg_alt}))[\"'\]]{{0,2}}\s*(?:=|:|=>)\s*\\?[\"'`](?P<argvalue>[A-Za-z0-9+/=._:-]{{12,300}})\\?[\"'`]"
                 rf"|name:\s*[\"']?(?P<kname>(?i:{name_alt}))[\"']?\s*\n\s*(?:-\s*)?value:\s*{value.replace('value>', 'kvalue>')})"
             ).encode()
         )

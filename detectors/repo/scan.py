@@ -180,7 +180,8 @@ class RepoScan(RepoDetector):
         return Finding(detector=self.name, kind=hit.kind, location=location, identity=keys, evidence=evidence,
                        provider=hit.provider, model=hit.model, confidence=Confidence(hit.confidence),
                        credential=credential, details=details, observed_at=observed_at, id=finding_id,
-                       place=hit.place)
+                       place=hit.place, endpoint=hit.endpoint,
+                       risks=["in-history"] if location.commit and credential else [])
 
     # ---- history ----------------------------------------------------------------
 
@@ -205,7 +206,7 @@ class RepoScan(RepoDetector):
                     keys = [identity.repo(repo.id, agent_dir)]
                     if hh.email:
                         keys.append(identity.owner(hh.email))
-                    hh.hit.details.update({"in_history": True, "author": hh.author, "commit": hh.commit})
+                    hh.hit.details.update({"author": hh.author, "commit": hh.commit})
                     location = Location(path=str(repo.root / hh.path), line=hh.hit.line or None, commit=hh.commit)
                     f = self._make(hh.hit, location, keys, repo.id, hh.path, agent_dir, observed_at=hh.date)
                     oldest[(f.credential.fingerprint if f.credential else "", hh.path)] = f  # git log: newest first

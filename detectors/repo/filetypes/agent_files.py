@@ -164,9 +164,10 @@ def _mcp_server_hit(rules: Rules, file: str, server: str, spec: dict[str, Any]) 
     if args:
         details["args"] = [mask_keys(rules, a) for a in args[:20]]
     url = spec.get("url") or spec.get("serverUrl")
+    endpoint = None
     if isinstance(url, str):
         parts = urlsplit(url)
-        details["url"] = f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if _port(parts) else ''}{parts.path}"
+        endpoint = f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if _port(parts) else ''}{parts.path}"
     env = spec.get("env") if isinstance(spec.get("env"), dict) else {}
     headers = spec.get("headers") if isinstance(spec.get("headers"), dict) else {}
     if env:
@@ -176,7 +177,8 @@ def _mcp_server_hit(rules: Rules, file: str, server: str, spec: dict[str, Any]) 
     provider = None
     for var in env:
         provider = provider or rules.key_env_names.get(str(var).upper())
-    return Hit("mcp-server", 1, provider=provider, confidence="high", label=f"MCP server {server}", details=details)
+    return Hit("mcp-server", 1, provider=provider, confidence="high", label=f"MCP server {server}", details=details,
+               endpoint=endpoint)
 
 
 def _port(parts) -> int | None:  # type: ignore[no-untyped-def]

@@ -39,6 +39,7 @@ class Hit:
     span: tuple[int, int] | None = None  # a credential's offsets in the bytes scanned (for masking)
     pos: int = -1  # offset in the file, when the hit has one (for telling comments from code)
     keys: tuple[str, ...] = ()  # identity keys the evidence carries itself (an Azure OpenAI account's endpoint)
+    endpoint: str | None = None  # the URL the evidence names (Finding.endpoint)
     place: str | None = None  # set by content.scan_bytes: code, example, config, ci, test, docs or comment
 
 

@@ -21,8 +21,21 @@ from scanner import identity
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "0.0.0.0", "::1", "[::1]", "host.docker.internal"}
 _URL = re.compile(rb"(https?|wss?)://(?:[^/@\s\"'<>]{1,100}@)?([A-Za-z0-9.\-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?(/[A-Za-z0-9._~/%-]*)?")
 _BASE_URL_BEFORE = re.compile(rb"(?i)(?:base_?url|api_?base|endpoint|api_?host)[\"']?\s*(?:=|:|=>)\s*[\"'`]?\Z")
+_HOST_AFTER_SCHEME = re.compile(rb"//(?:[^/@\s\"'<>]{1,100}@)?([A-Za-z0-9.\-]{1,253})")
 # NAME = "…", NAME: "…", const NAME = "…", "NAME": "…", NAME=… (.env)
 _ASSIGNED_TO = re.compile(rb"([A-Za-z_$][\w$]*)[\"']?\s*(?::=|=|:|=>)\s*[\"'`]?\Z")
+
+
+def url_hosts(data: bytes) -> set[str]:
+    """The host (lower case) of every ``scheme://host`` in ``data``."""
+    out = set()
+    pos = data.find(b"://")
+    while pos >= 0:
+        m = _HOST_AFTER_SCHEME.match(data, pos + 1)
+        if m:
+            out.add(m.group(1).decode("ascii").lower())
+        pos = data.find(b"://", pos + 3)
+    return out
 
 
 def _starts_literal(data: bytes, pos: int) -> bool:
@@ -103,7 +116,7 @@ def scan(f: FileView) -> list[Hit]:
         elif provider is None and not (override or (api_path and _openai_style(path))):
             continue  # /api/chat on some host is as likely that app's own backend
         url = key[1]
-        details: dict[str, Any] = {"url": url, "host": host}
+        details: dict[str, Any] = {"host": host}
         if local:
             details["local"] = True
         if override:
@@ -118,6 +131,6 @@ def scan(f: FileView) -> list[Hit]:
         mention = f.ext in CODE_EXT and not _starts_literal(data, m.start())
         out[key] = Hit("endpoint-mention" if mention else "endpoint", f.lines.of(m.start()), provider=provider,
                        confidence="high" if provider and (api_path or in_client) else "medium",
-                       label=label, details=details, pos=m.start(),
+                       label=label, details=details, pos=m.start(), endpoint=url,
                        keys=tuple(identity.endpoint_keys(rules.catalog, host)))
     return list(out.values())

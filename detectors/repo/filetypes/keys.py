@@ -6,8 +6,9 @@ import re
 from typing import Iterator
 
 from detectors.repo.filetypes.base import FileView, Hit, Lines
+from detectors.repo.filetypes.endpoints import url_hosts
 from detectors.repo.rules import Anchors, Rules
-from scanner.secrets import is_placeholder
+from scanner.secrets import not_a_key
 
 # No key format is longer (AWS Bedrock short-term keys, the longest, are about 2 KB); a match is
 # never run further, so one candidate costs at most this much whatever follows it.
@@ -43,7 +44,7 @@ def find_credentials(rules: Rules, data: bytes, lines: Lines, anchors: Anchors |
                 continue
             covered = m.end()
             value = m.group(0).decode("ascii", "replace")
-            if _glued(data, m.end()) or is_placeholder(value, fmt.prefixes[0] if fmt.prefixes else ""):
+            if _glued(data, m.end()) or not_a_key(value, fmt):
                 break
             yield Hit("credential", lines.of(pos), provider=fmt.provider, secret=value, key_type=fmt.id,
                       admin=fmt.admin, label=fmt.label, confidence="high", span=(pos, m.end()), pos=pos)
@@ -74,6 +75,7 @@ def context_credentials(rules: Rules, data: bytes, lines: Lines,
     quick = rules.context_quick
     name_end, name_ok = -1, False  # where the name holding the last anchor ended, and what followed it
     windows: list[list[int]] = []  # [read from, keep matches ending after, read to]
+    served: list[str] | None = None  # providers whose API hosts the file names, looked up once when needed
     for pos, anchor in positions:
         after = pos + len(anchor)
         if after > name_end:  # an anchor further inside the same name (``_KEY_KEY_…``) would see the same
@@ -102,47 +104,76 @@ def context_credentials(rules: Rules, data: bytes, lines: Lines,
         for m in rules.context_rx.finditer(data, start, end):  # type: ignore[union-attr]
             if m.end() <= keep_after:
                 continue
-            hit = _context_hit(rules, data, m, lines)
+            hit = _context_hit(rules, data, m, lines, served)
+            if hit is None and served is None and _needs_hosts(m):
+                served = _served_providers(rules, data)
+                hit = _context_hit(rules, data, m, lines, served)
             if hit:
                 yield hit
 
 
-def _context_hit(rules: Rules, data: bytes, m: re.Match[bytes], lines: Lines) -> Hit | None:
-    name = m.group("name") or m.group("kname")
-    value_b = m.group("value") or m.group("kvalue") or m.group("argvalue")
-    if value_b is None:
+_VALUE_GROUPS = ("value", "svalue", "kvalue", "argvalue")
+
+
+def _context_hit(rules: Rules, data: bytes, m: re.Match[bytes], lines: Lines,
+                 served: list[str] | None) -> Hit | None:
+    """The key a context match assigns, of the first provider the name (else the file's endpoints) points at.
+
+    An OpenAI-style name holds another provider's key when the file talks to that provider:
+    ``OPENAI_API_KEY`` and ``openai.api_key`` next to an ``*.openai.azure.com`` endpoint hold an
+    Azure OpenAI key.
+    """
+    group = next((g for g in _VALUE_GROUPS if m.group(g) is not None), None)
+    if group is None:
         return None
-    value = value_b.decode("ascii", "replace").rstrip(".:")
+    value = m.group(group).decode("ascii", "replace").rstrip(".:")
+    name = m.group("name") or m.group("kname")
     if name:
-        var = name.decode("ascii").upper()
-        providers = [rules.key_env_names.get(var)]
-        how = var
+        how = name.decode("ascii").upper()
+        providers = [rules.key_env_names.get(how)]
+    elif m.group("stem"):
+        how = m.group(0)[: m.start(group) - m.start()].decode("ascii", "replace").strip(" \t\r\n\"'`=:>,.?[]")
+        providers = [rules.key_stems.get(re.sub(r"[ _.-]", "", m.group("stem").decode("ascii").lower()))]
     else:
-        providers = _providers_near(rules, data, m.start())
+        providers = _providers_near(rules, data, m.start(), lines.end(m.end()))
         how = m.group("arg").decode("ascii")
-    for provider in providers:
+    for provider in [*providers, *(served or ())]:
         if provider is None:
             continue
         fmt = rules.catalog.classify_secret(value, provider)
         if fmt is None or fmt.provider != provider:
             continue
-        if is_placeholder(value, fmt.prefixes[0] if fmt.prefixes else ""):
+        if not_a_key(value, fmt):
             return None
-        start = m.start("value") if m.group("value") else m.start("kvalue") if m.group("kvalue") else m.start("argvalue")
-        return Hit("credential", lines.of(m.start()), provider=provider, secret=value, key_type=fmt.id,
+        start = m.start(group)
+        return Hit("credential", lines.of(start), provider=provider, secret=value, key_type=fmt.id,
                    admin=fmt.admin, label=fmt.label, confidence="high" if not fmt.context_only else "medium",
-                   details={"assigned_to": how}, span=(start, start + len(value)), pos=m.start())
+                   details={"assigned_to": how}, span=(start, start + len(value)), pos=start)
     return None
 
 
-def _providers_near(rules: Rules, data: bytes, pos: int) -> list[str]:
-    """Providers named just before an ``api_key=`` argument: ``Mistral(api_key=…)``, ``AzureOpenAI(``."""
+def _needs_hosts(m: re.Match[bytes]) -> bool:
+    """Only a catalogue variable or an ``api_key`` argument may hold the key of the endpoint's provider."""
+    return m.group("name") is not None or m.group("arg") is not None
+
+
+def _served_providers(rules: Rules, data: bytes) -> list[str]:
+    """Catalogue providers whose API hosts appear in URLs in the file (sorted)."""
+    return sorted({p for p in map(rules.provider_for_host, url_hosts(data)) if p})
+
+
+def _providers_near(rules: Rules, data: bytes, pos: int, line_end: int) -> list[str]:
+    """Providers named just before an ``api_key=`` argument (``Mistral(api_key=…)``, ``AzureOpenAI(``) or
+    after it on its line (``API_KEY = "…"  # MISTRAL_API_KEY``), the nearest first."""
     window = data[max(0, pos - 200):pos].decode("ascii", "replace").lower()
+    after = data[pos:min(line_end, pos + 400)].decode("ascii", "replace").lower()
     found = []
     for pid, tokens in rules.provider_tokens.items():
         best = max((window.rfind(t) for t in tokens), default=-1)
         if best >= 0:
             found.append((best, pid))
+        elif any(t in after for t in tokens):
+            found.append((-1, pid))
     return [pid for _, pid in sorted(found, reverse=True)]
 
 

@@ -1,0 +1,119 @@
+"""The report contract (`Format`) and the small text helpers every format shares: core, so the CLI
+and format plugins depend on it and never on `reports/`.
+
+A format renders an :class:`~scanner.model.Inventory` to a text stream. It never
+computes statuses or severities; it only chooses how to show them.
+"""
+
+from __future__ import annotations
+
+from typing import IO, ClassVar
+from urllib.parse import urlsplit
+
+from scanner.model import Agent, Change, Finding, Inventory, Status
+from scanner.safetext import printable  # noqa: F401 - the helper formats use for scanned text
+
+
+class Format:
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    extensions: ClassVar[tuple[str, ...]] = ()
+    # How the output stream neutralises control characters (scanner.output): "json" (\uXXXX
+    # escapes, for JSON documents), "text" (visible escapes; the safe default) or "terminal"
+    # (a rich console that may colour a real terminal and neutralises its cells itself).
+    output_kind: ClassVar[str] = "text"
+
+    def render(self, inventory: Inventory, stream: IO[str]) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def summary_line(inventory: Inventory) -> str:
+    """``14 agents: 6 approved, 5 shadow (2 new), 1 drift · $3,412.00 spend ($1,020.00 unexplained)``."""
+    s = inventory.summary()
+    parts = []
+    new_by_status: dict[str, int] = {}
+    for a in inventory.agents:
+        if a.change == Change.NEW and a.is_agent:
+            new_by_status[a.status.value] = new_by_status.get(a.status.value, 0) + 1
+    for status in Status:
+        n = s["by_status"][status.value]
+        if n:
+            extra = f" ({new_by_status[status.value]} new)" if new_by_status.get(status.value) else ""
+            parts.append(f"{n} {status.value}{extra}")
+    agents = s["agents"]
+    line = f"{agents} agent{'s' if agents != 1 else ''}" + (f": {', '.join(parts)}" if parts else "")
+    if s["changes"].get("gone"):
+        line += f", {s['changes']['gone']} gone since baseline"
+    if s.get("mcp_servers"):
+        line += f" · {s['mcp_servers']} MCP server{'s' if s['mcp_servers'] != 1 else ''}"
+    for cur, total in s["spend"].items():
+        line += f" · {total:,.2f} {cur} LLM spend ({s['unexplained_spend'].get(cur, 0):,.2f} unexplained)"
+    incomplete = [c.detector for c in inventory.coverage if not c.complete]
+    if incomplete:
+        line += f" · incomplete coverage: {', '.join(sorted(set(incomplete)))}"
+    return line
+
+
+def agent_findings(agent: Agent, findings: dict[str, Finding]) -> list[Finding]:
+    return [findings[f] for f in agent.findings if f in findings]
+
+
+def evidence_lines(agent: Agent, findings: dict[str, Finding], limit: int | None = None) -> list[str]:
+    """One redacted line per finding, strongest first (the agent's order):
+    ``[detector/kind, confidence] evidence — location``; evidence that only describes says so."""
+    lines = [f"[{f.detector}/{f.kind}, {f.confidence.value}{'' if f.forms else ', descriptive'}] "
+             f"{f.evidence} — {f.location.describe()}" for f in agent_findings(agent, findings)]
+    return lines if limit is None else lines[:limit]
+
+
+def ordered_agents(inventory: Inventory) -> list[Agent]:
+    """New agents first, then by severity and status, then name — the order people read in."""
+    change_rank = {Change.NEW: 0, Change.CHANGED: 1, None: 2, Change.UNCHANGED: 2, Change.GONE: 3}
+    return sorted(inventory.agents, key=lambda a: (change_rank[a.change], -a.severity.rank, -a.status.rank, a.name, a.id))
+
+
+def title(agent: Agent) -> str:
+    providers = ", ".join(agent.providers) or "unknown provider"
+    what = "" if agent.is_agent else f" — {agent.kind.value.replace('-', ' ').replace('mcp', 'MCP')}"
+    return f"[{agent.status.value}] {agent.name} ({providers}){what}"
+
+
+def spend_text(spend: dict[str, float]) -> str:
+    """``1,234.50 USD; 99.99 EUR`` (empty string when nothing was spent)."""
+    return "; ".join(f"{amount:,.2f} {cur}" for cur, amount in sorted(spend.items()) if amount)
+
+
+def spend_by_provider(inventory: Inventory) -> dict[str, dict[str, float]]:
+    """Billed cost per provider and currency, over the findings of agents still present."""
+    fmap = inventory.finding_map()
+    totals: dict[str, dict[str, float]] = {}
+    for agent in inventory.agents:
+        if agent.change == Change.GONE:
+            continue
+        for f in agent_findings(agent, fmap):
+            if f.cost:
+                per_cur = totals.setdefault(f.provider or "unknown", {})
+                cur = f.currency or "USD"
+                per_cur[cur] = round(per_cur.get(cur, 0.0) + f.cost, 2)
+    return dict(sorted(totals.items()))
+
+
+def finding_endpoints(finding: Finding) -> list[str]:
+    """The network endpoint a finding names, as ``scheme://host[:port]/path`` (none or one).
+
+    User info, query and fragment are dropped: they are where tokens hide in URLs.
+    """
+    endpoint = _safe_url(finding.endpoint.strip()) if finding.endpoint and finding.endpoint.strip() else None
+    return [endpoint] if endpoint else []
+
+
+def _safe_url(value: str) -> str | None:
+    parts = urlsplit(value if "://" in value else f"https://{value}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not host or not parts.scheme:
+        return None
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}{parts.path}"
