@@ -119,3 +119,19 @@ def test_an_extra_catalogue_is_part_of_the_key(cache_home, tmp_path):
     assert changed.provider_for_host("ai.example.internal") == "in-house"
     assert changed.provider_for_host("llm.example.internal") is None
     assert _fresh().provider_for_host("llm.example.internal") is None  # the built-in alone
+
+
+def test_the_entry_holds_no_key_shaped_string(cache_home, run_cli, workdir):
+    """The cache is a file written on every run: the catalogue's examples stay in pieces there, and a
+    scan's own secrets never reach it."""
+    from tests.keys import make_key
+    key = make_key("openai-project", 7)
+    (workdir / "app.py").write_text(f"import openai\nopenai.OpenAI(api_key='{key}').models.list()\n")
+    r = run_cli("scan", "-d", "repo", "-f", "json", "--fail-on", "none", env={"XDG_CACHE_HOME": str(cache_home.parent)})
+    assert r.code == 0, r.err
+    built = Catalog.load()
+    entries = list(cache_home.iterdir())
+    assert entries
+    for entry in entries:
+        text = entry.read_text(encoding="utf-8")
+        assert key not in text and built.key_regex.search(text) is None
