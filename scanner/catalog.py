@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import yaml
-
 from scanner.errors import InputError
-
-try:  # the C loader is ~10x faster; fall back when PyYAML was built without libyaml
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - depends on the PyYAML build
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 PROVIDER_KINDS = ("provider", "cloud", "gateway", "observability", "local")
 TOOL_KINDS = ("coding-agent", "agent-runner", "mcp-server")
@@ -68,6 +62,14 @@ BILLING_FIELDS = {
               "account_host_patterns"},
     "gcp": {"services", "scoped_services", "sku_patterns", "model_patterns"},
 }
+BUILTIN = Path(__file__).with_name("data") / "providers.yaml"
+# Catalogues built in this process, by cache key (the contents of their files): built once, shared.
+_LOADED: dict[str, "Catalog"] = {}
+_LOADED_LOCK = threading.Lock()
+# Set while building from a cache entry, which is written only after the same files passed every
+# check: the structure is checked again, regex compiling and example matching are not repeated.
+_VERIFIED = threading.local()
+
 # Logical fields an export schema (top-level ``billing_exports:``) maps to column candidates.
 EXPORT_FIELDS = ("account", "account_name", "service", "subcategory", "item", "product", "resource", "principal",
                  "cost", "credits", "quantity", "unit", "currency", "start", "end", "tags", "line_type")
@@ -78,7 +80,7 @@ class KeyFormat:
     id: str
     provider: str
     label: str
-    regex: re.Pattern[str]
+    pattern: str
     prefixes: tuple[str, ...]
     admin: bool
     context_only: bool
@@ -95,6 +97,11 @@ class KeyFormat:
 
     def is_published(self, value: str) -> bool:
         return bool(self.published) and hashlib.sha256(value.encode("utf-8", "replace")).hexdigest() in self.published
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        """Compiled on first use: most runs need few of them one by one (start-up time)."""
+        return re.compile(self.pattern)
 
 
 @dataclass(frozen=True)
@@ -258,7 +265,7 @@ def _check_fields(entry: Any, spec: dict[str, Any], where: str) -> dict[str, Any
     return entry
 
 
-def _examples(key: dict[str, Any], regex: re.Pattern[str], where: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _examples(key: dict[str, Any], regex: re.Pattern[str] | None, where: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A key format's ``examples`` (each must be a whole match of its regex) and ``non_examples``.
 
     Each value is a string or a list of pieces joined here: the built-in catalogue writes them in
@@ -272,7 +279,7 @@ def _examples(key: dict[str, Any], regex: re.Pattern[str], where: str) -> tuple[
         if not all(isinstance(v, str) and v for v in values):
             raise InputError(f"{where}: {field_name} must be a list of non-empty strings (or lists of pieces)")
         out.append(tuple(values))  # type: ignore[arg-type]
-    for i, example in enumerate(out[0]):
+    for i, example in enumerate(out[0] if regex is not None else ()):
         if not regex.fullmatch(example):  # the value itself is not echoed: it could be a real key
             raise InputError(f"{where}: examples[{i}] does not match the format's regex")
     return out[0], out[1]
@@ -297,7 +304,11 @@ def _strings(value: Any, where: str) -> list[str]:
     return items
 
 
-def _compile(pattern: str, where: str, flags: int = 0) -> re.Pattern[str]:
+def _compile(pattern: str, where: str, flags: int = 0) -> re.Pattern[str] | None:
+    """``pattern`` compiled, or an error naming ``where``; None when the catalogue is one already
+    checked (``_VERIFIED``): then the regexes a lookup needs are compiled when first used."""
+    if getattr(_VERIFIED, "on", False):
+        return None
     try:
         return re.compile(pattern, flags)
     except re.error as exc:
@@ -320,12 +331,15 @@ _EMPTY_PROBES = ("", "x", "sk-Ab1_ key=\"v\" /x.y\n\t")
 _BACKREF = re.compile(r"(?<!\\)(?:\\\\)*\\(?:[1-9]|g<)|\(\?P=")
 
 
-def check_pattern(pattern: Any, where: str) -> re.Pattern[str]:
+def check_pattern(pattern: Any, where: str) -> re.Pattern[str] | None:
     """A catalogue regex that can be embedded in the larger patterns the detectors build (model
     names between word boundaries, one alternation of every key format): no global inline flag
     (``(?i)``; a scoped ``(?i:…)`` is fine), no named group or back-reference (the alternation
-    names its own groups and numbers them anew), and no empty match."""
+    names its own groups and numbers them anew), and no empty match. None, unchecked, for a
+    catalogue rebuilt from the cache (``_compile``): its files passed these checks when it was written."""
     regex = _compile(_string(pattern, where), where)
+    if regex is None:
+        return None
     if regex.groupindex:
         raise InputError(f"{where}: regex {pattern!r} has a named group ({sorted(regex.groupindex)[0]}); "
                          "use (?:...)")
@@ -418,8 +432,10 @@ def _check_billing(billing: dict[str, Any], where: str) -> None:
                 raise InputError(f"{where}.{cloud}.{name}: expected a list")
             for v in values:
                 _string(v, f"{where}.{cloud}.{name}")
-                if name == "model_patterns" and "(?P<model>" not in _compile(v, f"{where}.{cloud}.{name}").pattern:
-                    raise InputError(f"{where}.{cloud}.{name}: {v!r} needs a (?P<model>...) group")
+                if name == "model_patterns":
+                    _compile(v, f"{where}.{cloud}.{name}")
+                    if "(?P<model>" not in v:
+                        raise InputError(f"{where}.{cloud}.{name}: {v!r} needs a (?P<model>...) group")
                 if name == "account_host_patterns" and not v.startswith("*."):
                     raise InputError(f"{where}.{cloud}.{name}: {v!r} must start with '*.' (the account name label)")
 
@@ -457,13 +473,45 @@ class Catalog:
 
     @classmethod
     def load(cls, extra: Iterable[str | Path] = ()) -> "Catalog":
-        text = resources.files("scanner.data").joinpath("providers.yaml").read_text(encoding="utf-8")
+        """The built-in catalogue plus ``extra`` files, validated and compiled.
+
+        Built once per process for the same file contents (every caller shares it: read-only),
+        and the parsed YAML is kept in the user cache (:mod:`scanner.cache`), keyed by the
+        files' contents and the tool's version; a cached value goes through the same
+        validation as the YAML it stands for.
+        """
+        text = BUILTIN.read_text(encoding="utf-8")
         docs = [("providers.yaml", text)]
         for path in extra:
             try:
                 docs.append((str(path), Path(path).read_text(encoding="utf-8")))
             except (OSError, UnicodeDecodeError) as exc:
                 raise InputError(f"cannot read catalogue {path}: {exc}") from None
+        from scanner import __version__, cache
+        name = cache.key("catalog", __version__, [doc for _, doc in docs])
+        with _LOADED_LOCK:
+            if name in _LOADED:
+                return _LOADED[name]
+        parsed = cache.read(name)
+        catalog = None
+        if isinstance(parsed, list) and len(parsed) == len(docs):
+            _VERIFIED.on = True
+            try:
+                catalog = cls._build([(n, cls._top_level(n, data)) for (n, _), data in zip(docs, parsed)])
+            except (InputError, TypeError, ValueError, AttributeError, KeyError):  # not what was written: rebuild
+                catalog = None
+            finally:
+                _VERIFIED.on = False
+        if catalog is None:
+            parsed = [cls._parse(n, doc) for n, doc in docs]
+            catalog = cls._build(list(zip((n for n, _ in docs), parsed)))
+            if json.loads(json.dumps(parsed)) == parsed:  # only plain data round-trips
+                cache.write(name, parsed)
+        with _LOADED_LOCK:
+            return _LOADED.setdefault(name, catalog)
+
+    @classmethod
+    def _build(cls, docs: list[tuple[str, dict[str, Any]]]) -> "Catalog":
         providers: dict[str, Provider] = {}
         frameworks: dict[str, Framework] = {}
         tools: dict[str, AgentTool] = {}
@@ -472,8 +520,7 @@ class Catalog:
         server_keys: list[str] = []
         api_paths: list[str] = []
         ci_actions: dict[str, str] = {}
-        for name, doc in docs:
-            data = cls._parse(name, doc)
+        for name, data in docs:
             for i, entry in enumerate(data.get("ci_actions") or []):
                 e = _check_fields(entry, {"uses": str, "tool": str}, f"{name}: ci_actions[{i}]")
                 if not e.get("uses") or not e.get("tool"):
@@ -510,15 +557,21 @@ class Catalog:
         return cls(list(providers.values()), list(frameworks.values()), list(tools.values()),
                    list(agent_files.values()), server_keys, api_paths, ci_actions, billing)
 
-    @staticmethod
-    def _parse(name: str, text: str) -> dict[str, Any]:
+    @classmethod
+    def _parse(cls, name: str, text: str) -> dict[str, Any]:
+        import yaml  # here: a cached catalogue needs no YAML
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is ~10x faster
         try:
-            data = yaml.load(text, Loader=_Loader)
+            data = yaml.load(text, Loader=loader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f" line {mark.line + 1}" if mark else ""
             problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]  # not the reader's "in <string>"
             raise InputError(f"{name}:{line} invalid YAML: {problem}") from None
+        return cls._top_level(name, data)
+
+    @staticmethod
+    def _top_level(name: str, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise InputError(f"{name}: expected a mapping with 'providers', 'frameworks' or 'agent_tools'")
         unknown = set(data) - {"schema_version", "providers", "frameworks", "agent_tools", "agent_files", "llm_api_paths",
@@ -545,7 +598,7 @@ class Catalog:
             examples, non_examples = _examples(k, regex, f"{where}: keys[{j}] ({k['id']})")
             keys.append(KeyFormat(
                 id=k["id"], provider=pid, label=k.get("label", k["id"]),
-                regex=regex,
+                pattern=k["regex"],
                 prefixes=tuple(k.get("prefixes") or ()), admin=bool(k.get("admin", False)),
                 context_only=bool(k.get("context_only", False)), console_url=k.get("console_url"),
                 requires_usage=bool(k.get("requires_usage", False)),
@@ -693,7 +746,7 @@ class Catalog:
     @cached_property
     def key_regex(self) -> re.Pattern[str]:
         """One alternation of every self-identifying key format; ``lastgroup`` names the format."""
-        alts = [f"(?P<k{i}>{k.regex.pattern})" for i, k in enumerate(self.key_formats) if not k.context_only]
+        alts = [f"(?P<k{i}>{k.pattern})" for i, k in enumerate(self.key_formats) if not k.context_only]
         return re.compile("|".join(alts) if alts else r"(?!x)x")
 
     @cached_property

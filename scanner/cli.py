@@ -22,20 +22,22 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, List, Optional
 
-import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
-from scanner import __version__, redact, safetext, stopping
-from scanner.baseline import fails_new
-from scanner.config import FAIL_ON_EXTRA, ScanConfig, parse_set_options, resolve
+import typer
+
+from scanner import redact, safetext, stopping
 from scanner.errors import UserError
-from scanner.model import Change, Inventory, Status
 from scanner.output import (EXIT_PIPE_CLOSED, KINDS, STDOUT_NAMES, OutputClosed, install_std_streams, open_output,
                             terminal_stderr, would_replace)
-from scanner.plugins import format_for_extension, load_format, report_entry_points, unknown_name
 from scanner.stopping import Terminated
+
+if TYPE_CHECKING:  # start-up time: rich, the model, config and plugins are imported where they are used
+    from rich.console import Console
+    from rich.text import Text
+
+    from scanner.config import ScanConfig
+    from scanner.model import Inventory
 
 EXIT_OK, EXIT_VIOLATION, EXIT_ERROR, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -50,21 +52,44 @@ app = typer.Typer(
 registry_app = typer.Typer(help="Create and validate the approved-agent registry.", no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
 
-# soft_wrap: a message is one line however long; when stderr is not a terminal rich would
-# otherwise wrap it at 80 columns
-err = Console(file=terminal_stderr(), highlight=False, soft_wrap=True)
 log = logging.getLogger("shadow_agents")
+_err: "Console | None" = None
+
+
+def err_console() -> "Console":
+    """The console of the CLI's own messages on stderr (made on first use: rich costs start-up time)."""
+    global _err
+    if _err is None:
+        from rich.console import Console
+        # soft_wrap: a message is one line however long; when stderr is not a terminal rich would
+        # otherwise wrap it at 80 columns
+        _err = Console(file=terminal_stderr(), highlight=False, soft_wrap=True)
+    return _err
+
+
+def _styled_stderr() -> bool:
+    """Would rich style stderr (a terminal, or colour forced)? Otherwise plain lines need no rich."""
+    if os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE") or os.environ.get("TTY_INTERACTIVE"):
+        return True
+    return _err.is_terminal if _err is not None else terminal_stderr().isatty()
 
 
 def _say(message: str, prefix: str = "", style: str = "") -> None:
     """The one printer of messages for people (errors, notes, the summary): scrubbed, printable,
     one line, never parsed as markup."""
+    text = safetext.one_line(redact.scrub(str(message)))
+    if not _styled_stderr():  # what rich would print, without importing it
+        stream = terminal_stderr()
+        stream.write(f"{prefix}: {text}\n" if prefix else f"{text}\n")
+        stream.flush()
+        return
+    from rich.text import Text
     line = Text()
     if prefix:
         line.append(f"{prefix}:", style=style)
         line.append(" ")
-    line.append(safetext.one_line(redact.scrub(str(message))))
-    err.print(line)
+    line.append(text)
+    err_console().print(line)
 
 
 class _SafeFormatter(logging.Formatter):
@@ -96,11 +121,13 @@ def _root(
 ) -> None:
     """Find every program that calls an LLM API and compare it with your approved-agent registry."""
     if no_color:
-        os.environ["NO_COLOR"] = "1"  # consoles made later (reports) read it
-        err.no_color = True
+        os.environ["NO_COLOR"] = "1"  # consoles made later (reports, messages) read it
+        if _err is not None:
+            _err.no_color = True
 
 
 def _choose_format(fmt: str | None, output: str | None) -> str:
+    from scanner.plugins import format_for_extension
     if fmt:
         return fmt
     if output and output != "-":
@@ -108,7 +135,8 @@ def _choose_format(fmt: str | None, output: str | None) -> str:
     return "table" if sys.stdout.isatty() else "json"
 
 
-def _render(inventory: Inventory, fmt: str, path: str | None) -> None:
+def _render(inventory: "Inventory", fmt: str, path: str | None) -> None:
+    from scanner.plugins import load_format
     formatter = load_format(fmt)  # validates the name before anything is written
     kind = getattr(formatter, "output_kind", "text")
     with open_output(path, kind if kind in KINDS else "text") as stream:
@@ -121,7 +149,9 @@ def _emit(text: str, kind: str = "text") -> None:
         stream.write(text if text.endswith("\n") or not text else text + "\n")
 
 
-def _exit_code(inventory: Inventory, fail_on: str, strict: bool) -> int:
+def _exit_code(inventory: "Inventory", fail_on: str, strict: bool) -> int:
+    from scanner.baseline import fails_new
+    from scanner.model import Change, Status
     if any(c.input_error for c in inventory.coverage):
         return EXIT_ERROR
     if strict and not inventory.complete:
@@ -138,6 +168,8 @@ def _exit_code(inventory: Inventory, fail_on: str, strict: bool) -> int:
 
 
 def _check_fail_on(value: str, has_baseline: bool) -> None:
+    from scanner.config import FAIL_ON_EXTRA
+    from scanner.model import Status
     valid = [s.value for s in Status] + list(FAIL_ON_EXTRA)
     if value not in valid:
         raise UserError(f"--fail-on must be one of {', '.join(valid)}; got '{value}'")
@@ -218,8 +250,9 @@ def scan(
     }
 
     def body() -> int:
+        from scanner.config import parse_set_options, resolve
         from scanner.pipeline import list_detectors
-        infos = list_detectors()
+        infos = list_detectors(probe=False)
         options = parse_set_options(set_option or [])
         for (det, name), value in (detector_flags or {}).items():
             if value is not None and value != ():
@@ -267,14 +300,16 @@ def _register_scan(with_detector_flags: bool) -> None:
     if with_detector_flags:
         from scanner.pipeline import list_detectors
         core = {name for p in params for name in getattr(p.default, "param_decls", ()) or ()}
-        flags = shared_flags([(info.name, opt) for info in list_detectors() for opt in info.options.values()], core)
+        flags = shared_flags([(info.name, opt) for info in list_detectors(probe=False)
+                              for opt in info.options.values()], core)
     else:
         flags = []
     targets = {f"detector_flag_{i}": owners for i, (_, owners) in enumerate(flags)}
     for pname, (opt, owners) in zip(targets, flags):
         shown = opt.display_default()
-        text = f"{', '.join(d for d, _ in owners)}: {opt.help}" + (  # \[ : not rich markup
-            f" \\[default: {shown}]" if shown and opt.type != "bool" else "")
+        escape = "\\" if app.rich_markup_mode is not None else ""  # \[ : not rich markup
+        text = f"{', '.join(d for d, _ in owners)}: {opt.help}" + (
+            f" {escape}[default: {shown}]" if shown and opt.type != "bool" else "")
         default = typer.Option(None, opt.flag, help=text, rich_help_panel="Detector options",
                                show_default=False, metavar=None if opt.type == "bool" else opt.metavar)
         params.append(inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=default,
@@ -290,7 +325,7 @@ def _register_scan(with_detector_flags: bool) -> None:
     app.command("scan", epilog=SCAN_EPILOG)(command)
 
 
-def _report_config(cfg: ScanConfig) -> None:
+def _report_config(cfg: "ScanConfig") -> None:
     """Say which implicit config was used and what was refused from it (the metadata keeps both)."""
     if cfg.quiet:
         return
@@ -302,15 +337,16 @@ def _report_config(cfg: ScanConfig) -> None:
         _say(line, "warning", "yellow")
 
 
-def _scan(cfg: ScanConfig) -> int:
+def _scan(cfg: "ScanConfig") -> int:
     from scanner.pipeline import scan as run_scan
+    from scanner.plugins import load_format
     from scanner.progress import NoProgress, RichProgress
 
     _check_fail_on(cfg.fail_on, bool(cfg.baseline))
     fmt = _choose_format(cfg.format, cfg.output)
     load_format(fmt)  # an unknown format is an error before the scan, not after it
-    live = cfg.progress and not cfg.quiet and err.is_terminal  # no redraw noise in CI logs
-    progress = RichProgress(err) if live else NoProgress()
+    live = cfg.progress and not cfg.quiet and _styled_stderr() and err_console().is_terminal  # no redraw noise in CI logs
+    progress = RichProgress(err_console()) if live else NoProgress()
     inventory = run_scan(cfg, progress=progress)
     _render(inventory, fmt, cfg.output)
     if not cfg.quiet and not (fmt == "table" and cfg.output in STDOUT_NAMES):
@@ -319,8 +355,8 @@ def _scan(cfg: ScanConfig) -> int:
     for c in inventory.coverage:
         if c.input_error:
             _say(f"{c.detector}: {c.reason}", "error", "red")
-    if not cfg.registry and not cfg.quiet and err.is_terminal:
-        err.print("hint: no registry given, so every agent is shadow. Start one from this scan:\n"
+    if not cfg.registry and not cfg.quiet and _styled_stderr() and err_console().is_terminal:
+        err_console().print("hint: no registry given, so every agent is shadow. Start one from this scan:\n"
                   "  shadow-agents scan -f json -o scan.json && shadow-agents registry init --from scan.json -o agents.yaml",
                   highlight=False, markup=False)
     return _exit_code(inventory, cfg.fail_on, cfg.strict)
@@ -355,6 +391,7 @@ def diff(
     def body() -> int:
         from scanner.baseline import diff as diff_inventories
         from scanner.pipeline import load_inventory
+        from scanner.plugins import unknown_name
         if format not in ("text", "json"):
             raise unknown_name("diff format", format, ["text", "json"])
         d = diff_inventories(load_inventory(old), load_inventory(new))
@@ -393,6 +430,7 @@ def merge(
     def body() -> int:
         from scanner.merge import merge_inventories
         from scanner.pipeline import load_inventory
+        from scanner.plugins import format_for_extension
         from scanner.registry import load_registry
         reg = load_registry(registry) if registry else None
         merged = merge_inventories([load_inventory(p) for p in inventories], reg, catalog or [],
@@ -408,6 +446,9 @@ def detectors(as_json: bool = typer.Option(False, "--json", help="Machine-readab
     """List installed detectors, whether each runs by default, whether it can run here, and its options."""
 
     def body() -> int:
+        from rich.console import Console
+        from rich.table import Table
+
         from scanner.pipeline import list_detectors
         infos = list_detectors()
         if as_json:
@@ -437,8 +478,9 @@ def detectors(as_json: bool = typer.Option(False, "--json", help="Machine-readab
     _guarded(body)
 
 
-def _cell(value: object) -> Text:
+def _cell(value: object) -> "Text":
     """Text for a rich table or line on stdout: scrubbed, printable, never markup."""
+    from rich.text import Text
     return Text(safetext.printable(redact.scrub(str(value))))
 
 
@@ -452,6 +494,7 @@ def formats() -> None:
     """List report formats."""
 
     def body() -> int:
+        from scanner.plugins import report_entry_points
         lines = []
         for name, ep in report_entry_points().items():
             try:
@@ -584,6 +627,9 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
     Exit 0 when every default detector can run fully, 1 otherwise."""
 
     def body() -> int:
+        from rich.console import Console
+        from rich.table import Table
+
         from scanner.doctor import detector_health, installation_checks, version_line
         core = installation_checks()
         health = detector_health()
@@ -640,12 +686,63 @@ def _start() -> int:
     if problems and sys.argv[1:2] != ["doctor"]:
         raise UserError(f"this shadow-agents installation is not whole: {'; '.join(problems)}. Install it in its own "
                         "environment: pipx install shadow-agent-scanner")
+    if not sys.stdout.isatty():  # plain help into a pipe: no box drawing, and rich's help costs start-up time
+        app.rich_markup_mode = registry_app.rich_markup_mode = None
     _register_scan(with_detector_flags=_invokes_scan(sys.argv[1:]))
     return _run_app()
 
 
+def _plain_coercion() -> None:
+    """Give text, flag and text-list parameters a plain conversion instead of typer's (once per process).
+
+    Recent typer converts every parameter of the command being run (its help option too) through
+    a pydantic ``TypeAdapter``, built for each parameter whether it was given or not; importing
+    pydantic and building some forty adapters is most of a short command's start-up. A value that
+    is already a ``str`` (a ``bool`` for a flag, a sequence of ``str`` for a list of text) needs no
+    conversion, so those pass as they are; any other value, and every other annotation, goes to
+    typer's own conversion. Typer versions without this machinery are left alone.
+    """
+    try:
+        from typer._coercion import RuntimeParam, build_runtime_param
+        from typer.core import _TyperParameter
+    except ImportError:  # older typer: click types, no pydantic
+        return
+    if getattr(_TyperParameter, "_plain_coercion", False) or not hasattr(_TyperParameter, "get_runtime_param"):
+        return
+    import dataclasses
+    import typing
+
+    def plain_type(ann: Any) -> bool:
+        return ann in (str, bool) or (typing.get_origin(ann) is list and typing.get_args(ann) == (str,))
+
+    @dataclasses.dataclass(frozen=True)
+    class Plain(RuntimeParam):  # type: ignore[misc]
+        descriptor: Any = None
+
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            ann = self.annotation
+            if ann is str and isinstance(value, str) or ann is bool and isinstance(value, bool):
+                return value
+            if ann not in (str, bool) and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+                return list(value)
+            return build_runtime_param(self.descriptor)._coerce_value(value, param, ctx)
+
+    typers_own = _TyperParameter.get_runtime_param
+
+    def get_runtime_param(self: Any) -> Any:
+        desc = getattr(self, "type_descriptor", None)
+        if getattr(self, "_runtime_param", False) is None and desc is not None and desc.file_annotation is None \
+                and plain_type(desc.annotation):
+            self._runtime_param = Plain(parameter_info=desc.parameter_info, annotation=desc.annotation, descriptor=desc)
+        return typers_own(self)
+
+    _TyperParameter.get_runtime_param = get_runtime_param  # type: ignore[method-assign]
+    _TyperParameter._plain_coercion = True  # type: ignore[attr-defined]
+
+
 def _run_app() -> int:
     try:
+        _plain_coercion()
         return app(standalone_mode=False) or EXIT_OK
     except typer.Exit as exc:
         return exc.exit_code

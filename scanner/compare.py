@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from fnmatch import fnmatchcase
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from scanner import identity, keyhints
 from scanner.model import Agent, Finding, Reason, Status, stable_hash
-from scanner.registry import Record, Registry
+
+if TYPE_CHECKING:  # the registry loader (YAML) is imported only when a registry is given
+    from scanner.registry import Record, Registry
 
 
 def compare(agents: list[Agent], findings: dict[str, Finding], registry: Registry | None,

@@ -15,7 +15,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from scanner import __version__, redact
 from scanner.baseline import apply_baseline
@@ -29,8 +29,10 @@ from scanner.model import Coverage, CoverageStatus, Finding, Inventory
 from scanner.options import Option, declared, defaults
 from scanner.plugins import detector_entry_points, unknown_name
 from scanner.progress import NoProgress, ProgressSink
-from scanner.registry import Registry, load_registry
 from scanner.risk import assess
+
+if TYPE_CHECKING:  # the registry loader (YAML) is imported only when a registry is given
+    from scanner.registry import Registry
 
 log = logging.getLogger("shadow_agents")
 
@@ -52,16 +54,16 @@ class DetectorInfo:
         return declared(getattr(self.cls, "options", ())) if self.cls is not None else {}
 
 
-def list_detectors(only: list[str] | None = None) -> list[DetectorInfo]:
-    """Installed detectors (all, or just ``only``), loaded, with whether each can run here and why not."""
+def list_detectors(only: list[str] | None = None, probe: bool = True) -> list[DetectorInfo]:
+    """Installed detectors (all, or just ``only``), loaded, with whether each can run here and why not
+    (``probe=False``: only their declarations are read; ``available`` is then left True)."""
     out = []
     for name, ep in detector_entry_points().items():
         if only is not None and name not in only:
             continue
         try:
             cls = ep.load()
-            det = cls()
-            ok, why = det.available()
+            ok, why = cls().available() if probe else (True, "")
             out.append(DetectorInfo(name, cls.description, cls.default, cls.offline, ok, why, cls))
         except Exception as exc:  # a broken plugin is listed, not fatal
             msg = f"cannot load: {type(exc).__name__}: {redact.scrub(str(exc))}"
@@ -228,7 +230,10 @@ def scan(config: ScanConfig, progress: ProgressSink | None = None,
     today = today or started.date()
     catalog = Catalog.load(config.catalog)
     redact.use_catalog(catalog)
-    registry = load_registry(config.registry) if config.registry else None
+    registry = None
+    if config.registry:
+        from scanner.registry import load_registry
+        registry = load_registry(config.registry)
     baseline = load_inventory(config.baseline) if config.baseline else None
     for p in config.paths:
         if not Path(p).expanduser().exists():

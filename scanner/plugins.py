@@ -7,6 +7,7 @@ is a ``pip install`` away and needs no change here.
 from __future__ import annotations
 
 import difflib
+import functools
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -16,19 +17,27 @@ DETECTOR_GROUP = "shadow_agents.detectors"
 REPORT_GROUP = "shadow_agents.reports"
 
 
+@functools.lru_cache(maxsize=1)
+def _installed() -> Any:
+    return entry_points()  # every group in one pass over the installed distributions
+
+
+@functools.lru_cache(maxsize=None)
 def _entry_points(group: str) -> dict[str, EntryPoint]:
+    """The plugins of ``group`` by name, looked up once per process: each lookup reads the
+    metadata of every installed distribution, and a command asks several times."""
     found: dict[str, EntryPoint] = {}
-    for ep in sorted(entry_points(group=group), key=lambda e: (not e.value.startswith(("detectors.", "reports.")), e.name)):
+    for ep in sorted(_installed().select(group=group), key=lambda e: (not e.value.startswith(("detectors.", "reports.")), e.name)):
         found.setdefault(ep.name, ep)  # a built-in keeps its name; a plugin cannot shadow it
     return dict(sorted(found.items()))
 
 
 def detector_entry_points() -> dict[str, EntryPoint]:
-    return _entry_points(DETECTOR_GROUP)
+    return dict(_entry_points(DETECTOR_GROUP))
 
 
 def report_entry_points() -> dict[str, EntryPoint]:
-    return _entry_points(REPORT_GROUP)
+    return dict(_entry_points(REPORT_GROUP))
 
 
 def unknown_name(kind: str, name: str, valid: list[str]) -> UserError:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import threading
-from typing import Protocol
-
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING, Protocol
 
 from scanner import redact, safetext
-from scanner.model import Coverage
+
+if TYPE_CHECKING:  # rich is imported only for a live display (a terminal): start-up time
+    from rich.console import Console
+
+    from scanner.model import Coverage
 
 
 class ProgressSink(Protocol):
@@ -44,7 +44,9 @@ _STATUS_STYLE = {"ran": "green", "partial": "yellow", "skipped": "dim", "failed"
 class RichProgress:
     """One line per detector: spinner, bar when the detector knows its total, findings so far."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: "Console") -> None:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                                   TimeElapsedColumn)
         self._progress = Progress(
             SpinnerColumn(), TextColumn("[bold]{task.fields[detector]:<12}"), BarColumn(bar_width=24),
             MofNCompleteColumn(), TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
@@ -74,6 +76,7 @@ class RichProgress:
         if completed is not None:
             kwargs["completed"] = completed
         if note is not None:  # often a file name: scrubbed, printable, and never markup
+            from rich.markup import escape
             kwargs["note"] = escape(safetext.one_line(redact.scrub(note))[:40])
         self._progress.update(task, **kwargs)
 

@@ -22,11 +22,9 @@ from dataclasses import replace
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from scanner.model import Credential
-
 if TYPE_CHECKING:
     from scanner.catalog import Catalog
-    from scanner.model import Finding, Inventory
+    from scanner.model import Credential, Finding, Inventory
 
 try:
     import ahocorasick_rs
@@ -66,8 +64,9 @@ def preview(secret: str) -> str:
     return secret[:head] + ELLIPSIS + (secret[n - tail:] if tail else "")
 
 
-def credential(secret: str, key_type: str | None = None, admin: bool = False) -> Credential:
+def credential(secret: str, key_type: str | None = None, admin: bool = False) -> "Credential":
     """Register ``secret`` for scrubbing and return its safe representation."""
+    from scanner.model import Credential  # here: the model is heavier than this module, which every output needs
     remember(secret)
     return Credential(fingerprint(secret), preview(secret), key_type, admin)
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,9 @@ import pytest
 from scanner.catalog import Catalog
 
 CLI = shutil.which("shadow-agents") or ""
+# The catalogue's start-up cache (scanner/cache.py), shared by the CLI runs of one user's test runs;
+# tests of the cache itself use their own.
+SHARED_CACHE = Path(tempfile.gettempdir()) / f"shadow-agents-tests-{os.getuid()}"
 
 
 @dataclass
@@ -34,6 +38,7 @@ def clean_environ(home: Path) -> dict[str, str]:
            if k not in catalog.env_vars and not catalog.key_regex.search(v) and not k.startswith("SHADOW_AGENTS_")}
     env.pop("XDG_CONFIG_HOME", None)  # the user config is looked up under HOME
     env["HOME"] = str(home)
+    env["XDG_CACHE_HOME"] = str(SHARED_CACHE)  # one start-up cache for every CLI run of the suite
     env["NO_COLOR"] = "1"
     env["COLUMNS"] = "200"
     return env

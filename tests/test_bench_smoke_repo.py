@@ -20,5 +20,6 @@ def test_repo_benchmark_smoke(tmp_path: Path) -> None:
     ours = json.loads(out.read_text())["ours"]
     assert ours["planted"] == 44 and ours["found"] == ours["planted"]
     assert ours["fp"] == 0 and ours["other"] == 0
+    assert 0 < ours["cpu_min"] <= ours["cpu"] <= ours["cpu_max"] and ours["wall_min"] <= ours["wall"]  # the whole tree
     manifest = json.loads((tmp_path / "corpus.planted.json").read_text())
     assert manifest["total_bytes"] >= 2 * 1024 * 1024

@@ -215,7 +215,7 @@ def test_timeout_values_that_are_not_durations(workdir: Path, home: Path):
         one_line_error(code, err, "timeout")
 
 
-def _slow_tree(root: Path, files: int = 80) -> None:
+def _slow_tree(root: Path, files: int = 240) -> None:
     """Files dense with key-like assignments, so the worker pool is busy for well over ten seconds.
 
     Plain words are no longer enough: the prefilter skips them at tens of MB/s.

@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
-from detectors.base import Check, Detector, Option, ScanContext
+from detectors.base import ScanContext
+from detectors.process import DEFAULT_RESOLVE_TIMEOUT, ProcessDetector
 from detectors.process.installed import Container, Installed, PackageIndex
 from detectors.process.lineage import Lineage, Shell
 from detectors.process.remote import RemoteIndex, is_loopback, is_wildcard
 from detectors.process.signatures import Signatures, safe_cmdline
 from detectors.process.snapshot import (
-    LISTEN, OUTGOING, EnvSignal, LiveSource, Seen, Snapshot, hidepid, platform_notes, psutil, take_snapshot,
+    LISTEN, OUTGOING, EnvSignal, LiveSource, Seen, Snapshot, hidepid, platform_notes, take_snapshot,
 )
 from detectors.usage_gate import UsageGate
 from scanner import identity, redact
@@ -40,7 +41,6 @@ from scanner.model import Confidence, Finding, Location
 
 MAX_PIDS_SHOWN = 10
 MAX_REMOTES_SHOWN = 10
-DEFAULT_RESOLVE_TIMEOUT = 5.0
 
 
 @dataclass
@@ -67,36 +67,8 @@ class Group:
     shell: bool = False  # the user's interactive environment (keys exported in a shell), not a program
 
 
-class ProcessDetector(Detector):
-    name = "process"
-    description = "Running agents, agent CLIs, MCP servers and local model servers on this host (process table)"
-    default = True
-    offline = True
-    options = (
-        Option("resolve", "bool", False, "Resolve catalogue hostnames to attribute connections (makes DNS queries).",
-               flag="--resolve"),
-        Option("resolve_timeout", "duration", DEFAULT_RESOLVE_TIMEOUT, "How long the DNS lookups of --resolve may take."),
-        Option("packages", "bool", True, "Look for installed LLM SDKs next to each interpreter."),
-    )
-
-    def __init__(self, source: Any = None) -> None:
-        self.source = source  # where processes are read from: this host (LiveSource) unless given
-
-    def available(self) -> tuple[bool, str]:
-        if psutil is None:
-            return False, "psutil is not installed"
-        return True, ""
-
-    def diagnose(self) -> list[Check]:
-        from scanner.privileges import has_capability, is_root
-        checks = super().diagnose()
-        full = is_root() or has_capability("CAP_SYS_PTRACE")
-        checks.append(Check("other users' processes", full,
-                            "environments, open files and sockets of every process are readable" if full else
-                            "only this user's processes show their environment, open files and sockets",
-                            "" if full else "run as root (sudo shadow-agents scan), or in a container with "
-                            "--pid=host --user 0 --cap-add SYS_PTRACE"))
-        return checks
+class ProcessScan(ProcessDetector):
+    """The work of :class:`~detectors.process.ProcessDetector`, imported when it runs."""
 
     def run(self, ctx: ScanContext) -> Iterator[Finding]:
         catalog = ctx.catalog

@@ -25,69 +25,26 @@ trees, scanned whole), ``respect_gitignore``, ``follow_symlinks`` (follow links
 that leave the scan paths; default: not followed, counted in coverage),
 ``file_timeout`` (seconds one file may take, default 30: a file over it is
 abandoned alone, see :mod:`.worker`), ``workers`` (default: all
-cores) and ``parallel_min_files`` (smaller trees are scanned in-process: worker
-start-up costs more than it saves there).
+cores), ``parallel_min_files`` and ``parallel_min_bytes`` (the workers start, in the
+background, once that many files or bytes were scanned in-process; smaller trees
+stay in-process: worker start-up costs more than it saves there; see :mod:`.pool`).
 """
 
 from __future__ import annotations
 
-import copy
-import multiprocessing
-import os
-import time
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from detectors.base import Check, Detector, DetectorError, Option, ScanContext
-from detectors.repo.content import Hit
-from detectors.repo.history import scan_history
-from detectors.repo.layout import Layout, LocalUses, without_own_imports
-from detectors.repo.owners import Owners
-from detectors.repo.rules import Rules
-from detectors.repo.walk import FileItem, Repo, Walker
-from detectors.repo.worker import FileResult, Watchdog, init_worker, scan_chunk, scan_file
-from detectors.usage_gate import UsageGate
-from scanner import identity, redact
-from scanner.model import Confidence, Finding, ItemKind, Location, stable_hash
+from detectors.base import Check, Detector, Option, ScanContext
+
+if TYPE_CHECKING:
+    from scanner.model import Finding
 
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 DEFAULT_PARALLEL_MIN_FILES = 2000
+DEFAULT_PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 DEFAULT_FILE_TIMEOUT = 30.0
-CHUNK_FILES = 64
-# Findings are handed over in batches: every new secret invalidates redact's scrub pattern,
-# so registering a batch of keys before the pipeline scrubs their evidence rebuilds it once, not per key.
-FINDINGS_BATCH = 1000
-FLUSH_SECONDS = 1.0  # and at least this often, so a stop (timeout) loses no finding made before it
 
 __all__ = ["RepoDetector"]
-
-
-@dataclass
-class Options:
-    history: bool
-    max_file_size: int
-    include_vendored: bool
-    respect_gitignore: bool
-    follow_symlinks: bool
-    file_timeout: float
-    workers: int
-    parallel_min_files: int
-
-    @classmethod
-    def from_ctx(cls, ctx: ScanContext) -> "Options":
-        return cls(
-            history=ctx.option("history", False),
-            max_file_size=ctx.option("max_file_size", DEFAULT_MAX_FILE_SIZE),
-            include_vendored=ctx.option("include_vendored", False),
-            respect_gitignore=ctx.option("respect_gitignore", False),
-            follow_symlinks=ctx.option("follow_symlinks", False),
-            file_timeout=ctx.option("file_timeout", DEFAULT_FILE_TIMEOUT),
-            workers=ctx.option("workers", os.cpu_count() or 1),
-            parallel_min_files=ctx.option("parallel_min_files", DEFAULT_PARALLEL_MIN_FILES),
-        )
 
 
 class RepoDetector(Detector):
@@ -109,7 +66,11 @@ class RepoDetector(Detector):
                "Seconds one file may take; a file over it is abandoned alone (a coverage gap)."),
         Option("workers", "int", None, "Worker processes (default: all cores).", flag="--workers", minimum=1),
         Option("parallel_min_files", "int", DEFAULT_PARALLEL_MIN_FILES,
-               "Trees with fewer files are scanned in-process (workers cost more than they save there).", minimum=0),
+               "Worker processes start once this many files were scanned in-process (or parallel_min_bytes).",
+               minimum=0),
+        Option("parallel_min_bytes", "size", DEFAULT_PARALLEL_MIN_BYTES,
+               "Worker processes start once this much was scanned in-process (or parallel_min_files); "
+               "smaller trees stay in-process: workers cost more than they save there.", minimum=0),
     )
 
     def diagnose(self) -> list[Check]:
@@ -122,193 +83,5 @@ class RepoDetector(Detector):
         return checks
 
     def run(self, ctx: ScanContext) -> Iterator[Finding]:
-        opts = Options.from_ctx(ctx)
-        rules = Rules.build(ctx.catalog)
-        walker = Walker(opts.include_vendored, opts.respect_gitignore, lambda what, why: _gap(ctx, what, why),
-                        ctx.coverage.count, paths=list(ctx.paths), follow_symlinks=opts.follow_symlinks,
-                        check=ctx.check_cancelled)
-        owners: dict[Path, Owners] = {}
-        layouts: dict[Path, Layout] = {}  # program boundaries and own packages, per repository
-        local_uses = LocalUses()
-        gate = UsageGate(ctx.catalog)  # AWS keys count only in a repository that uses Bedrock
-        files = walker.walk(*ctx.paths)
-        done = 0
-        batch: list[Finding] = []
-        flushed = time.monotonic()
-        for item, result in self._scan(ctx, rules, opts, files):
-            done += 1
-            if done % 200 == 0:
-                ctx.progress(done, None, item.rel)
-            if result.gap:
-                _gap(ctx, item.path, result.gap)
-                continue
-            if result.binary:
-                ctx.coverage.count("binary_files_skipped")
-                continue
-            ctx.coverage.count("files")
-            ctx.coverage.count("bytes", result.size)
-            layout = _layout(layouts, item.repo)
-            hits, modules = without_own_imports(layout, item.rel_dir, result.hits)
-            programs = layout.programs_of(item.rel, runs_tool=any(h.details.get("tools") for h in hits))
-            local_uses.note(layout, item, item.rel_dir, programs, modules)
-            for hit in hits:
-                for program, h in _per_program(programs, hit):
-                    finding = gate.offer(item.repo.id, self._finding(item, h, owners, program))
-                    if finding is not None:
-                        local_uses.saw(str(item.repo.root), item.rel, program, finding.forms == ItemKind.AGENT,
-                                       finding.provider)
-                        batch.append(finding)
-            if batch and (len(batch) >= FINDINGS_BATCH or time.monotonic() - flushed >= FLUSH_SECONDS):
-                yield from batch
-                batch.clear()
-                flushed = time.monotonic()
-        yield from batch
-        for item, program, hit in local_uses.hits():  # programs that reach LLMs through the repository's own code
-            yield self._finding(item, hit, owners, program)  # type: ignore[arg-type]
-        ctx.progress(done, done, None)
-        if opts.history:
-            yield from self._history(ctx, rules, opts, list(walker.repos.values()), gate, layouts)
-        yield from gate.release()
-        if gate.dropped:
-            ctx.coverage.count("keys_not_next_to_provider_use", gate.dropped)
-
-    # ---- working tree -------------------------------------------------------------
-
-    def _scan(self, ctx: ScanContext, rules: Rules, opts: Options,
-              files: Iterable[FileItem]) -> Iterator[tuple[FileItem, FileResult]]:
-        """Scan in-process until there is enough data to pay for worker processes, then fan out."""
-        seen_files = 0
-        pool: ProcessPoolExecutor | None = None
-        watchdog = Watchdog(opts.file_timeout)
-        in_flight: deque[tuple[Future[list[FileResult]], dict[int, FileItem]]] = deque()
-        try:
-            for chunk in _chunks(files):
-                ctx.check_cancelled()
-                seen_files += len(chunk)
-                if pool is None and opts.workers > 1 and seen_files >= opts.parallel_min_files:
-                    pool = ProcessPoolExecutor(max_workers=opts.workers, initializer=init_worker,
-                                               initargs=(rules, opts.file_timeout),
-                                               mp_context=multiprocessing.get_context("forkserver"))
-                if pool is None:
-                    for i, item in chunk.items():
-                        yield item, watchdog.scan(i, lambda: scan_file(
-                            rules, i, item.open_path, item.rel, opts.max_file_size, item.keys_only))
-                    continue
-                batch = [(i, item.open_path, item.rel, item.keys_only) for i, item in chunk.items()]
-                in_flight.append((pool.submit(scan_chunk, batch, opts.max_file_size), chunk))
-                while len(in_flight) >= opts.workers * 3:
-                    yield from _collect(*in_flight.popleft())
-                    ctx.check_cancelled()
-            while in_flight:
-                yield from _collect(*in_flight.popleft())
-                ctx.check_cancelled()
-        finally:
-            watchdog.close()
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-
-    def _finding(self, item: FileItem, hit: Hit, owners: dict[Path, Owners], agent_dir: str) -> Finding:
-        repo = item.repo
-        keys = [identity.repo(repo.id, agent_dir)]
-        owner = _owners(owners, repo).for_file(item.rel, agent_dir)
-        if owner:
-            keys.append(identity.owner(owner))
-        return self._make(hit, Location(path=item.path, line=hit.line or None), keys, repo.id, item.rel, agent_dir)
-
-    def _make(self, hit: Hit, location: Location, keys: list[str], repo_id: str, rel: str, agent_dir: str,
-              observed_at: str | None = None) -> Finding:
-        details = dict(hit.details)
-        details["agent_dir"] = agent_dir
-        keys = [*keys, *hit.keys]
-        credential = None
-        evidence = f"{hit.label} in {rel}" if hit.label else rel
-        if hit.secret is not None:
-            credential = redact.credential(hit.secret, hit.key_type, hit.admin)
-            hit.secret = None
-            keys = [*keys, identity.cred(credential.fingerprint)]
-            assigned = details.get("assigned_to")
-            evidence = f"{hit.label} {credential.preview} in {rel}" + (f" (assigned to {assigned})" if assigned else "")
-        # The id names the place inside the repository, not on this disk: two clones of one
-        # repository (a laptop and a CI runner) give the same finding ids, so baselines carry over.
-        finding_id = stable_hash(self.name, hit.kind, repo_id, rel, str(location.line or ""), location.commit or "",
-                                 *sorted(set(keys)), hit.provider or "", hit.model or "")
-        return Finding(detector=self.name, kind=hit.kind, location=location, identity=keys, evidence=evidence,
-                       provider=hit.provider, model=hit.model, confidence=Confidence(hit.confidence),
-                       credential=credential, details=details, observed_at=observed_at, id=finding_id,
-                       place=hit.place, endpoint=hit.endpoint,
-                       risks=["in-history"] if location.commit and credential else [])
-
-    # ---- history ----------------------------------------------------------------
-
-    def _history(self, ctx: ScanContext, rules: Rules, opts: Options, repos: list[Repo],
-                 gate: UsageGate, layouts: dict[Path, Layout]) -> Iterator[Finding]:
-        git_repos = [r for r in repos if r.is_git]
-        if not git_repos:
-            for r in repos:
-                ctx.coverage.add_gap(str(r.root), "not a git repository: no history to scan (--history)")
-            return
-        for repo in git_repos:
-            oldest: dict[tuple[str, str], Finding] = {}
-            commits = [0]
-
-            def on_commit(n: int, name: str = repo.root.name) -> None:
-                commits[0] = n
-                ctx.progress(None, None, f"{name}: {n} commits")
-
-            try:
-                for hh in scan_history(rules, repo.root, opts.max_file_size, ctx.check_cancelled, on_commit):
-                    agent_dir = _layout(layouts, repo).programs_of(hh.path)[0]
-                    keys = [identity.repo(repo.id, agent_dir)]
-                    if hh.email:
-                        keys.append(identity.owner(hh.email))
-                    hh.hit.details.update({"author": hh.author, "commit": hh.commit})
-                    location = Location(path=str(repo.root / hh.path), line=hh.hit.line or None, commit=hh.commit)
-                    f = self._make(hh.hit, location, keys, repo.id, hh.path, agent_dir, observed_at=hh.date)
-                    oldest[(f.credential.fingerprint if f.credential else "", hh.path)] = f  # git log: newest first
-            except (OSError, RuntimeError) as exc:
-                ctx.coverage.add_gap(str(repo.root), f"git history not readable: {exc}")
-            ctx.coverage.count("repositories_history")
-            ctx.coverage.count("commits", commits[0])
-            for finding in oldest.values():
-                if gate.offer(repo.id, finding) is not None:
-                    yield finding
-
-
-def _gap(ctx: ScanContext, what: str, why: str) -> None:
-    """Reasons can name paths outside the tree (a link's target): no key-shaped name in them leaves raw."""
-    ctx.coverage.add_gap(what, redact.scrub(why))
-
-
-def _owners(cache: dict[Path, Owners], repo: Repo) -> Owners:
-    if repo.root not in cache:
-        cache[repo.root] = Owners(repo)
-    return cache[repo.root]
-
-
-def _layout(cache: dict[Path, Layout], repo: Repo) -> Layout:
-    if repo.root not in cache:
-        cache[repo.root] = Layout(repo.root)
-    return cache[repo.root]
-
-
-def _per_program(programs: list[str], hit: Hit) -> Iterator[tuple[str, Hit]]:
-    """The hit once per program it belongs to (a module shared by several entry programs is in each);
-    a copy for all but the last, since making a finding takes the hit's secret."""
-    for i, program in enumerate(programs):
-        yield program, hit if i == len(programs) - 1 else copy.copy(hit)
-
-
-def _chunks(files: Iterable[FileItem]) -> Iterator[dict[int, FileItem]]:
-    chunk: dict[int, FileItem] = {}
-    for i, item in enumerate(files):
-        chunk[i] = item
-        if len(chunk) >= CHUNK_FILES:
-            yield chunk
-            chunk = {}
-    if chunk:
-        yield chunk
-
-
-def _collect(future: Future[list[FileResult]], chunk: dict[int, FileItem]) -> Iterator[tuple[FileItem, FileResult]]:
-    for result in future.result():
-        yield chunk[result.index], result
+        from detectors.repo.scan import RepoScan  # here: the scanning modules are not needed to declare options
+        return RepoScan().run(ctx)

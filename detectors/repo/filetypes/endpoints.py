@@ -48,6 +48,21 @@ def _openai_style(path: str) -> bool:
     return "/v1/" in path or path.rstrip("/").endswith(("/chat/completions", "/v1/messages"))
 
 
+def _after_operator(data: bytes, pos: int, lo: int) -> bool:
+    """Does ``=``, ``:`` or ``>`` (then blanks and at most one quote) come right before ``pos``? Both
+    ``_ASSIGNED_TO`` and ``_BASE_URL_BEFORE`` end so: without it neither can match."""
+    i = pos - 1
+    if i >= lo and data[i] in b"\"'`":
+        i -= 1
+    while i >= lo and data[i] in b" \t\n\r\f\v":
+        i -= 1
+    return i >= lo and data[i] in b"=:>"
+
+
+def _url(m: re.Match[bytes], host: str, port: int | None, path: str) -> str:
+    return f"{m.group(1).decode()}://{host}{f':{port}' if port else ''}{path}"
+
+
 def applies(f: FileView) -> bool:
     return f.code_or_config or f.name in ("Dockerfile", "Makefile")
 
@@ -57,6 +72,7 @@ def scan(f: FileView) -> list[Hit]:
     catalog = rules.catalog
     endpoint_vars = rules.endpoint_env_names
     out: dict[tuple[str, str], Hit] = {}
+    api_paths: dict[str, bool] = {}
     pos = data.find(b"://")
     while pos >= 0:
         start = pos
@@ -74,13 +90,23 @@ def scan(f: FileView) -> list[Hit]:
         path = (m.group(4) or b"").decode()
         provider = rules.provider_for_host(host)
         local = host in LOCAL_HOSTS
-        api_path = catalog.is_llm_api_path(path.rstrip("/")) if path else False
+        guess = provider  # the provider the code below settles on, known before the costly part
+        if provider is None and local:
+            on_port = catalog.providers_for_port(port or 0)
+            guess = on_port[0] if len(on_port) == 1 else None
+        key = (guess or "", _url(m, host, port, path))
+        if key in out:  # the first place of a URL is the one reported: a repeated one costs no more
+            continue
+        if path not in api_paths:
+            api_paths[path] = catalog.is_llm_api_path(path.rstrip("/")) if path else False
+        api_path = api_paths[path]
         before = max(0, m.start() - 80)
         in_client = f.client_calls.holds(m.start())
-        assigned = _ASSIGNED_TO.search(data, before, m.start())
+        given = _after_operator(data, m.start(), before)  # both patterns below end in one: a cheap test first
+        assigned = _ASSIGNED_TO.search(data, before, m.start()) if given else None
         var = assigned.group(1) if assigned else None
         fed = var is not None and (var.decode("ascii", "replace").upper() in endpoint_vars or var in f.client_args)
-        override = (in_client and bool(_BASE_URL_BEFORE.search(data, before, m.start()))) or fed
+        override = (in_client and given and bool(_BASE_URL_BEFORE.search(data, before, m.start()))) or fed
         candidates: list[str] = []
         if provider is None and local:
             candidates = catalog.providers_for_port(port or 0)
@@ -89,10 +115,7 @@ def scan(f: FileView) -> list[Hit]:
             provider = candidates[0] if len(candidates) == 1 else None
         elif provider is None and not (override or (api_path and _openai_style(path))):
             continue  # /api/chat on some host is as likely that app's own backend
-        url = f"{m.group(1).decode()}://{host}{f':{port}' if port else ''}{path}"
-        key = (provider or "", url)
-        if key in out:
-            continue
+        url = key[1]
         details: dict[str, Any] = {"host": host}
         if local:
             details["local"] = True

@@ -74,6 +74,7 @@ def context_credentials(rules: Rules, data: bytes, lines: Lines,
     done = -1  # start of the last line read: each line is read once, whatever its anchors
     quick = rules.context_quick
     name_end, name_ok = -1, False  # where the name holding the last anchor ended, and what followed it
+    windows: list[list[int]] = []  # [read from, keep matches ending after, read to]
     served: list[str] | None = None  # providers whose API hosts the file names, looked up once when needed
     for pos, anchor in positions:
         after = pos + len(anchor)
@@ -93,8 +94,15 @@ def context_credentials(rules: Rules, data: bytes, lines: Lines,
         prev_start = lines.start(line_start - 1) if line_start else 0  # k8s: name: on one line, value: next
         line_end = lines.end(pos)
         window_end = lines.end(line_end + 1) if line_end < len(data) else len(data)
-        for m in rules.context_rx.finditer(data, prev_start, window_end):  # type: ignore[union-attr]
-            if m.end() <= line_start:
+        if windows and prev_start <= windows[-1][2]:  # overlaps the last window: one pass reads both
+            windows[-1][2] = max(windows[-1][2], window_end)
+        else:
+            windows.append([prev_start, line_start, window_end])
+    # Each window is the line before the first candidate line (a Kubernetes name:/value: pair) to the
+    # line after the last; a file dense with candidates is read once, not three times a line.
+    for start, keep_after, end in windows:
+        for m in rules.context_rx.finditer(data, start, end):  # type: ignore[union-attr]
+            if m.end() <= keep_after:
                 continue
             hit = _context_hit(rules, data, m, lines, served)
             if hit is None and served is None and _needs_hosts(m):
