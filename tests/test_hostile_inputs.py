@@ -304,7 +304,7 @@ def test_offline_detectors_open_no_connection(tmp_path: Path, home: Path):
     (hook / "sitecustomize.py").write_text(_BLOCKER.format(log=str(log)))
     repo = tmp_path / "repo"
     repo.mkdir()
-    for i in range(3):  # more than one file, so that the worker pool has work
+    for i in range(3):  # more than one file; parallel_min_files=0 starts the worker pool at once
         (repo / f"app{i}.py").write_text(f'import openai\nclient = openai.OpenAI(api_key="{make_key("openai-project", 13 + i)}",'
                                          ' base_url="https://llm.internal.example:8443/v1")\n')
     (repo / ".env").write_text(f"GROQ_API_KEY={KEY}\n")
@@ -312,7 +312,7 @@ def test_offline_detectors_open_no_connection(tmp_path: Path, home: Path):
     env = {"PYTHONPATH": str(hook), "GROQ_API_KEY": KEY}
     code, out, err, _s, _r = run_bounded(["scan", "-d", "env", "-d", "repo", "-d", "process", "-d", "network",
                                           "-p", str(repo), "--capture", str(capture), "-f", "json", "--workers", "2",
-                                          "--set", "repo.parallel_min_files=1"], tmp_path, home, env=env)
+                                          "--set", "repo.parallel_min_files=0"], tmp_path, home, env=env)
     assert code == 1, err
     assert not log.exists(), log.read_text()
     doc = json.loads(out)
