@@ -123,8 +123,10 @@ def test_process_with_aws_keys_reported_only_when_it_also_uses_bedrock(tmp_path:
     backup = tmp_path / "bin" / "nightly-backup"  # another program: a program is the unit here
     backup.parent.mkdir()
     shutil.copy2(sleep, backup)
+    agent = tmp_path / "bin" / f"bedrock-agent-{os.getpid()}"  # a name no other program on the host has
+    shutil.copy2(sleep, agent)
     specs = [
-        {"argv": [sleep, "601"], "env": {**base, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "CLAUDE_CODE_USE_BEDROCK": "1"}},
+        {"argv": [str(agent), "601"], "env": {**base, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "CLAUDE_CODE_USE_BEDROCK": "1"}},
         {"argv": [str(backup), "602"], "env": {**base, "AWS_ACCESS_KEY_ID": other, "AWS_REGION": "us-east-1"}},
     ]
     home = tmp_path / "home"
