@@ -25,8 +25,8 @@ from detectors.provider_admin.common import DAY, LAST_USE_LOOKBACK_DAYS, ListedK
 from detectors.provider_admin.http import AdminClient, ApiError
 from detectors.provider_admin.session import AdminScan, run_session
 from scanner import keyhints
-from scanner.detector import DetectorError, ScanContext
-from scanner.model import CoverageStatus, Finding
+from scanner.detector import ScanContext
+from scanner.model import Finding
 
 PROVIDER = "anthropic"
 API_VERSION = "2023-06-01"  # the version the Admin API documentation's requests send
@@ -73,15 +73,10 @@ class _Scan(AdminScan):
         return items
 
     def run(self) -> Iterator[Finding]:
-        try:
-            items = list(self.client.listing("v1/organizations/api_keys", {"limit": 100}, "after_id", "api_keys"))
-        except ApiError as exc:
-            if exc.status in (401, 403):
-                raise DetectorError(self.refused(exc, f"{self.detector}: listing API keys")) from None
-            self.ctx.coverage.status = CoverageStatus.FAILED
-            self.ctx.coverage.reason = f"listing API keys: {exc}"
+        items = self.required_listing("v1/organizations/api_keys", {"limit": 100}, "after_id", "api_keys",
+                                      "listing API keys")
+        if items is None:
             return
-        self.ctx.coverage.count("api_keys", len(items))
         workspaces = {str(w.get("id")): w for w in self.optional("v1/organizations/workspaces", "workspaces")}
         users = {str(u.get("id")): u for u in self.optional("v1/organizations/users", "users")}
         keys = [self.listed(k, workspaces, users) for k in items]

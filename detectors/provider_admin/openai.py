@@ -19,8 +19,8 @@ from detectors.provider_admin.common import ListedKey, Usage, as_int
 from detectors.provider_admin.http import ApiError
 from detectors.provider_admin.session import AdminScan, run_session
 from scanner import keyhints
-from scanner.detector import DetectorError, ScanContext
-from scanner.model import CoverageStatus, Finding
+from scanner.detector import ScanContext
+from scanner.model import Finding
 
 PROVIDER = "openai"
 USAGE_ENDPOINTS = ("completions", "embeddings", "images", "audio_speeches", "audio_transcriptions", "moderations")
@@ -48,16 +48,10 @@ class _Scan(AdminScan):
         self.ctx.coverage.add_gap(what, self.refused(exc, "not read"))
 
     def run(self) -> Iterator[Finding]:
-        try:
-            projects = list(self.client.listing("organization/projects", {"limit": 100, "include_archived": True},
-                                                "after", "projects"))
-        except ApiError as exc:
-            if exc.status in (401, 403):
-                raise DetectorError(self.refused(exc, f"{self.detector}: listing projects")) from None
-            self.ctx.coverage.status = CoverageStatus.FAILED
-            self.ctx.coverage.reason = f"listing projects: {exc}"
+        projects = self.required_listing("organization/projects", {"limit": 100, "include_archived": True},
+                                         "after", "projects", "listing projects")
+        if projects is None:
             return
-        self.ctx.coverage.count("projects", len(projects))
         keys: list[ListedKey] = []
         for i, project in enumerate(projects):
             self.ctx.progress(i, len(projects), f"project {project.get('id')}")

@@ -10,7 +10,7 @@ from detectors.provider_admin import common
 from detectors.provider_admin.common import Window
 from detectors.provider_admin.http import AdminClient, ApiError
 from scanner.detector import DetectorError, ScanContext
-from scanner.model import Finding
+from scanner.model import CoverageStatus, Finding
 
 
 class AdminScan:
@@ -28,6 +28,21 @@ class AdminScan:
             return (f"{what}: refused (HTTP {exc.status}: {exc.message}); {self.variable} must be {self.role} "
                     f"({self.api.console_url})")
         return f"{what}: {exc}"
+
+    def required_listing(self, path: str, params: dict[str, Any], cursor: str, kind: str,
+                         what: str) -> list[dict[str, Any]] | None:
+        """The listing the whole scan depends on: refused credentials end the detector, another
+        API error marks it failed (None); the count of items goes to coverage as ``kind``."""
+        try:
+            items = list(self.client.listing(path, params, cursor, kind))
+        except ApiError as exc:
+            if exc.status in (401, 403):
+                raise DetectorError(self.refused(exc, f"{self.detector}: {what}")) from None
+            self.ctx.coverage.status = CoverageStatus.FAILED
+            self.ctx.coverage.reason = f"{what}: {exc}"
+            return None
+        self.ctx.coverage.count(kind, len(items))
+        return items
 
     def run(self) -> Iterator[Finding]:  # pragma: no cover - interface
         raise NotImplementedError
