@@ -293,10 +293,7 @@ class Finding:
         self.confidence = Confidence(self.confidence)
         if self.place is not None and self.place not in PLACES:
             raise ValueError(f"unknown place {self.place!r} (known: {', '.join(PLACES)})")
-        self.risks = sorted(set(self.risks))
-        unknown = [r for r in self.risks if r not in RISKS]
-        if unknown:
-            raise ValueError(f"unknown risk {unknown[0]!r} (known: {', '.join(RISKS)})")
+        self.risks = _known_risks(self.risks)
         if not self.id:
             self.id = stable_hash(
                 self.detector,
@@ -309,9 +306,7 @@ class Finding:
 
     def add_risk(self, flag: str) -> None:
         """Mark a risk flag (a RISKS name) after the finding was made."""
-        if flag not in RISKS:
-            raise ValueError(f"unknown risk {flag!r} (known: {', '.join(RISKS)})")
-        self.risks = sorted({*self.risks, flag})
+        self.risks = _known_risks([*self.risks, flag])
 
     @property
     def forms(self) -> ItemKind | None:
@@ -377,6 +372,15 @@ class Finding:
             place=d.get("place"),
             **_typed_fields(d, legacy),
         )
+
+
+def _known_risks(risks: Iterable[str]) -> list[str]:
+    """``risks`` sorted and without repeats; a flag not in RISKS is refused."""
+    risks = list(risks)
+    unknown = [r for r in risks if r not in RISKS]
+    if unknown:
+        raise ValueError(f"unknown risk {unknown[0]!r} (known: {', '.join(RISKS)})")
+    return sorted(set(risks))
 
 
 # Inventories written before the typed fields held them in ``details`` under these names.

@@ -180,8 +180,7 @@ class RepoScan(RepoDetector):
         return Finding(detector=self.name, kind=hit.kind, location=location, identity=keys, evidence=evidence,
                        provider=hit.provider, model=hit.model, confidence=Confidence(hit.confidence),
                        credential=credential, details=details, observed_at=observed_at, id=finding_id,
-                       place=hit.place, endpoint=hit.endpoint,
-                       risks=["in-history"] if location.commit and credential else [])
+                       place=hit.place, endpoint=hit.endpoint)
 
     # ---- history ----------------------------------------------------------------
 
@@ -209,6 +208,7 @@ class RepoScan(RepoDetector):
                     hh.hit.details.update({"author": hh.author, "commit": hh.commit})
                     location = Location(path=str(repo.root / hh.path), line=hh.hit.line or None, commit=hh.commit)
                     f = self._make(hh.hit, location, keys, repo.id, hh.path, agent_dir, observed_at=hh.date)
+                    f.add_risk("in-history")  # history yields keys only
                     oldest[(f.credential.fingerprint if f.credential else "", hh.path)] = f  # git log: newest first
             except (OSError, RuntimeError) as exc:
                 ctx.coverage.add_gap(str(repo.root), f"git history not readable: {exc}")
