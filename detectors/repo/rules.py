@@ -82,6 +82,7 @@ class Rules:
     endpoint_env_names: frozenset[str] = frozenset()  # UPPER names of catalogue base-URL variables
     context_anchors: list[bytes] = field(default_factory=list)
     context_rx: re.Pattern[bytes] | None = None
+    context_name_reach: int = 0  # how far before an anchor in it a name of context_rx can start
     # right after an anchor: an assignment of a long enough value, or a k8s ``value:`` on the next line
     # Bounded, and the rest of the name is taken whole (an atomic group: lookahead + backreference),
     # so one anchor costs a few dozen steps; group ``rest`` says where the name ended.
@@ -181,18 +182,24 @@ class Rules:
         anchors = {t.upper() for t in tails} | {t.lower() for t in tails} | {a for a in args if "_" not in a}
         anchors = {a for a in anchors if not any(w in a for w in words)} | words
         self.context_anchors = sorted(a.encode() for a in anchors)
-        name_alt = "|".join(re.escape(n) for n in names)
-        stem_alt = "|".join(r"[ _.-]?".join(map(re.escape, s.split("_"))) for s in sorted(stems, key=len, reverse=True))
-        arg_alt = "|".join(re.escape(a) for a in args)
+        # The longest name: a catalogue variable, an argument, or a stem with two qualifiers, a key
+        # word and two digits, a separator between each.
+        self.context_name_reach = max([len(n) for n in [*names, *args]]
+                                      + [len(s) + 2 * (1 + max(map(len, KEY_QUALIFIERS))) + 1
+                                         + max(map(len, KEY_WORDS)) + 2 for s in stems])
+        name_alt = caseless_trie([list(n) for n in names])
+        stem_alt = caseless_trie([_with_separators(s) for s in stems])
+        arg_alt = caseless_trie([list(a) for a in args])
         value = r"\\?[\"'`]?(?P<value>[A-Za-z0-9+/=._:-]{12,300})"  # \\" is a quote escaped inside JSON
-        stem_name = (rf"(?<![A-Za-z0-9])(?P<stem>(?i:{stem_alt}))(?i:(?:[ _.-]?(?:{'|'.join(KEY_QUALIFIERS)})){{0,2}}"
+        stem_name = (rf"(?P<stem>{stem_alt})(?i:(?:[ _.-]?(?:{'|'.join(KEY_QUALIFIERS)})){{0,2}}"
                      rf"[ _.-]?(?:{'|'.join(KEY_WORDS)}))[0-9]{{0,2}}{ASSIGN}\s*{value.replace('value>', 'svalue>')}")
+        # One look-behind for the three that start at a word boundary: most positions are inside a word.
         self.context_rx = re.compile(
             (
-                rf"(?:(?<![A-Za-z0-9_])(?P<name>(?i:{name_alt})){ASSIGN}\s*{value}"
+                rf"(?:(?<![A-Za-z0-9])(?:(?<!_)(?P<name>{name_alt}){ASSIGN}\s*{value}"
                 + (rf"|{stem_name}" if stems else "")
-                + rf"|(?<![A-Za-z0-9_])(?P<arg>(?i:{arg_alt}))[\"'\]]{{0,2}}\s*(?:=|:|=>)\s*\\?[\"'`](?P<argvalue>[A-Za-z0-9+/=._:-]{{12,300}})\\?[\"'`]"
-                rf"|name:\s*[\"']?(?P<kname>(?i:{name_alt}))[\"']?\s*\n\s*(?:-\s*)?value:\s*{value.replace('value>', 'kvalue>')})"
+                + rf"|(?<!_)(?P<arg>{arg_alt})[\"'\]]{{0,2}}\s*(?:=|:|=>)\s*\\?[\"'`](?P<argvalue>[A-Za-z0-9+/=._:-]{{12,300}})\\?[\"'`])"
+                rf"|name:\s*[\"']?(?P<kname>{name_alt})[\"']?\s*\n\s*(?:-\s*)?value:\s*{value.replace('value>', 'kvalue>')})"
             ).encode()
         )
         for p in self.catalog.providers.values():
@@ -289,6 +296,48 @@ class Rules:
             return None
         m = self.model_rx.fullmatch(name)
         return self.model_groups.get(m.lastgroup or "") if m else None
+
+
+SEPARATOR = r"[ _.-]?"  # between the words of a provider's stem: mistral_api, mistral-api, mistralApi
+
+
+def _with_separators(stem: str) -> list[str]:
+    """``azure_openai`` -> the characters of ``azure``, a separator, those of ``openai``."""
+    out: list[str] = []
+    for i, word in enumerate(stem.split("_")):
+        out += ([SEPARATOR] if i else []) + list(word)
+    return out
+
+
+def caseless_trie(words: list[list[str]]) -> str:
+    """A case-insensitive alternation of ``words`` (each a list of characters or :data:`SEPARATOR`) as a trie.
+
+    ``(?i:OPENAI_API_KEY|OPENROUTER_API_KEY|…)`` makes the regex engine try every word at every
+    position, character by character with case folding; a trie of ``[Oo][Pp][Ee][Nn](?:[Aa]…|[Rr]…)``
+    lets it reject a position on its first character (the engine checks a branch's leading
+    character class before entering it). Longer words are preferred, as in a longest-first alternation.
+    """
+    tree: dict[str, dict] = {}
+    for word in words:
+        node = tree
+        for atom in word:
+            node = node.setdefault(atom if atom == SEPARATOR else atom.lower(), {})
+        node[""] = {}
+
+    def emit(node: dict[str, dict]) -> str:
+        alts = [_caseless(atom) + emit(sub) for atom, sub in sorted(node.items()) if atom]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(tree)
+
+
+def _caseless(atom: str) -> str:
+    if atom == SEPARATOR:
+        return atom
+    return f"[{atom.upper()}{atom}]" if atom.upper() != atom else re.escape(atom)
 
 
 def _find_all(data: bytes, literals: list[bytes]) -> list[tuple[int, bytes]]:

@@ -119,14 +119,15 @@ def _load_openat2() -> Callable[[bytes, int], int] | None:
         return None
     syscall.restype = ctypes.c_long
     syscall.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t)
-    hows: dict[int, _OpenHow] = {}  # one per set of flags (there are two), kept alive here
+    hows: dict[int, tuple[_OpenHow, int]] = {}  # one per set of flags (there are two), kept alive here
     size = ctypes.sizeof(_OpenHow)
 
     def openat2(path: bytes, flags: int) -> int:
         how = hows.get(flags)
         if how is None:
-            how = hows[flags] = _OpenHow(flags, 0, _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS)
-        fd = syscall(_SYS_OPENAT2, _AT_FDCWD, path, ctypes.addressof(how), size)
+            st = _OpenHow(flags, 0, _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS)
+            how = hows[flags] = (st, ctypes.addressof(st))
+        fd = syscall(_SYS_OPENAT2, _AT_FDCWD, path, how[1], size)
         if fd < 0:
             code = ctypes.get_errno()
             raise OSError(code, os.strerror(code), os.fsdecode(path))

@@ -65,22 +65,24 @@ def scan_file(rules: Rules, index: int, path: str, rel: str, max_size: int, keys
     except OSError as exc:
         return FileResult(index, gap=f"unreadable: {exc.strerror or type(exc).__name__}")
     try:
-        with open(fd, "rb") as fh:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                return FileResult(index, gap="not a regular file any more (changed during the scan): not read")
-            if st.st_size > max_size:
-                return FileResult(index, gap=f"larger than max_file_size ({max_size} bytes)")
-            data = fh.read(BINARY_SNIFF)
-            if is_binary(data):  # decided on the first block: binaries are never read whole
-                return FileResult(index, binary=True)
-            # Asked for its size (plus one byte, to see growth), not the limit: a read of n bytes
-            # allocates n first, and 10 MB per small file cost more than scanning it.
-            data += fh.read(st.st_size + 1 - len(data)) if len(data) <= st.st_size else b""
-            if len(data) > st.st_size:  # it grew while being read: read on, up to the limit
-                data += fh.read(max_size + 1 - len(data))
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return FileResult(index, gap="not a regular file any more (changed during the scan): not read")
+        if st.st_size > max_size:
+            return FileResult(index, gap=f"larger than max_file_size ({max_size} bytes)")
+        data = _read(fd, BINARY_SNIFF, st.st_size)
+        if is_binary(data):  # decided on the first block: binaries are never read whole
+            return FileResult(index, binary=True)
+        # Asked for its size (plus one byte, to see growth), not the limit: a read of n bytes
+        # allocates n first, and 10 MB per small file cost more than scanning it.
+        if len(data) == BINARY_SNIFF and len(data) <= st.st_size:
+            data += _read(fd, st.st_size + 1 - len(data), st.st_size - len(data))
+        if len(data) > st.st_size:  # it grew while being read: read on, up to the limit
+            data += _read(fd, max_size + 1 - len(data), max_size + 1 - len(data))
     except OSError as exc:
         return FileResult(index, gap=f"unreadable: {exc.strerror or type(exc).__name__}")
+    finally:
+        os.close(fd)
     if len(data) > max_size:
         return FileResult(index, gap=f"larger than max_file_size ({max_size} bytes)")
     try:
@@ -90,6 +92,19 @@ def scan_file(rules: Rules, index: int, path: str, rel: str, max_size: int, keys
     if keys_only:
         hits = [h for h in hits if h.kind == "credential"]
     return FileResult(index, hits=hits, size=len(data))
+
+
+def _read(fd: int, n: int, size: int) -> bytes:
+    """Up to ``n`` bytes; fewer at the end of the file, or once ``size`` bytes (what is left of the
+    size ``fstat`` gave) are read. ``os.read`` on the descriptor: a buffered file object around it
+    cost more to make than reading most files."""
+    data = os.read(fd, n)
+    while len(data) < n and len(data) < size:  # a short read before the end it had: read on
+        part = os.read(fd, n - len(data))
+        if not part:
+            break
+        data += part
+    return data
 
 
 # ---- worker processes ------------------------------------------------------------------------

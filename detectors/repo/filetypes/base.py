@@ -6,6 +6,7 @@ import posixpath
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterator
 
 from detectors.repo.places import Comments, is_ci, path_place
@@ -112,12 +113,16 @@ class FileView:
         self.lines = Lines(self.data)
         self.anchors: Anchors = self.rules.anchor_positions(self.data)
         self.ci = is_ci(self.rel)
-        self.place = path_place(self.rel, code=self.ext in CODE_EXT, ci=self.ci)
         self.llm_names: dict[str, Target] = {}  # names bound to LLM clients imported here
         self.client_calls = Spans()  # argument lists of calls of those names
         self.client_args: set[bytes] = set()  # identifiers passed in those calls
         self.llm_used = False  # an LLM client is used here (Go and Rust say so without call spans)
         self._comments: Comments | None = None
+
+    @cached_property
+    def place(self) -> str:
+        """Where the file sits (code, example, config, ci, test, docs): asked only of files with hits."""
+        return path_place(self.rel, code=self.ext in CODE_EXT, ci=self.ci)
 
     @property
     def code_or_config(self) -> bool:

@@ -70,11 +70,17 @@ def _glued_before(data: bytes, pos: int) -> bool:
 
 def context_credentials(rules: Rules, data: bytes, lines: Lines,
                         positions: list[tuple[int, bytes]]) -> Iterator[Hit]:
-    """Formatless keys are keys only where the code says so: ``MISTRAL_API_KEY=…``, ``api_key="…"``."""
-    done = -1  # start of the last line read: each line is read once, whatever its anchors
+    """Formatless keys are keys only where the code says so: ``MISTRAL_API_KEY=…``, ``api_key="…"``.
+
+    Each anchor (a key word or variable tail) followed by an assignment is a candidate; the full
+    pattern (``rules.context_rx``) is then tried only where a name holding that anchor can start —
+    at the word starts just before it on its line, and at a Kubernetes ``name:`` before it — not at
+    every position of the lines around it (the pattern has no literal prefix: searching costs
+    hundreds of nanoseconds a byte).
+    """
     quick = rules.context_quick
     name_end, name_ok = -1, False  # where the name holding the last anchor ended, and what followed it
-    windows: list[list[int]] = []  # [read from, keep matches ending after, read to]
+    last_end = -1  # end of the last match: the next one starts after it, as in one left-to-right search
     served: list[str] | None = None  # providers whose API hosts the file names, looked up once when needed
     for pos, anchor in positions:
         after = pos + len(anchor)
@@ -87,29 +93,43 @@ def context_credentials(rules: Rules, data: bytes, lines: Lines,
                 continue
         elif not name_ok:
             continue
-        line_start = lines.start(pos)
-        if line_start == done:
+        if pos < last_end:
             continue
-        done = line_start
-        prev_start = lines.start(line_start - 1) if line_start else 0  # k8s: name: on one line, value: next
-        line_end = lines.end(pos)
-        window_end = lines.end(line_end + 1) if line_end < len(data) else len(data)
-        if windows and prev_start <= windows[-1][2]:  # overlaps the last window: one pass reads both
-            windows[-1][2] = max(windows[-1][2], window_end)
-        else:
-            windows.append([prev_start, line_start, window_end])
-    # Each window is the line before the first candidate line (a Kubernetes name:/value: pair) to the
-    # line after the last; a file dense with candidates is read once, not three times a line.
-    for start, keep_after, end in windows:
-        for m in rules.context_rx.finditer(data, start, end):  # type: ignore[union-attr]
-            if m.end() <= keep_after:
-                continue
+        m = _context_match(rules, data, lines, pos, last_end)
+        if m is None:
+            continue
+        last_end = m.end()
+        hit = _context_hit(rules, data, m, lines, served)
+        if hit is None and served is None and _needs_hosts(m):
+            served = _served_providers(rules, data)
             hit = _context_hit(rules, data, m, lines, served)
-            if hit is None and served is None and _needs_hosts(m):
-                served = _served_providers(rules, data)
-                hit = _context_hit(rules, data, m, lines, served)
-            if hit:
-                yield hit
+        if hit:
+            yield hit
+
+
+# Where a name of context_rx can start: a letter after no letter or digit (a stem may follow ``_``).
+_NAME_START = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z]")
+KNAME_REACH = 64  # blanks between a Kubernetes ``name:`` and the variable it names
+
+
+def _context_match(rules: Rules, data: bytes, lines: Lines, pos: int, floor: int) -> re.Match[bytes] | None:
+    """The first match of ``rules.context_rx`` that starts at or after ``floor`` where a name holding the
+    anchor at ``pos`` can start: a word start on its line, at most ``context_name_reach`` before it,
+    or a ``name:`` (whose variable may be on the next line) shortly before."""
+    rx = rules.context_rx
+    assert rx is not None
+    reach = rules.context_name_reach
+    lo = max(floor, lines.start(pos), pos - reach)
+    starts = [m.start() for m in _NAME_START.finditer(data, lo, pos + 1)]
+    kname = data.rfind(b"name:", max(floor, pos - reach - KNAME_REACH), pos)
+    if kname >= 0 and kname not in starts:
+        starts.append(kname)
+        starts.sort()
+    for start in starts:
+        m = rx.match(data, start)
+        if m is not None:
+            return m
+    return None
 
 
 _VALUE_GROUPS = ("value", "svalue", "kvalue", "argvalue")
