@@ -271,6 +271,16 @@ def detector_only(corpus: Path, out: Path) -> int:
     return 0
 
 
+def compile_project() -> None:
+    """Byte-compile the project's modules first, as installing it does: where ``PYTHONDONTWRITEBYTECODE``
+    is set (and the source tree is run in place), every run of ours would otherwise compile them anew."""
+    import compileall
+
+    for package in ("scanner", "detectors", "reports"):
+        if (ROOT / package).is_dir():
+            compileall.compile_dir(str(ROOT / package), quiet=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--detector-only"]:
@@ -293,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.size_mb, args.per_shape, args.tools = 2, 2, "ours,ours-detector,rg"
     catalog = Catalog.load()
+    compile_project()
     manifest_path = Path(str(args.corpus) + ".planted.json")
     if args.reuse and manifest_path.exists():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))

@@ -10,7 +10,7 @@ which turns them into a :class:`~scanner.model.Credential` at once and drops the
 from __future__ import annotations
 
 from detectors.repo.filetypes import FILE_TYPES
-from detectors.repo.filetypes.base import FileView, Hit, Lines
+from detectors.repo.filetypes.base import IMPORTS_NOTE, FileView, Hit, Lines
 from detectors.repo.filetypes.keys import find_credentials
 from detectors.repo.filetypes.kubernetes import decoded_secret_hits
 from detectors.repo.filetypes.manifests import MANIFEST_NAMES, manifest_kind
@@ -32,8 +32,9 @@ def scan_bytes(rules: Rules, rel: str, data: bytes) -> list[Hit]:
     for family in FILE_TYPES:
         if family.applies(f):
             f.hits += family.scan(f)
-    for hit in f.hits:  # where it sits: the file's place, or a comment in it
-        hit.place = "comment" if hit.pos >= 0 and f.is_comment_at(hit.pos) else f.place
+    for hit in f.hits:  # where it sits: the file's place, or a comment in it (a note is no finding: none)
+        if hit.kind != IMPORTS_NOTE:
+            hit.place = "comment" if hit.pos >= 0 and f.is_comment_at(hit.pos) else f.place
     return merge_same_place(f.hits)
 
 

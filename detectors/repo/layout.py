@@ -75,6 +75,7 @@ class Layout:
         self._split: dict[str, dict[str, list[str]]] = {}
         self._copied: dict[str, set[str]] = {}
         self._local: dict[tuple[str, str], str | None] = {}  # (folder, module) -> found there
+        self._kinds: dict[str, dict[str, bool]] = {}  # folder -> its listing as a dict
         self._own: dict[tuple[str, str], str | None] = {}  # (importing folder, module) -> where it is
 
     # ---- programs --------------------------------------------------------------------------
@@ -278,7 +279,7 @@ class Layout:
         """``d/top`` (a folder with Python files) or ``d/top.py``, from the (cached) listing of ``d``."""
         key = (d, top)
         if key not in self._local:
-            entries = dict(self._list(d) or [])
+            entries = self._entry_kinds(d)
             found = None
             if entries.get(top + ".py") is False:
                 found = _join(d, top + ".py")
@@ -295,6 +296,15 @@ class Layout:
     def _path(self, d: str, name: str = "") -> str:
         rel = _join(d, name) if name else d
         return str(self.root) if rel == "." else os.path.join(str(self.root), *rel.split("/"))
+
+    def _entry_kinds(self, d: str) -> dict[str, bool]:
+        """``d``'s listing as name -> is a directory (asked once per imported module: kept)."""
+        kinds = self._kinds.get(d)
+        if kinds is None:
+            if len(self._kinds) >= MAX_CACHE:
+                self._kinds.clear()
+            kinds = self._kinds[d] = dict(self._list(d) or [])
+        return kinds
 
     def _list(self, d: str) -> list[tuple[str, bool]] | None:
         """(name, is a real directory) of ``d``'s entries; None when unreadable. Links are neither."""

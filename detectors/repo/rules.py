@@ -96,6 +96,7 @@ class Rules:
     rust_crates: dict[str, Target] = field(default_factory=dict)  # crate name as Rust code spells it -> target
     packages: dict[str, dict[str, Target]] = field(default_factory=dict)  # ecosystem -> name -> target
     client_names: dict[str, str] = field(default_factory=dict)  # boto3.client("<name>") -> provider
+    client_modules: frozenset[str] = frozenset()  # the cloud SDKs whose client factories name those
     model_rx: re.Pattern[str] | None = None
     model_groups: dict[str, str] = field(default_factory=dict)
     provider_tokens: dict[str, list[str]] = field(default_factory=dict)
@@ -117,6 +118,9 @@ class Rules:
 
     def provider_for_host(self, host: str) -> str | None:
         return self._cached("host", host, self.catalog.provider_for_host)
+
+    def llm_api_path(self, path: str) -> bool:
+        return self._cached("api-path", path, self.catalog.is_llm_api_path)
 
     def anchor_positions(self, data: bytes) -> Anchors:
         """Sorted (offset, literal) of key-prefix literals, of context anchors and of model-name keys.
@@ -244,6 +248,8 @@ class Rules:
         for name, t in self.packages.get("rust", {}).items():
             self.rust_crates.setdefault(name.replace("-", "_"), t)  # Rust code writes async-openai as async_openai
         self.client_names = {n: p.id for p in self.catalog.providers.values() for n in p.client_names}
+        self.client_modules = frozenset(m for p in self.catalog.providers.values() if p.client_names
+                                        for m in p.client_modules)
 
     def python_target(self, module: str) -> Target | None:
         """Longest dotted prefix of ``module`` the catalogue knows."""

@@ -24,7 +24,7 @@ from detectors.usage_gate import UsageGate
 from scanner import identity, redact
 from scanner.model import Confidence, Finding, ItemKind, Location, stable_hash
 
-CHUNK_FILES = 64
+CHUNK_FILES = 128
 # Findings are handed over in batches: every new secret invalidates redact's scrub pattern,
 # so registering a batch of keys before the pipeline scrubs their evidence rebuilds it once, not per key.
 FINDINGS_BATCH = 1000

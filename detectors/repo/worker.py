@@ -51,6 +51,9 @@ class FileResult:
     binary: bool = False
     size: int = 0
 
+    def __reduce__(self) -> tuple[type, tuple]:  # as Hit.__reduce__: results go back by the thousand
+        return FileResult, (self.index, self.hits, self.gap, self.binary, self.size)
+
 
 def over_budget(index: int, seconds: float) -> FileResult:
     return FileResult(index, gap=f"scan took longer than file_timeout ({seconds:g} s): abandoned, "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any, Iterator
 
@@ -42,6 +42,14 @@ class Hit:
     keys: tuple[str, ...] = ()  # identity keys the evidence carries itself (an Azure OpenAI account's endpoint)
     endpoint: str | None = None  # the URL the evidence names (Finding.endpoint)
     place: str | None = None  # set by content.scan_bytes: code, example, config, ci, test, docs or comment
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        """Pickled as its fields in order: a worker sends thousands, and the default (a class, then a
+        dict of attributes set one by one) took twice as long to load in the parent."""
+        return Hit, tuple(getattr(self, name) for name in _HIT_FIELDS)
+
+
+_HIT_FIELDS = tuple(f.name for f in fields(Hit))
 
 
 class Lines:

@@ -97,12 +97,14 @@ def scan(f: FileView) -> list[Hit]:
         key = (guess or "", _url(m, host, port, path))
         if key in out:  # the first place of a URL is the one reported: a repeated one costs no more
             continue
-        if path not in api_paths:
-            api_paths[path] = catalog.is_llm_api_path(path.rstrip("/")) if path else False
-        api_path = api_paths[path]
         before = max(0, m.start() - 80)
-        in_client = f.client_calls.holds(m.start())
         given = _after_operator(data, m.start(), before)  # both patterns below end in one: a cheap test first
+        if provider is None and not local and not given and not _openai_style(path):
+            continue  # most URLs (documentation, other services): no override without an operator, see below
+        if path not in api_paths:
+            api_paths[path] = rules.llm_api_path(path.rstrip("/")) if path else False
+        api_path = api_paths[path]
+        in_client = f.client_calls.holds(m.start())
         assigned = _ASSIGNED_TO.search(data, before, m.start()) if given else None
         var = assigned.group(1) if assigned else None
         fed = var is not None and (var.decode("ascii", "replace").upper() in endpoint_vars or var in f.client_args)

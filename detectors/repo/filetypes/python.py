@@ -51,8 +51,9 @@ def applies(f: FileView) -> bool:
 def scan(f: FileView) -> list[Hit]:
     imports = parse_imports(f)
     hits = import_hits(f, imports, "python")
-    if f.rules.client_names and b"client(" in f.data:
-        hits += sdk_clients(f, imports)
+    cloud = f.rules.client_modules
+    if cloud and any(imp.module.split(".")[0] in cloud for imp in imports) and b"client(" in f.data:
+        hits += sdk_clients(f, imports)  # only a file importing a cloud SDK can make its clients
     tops: dict[str, int] = {}
     for imp in imports:
         top = imp.module.split(".")[0]
