@@ -102,19 +102,23 @@ class Rules:
     provider_tokens: dict[str, list[str]] = field(default_factory=dict)
 
     _automaton: Any = field(default=None, repr=False)
-    _memo: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    _memo: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)  # kind -> key -> value
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_automaton": None, "_memo": {}}  # rebuilt in each process
 
     def _cached(self, kind: str, key: str, compute):  # type: ignore[no-untyped-def]
         """Source trees repeat the same imports and hosts thousands of times: look each up once."""
-        k = (kind, key)
-        if k not in self._memo:
-            if len(self._memo) > 50_000:
-                self._memo.clear()
-            self._memo[k] = compute(key)
-        return self._memo[k]
+        memo = self._memo.get(kind)
+        if memo is None:
+            memo = self._memo[kind] = {}
+        try:
+            return memo[key]
+        except KeyError:
+            if len(memo) > 50_000:
+                memo.clear()
+            value = memo[key] = compute(key)
+            return value
 
     def provider_for_host(self, host: str) -> str | None:
         return self._cached("host", host, self.catalog.provider_for_host)

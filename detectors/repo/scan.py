@@ -87,10 +87,14 @@ class RepoScan(RepoDetector):
                 continue
             ctx.coverage.count("files")
             ctx.coverage.count("bytes", result.size)
-            layout = _layout(layouts, item.repo)
-            hits, modules = without_own_imports(layout, item.rel_dir, result.hits)
-            programs = layout.programs_of(item.rel, runs_tool=any(h.details.get("tools") for h in hits))
-            local_uses.note(layout, item, item.rel_dir, programs, modules)
+            hits: list[Hit] = []
+            if result.hits:  # most files have none: no layout look-ups for them
+                layout = _layout(layouts, item.repo)
+                hits, modules = without_own_imports(layout, item.rel_dir, result.hits)
+                own = {top: line for top, line in modules.items() if layout.own_module_path(item.rel_dir, top)}
+                if hits or own:
+                    programs = layout.programs_of(item.rel, runs_tool=any(h.details.get("tools") for h in hits))
+                    local_uses.note(layout, item, item.rel_dir, programs, own)
             for hit in hits:
                 for program, h in _per_program(programs, hit):
                     finding = gate.offer(item.repo.id, self._finding(item, h, owners, program))
