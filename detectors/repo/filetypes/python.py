@@ -11,7 +11,7 @@ import re
 import sys
 from dataclasses import dataclass
 
-from detectors.repo.filetypes.base import (IMPORTS_NOTE, FileView, Hit, is_llm_client, keyword_lines, record_calls,
+from detectors.repo.filetypes.base import (IMPORTS_NOTE, FileView, Hit, is_llm_client, record_calls,
                                            strongest_import_hit)
 from detectors.repo.rules import Target
 
@@ -27,6 +27,7 @@ _CLASS = re.compile(rb"(?m)^[ \t]*\"?[ \t]*class[ \t]+([A-Za-z_]\w*)[ \t]*\(([^)
 # a cloud SDK's generic client factory: boto3.client("bedrock-runtime"), session.client(service_name='…')
 _SDK_CLIENT = re.compile(rb"\bclient\(\s*(?:service_name\s*=\s*)?[\"']([a-z0-9-]{2,60})[\"']")
 NAMES_REACH = 4000  # bytes of a parenthesised ``from x import (…)`` list
+LINE_REACH = 512  # bytes searched back for a line's start before the file's line index is asked
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
 
 
@@ -65,21 +66,39 @@ def scan(f: FileView) -> list[Hit]:
 
 
 def parse_imports(f: FileView) -> list[Import]:
-    """Every ``import x``/``from x import a, b as c``/``from x import (…)`` with the names it binds."""
+    """Every ``import x``/``from x import a, b as c``/``from x import (…)`` with the names it binds.
+
+    Each line holding ``import`` is read once, from its start (a file has thousands of them: the
+    loop is kept to a few calls a line).
+    """
     data, out = f.data, []
-    for line_start in keyword_lines(f.lines, b"import"):
-        m = _PY_IMPORT.match(data, line_start)
-        if not m:
+    find, rfind, match = data.find, data.rfind, _PY_IMPORT.match
+    last = -1  # start of the last line read
+    pos = find(b"import")
+    while pos >= 0:
+        nl = rfind(b"\n", max(0, pos - LINE_REACH), pos)
+        line_start = nl + 1 if nl >= 0 or pos <= LINE_REACH else f.lines.start(pos)  # a long line: its index
+        pos = find(b"import", pos + 6)
+        if line_start == last:
             continue
-        pos = m.start()
-        if m.group(1):  # from x import …
-            out.append(Import(m.group(1).decode("ascii", "replace"), pos, names_at=m.end()))
+        last = line_start
+        m = match(data, line_start)
+        if m is None:
             continue
-        for part in m.group(2).split(b","):
+        at = m.start()
+        module = m.group(1)
+        if module is not None:  # from x import …
+            out.append(Import(module.decode("ascii", "replace"), at, names_at=m.end()))
+            continue
+        names = m.group(2)
+        if b"," not in names:  # import x.y (the common case, what the loop below makes of it)
+            out.append(Import(names.decode("ascii", "replace"), at, bound=[names.split(b".")[0]]))
+            continue
+        for part in names.split(b","):
             mm = _IMPORT_AS.match(part.strip())
             if mm:
-                module = mm.group(1).decode("ascii", "replace")
-                out.append(Import(module, pos, bound=[mm.group(2) or mm.group(1).split(b".")[0]]))
+                out.append(Import(mm.group(1).decode("ascii", "replace"), at,
+                                  bound=[mm.group(2) or mm.group(1).split(b".")[0]]))
     return out
 
 
