@@ -148,7 +148,8 @@ def test_without_the_optional_accelerator_results_are_identical(tmp_path: Path, 
     if rules_module.ahocorasick_rs is None:
         pytest.skip("ahocorasick-rs not installed: the fallback is the only path")
     _plant_all_shapes(tmp_path)
-    write(tmp_path / "more.py", "task-key = 'x'\nMY_TOKEN: abc\napiKey: 'short'\n" * 50)
+    write(tmp_path / "more.py", "task-key = 'x'\nMY_TOKEN: abc\napiKey: 'short'\n" * 50
+          + "client = OpenAI(base_url='http://localhost:11434/v1')\nurl = 'https://api.mistral.ai/v1/chat'\n")
     fast, _ = scan(tmp_path)
     monkeypatch.setattr(rules_module, "ahocorasick_rs", None)
     slow, _ = scan(tmp_path)

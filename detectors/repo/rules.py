@@ -60,7 +60,9 @@ def python_import_names(dist: str) -> set[str]:
 
 # The tails of model=, Model: and MODEL = (the first letter is checked by the caller).
 MODEL_ANCHORS = (b"odel", b"ODEL")
-Anchors = tuple[list[tuple[int, bytes]], list[tuple[int, bytes]], list[tuple[int, bytes]]]
+URL_MARK = b"://"  # where a URL's scheme ends (the endpoints family starts there)
+Positions = list[tuple[int, bytes]]
+Anchors = tuple[Positions, Positions, Positions, Positions]  # keys, contexts, models, URLs
 
 
 @dataclass(frozen=True)
@@ -127,28 +129,35 @@ class Rules:
         return self._cached("api-path", path, self.catalog.is_llm_api_path)
 
     def anchor_positions(self, data: bytes) -> Anchors:
-        """Sorted (offset, literal) of key-prefix literals, of context anchors and of model-name keys.
+        """Sorted (offset, literal) of key-prefix literals, of context anchors, of model-name keys and
+        of URL schemes' ``://``.
 
-        One Aho-Corasick pass finds all three, so ``model=``/``MODEL =`` lookups cost no extra scan.
+        One Aho-Corasick pass finds all four, so ``model=``/``MODEL =`` lookups and URLs cost no
+        extra scan of the file.
         """
         if ahocorasick_rs is not None:
             if self._automaton is None:
                 self._automaton = ahocorasick_rs.BytesAhoCorasick(
-                    self.literals + self.context_anchors + list(MODEL_ANCHORS))
+                    self.literals + self.context_anchors + list(MODEL_ANCHORS) + [URL_MARK])
             n, c = len(self.literals), len(self.literals) + len(self.context_anchors)
-            keys, context, models = [], [], []
+            m = c + len(MODEL_ANCHORS)
+            keys, context, models, urls = [], [], [], []
             for idx, start, _ in self._automaton.find_matches_as_indexes(data, overlapping=True):
                 if idx < n:
                     keys.append((start, self.literals[idx]))
                 elif idx < c:
                     context.append((start, self.context_anchors[idx - n]))
-                else:
+                elif idx < m:
                     models.append((start, MODEL_ANCHORS[idx - c]))
+                else:
+                    urls.append((start, URL_MARK))
             keys.sort()
             context.sort()
             models.sort()
-            return keys, context, models
-        return _find_all(data, self.literals), _find_all(data, self.context_anchors), _find_all(data, MODEL_ANCHORS)
+            urls.sort()
+            return keys, context, models, urls
+        return (_find_all(data, self.literals), _find_all(data, self.context_anchors), _find_all(data, MODEL_ANCHORS),
+                _find_all(data, [URL_MARK]))
 
     @classmethod
     def build(cls, catalog: Catalog) -> "Rules":

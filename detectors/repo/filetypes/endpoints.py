@@ -73,10 +73,7 @@ def scan(f: FileView) -> list[Hit]:
     endpoint_vars = rules.endpoint_env_names
     out: dict[tuple[str, str], Hit] = {}
     api_paths: dict[str, bool] = {}
-    pos = data.find(b"://")
-    while pos >= 0:
-        start = pos
-        pos = data.find(b"://", pos + 3)
+    for start, _ in f.anchors[3]:  # every "://", found with the key prefixes
         m = None
         for back in (5, 4, 3, 2):  # https, http/wss, ws
             m = _URL.match(data, start - back) if start >= back else None

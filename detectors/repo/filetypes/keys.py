@@ -29,7 +29,7 @@ def scan(f: FileView) -> list[Hit]:
 
 def find_credentials(rules: Rules, data: bytes, lines: Lines, anchors: Anchors | None = None) -> Iterator[Hit]:
     """Self-identifying keys (prefix prefilter + full regex), then context-only keys by assignment."""
-    key_positions, context_positions, _ = anchors or rules.anchor_positions(data)
+    key_positions, context_positions = (anchors or rules.anchor_positions(data))[:2]
     # End of the last key-shaped match, kept or not: a prefix inside it is not another key. Skipping
     # those prefixes also keeps the loop linear: with ``sk-proj-`` repeated, every prefix would
     # otherwise run its regex to the end of the same run (quadratic in the file's length).
