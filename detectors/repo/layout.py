@@ -256,24 +256,32 @@ class Layout:
         return self.own_module_path(rel_dir, module) is not None
 
     def own_module_path(self, rel_dir: str, module: str) -> str | None:
-        """Where this repository's own ``module`` (its top level) is: ``pkg`` (a folder) or ``mod.py``."""
-        top = module.split(".", 1)[0]
-        key = (rel_dir or ".", top)
-        if key not in self._own:
-            if len(self._own) >= MAX_CACHE:
-                self._own.clear()
-            self._own[key] = self._find_module(key[0], top)
-        return self._own[key]
+        """Where this repository's own ``module`` (its top level) is: ``pkg`` (a folder) or ``mod.py``.
 
-    def _find_module(self, d: str, top: str) -> str | None:
+        Looked for in the importing folder (and its ``src``), then in each folder above; what each
+        folder on the way answers is kept, so the folders of one tree share their ancestors' answers.
+        """
+        top = module.split(".", 1)[0]
+        d = rel_dir or "."
+        chain: list[str] = []  # folders whose answer is not known yet, nearest first
+        found: str | None = None
         while True:
-            for base in (d, _join(d, "src")):
-                found = self._module_in(base, top)
-                if found is not None:
-                    return found
-            if d == ".":
-                return None
+            key = (d, top)
+            if key in self._own:
+                found = self._own[key]
+                break
+            chain.append(d)
+            found = self._module_in(d, top)
+            if found is None:
+                found = self._module_in(_join(d, "src"), top)
+            if found is not None or d == ".":
+                break
             d = d.rsplit("/", 1)[0] if "/" in d else "."
+        if len(self._own) + len(chain) >= MAX_CACHE:
+            self._own.clear()
+        for c in chain:
+            self._own[(c, top)] = found
+        return found
 
     def _module_in(self, d: str, top: str) -> str | None:
         """``d/top`` (a folder with Python files) or ``d/top.py``, from the (cached) listing of ``d``."""
