@@ -79,3 +79,21 @@ def test_a_kubernetes_env_pair_is_reported_at_the_value_line(tmp_path) -> None:
           f'env:\n  - name: AZURE_OPENAI_API_KEY\n    value: "{key}"\n')
     finding = credentials(scan(tmp_path)[0])[fingerprint(key)]
     assert finding.provider == "azure-openai" and finding.location.line == 3
+
+
+def test_name_tries_match_what_the_case_insensitive_alternation_matches() -> None:
+    """The context pattern's names are tries of case classes: same matches as ``(?i:a|b|…)`` longest first."""
+    import re
+
+    from detectors.repo.rules import SEPARATOR, caseless_trie
+
+    names = ["OPENAI_API_KEY", "OPENAI_KEY", "OPENROUTER_API_KEY", "CO_API_KEY", "COHERE_API_KEY"]
+    trie = re.compile(caseless_trie([list(n) for n in names]))
+    alternation = re.compile("(?i:" + "|".join(sorted(names, key=len, reverse=True)) + ")")
+    for text in ["OPENAI_API_KEY", "openai_key", "OpenRouter_Api_Key", "co_api_key", "cohere_api_keys", "OPENAI_",
+                 "xOPENAI_KEY", "COHERE_API_KE", "openai_api_keyopenai_key"]:
+        got, want = trie.match(text), alternation.match(text)
+        assert (got and got.group()) == (want and want.group()), text
+    stems = re.compile(caseless_trie([["a", "z", "u", "r", "e", SEPARATOR, "o", "a", "i"], ["a", "z", "u", "r", "e"]]))
+    assert [stems.match(t).group() for t in ("azure_oai", "Azure-OAI", "azureoai", "azure.x")] == \
+        ["azure_oai", "Azure-OAI", "azureoai", "azure"]
