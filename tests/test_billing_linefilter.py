@@ -137,3 +137,25 @@ def test_filter_gives_up_when_most_lines_are_kept_or_the_scan_is_cancelled(tmp_p
     monkeypatch.setattr(linefilter, "SHARE_CHECKED_AFTER", 0)
     with pytest.raises(NotFiltered):
         lf.filter_file(path, tmp_path / "c.csv")
+
+
+def test_scratch_copies_are_removed_when_the_command_leaves_without_the_thread(tmp_path):
+    """A timed-out or interrupted billing read leaves its thread behind: the copies of bill lines go anyway."""
+    import subprocess
+    import sys
+    code = (
+        "import sys, threading, time\n"
+        "from scanner.stopping import scratch_directory, leave\n"
+        "ready = threading.Event()\n"
+        "def read():\n"
+        "    with scratch_directory('shadow-agents-bill-') as d:\n"
+        "        (d / 'copy.csv').write_text('bill lines')\n"
+        "        print(d, flush=True); ready.set(); time.sleep(60)\n"
+        "threading.Thread(target=read, name='detector-aws-billing', daemon=True).start()\n"
+        "ready.wait(); leave(0)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
+                         env={"TMPDIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    scratch = Path(out.stdout.strip())
+    assert scratch.parent == tmp_path and not scratch.exists()

@@ -10,7 +10,6 @@ private temporary directory that is removed when the read ends.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from detectors.billing.linefilter import Dialect, LineFilter, NotFiltered
 from detectors.billing.sql import DUCKDB, Columns, SchemaError, aggregate_query, literal, row_to_line
 from scanner.catalog import ExportSchema
 from scanner.detector import DetectorError, ScanContext
+from scanner.stopping import scratch_directory
 
 # suffix → DuckDB reader; gzip is detected from the name by DuckDB itself
 FORMATS = {
@@ -110,7 +110,7 @@ def read_exports(ctx: ScanContext, paths: list[str], schema: ExportSchema, servi
     watcher = threading.Thread(target=_interrupt_on_cancel, args=(ctx, con, stop), daemon=True)
     watcher.start()
     try:
-        with tempfile.TemporaryDirectory(prefix="shadow-agents-bill-") as scratch:
+        with scratch_directory("shadow-agents-bill-") as scratch:
             for fmt, candidates in sorted(groups.items()):
                 ctx.check_cancelled()
                 dialects: dict[Path, Dialect | None] = {}
@@ -123,7 +123,7 @@ def read_exports(ctx: ScanContext, paths: list[str], schema: ExportSchema, servi
                 ctx.coverage.count("export_files", len(files))
                 batches = [_Batch(files, files)]
                 if fmt == "csv":
-                    batches = _line_filtered(ctx, dialects, services, scoped, Path(scratch))
+                    batches = _line_filtered(ctx, dialects, services, scoped, scratch)
                 for batch in batches:
                     rows = _aggregate(ctx, con, fmt, batch, schema, services, scoped)
                     if rows is None and batch.delimiter:  # a copy DuckDB cannot read: the originals whole
