@@ -50,6 +50,16 @@ def test_calls_of_imported_names_make_sdk_usage(tmp_path: Path) -> None:
             ("b.ts", "framework", "ai-sdk-openai")} <= kinds
 
 
+def test_a_module_imported_under_another_name_is_called_by_that_name(tmp_path: Path) -> None:
+    write(tmp_path / "a.py", "import os, openai as oa\nclient = oa.OpenAI()\n")
+    write(tmp_path / "b.py", "import anthropic as ac, litellm as ll\nll.completion(model='gpt-4o')\n")
+    findings, _ = scan(tmp_path)
+    kinds = {(Path(f.location.path).name, f.kind, f.details.get("framework") or f.provider) for f in findings
+             if f.kind in ("sdk-usage", "framework", "framework-import", "sdk-import")}
+    assert kinds == {("a.py", "sdk-usage", "openai"), ("b.py", "sdk-import", "anthropic"),
+                     ("b.py", "framework", "litellm")}
+
+
 def test_imports_in_notebook_cells(tmp_path: Path) -> None:
     nb = {"cells": [{"cell_type": "markdown", "source": ["client = anthropic.Anthropic()  # in prose\n"]},
                     {"cell_type": "code", "source": ["import pandas as pd\n", "import anthropic\n",

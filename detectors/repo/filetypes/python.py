@@ -16,8 +16,10 @@ from detectors.repo.filetypes.base import (IMPORTS_NOTE, FileView, Hit, is_llm_c
 from detectors.repo.rules import Target
 
 EXTENSIONS = (".py", ".pyi")
+_AS = rb"(?:[ \t]+as[ \t]+[A-Za-z_]\w*)?"  # import x as y: y is the name bound
 _PY_IMPORT = re.compile(
-    rb"[ \t]*\"?[ \t]*(?:from[ \t]+([A-Za-z_][\w.]*)[ \t]+import\b|import[ \t]+([A-Za-z_][\w.]*(?:[ \t]*,[ \t]*[A-Za-z_][\w.]*)*))",
+    rb"[ \t]*\"?[ \t]*(?:from[ \t]+([A-Za-z_][\w.]*)[ \t]+import\b|import[ \t]+([A-Za-z_][\w.]*" + _AS
+    + rb"(?:[ \t]*,[ \t]*[A-Za-z_][\w.]*" + _AS + rb")*))",
     re.M)
 _IMPORT_AS = re.compile(rb"([A-Za-z_][\w.]*)(?:[ \t]+as[ \t]+([A-Za-z_]\w*))?")
 _NAMES_END = re.compile(rb"\\n|[\"#;\n]")  # where a ``from x import a, b`` list ends (notebook JSON: at \n or ")
@@ -91,7 +93,7 @@ def parse_imports(f: FileView) -> list[Import]:
             out.append(Import(module.decode("ascii", "replace"), at, names_at=m.end()))
             continue
         names = m.group(2)
-        if b"," not in names:  # import x.y (the common case, what the loop below makes of it)
+        if b"," not in names and b" " not in names and b"\t" not in names:  # import x.y, the common case
             out.append(Import(names.decode("ascii", "replace"), at, bound=[names.split(b".")[0]]))
             continue
         for part in names.split(b","):
