@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, Iterable, Iterator
 
+from scanner import jsontext
+
 SCHEMA_VERSION = "1.1"  # 1.1: typed risks, endpoint, tags on findings (1.0 read, from details)
 
 
@@ -651,18 +653,36 @@ class Inventory:
 
     def json_pieces(self, size: int = 1 << 20) -> Iterator[str]:
         """:meth:`to_json` in pieces of about ``size`` characters: a large inventory is written
-        without holding its whole text (and each copy an output stream makes of it) at once."""
-        encoder = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False)
+        one agent and one finding at a time, never whole (nor each copy an output stream makes
+        of it). The text is that of ``json.dumps(self.to_dict(), indent=2, sort_keys=True,
+        ensure_ascii=False)`` plus a line end; the top-level keys are written in sorted order here."""
+        self.sorted()
+        summary = self.summary()
         parts: list[str] = []
         length = 0
-        for part in encoder.iterencode(self.to_dict()):
-            parts.append(part)
-            length += len(part)
+        for piece in self._json_parts(summary):
+            parts.append(piece)
+            length += len(piece)
             if length >= size:
                 yield "".join(parts)
                 parts, length = [], 0
         parts.append("\n")
         yield "".join(parts)
+
+    def _json_parts(self, summary: dict[str, Any]) -> Iterator[str]:
+        yield "{"
+        for i, (name, items) in enumerate((("agents", self.agents), ("coverage", self.coverage),
+                                           ("findings", self.findings))):
+            yield ("\n" if i == 0 else ",\n") + f'  "{name}": '
+            if not items:
+                yield "[]"
+                continue
+            for j, item in enumerate(items):
+                yield ("[\n    " if j == 0 else ",\n    ") + jsontext.dumps(item.to_dict(), 2)
+            yield "\n  ]"
+        yield ',\n  "metadata": ' + jsontext.dumps(self.metadata, 1)
+        yield ',\n  "schema_version": ' + jsontext.dumps(self.schema_version, 1)
+        yield ',\n  "summary": ' + jsontext.dumps(summary, 1) + "\n}"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Inventory":
