@@ -695,6 +695,18 @@ class Inventory:
             schema_version=SCHEMA_VERSION,  # read as, and written as, this version
         )
 
+    @classmethod
+    def from_parts(cls, d: dict[str, Any], agents: list[Agent], findings: list[Finding]) -> "Inventory":
+        """:meth:`from_dict` of ``d`` whose agents and findings were already built, one at a time
+        and before ``schema_version`` was read (it comes after them in a saved file): the findings
+        of a 1.0 inventory get their typed fields from ``details`` here, as ``from_dict`` gives them."""
+        if d.get("schema_version") == "1.0":
+            for f in findings:
+                typed = _typed_fields({"details": f.details}, legacy=True)
+                f.risks, f.endpoint, f.tags = _known_risks(typed["risks"]), typed["endpoint"], typed["tags"]
+        return cls(agents=agents, findings=findings, coverage=[Coverage.from_dict(c) for c in d.get("coverage", [])],
+                   metadata=dict(d.get("metadata", {})), schema_version=SCHEMA_VERSION)
+
 
 def unique_sorted(values: Iterable[str | None]) -> list[str]:
     return sorted({v for v in values if v})
