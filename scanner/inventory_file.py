@@ -6,7 +6,7 @@ file is read in pieces: each element of ``agents`` and ``findings`` is decoded (
 one element at a time), checked against its part of the published schema and turned into
 its model object before the next is read, so neither the whole text nor a tree of dicts of
 the whole file is ever held beside the objects. A command that needs no findings (``diff``)
-checks them and keeps none.
+checks them and keeps none, nor does ``merge`` keep the agents it builds anew.
 
 Errors are what they were for a whole-file read: ``FILE:LINE: not JSON: …`` with the line
 of the fault, ``FILE: not a shadow-agents inventory: field agents[3].name: …`` for the first
@@ -102,13 +102,14 @@ class _Reader:
         return key
 
 
-def load_inventory(path: str | Path, findings: bool = True) -> Inventory:
+def load_inventory(path: str | Path, agents: bool = True, findings: bool = True) -> Inventory:
     """Read a saved JSON inventory (exit 2 with a clear message when it is not one).
 
-    ``findings=False``: the findings are checked but not kept (the inventory has none)."""
+    ``agents=False``, ``findings=False``: they are checked but not kept (the inventory has none)."""
+    keep = {"agents": agents, "findings": findings}
     try:
         with open(path, encoding="utf-8") as fh:
-            top = _read(fh, str(path), findings)
+            top = _read(fh, str(path), keep)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read inventory: {getattr(exc, 'strerror', None) or exc}") from None
     except _NotJson as exc:
@@ -125,7 +126,7 @@ def load_inventory(path: str | Path, findings: bool = True) -> Inventory:
     try:
         if not all(name in objects for name in _STREAMED):  # a list that was not an array: the schema said so
             raise ValueError("agents and findings must be lists")
-        inventory = Inventory.from_parts(top, objects["agents"], objects["findings"] if findings else [])
+        inventory = Inventory.from_parts(top, objects["agents"], objects["findings"])
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a shadow-agents inventory: {exc}") from None
     return redact.scrub_inventory(inventory)  # a report of an older version may hold keys
@@ -135,7 +136,7 @@ class _Objects(list):  # type: ignore[type-arg]
     """A streamed array's elements as model objects (told apart from a plain JSON list)."""
 
 
-def _read(fh: IO[str], source: str, findings: bool) -> Any:
+def _read(fh: IO[str], source: str, keep: dict[str, bool]) -> Any:
     reader = _Reader(fh)
     if reader.peek() != "{":
         value = reader.value()
@@ -150,8 +151,7 @@ def _read(fh: IO[str], source: str, findings: bool) -> Any:
         while True:
             name = reader.key()
             if name in _STREAMED and reader.peek() == "[":
-                keep = findings or name != "findings"
-                top[name] = _elements(reader, name, _STREAMED[name] if keep else None, source)
+                top[name] = _elements(reader, name, _STREAMED[name] if keep[name] else None, source)
             else:
                 top[name] = reader.value()
             if reader.peek() == ",":

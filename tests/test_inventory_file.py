@@ -40,6 +40,7 @@ def test_keys_in_any_order_and_findings_left_out(saved: Path, tmp_path: Path) ->
     assert load_inventory(shuffled).to_json() == _whole_file(saved)
     lean = load_inventory(saved, findings=False)
     assert lean.findings == [] and [a.id for a in lean.agents] == [a.id for a in load_inventory(saved).agents]
+    assert load_inventory(saved, agents=False).agents == [] and load_inventory(saved, agents=False).findings
 
 
 @pytest.mark.parametrize("chunk", [5, 1 << 20])
