@@ -433,7 +433,8 @@ def merge(
         from scanner.plugins import format_for_extension
         from scanner.registry import load_registry
         reg = load_registry(registry) if registry else None
-        merged = merge_inventories([load_inventory(p, agents=False) for p in inventories], reg, catalog or [],
+        # the agents are built anew, and every finding, coverage and metadata string is scrubbed there first
+        merged = merge_inventories([load_inventory(p, agents=False, scrub=False) for p in inventories], reg, catalog or [],
                                    [str(p) for p in inventories])
         _render(merged, format or (format_for_extension(output) if output else None) or "json", output)
         return EXIT_OK

@@ -102,10 +102,12 @@ class _Reader:
         return key
 
 
-def load_inventory(path: str | Path, agents: bool = True, findings: bool = True) -> Inventory:
+def load_inventory(path: str | Path, agents: bool = True, findings: bool = True, scrub: bool = True) -> Inventory:
     """Read a saved JSON inventory (exit 2 with a clear message when it is not one).
 
-    ``agents=False``, ``findings=False``: they are checked but not kept (the inventory has none)."""
+    ``agents=False``, ``findings=False``: they are checked but not kept (the inventory has none).
+    ``scrub=False`` only for a caller that scrubs everything it uses before anything is derived
+    from it or shown (``merge``: :func:`scanner.pipeline.build_inventory` does)."""
     keep = {"agents": agents, "findings": findings}
     try:
         with open(path, encoding="utf-8") as fh:
@@ -129,7 +131,7 @@ def load_inventory(path: str | Path, agents: bool = True, findings: bool = True)
         inventory = Inventory.from_parts(top, objects["agents"], objects["findings"])
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a shadow-agents inventory: {exc}") from None
-    return redact.scrub_inventory(inventory)  # a report of an older version may hold keys
+    return redact.scrub_inventory(inventory) if scrub else inventory  # a report of an older version may hold keys
 
 
 class _Objects(list):  # type: ignore[type-arg]

@@ -195,7 +195,8 @@ def stable_hash(*parts: str, length: int = 16) -> str:
 
 
 def _drop_empty(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if v is not None and v != [] and v != {}}
+    """``d`` without None, [] and {} (no list or dict is made to compare with: inventories are large)."""
+    return {k: v for k, v in d.items() if v is not None and (v or not isinstance(v, (list, dict)))}
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,8 @@ class Location:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Location":
+        if d.keys() <= _LOCATION_FIELDS:
+            return cls(**d)
         return cls(**{k: v for k, v in d.items() if k in _LOCATION_FIELDS})
 
     def describe(self) -> str:
@@ -378,6 +381,8 @@ class Finding:
 
 def _known_risks(risks: Iterable[str]) -> list[str]:
     """``risks`` sorted and without repeats; a flag not in RISKS is refused."""
+    if not risks:
+        return []
     risks = list(risks)
     unknown = [r for r in risks if r not in RISKS]
     if unknown:
@@ -480,8 +485,7 @@ class Agent:
             "remediation": self.remediation,
             "dedupe_key": self.dedupe_key,
         }
-        keep = {"id", "name", "kind", "status", "severity", "identity", "findings", "reasons", "dedupe_key"}
-        return {k: v for k, v in d.items() if k in keep or (v is not None and v != [] and v != {})}
+        return {k: v for k, v in d.items() if k in _AGENT_KEPT or (v is not None and (v or not isinstance(v, (list, dict))))}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Agent":
@@ -507,6 +511,9 @@ class Agent:
             change=Change(d["change"]) if d.get("change") else None,
             kind=ItemKind(d.get("kind", "agent")),
         )
+
+
+_AGENT_KEPT = frozenset({"id", "name", "kind", "status", "severity", "identity", "findings", "reasons", "dedupe_key"})
 
 
 @dataclass
