@@ -30,6 +30,7 @@ MAX_BYTES = 64 * 1024 * 1024  # a registry this large is not one a person edits
 # nodes to it (a "billion laughs") is refused before anything walks it.
 MAX_EXPANDED_NODES = 2_000_000
 REGISTRY_VERSION = 1
+_WILDCARD = re.compile(r"[*?\[]")  # what makes a match pattern more than the key itself (fnmatch)
 
 RECORD_FIELDS = (
     "id", "name", "owner", "purpose", "provider", "models", "environment", "created", "last_reviewed",
@@ -65,12 +66,16 @@ class Record:
     tags: dict[str, str] = field(default_factory=dict)
 
     def matches_key(self, key: str) -> bool:
-        return bool(self._pattern_regex.match(key)) if self.patterns else False
+        literal, regex = self._matchers
+        return key in literal or (regex is not None and bool(regex.match(key)))
 
     @cached_property
-    def _pattern_regex(self) -> re.Pattern[str]:
-        """All match patterns as one compiled regex: registries are checked against every agent."""
-        return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in self.patterns))
+    def _matchers(self) -> tuple[frozenset[str], re.Pattern[str] | None]:
+        """The patterns without a wildcard as a set, the others as one compiled regex: registries are
+        checked against every agent, and compiling a regex per record cost more than the matching."""
+        literal = frozenset(p for p in self.patterns if not _WILDCARD.search(p))
+        globs = [p for p in self.patterns if p not in literal]
+        return literal, re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in globs)) if globs else None
 
     def where(self) -> str:
         return f"{self.source}:{self.line}"
