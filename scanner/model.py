@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, Iterable, Iterator
@@ -194,6 +195,16 @@ def stable_hash(*parts: str, length: int = 16) -> str:
     return h.hexdigest()[:length]
 
 
+def _shared(value: Any) -> Any:
+    """One copy of a text that many objects of a saved inventory repeat (a provider, a kind, a
+    remediation): a million agents read from JSON would otherwise hold a million copies each."""
+    return sys.intern(value) if type(value) is str else value
+
+
+def _shared_list(values: Iterable[Any]) -> list[Any]:
+    return [sys.intern(v) if type(v) is str else v for v in values]
+
+
 def _drop_empty(d: dict[str, Any]) -> dict[str, Any]:
     """``d`` without None, [] and {} (no list or dict is made to compare with: inventories are large)."""
     return {k: v for k, v in d.items() if v is not None and (v or not isinstance(v, (list, dict)))}
@@ -358,23 +369,23 @@ class Finding:
         """``legacy``: ``d`` is from a schema 1.0 inventory (risk flags, endpoint and tags in ``details``)."""
         return cls(
             id=d["id"],
-            detector=d["detector"],
-            kind=d["kind"],
+            detector=_shared(d["detector"]),
+            kind=_shared(d["kind"]),
             location=Location.from_dict(d.get("location", {})),
             identity=list(d.get("identity", [])),
             evidence=d.get("evidence", ""),
-            provider=d.get("provider"),
-            model=d.get("model"),
+            provider=_shared(d.get("provider")),
+            model=_shared(d.get("model")),
             confidence=Confidence(d.get("confidence", "medium")),
             credential=Credential.from_dict(d["credential"]) if d.get("credential") else None,
             details=dict(d.get("details", {})),
             observed_at=d.get("observed_at"),
             cost=d.get("cost"),
-            currency=d.get("currency"),
-            period=d.get("period"),
+            currency=_shared(d.get("currency")),
+            period=_shared(d.get("period")),
             quantity=d.get("quantity"),
-            unit=d.get("unit"),
-            place=d.get("place"),
+            unit=_shared(d.get("unit")),
+            place=_shared(d.get("place")),
             **_typed_fields(d, legacy),
         )
 
@@ -423,7 +434,7 @@ class Reason:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Reason":
-        return cls(d["code"], d["message"])
+        return cls(_shared(d["code"]), d["message"])
 
 
 @dataclass
@@ -494,11 +505,11 @@ class Agent:
             name=d["name"],
             identity=list(d.get("identity", [])),
             findings=list(d.get("findings", [])),
-            providers=list(d.get("providers", [])),
-            models=list(d.get("models", [])),
-            owners=list(d.get("owners", [])),
-            detectors=list(d.get("detectors", [])),
-            kinds=list(d.get("kinds", [])),
+            providers=_shared_list(d.get("providers", [])),
+            models=_shared_list(d.get("models", [])),
+            owners=_shared_list(d.get("owners", [])),
+            detectors=_shared_list(d.get("detectors", [])),
+            kinds=_shared_list(d.get("kinds", [])),
             locations=list(d.get("locations", [])),
             first_seen=d.get("first_seen"),
             last_seen=d.get("last_seen"),
@@ -507,7 +518,7 @@ class Agent:
             reasons=[Reason.from_dict(r) for r in d.get("reasons", [])],
             approved_id=d.get("approved_id"),
             severity=Severity(d.get("severity", "info")),
-            remediation=d.get("remediation"),
+            remediation=_shared(d.get("remediation")),
             change=Change(d["change"]) if d.get("change") else None,
             kind=ItemKind(d.get("kind", "agent")),
         )

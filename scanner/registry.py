@@ -347,7 +347,10 @@ def parse_registry(text: str, source: str) -> Registry:
         entries = data
     if not isinstance(entries, list):
         raise InputError(f"{source}:1: 'agents' must be a list of records")
-    records = [_record(entry, source, i) for i, entry in enumerate(entries)]
+    records = []
+    for i, entry in enumerate(entries):
+        records.append(_record(entry, source, i))
+        entries[i] = None  # each parsed mapping goes once its record is made: not both, whole, at once
     seen: dict[str, Record] = {}
     for r in records:
         if r.id in seen:
