@@ -53,10 +53,12 @@ class _Reader:
         self.line = 1  # the line at the start of ``buf``
         self.eof = False
 
-    def _more(self) -> bool:
+    def _more(self, grow: bool = False) -> bool:
+        """Read the next piece; ``grow``: at least as much again as is held (a value larger than a
+        piece is decoded anew after each read, so the reads double: linear, not quadratic)."""
         if self.eof:
             return False
-        chunk = self.fh.read(CHUNK)
+        chunk = self.fh.read(max(CHUNK, len(self.buf) - self.pos) if grow else CHUNK)
         if not chunk:
             self.eof = True
             return False
@@ -86,10 +88,10 @@ class _Reader:
             try:
                 value, end = _DECODER.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
-                if self._more():
+                if self._more(grow=True):
                     continue  # cut at the end of the buffer: read on and decode it again
                 raise _NotJson(exc.msg, self.line_at(exc.pos)) from None
-            if end == len(self.buf) and self._more():
+            if end == len(self.buf) and self._more(grow=True):
                 continue  # a number may go on in the next chunk
             self.pos = end
             return value

@@ -75,3 +75,16 @@ def test_a_bad_element_is_named_by_its_place_in_the_file(saved: Path, tmp_path: 
     with pytest.raises(InputError, match=r"bad\.json: not a shadow-agents inventory: field findings\[3\]\.location\.line: "
                                          r"must be integer"):
         load_inventory(path, findings=False)  # checked even when not kept
+
+
+def test_one_value_larger_than_many_pieces_costs_time_linear_in_its_size(tmp_path: Path, monkeypatch) -> None:
+    """A value that spans pieces is decoded anew after each read; the reads grow, so the cost stays linear."""
+    from tests.fuzzing import assert_linear_cpu
+    monkeypatch.setattr(inventory_file, "CHUNK", 4096)
+    doc = json.loads(full_inventory().to_json())
+
+    def make(n: int) -> Path:
+        path = tmp_path / f"big{n}.json"
+        path.write_text(json.dumps(dict(doc, metadata={"notes": ["x" * 1000] * n})), encoding="utf-8")
+        return path
+    assert_linear_cpu(make, load_inventory, 2000, what="one large metadata value")
