@@ -434,8 +434,8 @@ def merge(
         from scanner.registry import load_registry
         reg = load_registry(registry) if registry else None
         # the agents are built anew, and every finding, coverage and metadata string is scrubbed there first
-        merged = merge_inventories([load_inventory(p, agents=False, scrub=False) for p in inventories], reg, catalog or [],
-                                   [str(p) for p in inventories])
+        inputs = [load_inventory(p, agents=False, scrub=False) for p in inventories]
+        merged = merge_inventories(inputs, reg, catalog or [], [str(p) for p in inventories])
         _render(merged, format or (format_for_extension(output) if output else None) or "json", output)
         return EXIT_OK
 

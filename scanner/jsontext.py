@@ -18,24 +18,38 @@ standard library wrote ``NaN``, which no JSON reader accepts (nor ``report``).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from typing import Any
+from typing import Any, Callable
 
-import orjson
-
-_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
 _MAY_DIFFER = re.compile(rb"0\.0000|e-\d(?!\d)")
 _STDLIB = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False, allow_nan=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _orjson() -> Callable[[Any], bytes | None] | None:
+    """orjson's writer, imported on first use (commands that write no JSON never load it); None
+    where it is missing from the installation, and then the standard library writes the same text."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - a dependency; the output is the same without it
+        return None
+    options = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+
+    def write(value: Any) -> bytes | None:
+        try:
+            return orjson.dumps(value, option=options)
+        except (TypeError, orjson.JSONEncodeError):
+            return None
+    return write
 
 
 def dumps(value: Any, level: int = 0) -> str:
     """``value`` as indented, key-sorted JSON, nested ``level`` levels deep (each line after the
     first indented by ``2 * level`` spaces, as it would be inside a document)."""
-    try:
-        raw = orjson.dumps(value, option=_OPTIONS)
-    except (TypeError, orjson.JSONEncodeError):
-        raw = None
+    write = _orjson()
+    raw = write(value) if write is not None else None
     if raw is None or _MAY_DIFFER.search(raw):
         text = _STDLIB.encode(value)
     else:

@@ -496,7 +496,8 @@ class Agent:
             "remediation": self.remediation,
             "dedupe_key": self.dedupe_key,
         }
-        return {k: v for k, v in d.items() if k in _AGENT_KEPT or (v is not None and (v or not isinstance(v, (list, dict))))}
+        return {k: v for k, v in d.items()
+                if k in _AGENT_KEPT or (v is not None and (v or not isinstance(v, (list, dict))))}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Agent":
