@@ -128,8 +128,9 @@ def expected(lines: int) -> dict[tuple[str, str], Decimal]:
 # ---- the three contenders, each in its own process ----------------------------------------------
 
 
-def run_measured(argv: list[str]) -> tuple[float, float, str, str]:
-    """(seconds, peak RSS in MB, stdout, stderr) of one child process, reaped with wait4 for its own ru_maxrss."""
+def run_measured(argv: list[str]) -> tuple[float, float, str, str, float]:
+    """(seconds, peak RSS in MB, stdout, stderr, CPU seconds) of one child process, reaped with wait4 for
+    its own ru_maxrss and CPU time (steadier than wall time on a shared machine)."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     streams: dict[str, str] = {}
@@ -144,20 +145,21 @@ def run_measured(argv: list[str]) -> tuple[float, float, str, str]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise RuntimeError(f"{argv[:3]} failed ({proc.returncode}): {streams.get('err', '')[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024, streams.get("out", ""), streams.get("err", "")
+    return (elapsed, usage.ru_maxrss / 1024, streams.get("out", ""), streams.get("err", ""),
+            usage.ru_utime + usage.ru_stime)
 
 
-def detector(path: Path) -> tuple[float, float, dict[tuple[str, str], float]]:
+def detector(path: Path) -> tuple[float, float, dict[tuple[str, str], float], float]:
     cli = shutil.which("shadow-agents")
     argv = [cli] if cli else [sys.executable, "-m", "scanner"]
     argv += ["scan", "-q", "-d", "aws-billing", "--aws-export", str(path), "-f", "json", "--fail-on", "none",
              "-p", str(path)]
-    seconds, rss, out, _ = run_measured(argv)
+    seconds, rss, out, _, cpu = run_measured(argv)
     inv = json.loads(out)
     found = {(f["location"]["account"], f["location"]["resource"]): 0.0 for f in inv["findings"]}
     for f in inv["findings"]:
         found[(f["location"]["account"], f["location"]["resource"])] += f["cost"]
-    return seconds, rss, found
+    return seconds, rss, found, cpu
 
 
 PANDAS = r'''
@@ -219,13 +221,13 @@ def llm_service_regex() -> str:
     return "|".join(".*".join(re.escape(p) for p in s.split("*")) for s in Matcher(Catalog.load(), "aws").services)
 
 
-def contender(code: str, path: Path, fmt: str) -> tuple[float, float, dict[tuple[str, str], float]]:
-    seconds, rss, out, _ = run_measured([sys.executable, "-c", code, str(path), fmt, llm_service_regex()])
+def contender(code: str, path: Path, fmt: str) -> tuple[float, float, dict[tuple[str, str], float], float]:
+    seconds, rss, out, _, cpu = run_measured([sys.executable, "-c", code, str(path), fmt, llm_service_regex()])
     found: dict[tuple[str, str], float] = {}
     for account, resource, service, _usage, cost in json.loads(out):
         key = (account, resource or ("amazon-q" if service == "Amazon Q" else "aws-bedrock"))
         found[key] = found.get(key, 0.0) + cost
-    return seconds, rss, found
+    return seconds, rss, found, cpu
 
 
 def installed(module: str) -> bool:
@@ -273,12 +275,12 @@ def main() -> int:
         failed = False
         for fmt, path in files.items():
             row: dict[str, Any] = {}
-            seconds, rss, found = detector(path)
+            seconds, rss, found, cpu = detector(path)
             ok, false, wrong = exact(found, want)
-            row["shadow-agents"] = {"seconds": round(seconds, 3), "rows_per_s": round(lines / seconds),
+            row["shadow-agents"] = {"seconds": round(seconds, 3), "cpu_s": round(cpu, 2), "rows_per_s": round(lines / seconds),
                                     "peak_rss_mb": round(rss, 1), "planted_exact": ok, "false": false}
             failed |= bool(wrong)
-            print(f"\n[{fmt}] shadow-agents aws-billing: {seconds:.2f}s, {lines / seconds:,.0f} rows/s, "
+            print(f"\n[{fmt}] shadow-agents aws-billing: {seconds:.2f}s ({cpu:.1f} s CPU), {lines / seconds:,.0f} rows/s, "
                   f"peak RSS {rss:.0f} MB, planted exact to the cent: {ok}/{len(want)}, false: {false}")
             for w in wrong:
                 print(f"  ! {w}")
@@ -287,12 +289,14 @@ def main() -> int:
                     print(f"[{fmt}] {name}: not installed (pip install '.[bench]')")
                     row[name] = None
                     continue
-                s2, rss2, found2 = contender(code, path, "parquet" if fmt == "parquet" else "csv")
+                s2, rss2, found2, cpu2 = contender(code, path, "parquet" if fmt == "parquet" else "csv")
                 ok2, false2, wrong2 = exact(found2, want)
-                row[name] = {"seconds": round(s2, 3), "peak_rss_mb": round(rss2, 1), "planted_exact": ok2,
-                             "false": false2, "detector_speedup": round(s2 / seconds, 2)}
-                print(f"[{fmt}] {name}: {s2:.2f}s, peak RSS {rss2:.0f} MB, planted exact {ok2}/{len(want)}; "
-                      f"shadow-agents is {s2 / seconds:.1f}x {'faster' if s2 > seconds else 'slower'}")
+                row[name] = {"seconds": round(s2, 3), "cpu_s": round(cpu2, 2), "peak_rss_mb": round(rss2, 1),
+                             "planted_exact": ok2, "false": false2, "detector_speedup": round(s2 / seconds, 2),
+                             "detector_cpu_ratio": round(cpu2 / cpu, 2)}
+                print(f"[{fmt}] {name}: {s2:.2f}s ({cpu2:.1f} s CPU), peak RSS {rss2:.0f} MB, planted exact "
+                      f"{ok2}/{len(want)}; shadow-agents is {s2 / seconds:.1f}x {'faster' if s2 > seconds else 'slower'} "
+                      f"(its CPU time {cpu2 / cpu:.1f}x ours)")
                 for w in wrong2:
                     print(f"  ! {name}: {w}")
             results["formats"][fmt] = row

@@ -231,7 +231,7 @@ def scan(
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when an agent has this status or worse, or 'new' (with --baseline), or 'none'. Default: shadow."),
     baseline: Optional[str] = typer.Option(None, "--baseline", help="Previous JSON inventory: mark agents new / changed / unchanged / gone."),
     strict: Optional[bool] = typer.Option(None, "--strict", help="Exit 3 when any detector could not look everywhere."),
-    config: Optional[str] = typer.Option(None, "--config", "-c", help="TOML config file, trusted (default: ~/.config/shadow-agents/config.toml, plus ./shadow-agents.toml or [tool.shadow-agents] in ./pyproject.toml, which may only widen the scan)."),
+    config: Optional[str] = typer.Option(None, "--config", "-c", help="TOML config file, trusted (default: ~/.config/shadow-agents/config.toml, plus ./shadow-agents.toml or the tool.shadow-agents table of ./pyproject.toml, which may only widen the scan)."),
     catalog: Optional[List[str]] = typer.Option(None, "--catalog", help="Extra provider catalogue YAML (repeatable; same schema as the built-in one)."),
     timeout: Optional[str] = typer.Option(None, "--timeout", help="How long each detector may run before it is stopped (e.g. 90, 10m; default 600s)."),
     set_option: Optional[List[str]] = typer.Option(None, "--set", help="Detector option DETECTOR.OPTION=VALUE (repeatable; see `shadow-agents detectors`)."),

@@ -9,10 +9,16 @@ worker processes itself and leaves without waiting for threads nobody will join.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
-from typing import Any
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+_scratch: set[str] = set()  # private temporary directories in use: removed however the command leaves
 
 
 class Terminated(BaseException):
@@ -53,8 +59,23 @@ def install() -> None:
             signal.signal(signum, _raise)
 
 
+@contextmanager
+def scratch_directory(prefix: str) -> Iterator[Path]:
+    """A private (0700) temporary directory, removed at the end of the block or, if the command
+    leaves first without waiting for the thread that uses it, by :func:`leave`."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    _scratch.add(path)
+    try:
+        yield Path(path)
+    finally:
+        _scratch.discard(path)
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def leave(code: int | None) -> None:
     """End worker processes; if threads are still running (a timed-out detector), exit now without them."""
+    for path in list(_scratch):
+        shutil.rmtree(path, ignore_errors=True)
     mp = sys.modules.get("multiprocessing")
     children = mp.active_children() if mp is not None else []
     if children:

@@ -45,7 +45,8 @@ class Dialect:
     name: str
 
     def map_get(self, col: str, key: str) -> str:
-        return f"map_extract({col}, {literal(key)})[1]" if self.name == "duckdb" else f"element_at({col}, {literal(key)})"
+        # map_extract_value: the value itself, half the cost of map_extract(...)[1]'s one-element list
+        return f"map_extract_value({col}, {literal(key)})" if self.name == "duckdb" else f"element_at({col}, {literal(key)})"
 
     def struct_get(self, col: str, key: str) -> str:
         return f"{col}.{ident(key)}"
@@ -168,13 +169,14 @@ def aggregate_query(source: str, schema: ExportSchema, columns: Columns, dialect
         return exprs[0] if len(exprs) == 1 else f"coalesce({', '.join(exprs)})" if exprs else "CAST(NULL AS VARCHAR)"
 
     matched = [f for f in ("service", "item", "product", "subcategory") if f in resolved]
-    names = [f"{text(f)} AS _sa_{f}" for f in matched] + [f"lower({text(f)}) AS _sa_{f}_lc" for f in matched]
+    names = [f"{text(f)} AS _sa_{f}" for f in matched] + ["lower(_sa_service) AS _sa_service_lc"]
     filters = list(where)
     if schema.line_types and "line_type" in resolved:
         expr = dialect.to_text(resolved["line_type"][0][0])
         filters.append(f"lower({expr}) IN ({', '.join(literal(t.lower()) for t in schema.line_types)})")
     lines = f"SELECT *, {', '.join(names)} FROM {source}" + (f" WHERE {' AND '.join(filters)}" if filters else "")
-    items = tuple(f"_sa_{f}_lc" for f in ("item", "product", "subcategory") if f in resolved)
+    # lower-cased inside the filter: computed only for the lines of a scoped service, not all of them
+    items = tuple(f"lower(_sa_{f})" for f in ("item", "product", "subcategory") if f in resolved)
     llm = f"SELECT * FROM ({lines}) AS lines WHERE {llm_filter(services, scoped, '_sa_service_lc', items, lowered=True)}"
 
     select = [f"{f'_sa_{f}' if f in matched else text(f)} AS {f}" for f in GROUPED]
