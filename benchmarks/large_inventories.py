@@ -12,7 +12,8 @@ the agents, adds as many new ones and changes the models of 5%. The registry hol
 per agent for the first ``--records`` agents, each matching its repository.
 
 Each command runs as its own process, one after the other; wall time is the whole process,
-peak RSS is the kernel's (``wait4``) for that process.
+CPU seconds (user + system) and peak RSS are the kernel's (``wait4``) for that process — on a
+shared machine the CPU time is the steadier figure.
 """
 
 from __future__ import annotations
@@ -121,7 +122,8 @@ def run(name: str, args: list[str], work: Path, profile: Path | None) -> dict:
         _pid, status, usage = os.wait4(proc.pid, 0)
     seconds = time.monotonic() - start
     code = os.waitstatus_to_exitcode(status)
-    result = {"command": name, "seconds": round(seconds, 2), "peak_rss_mib": usage.ru_maxrss // 1024,
+    result = {"command": name, "seconds": round(seconds, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+              "peak_rss_mib": usage.ru_maxrss // 1024,
               "exit": code, "output_bytes": (work / f"{name}.out").stat().st_size}
     if code not in (0, 1):
         result["error"] = (work / f"{name}.err").read_text(errors="replace")[-500:]
@@ -163,11 +165,12 @@ def main(argv: list[str] | None = None) -> int:
           f"MB {sizes}", flush=True)
     names = opts.only.split(",") if opts.only else list(COMMANDS)
     results = []
-    print("| command | seconds | peak RSS MiB | exit | output MB |\n|---|---|---|---|---|")
+    print("| command | seconds | CPU seconds | peak RSS MiB | exit | output MB |\n|---|---|---|---|---|---|")
     for name in names:
         r = run(name, COMMANDS[name], work, opts.profile)
         results.append(r)
-        print(f"| {name} | {r['seconds']} | {r['peak_rss_mib']} | {r['exit']} | {r['output_bytes'] / 1e6:.1f} |",
+        print(f"| {name} | {r['seconds']} | {r['cpu_seconds']} | {r['peak_rss_mib']} | {r['exit']} | "
+              f"{r['output_bytes'] / 1e6:.1f} |",
               flush=True)
         if "error" in r:
             print("  " + r["error"].strip().replace("\n", "\n  "))

@@ -371,7 +371,7 @@ def report(
     """Re-render a saved JSON inventory in another format."""
 
     def body() -> int:
-        from scanner.pipeline import load_inventory
+        from scanner.inventory_file import load_inventory
         inv = load_inventory(inventory)
         _render(inv, _choose_format(format, output), output)
         return EXIT_OK
@@ -390,11 +390,11 @@ def diff(
 
     def body() -> int:
         from scanner.baseline import diff as diff_inventories
-        from scanner.pipeline import load_inventory
+        from scanner.inventory_file import load_inventory
         from scanner.plugins import unknown_name
         if format not in ("text", "json"):
             raise unknown_name("diff format", format, ["text", "json"])
-        d = diff_inventories(load_inventory(old), load_inventory(new))
+        d = diff_inventories(load_inventory(old, findings=False), load_inventory(new, findings=False))
         one = safetext.one_line  # a name with a line break must not forge a line of the diff
         if format == "json":
             doc = {
@@ -429,12 +429,13 @@ def merge(
 
     def body() -> int:
         from scanner.merge import merge_inventories
-        from scanner.pipeline import load_inventory
+        from scanner.inventory_file import load_inventory
         from scanner.plugins import format_for_extension
         from scanner.registry import load_registry
         reg = load_registry(registry) if registry else None
-        merged = merge_inventories([load_inventory(p) for p in inventories], reg, catalog or [],
-                                   [str(p) for p in inventories])
+        # the agents are built anew, and every finding, coverage and metadata string is scrubbed there first
+        inputs = [load_inventory(p, agents=False, scrub=False) for p in inventories]
+        merged = merge_inventories(inputs, reg, catalog or [], [str(p) for p in inventories])
         _render(merged, format or (format_for_extension(output) if output else None) or "json", output)
         return EXIT_OK
 
@@ -529,7 +530,7 @@ def registry_init(
     """Write a starter registry with one commented record per agent found."""
 
     def body() -> int:
-        from scanner.pipeline import load_inventory
+        from scanner.inventory_file import load_inventory
         from scanner.registry_init import starter_registry
         if would_replace(output) and not force:
             raise UserError(f"{output} already exists; use --force to replace it, "
@@ -553,7 +554,7 @@ def registry_add(
     """Append a record for one agent of a scan to the registry."""
 
     def body() -> int:
-        from scanner.pipeline import load_inventory
+        from scanner.inventory_file import load_inventory
         from scanner.registry_init import add_record, find_agent
         agent = find_agent(load_inventory(from_scan), ref)
         text = add_record(registry, agent, dt.date.today(), owner, purpose)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, Iterable, Iterator
+
+from scanner import jsontext
 
 SCHEMA_VERSION = "1.1"  # 1.1: typed risks, endpoint, tags on findings (1.0 read, from details)
 
@@ -192,8 +195,19 @@ def stable_hash(*parts: str, length: int = 16) -> str:
     return h.hexdigest()[:length]
 
 
+def _shared(value: Any) -> Any:
+    """One copy of a text that many objects of a saved inventory repeat (a provider, a kind, a
+    remediation): a million agents read from JSON would otherwise hold a million copies each."""
+    return sys.intern(value) if type(value) is str else value
+
+
+def _shared_list(values: Iterable[Any]) -> list[Any]:
+    return [sys.intern(v) if type(v) is str else v for v in values]
+
+
 def _drop_empty(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if v is not None and v != [] and v != {}}
+    """``d`` without None, [] and {} (no list or dict is made to compare with: inventories are large)."""
+    return {k: v for k, v in d.items() if v is not None and (v or not isinstance(v, (list, dict)))}
 
 
 @dataclass(frozen=True)
@@ -218,6 +232,8 @@ class Location:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Location":
+        if d.keys() <= _LOCATION_FIELDS:
+            return cls(**d)
         return cls(**{k: v for k, v in d.items() if k in _LOCATION_FIELDS})
 
     def describe(self) -> str:
@@ -353,29 +369,31 @@ class Finding:
         """``legacy``: ``d`` is from a schema 1.0 inventory (risk flags, endpoint and tags in ``details``)."""
         return cls(
             id=d["id"],
-            detector=d["detector"],
-            kind=d["kind"],
+            detector=_shared(d["detector"]),
+            kind=_shared(d["kind"]),
             location=Location.from_dict(d.get("location", {})),
             identity=list(d.get("identity", [])),
             evidence=d.get("evidence", ""),
-            provider=d.get("provider"),
-            model=d.get("model"),
+            provider=_shared(d.get("provider")),
+            model=_shared(d.get("model")),
             confidence=Confidence(d.get("confidence", "medium")),
             credential=Credential.from_dict(d["credential"]) if d.get("credential") else None,
             details=dict(d.get("details", {})),
             observed_at=d.get("observed_at"),
             cost=d.get("cost"),
-            currency=d.get("currency"),
-            period=d.get("period"),
+            currency=_shared(d.get("currency")),
+            period=_shared(d.get("period")),
             quantity=d.get("quantity"),
-            unit=d.get("unit"),
-            place=d.get("place"),
+            unit=_shared(d.get("unit")),
+            place=_shared(d.get("place")),
             **_typed_fields(d, legacy),
         )
 
 
 def _known_risks(risks: Iterable[str]) -> list[str]:
     """``risks`` sorted and without repeats; a flag not in RISKS is refused."""
+    if not risks:
+        return []
     risks = list(risks)
     unknown = [r for r in risks if r not in RISKS]
     if unknown:
@@ -416,7 +434,7 @@ class Reason:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Reason":
-        return cls(d["code"], d["message"])
+        return cls(_shared(d["code"]), d["message"])
 
 
 @dataclass
@@ -478,8 +496,8 @@ class Agent:
             "remediation": self.remediation,
             "dedupe_key": self.dedupe_key,
         }
-        keep = {"id", "name", "kind", "status", "severity", "identity", "findings", "reasons", "dedupe_key"}
-        return {k: v for k, v in d.items() if k in keep or (v is not None and v != [] and v != {})}
+        return {k: v for k, v in d.items()
+                if k in _AGENT_KEPT or (v is not None and (v or not isinstance(v, (list, dict))))}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Agent":
@@ -488,11 +506,11 @@ class Agent:
             name=d["name"],
             identity=list(d.get("identity", [])),
             findings=list(d.get("findings", [])),
-            providers=list(d.get("providers", [])),
-            models=list(d.get("models", [])),
-            owners=list(d.get("owners", [])),
-            detectors=list(d.get("detectors", [])),
-            kinds=list(d.get("kinds", [])),
+            providers=_shared_list(d.get("providers", [])),
+            models=_shared_list(d.get("models", [])),
+            owners=_shared_list(d.get("owners", [])),
+            detectors=_shared_list(d.get("detectors", [])),
+            kinds=_shared_list(d.get("kinds", [])),
             locations=list(d.get("locations", [])),
             first_seen=d.get("first_seen"),
             last_seen=d.get("last_seen"),
@@ -501,10 +519,13 @@ class Agent:
             reasons=[Reason.from_dict(r) for r in d.get("reasons", [])],
             approved_id=d.get("approved_id"),
             severity=Severity(d.get("severity", "info")),
-            remediation=d.get("remediation"),
+            remediation=_shared(d.get("remediation")),
             change=Change(d["change"]) if d.get("change") else None,
             kind=ItemKind(d.get("kind", "agent")),
         )
+
+
+_AGENT_KEPT = frozenset({"id", "name", "kind", "status", "severity", "identity", "findings", "reasons", "dedupe_key"})
 
 
 @dataclass
@@ -651,18 +672,36 @@ class Inventory:
 
     def json_pieces(self, size: int = 1 << 20) -> Iterator[str]:
         """:meth:`to_json` in pieces of about ``size`` characters: a large inventory is written
-        without holding its whole text (and each copy an output stream makes of it) at once."""
-        encoder = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False)
+        one agent and one finding at a time, never whole (nor each copy an output stream makes
+        of it). The text is that of ``json.dumps(self.to_dict(), indent=2, sort_keys=True,
+        ensure_ascii=False)`` plus a line end; the top-level keys are written in sorted order here."""
+        self.sorted()
+        summary = self.summary()
         parts: list[str] = []
         length = 0
-        for part in encoder.iterencode(self.to_dict()):
-            parts.append(part)
-            length += len(part)
+        for piece in self._json_parts(summary):
+            parts.append(piece)
+            length += len(piece)
             if length >= size:
                 yield "".join(parts)
                 parts, length = [], 0
         parts.append("\n")
         yield "".join(parts)
+
+    def _json_parts(self, summary: dict[str, Any]) -> Iterator[str]:
+        yield "{"
+        for i, (name, items) in enumerate((("agents", self.agents), ("coverage", self.coverage),
+                                           ("findings", self.findings))):
+            yield ("\n" if i == 0 else ",\n") + f'  "{name}": '
+            if not items:
+                yield "[]"
+                continue
+            for j, item in enumerate(items):
+                yield ("[\n    " if j == 0 else ",\n    ") + jsontext.dumps(item.to_dict(), 2)
+            yield "\n  ]"
+        yield ',\n  "metadata": ' + jsontext.dumps(self.metadata, 1)
+        yield ',\n  "schema_version": ' + jsontext.dumps(self.schema_version, 1)
+        yield ',\n  "summary": ' + jsontext.dumps(summary, 1) + "\n}"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Inventory":
@@ -674,6 +713,18 @@ class Inventory:
             metadata=dict(d.get("metadata", {})),
             schema_version=SCHEMA_VERSION,  # read as, and written as, this version
         )
+
+    @classmethod
+    def from_parts(cls, d: dict[str, Any], agents: list[Agent], findings: list[Finding]) -> "Inventory":
+        """:meth:`from_dict` of ``d`` whose agents and findings were already built, one at a time
+        and before ``schema_version`` was read (it comes after them in a saved file): the findings
+        of a 1.0 inventory get their typed fields from ``details`` here, as ``from_dict`` gives them."""
+        if d.get("schema_version") == "1.0":
+            for f in findings:
+                typed = _typed_fields({"details": f.details}, legacy=True)
+                f.risks, f.endpoint, f.tags = _known_risks(typed["risks"]), typed["endpoint"], typed["tags"]
+        return cls(agents=agents, findings=findings, coverage=[Coverage.from_dict(c) for c in d.get("coverage", [])],
+                   metadata=dict(d.get("metadata", {})), schema_version=SCHEMA_VERSION)
 
 
 def unique_sorted(values: Iterable[str | None]) -> list[str]:

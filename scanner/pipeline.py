@@ -24,7 +24,8 @@ from scanner.compare import compare
 from scanner.config import ScanConfig
 from scanner.correlate import correlate
 from scanner.detector import Cancelled, Detector, DetectorError, ScanContext, current_host, current_user
-from scanner.errors import InputError, UserError
+from scanner.errors import UserError
+from scanner.inventory_file import load_inventory  # noqa: F401 - where callers have long found it
 from scanner.model import Coverage, CoverageStatus, Finding, Inventory
 from scanner.options import Option, declared, defaults
 from scanner.plugins import detector_entry_points, unknown_name
@@ -174,35 +175,6 @@ def run_detectors(config: ScanConfig, catalog: Catalog, infos: list[DetectorInfo
             findings.setdefault(f.id, f)
     timings = {run.info.name: round(run.duration, 3) for run in runs}
     return list(findings.values()), coverages, timings
-
-
-def load_inventory(path: str | Path) -> Inventory:
-    """Read a saved JSON inventory (exit 2 with a clear message when it is not one)."""
-    from scanner.schema import check_inventory
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read inventory: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        data = json.loads(text, parse_constant=_no_constant)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
-    except ValueError as exc:
-        raise InputError(f"{path}: not JSON: {exc}") from None
-    except RecursionError:
-        raise InputError(f"{path}: not a shadow-agents inventory: nested too deeply") from None
-    if not isinstance(data, dict) or "agents" not in data:
-        raise InputError(f"{path}: not a shadow-agents inventory: no 'agents' list; is this a shadow-agents JSON "
-                         "report?")
-    check_inventory(data, str(path))
-    try:
-        return redact.scrub_inventory(Inventory.from_dict(data))  # a report of an older version may hold keys
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"{path}: not a shadow-agents inventory: {exc}") from None
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def build_inventory(findings: list[Finding], coverages: list[Coverage], catalog: Catalog,

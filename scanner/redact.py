@@ -372,8 +372,17 @@ def _fix_coverage(c: Any, fix: Callable[[str], str]) -> None:
         g.what, g.reason = fix(g.what), fix(g.reason)
 
 
+SCRUB_BATCH = 4096  # objects scanned as one text: a million findings are not joined into one string
+
+
 def _scrub_objects(objects: list[Any], strings: Callable[[Any, list[str]], None],
                    fix: Callable[[Any, Callable[[str], str]], None]) -> None:
+    for start in range(0, len(objects), SCRUB_BATCH):
+        _scrub_batch(objects[start:start + SCRUB_BATCH], strings, fix)
+
+
+def _scrub_batch(objects: list[Any], strings: Callable[[Any, list[str]], None],
+                 fix: Callable[[Any, Callable[[str], str]], None]) -> None:
     if not objects:
         return
     texts: list[str] = []

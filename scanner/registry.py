@@ -30,6 +30,7 @@ MAX_BYTES = 64 * 1024 * 1024  # a registry this large is not one a person edits
 # nodes to it (a "billion laughs") is refused before anything walks it.
 MAX_EXPANDED_NODES = 2_000_000
 REGISTRY_VERSION = 1
+_WILDCARD = re.compile(r"[*?\[]")  # what makes a match pattern more than the key itself (fnmatch)
 
 RECORD_FIELDS = (
     "id", "name", "owner", "purpose", "provider", "models", "environment", "created", "last_reviewed",
@@ -65,12 +66,16 @@ class Record:
     tags: dict[str, str] = field(default_factory=dict)
 
     def matches_key(self, key: str) -> bool:
-        return bool(self._pattern_regex.match(key)) if self.patterns else False
+        literal, regex = self._matchers
+        return key in literal or (regex is not None and bool(regex.match(key)))
 
     @cached_property
-    def _pattern_regex(self) -> re.Pattern[str]:
-        """All match patterns as one compiled regex: registries are checked against every agent."""
-        return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in self.patterns))
+    def _matchers(self) -> tuple[frozenset[str], re.Pattern[str] | None]:
+        """The patterns without a wildcard as a set, the others as one compiled regex: registries are
+        checked against every agent, and compiling a regex per record cost more than the matching."""
+        literal = frozenset(p for p in self.patterns if not _WILDCARD.search(p))
+        globs = [p for p in self.patterns if p not in literal]
+        return literal, re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in globs)) if globs else None
 
     def where(self) -> str:
         return f"{self.source}:{self.line}"
@@ -186,6 +191,104 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
+class _Unusual(Exception):
+    """Something :func:`_load_events` leaves to the whole loader: a merge key, a tag with no safe
+    constructor, a key that is not a scalar, an alias, a second document."""
+
+
+_SEQ, _MAP, _MERGE = "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map", "tag:yaml.org,2002:merge"
+_STR = "tag:yaml.org,2002:str"
+_NO_KEY = object()
+
+
+class _Mapping:
+    __slots__ = ("mapping", "lines", "line", "key")
+
+    def __init__(self, line: int) -> None:
+        self.mapping: dict[Any, Any] = {}
+        self.lines: dict[str, int] = {}
+        self.line = line
+        self.key: Any = _NO_KEY
+
+
+def _load_events(loader: _LineLoader) -> Any:
+    """The document as :class:`_LineLoader` builds it (``__lines__``, ``__line__``, duplicate keys
+    refused, dates as text), built straight from the parser's events.
+
+    Composing a node graph first holds every node with two position marks until the end: 1.5 GB
+    for a registry of 200,000 records, against the few hundred MB of what is built. Without
+    anchors (the caller's check) nothing can refer back to a node, so none needs keeping.
+    Iterative: nesting is bounded by the parser, never by Python's stack."""
+    try:
+        loader.get_event()  # stream start
+        if loader.check_event(yaml.StreamEndEvent):
+            return None
+        loader.get_event()  # document start
+        root = _build(loader)
+        loader.get_event()  # document end
+        if not loader.check_event(yaml.StreamEndEvent):
+            raise _Unusual("a second document")
+        return root
+    finally:
+        loader.dispose()
+
+
+def _build(loader: _LineLoader) -> Any:
+    stack: list[Any] = []  # open containers: a list, or a _Mapping
+    while True:
+        event = loader.get_event()
+        in_key = bool(stack) and isinstance(stack[-1], _Mapping) and stack[-1].key is _NO_KEY
+        if isinstance(event, yaml.ScalarEvent):
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+            if event.anchor is not None or tag == _MERGE:
+                raise _Unusual(tag)
+            if tag == _STR:  # most of a registry: the text as it is (what the constructor returns)
+                value = event.value
+            else:
+                constructor = loader.yaml_constructors.get(tag)
+                if constructor is None:
+                    raise _Unusual(tag)
+                value = constructor(loader, yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark,
+                                                            event.style))
+            if in_key:
+                frame = stack[-1]
+                line = event.start_mark.line + 1
+                if event.value in frame.lines:
+                    raise _Duplicate(event.value, line, frame.lines[event.value])
+                frame.lines[event.value] = line
+                frame.key = value
+                continue
+        elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            sequence = isinstance(event, yaml.SequenceStartEvent)
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = loader.resolve(yaml.SequenceNode if sequence else yaml.MappingNode, None, event.implicit)
+            if in_key or event.anchor is not None or tag != (_SEQ if sequence else _MAP):
+                raise _Unusual(tag)
+            stack.append([] if sequence else _Mapping(event.start_mark.line + 1))
+            continue
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            done = stack.pop()
+            if isinstance(done, _Mapping):
+                value = done.mapping
+                value["__lines__"] = done.lines
+                value["__line__"] = done.line
+            else:
+                value = done
+        else:  # an alias
+            raise _Unusual(type(event).__name__)
+        if not stack:
+            return value
+        parent = stack[-1]
+        if isinstance(parent, list):
+            parent.append(value)
+        else:
+            parent.mapping[parent.key] = value
+            parent.key = _NO_KEY
+
+
 def _strip_lines(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _strip_lines(v) for k, v in value.items() if k not in ("__lines__", "__line__")}
@@ -244,7 +347,10 @@ def parse_registry(text: str, source: str) -> Registry:
         entries = data
     if not isinstance(entries, list):
         raise InputError(f"{source}:1: 'agents' must be a list of records")
-    records = [_record(entry, source, i) for i, entry in enumerate(entries)]
+    records = []
+    for i, entry in enumerate(entries):
+        records.append(_record(entry, source, i))
+        entries[i] = None  # each parsed mapping goes once its record is made: not both, whole, at once
     seen: dict[str, Record] = {}
     for r in records:
         if r.id in seen:
@@ -263,6 +369,11 @@ def _parse(text: str, source: str) -> Any:
             raise InputError(f"{source}: invalid JSON: {exc}") from None
         return _json_with_lines(data)
     try:
+        if "&" not in text:  # no anchor, so no alias: built from the parser's events, no node graph
+            try:
+                return _load_events(_LineLoader(text))
+            except _Unusual:
+                pass
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except _Duplicate as dup:
         raise InputError(f"{source}:{dup.line}: duplicate key '{dup.key}' (first at line {dup.first})") from None

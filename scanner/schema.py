@@ -26,14 +26,37 @@ def _validator() -> Callable[[Any], Any]:
     return fastjsonschema.compile(json.loads(schema_text()))
 
 
+# The arrays whose elements are checked one at a time (scanner.inventory_file), by their definition.
+ELEMENTS = {"agents": "agent", "findings": "finding"}
+
+
+@functools.lru_cache(maxsize=None)
+def _element_validator(definition: str) -> Callable[[Any], Any]:
+    """A validator of one element of ``agents`` or ``findings``: the schema's own definition."""
+    import fastjsonschema
+    schema = json.loads(schema_text())
+    return fastjsonschema.compile({"$schema": schema["$schema"], "$id": schema["$id"], "$defs": schema["$defs"],
+                                   "$ref": f"#/$defs/{definition}"})
+
+
 def check_inventory(data: Any, source: str) -> None:
     """Raise InputError naming ``source`` and the first field that does not fit the schema."""
+    _check(_validator(), data, source, "data")
+
+
+def check_element(array: str, index: int, element: Any, source: str) -> None:
+    """Like :func:`check_inventory` for ``data[array][index]`` alone (message and field path alike)."""
+    _check(_element_validator(ELEMENTS[array]), element, source, f"data.{array}[{index}]")
+
+
+def _check(validator: Callable[[Any], Any], data: Any, source: str, root: str) -> None:
     import fastjsonschema
     try:
-        _validator()(data)
+        validator(data)
     except fastjsonschema.JsonSchemaException as exc:
-        where = getattr(exc, "name", "") or "data"
-        message = exc.message.replace(where + " ", "", 1) if where != "data" else exc.message
+        name = getattr(exc, "name", "") or "data"
+        where = root + name.removeprefix("data")
+        message = exc.message.replace(name + " ", "", 1) if where != "data" else exc.message
         raise InputError(f"{source}: not a shadow-agents inventory: field {_path(where)}: {message}") from None
     except RecursionError:
         raise InputError(f"{source}: not a shadow-agents inventory: nested too deeply") from None

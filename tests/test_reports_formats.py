@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -98,3 +99,21 @@ def test_report_command_writes_each_format_mode_0600(run_cli, workdir, fmt):
     assert not [p for p in os.listdir(workdir) if p.endswith(".tmp")]
     for key in PLANTED_KEYS.values():
         assert key not in text and key not in r.out + r.err
+
+
+def test_a_table_of_more_rows_than_rich_lays_out_quickly_is_plain_and_says_so():
+    from reports.table import RICH_ROWS
+    inv = unregistered_inventory()
+    template = next(a for a in inv.agents if "\x1b" in a.name)
+    inv.agents = [dataclasses.replace(template, id=f"{i:012x}", name=f"{i}-" + ("x" * 60 if i == 7 else template.name))
+                  for i in range(RICH_ROWS + 1)]
+    out = render("table", inv)
+    lines = out.splitlines()
+    assert f"{RICH_ROWS + 1:,} rows: plain layout" in lines[1] and "-f json" in lines[1]
+    assert lines[2].split()[:2] == ["Status", "Sev"] and set(lines[3].replace(" ", "")) == {"-"}
+    rows = [line for line in lines[4:] if not line.startswith("coverage:")]
+    assert len(rows) == RICH_ROWS + 1
+    assert any("…" in row and " 7-xx" in row for row in rows)  # a long name is cut, the JSON has it whole
+    assert not set("\x00\x1b\x7f\u202e") & set(out) and "\\x1b" in out  # cells are printable as in the rich table
+    for key in PLANTED_KEYS:
+        assert key not in out

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import string
+
+from hypothesis import given, settings, strategies as st
 
 from reports.markdown import md, render_markdown
 from scanner.model import Change
@@ -85,3 +88,14 @@ def test_empty_and_unregistered_inventories():
     text = render_markdown(unregistered_inventory())
     assert "New since the baseline" not in text and "| shadow | 4 | 0 |" in text
     assert "What this scan could not see" not in text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list(string.printable) + ["é", "…", "\x00", "\x1b", "\u202e", "\u2060"]),
+               max_size=16))
+def test_md_fast_path_for_plain_text_escapes_as_the_full_path(text: str) -> None:
+    import html
+    from reports import markdown as m
+    full = m._MENTION.sub("@" + m.WORD_JOINER, m._MD_SPECIAL.sub(
+        r"\\\1", html.escape(" ".join(m.printable(text).split()), quote=False)))
+    assert md(text) == full

@@ -1,0 +1,192 @@
+"""Reading a saved JSON inventory: checked against the schema, one agent and one finding at a time.
+
+``report``, ``diff``, ``merge``, ``--baseline`` and ``registry init`` read what an earlier run
+wrote, perhaps by another version, perhaps edited by hand, perhaps of a million agents. The
+file is read in pieces: each element of ``agents`` and ``findings`` is decoded (the C decoder,
+one element at a time), checked against its part of the published schema and turned into
+its model object before the next is read, so neither the whole text nor a tree of dicts of
+the whole file is ever held beside the objects. A command that needs no findings (``diff``)
+checks them and keeps none, nor does ``merge`` keep the agents it builds anew.
+
+Errors are what they were for a whole-file read: ``FILE:LINE: not JSON: …`` with the line
+of the fault, ``FILE: not a shadow-agents inventory: field agents[3].name: …`` for the first
+field that does not fit the schema.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import IO, Any, Callable
+
+from scanner import redact
+from scanner.errors import InputError
+from scanner.model import Agent, Finding, Inventory
+from scanner.schema import check_element, check_inventory
+
+CHUNK = 1 << 20
+_SPACE = re.compile(r"[ \t\n\r]*")
+_STREAMED = {"agents": Agent.from_dict, "findings": Finding.from_dict}
+
+
+class _NotJson(Exception):
+    def __init__(self, msg: str, line: int) -> None:
+        super().__init__(msg)
+        self.msg, self.line = msg, line
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
+class _Reader:
+    """JSON text read in chunks; values decoded one at a time from the buffer."""
+
+    def __init__(self, fh: IO[str]) -> None:
+        self.fh = fh
+        self.buf = ""
+        self.pos = 0
+        self.line = 1  # the line at the start of ``buf``
+        self.eof = False
+
+    def _more(self, grow: bool = False) -> bool:
+        """Read the next piece; ``grow``: at least as much again as is held (a value larger than a
+        piece is decoded anew after each read, so the reads double: linear, not quadratic)."""
+        if self.eof:
+            return False
+        chunk = self.fh.read(max(CHUNK, len(self.buf) - self.pos) if grow else CHUNK)
+        if not chunk:
+            self.eof = True
+            return False
+        self.line += self.buf.count("\n", 0, self.pos)
+        self.buf = self.buf[self.pos:] + chunk
+        self.pos = 0
+        return True
+
+    def line_at(self, pos: int) -> int:
+        return self.line + self.buf.count("\n", 0, pos)
+
+    def peek(self) -> str:
+        """The next character that is not white space ("" at the end)."""
+        while True:
+            self.pos = _SPACE.match(self.buf, self.pos).end()  # type: ignore[union-attr]
+            if self.pos < len(self.buf) or not self._more():
+                return self.buf[self.pos:self.pos + 1]
+
+    def expect(self, char: str, what: str) -> None:
+        if self.peek() != char:
+            raise _NotJson(f"Expecting {what}", self.line_at(self.pos))
+        self.pos += 1
+
+    def value(self) -> Any:
+        self.peek()
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                if self._more(grow=True):
+                    continue  # cut at the end of the buffer: read on and decode it again
+                raise _NotJson(exc.msg, self.line_at(exc.pos)) from None
+            if end == len(self.buf) and self._more(grow=True):
+                continue  # a number may go on in the next chunk
+            self.pos = end
+            return value
+
+    def key(self) -> str:
+        if self.peek() != '"':
+            raise _NotJson("Expecting property name enclosed in double quotes", self.line_at(self.pos))
+        key = self.value()
+        self.expect(":", "':' delimiter")
+        return key
+
+
+def load_inventory(path: str | Path, agents: bool = True, findings: bool = True, scrub: bool = True) -> Inventory:
+    """Read a saved JSON inventory (exit 2 with a clear message when it is not one).
+
+    ``agents=False``, ``findings=False``: they are checked but not kept (the inventory has none).
+    ``scrub=False`` only for a caller that scrubs everything it uses before anything is derived
+    from it or shown (``merge``: :func:`scanner.pipeline.build_inventory` does)."""
+    keep = {"agents": agents, "findings": findings}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            top = _read(fh, str(path), keep)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read inventory: {getattr(exc, 'strerror', None) or exc}") from None
+    except _NotJson as exc:
+        raise InputError(f"{path}:{exc.line}: not JSON: {exc.msg}") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: not JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{path}: not a shadow-agents inventory: nested too deeply") from None
+    if not isinstance(top, dict) or "agents" not in top:
+        raise InputError(f"{path}: not a shadow-agents inventory: no 'agents' list; is this a shadow-agents JSON "
+                         "report?")
+    objects = {name: top[name] for name in _STREAMED if isinstance(top.get(name), _Objects)}
+    check_inventory({**top, **{name: [] for name in objects}}, str(path))
+    try:
+        if not all(name in objects for name in _STREAMED):  # a list that was not an array: the schema said so
+            raise ValueError("agents and findings must be lists")
+        inventory = Inventory.from_parts(top, objects["agents"], objects["findings"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not a shadow-agents inventory: {exc}") from None
+    return redact.scrub_inventory(inventory) if scrub else inventory  # a report of an older version may hold keys
+
+
+class _Objects(list):  # type: ignore[type-arg]
+    """A streamed array's elements as model objects (told apart from a plain JSON list)."""
+
+
+def _read(fh: IO[str], source: str, keep: dict[str, bool]) -> Any:
+    reader = _Reader(fh)
+    if reader.peek() != "{":
+        value = reader.value()
+        if reader.peek():
+            raise _NotJson("Extra data", reader.line_at(reader.pos))
+        return value
+    reader.pos += 1
+    top: dict[str, Any] = {}
+    if reader.peek() == "}":
+        reader.pos += 1
+    else:
+        while True:
+            name = reader.key()
+            if name in _STREAMED and reader.peek() == "[":
+                top[name] = _elements(reader, name, _STREAMED[name] if keep[name] else None, source)
+            else:
+                top[name] = reader.value()
+            if reader.peek() == ",":
+                reader.pos += 1
+                continue
+            reader.expect("}", "',' delimiter")
+            break
+    if reader.peek():
+        raise _NotJson("Extra data", reader.line_at(reader.pos))
+    return top
+
+
+def _elements(reader: _Reader, name: str, build: Callable[[dict[str, Any]], Any] | None, source: str) -> _Objects:
+    """The elements of one array, each checked against the schema and built as it is read."""
+    reader.pos += 1
+    out = _Objects()
+    if reader.peek() == "]":
+        reader.pos += 1
+        return out
+    index = 0
+    while True:
+        element = reader.value()
+        check_element(name, index, element, source)
+        if build is not None:
+            try:
+                out.append(build(element))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise InputError(f"{source}: not a shadow-agents inventory: {exc}") from None
+        index += 1
+        if reader.peek() == ",":
+            reader.pos += 1
+            continue
+        reader.expect("]", "',' delimiter")
+        return out
