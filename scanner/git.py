@@ -58,11 +58,12 @@ import shutil
 import signal
 import stat
 import subprocess
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator, Sequence
+
+from scanner.stopping import scratch_directory
 
 log = logging.getLogger("shadow_agents")
 
@@ -169,8 +170,7 @@ def _parse_format(data: bytes) -> _Format:
     The copy is parsed without includes (git reads the repository format the same way),
     with the scrubbed environment and no repository, so this call runs nothing either.
     """
-    with tempfile.TemporaryDirectory(prefix="shadow-agents-git-") as tmp:
-        scratch = Path(tmp)
+    with scratch_directory("shadow-agents-git-") as scratch:
         copy = scratch / "repository-config"
         copy.write_bytes(data)
         env = _base_env(scratch)
@@ -291,11 +291,11 @@ def _mirrored(worktree: Path) -> Iterator[tuple[list[str], dict[str, str]]]:
     lay = layout(worktree)
     if lay is None:
         raise GitError("not a git work tree")
-    try:
-        mirror = Path(tempfile.mkdtemp(prefix="shadow-agents-git-"))  # mode 0700, ours
-    except OSError as exc:
-        raise GitError(f"no temporary directory for git: {exc.strerror}") from None
-    try:
+    with contextlib.ExitStack() as stack:
+        try:  # mode 0700, ours; removed at the end, or by stopping.leave() if the command exits first
+            mirror = stack.enter_context(scratch_directory("shadow-agents-git-"))
+        except OSError as exc:
+            raise GitError(f"no temporary directory for git: {exc.strerror}") from None
         try:
             _build_mirror(lay, mirror)
         except OSError as exc:
@@ -310,8 +310,6 @@ def _mirrored(worktree: Path) -> Iterator[tuple[list[str], dict[str, str]]]:
         # both directories are named anyway, for gits that check more.)
         prefix = [_git(), "--no-pager", "-c", f"safe.directory={worktree}", "-c", f"safe.directory={mirror}"]
         yield prefix, env
-    finally:
-        shutil.rmtree(mirror, ignore_errors=True)
 
 
 class Stream:

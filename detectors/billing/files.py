@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from detectors.billing.common import Line, short_error
-from detectors.billing.linefilter import Dialect, LineFilter, NotFiltered
+from detectors.billing.linefilter import CsvDialect, LineFilter, NotFiltered
 from detectors.billing.sql import DUCKDB, Columns, SchemaError, aggregate_query, literal, row_to_line
 from scanner.catalog import ExportSchema
 from scanner.detector import DetectorError, ScanContext
@@ -113,10 +113,8 @@ def read_exports(ctx: ScanContext, paths: list[str], schema: ExportSchema, servi
         with scratch_directory("shadow-agents-bill-") as scratch:
             for fmt, candidates in sorted(groups.items()):
                 ctx.check_cancelled()
-                dialects: dict[Path, Dialect | None] = {}
-                for f in candidates:
-                    _is_export(ctx, con, fmt, f, schema, dialects)
-                files = list(dialects)
+                dialects: dict[Path, CsvDialect | None] = {}
+                files = [f for f in candidates if _is_export(ctx, con, fmt, f, schema, dialects)]
                 if not files:
                     continue
                 ctx.progress(None, None, f"{len(files)} {fmt} file(s)")
@@ -159,7 +157,7 @@ def _aggregate(ctx: ScanContext, con, fmt: str, batch: _Batch, schema: ExportSch
     return None
 
 
-def _line_filtered(ctx: ScanContext, dialects: dict[Path, Dialect | None], services: list[str],
+def _line_filtered(ctx: ScanContext, dialects: dict[Path, CsvDialect | None], services: list[str],
                    scoped: list[tuple[str, list[str]]], scratch: Path) -> list[_Batch]:
     """CSV files as batches: line-filtered copies (one batch per delimiter), then the files read whole.
 
@@ -186,7 +184,8 @@ def _line_filtered(ctx: ScanContext, dialects: dict[Path, Dialect | None], servi
             if target is None:
                 whole.append(path)
                 continue
-            batch = by_delimiter.setdefault(dialects[path].delimiter, _Batch([], [], dialects[path].delimiter))  # type: ignore[union-attr]
+            delimiter = dialects[path].delimiter  # type: ignore[union-attr]
+            batch = by_delimiter.setdefault(delimiter, _Batch([], [], delimiter))
             batch.files.append(target)
             batch.originals.append(path)
     ctx.check_cancelled()
@@ -197,7 +196,7 @@ def _line_filtered(ctx: ScanContext, dialects: dict[Path, Dialect | None], servi
 
 
 def _is_export(ctx: ScanContext, con, fmt: str, path: Path, schema: ExportSchema,
-               dialects: dict[Path, Dialect | None]) -> bool:
+               dialects: dict[Path, CsvDialect | None]) -> bool:
     """Whether one file has the schema's required columns (its header or footer only is read); an
     export is added to ``dialects``, with DuckDB's sniffed dialect for a CSV file."""
     import duckdb
@@ -207,7 +206,7 @@ def _is_export(ctx: ScanContext, con, fmt: str, path: Path, schema: ExportSchema
             cursor = con.execute(f"SELECT Delimiter, Quote, Escape, Comment, NewLineDelimiter, SkipRows, HasHeader, "
                                  f"Columns FROM sniff_csv({literal(str(path))}, header = true, all_varchar = true)")
             *sniffed, found = cursor.fetchone()
-            dialect = Dialect(*map(str, sniffed[:5]), int(sniffed[5]), bool(sniffed[6]))
+            dialect = CsvDialect(*map(str, sniffed[:5]), int(sniffed[5]), bool(sniffed[6]))
             names = [(c["name"], c["type"]) for c in found]
         else:
             names = [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {_reader(fmt, [path])}").fetchall()]

@@ -34,7 +34,7 @@ class NotFiltered(Exception):
 
 
 @dataclass(frozen=True)
-class Dialect:
+class CsvDialect:
     """What DuckDB's sniffer says about a CSV file (``sniff_csv``), as far as the filter needs it."""
 
     delimiter: str
