@@ -13,6 +13,7 @@ class JsonFormat(Format):
     description = "Full inventory as JSON (default when stdout is not a terminal); input for report, diff, merge"
     extensions = (".json",)
     output_kind = "json"
+    inventory_json = True  # report writes a saved inventory's text as it reads it (scanner/report_stream.py)
 
     def render(self, inventory: Inventory, stream: IO[str]) -> None:
         for piece in inventory.json_pieces():

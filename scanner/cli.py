@@ -372,8 +372,18 @@ def report(
 
     def body() -> int:
         from scanner.inventory_file import load_inventory
+        from scanner.plugins import load_format
+        fmt = _choose_format(format, output)
+        try:
+            streams = getattr(load_format(fmt), "inventory_json", False) is True
+        except UserError:  # an unknown format: said after the input's own faults, as always
+            streams = False
+        if streams:
+            from scanner.report_stream import write_json_report
+            if write_json_report(inventory, output):  # one pass, nothing held
+                return EXIT_OK
         inv = load_inventory(inventory)
-        _render(inv, _choose_format(format, output), output)
+        _render(inv, fmt, output)
         return EXIT_OK
 
     _guarded(body)

@@ -22,6 +22,9 @@ class Format:
     # escapes, for JSON documents), "text" (visible escapes; the safe default) or "terminal"
     # (a rich console that may colour a real terminal and neutralises its cells itself).
     output_kind: ClassVar[str] = "text"
+    # True for a format whose output is the inventory's own JSON text (Inventory.json_pieces) and
+    # nothing else: ``report`` may then write it from a saved inventory as it reads it.
+    inventory_json: ClassVar[bool] = False
 
     def render(self, inventory: Inventory, stream: IO[str]) -> None:  # pragma: no cover - interface
         raise NotImplementedError

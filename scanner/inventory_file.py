@@ -110,10 +110,25 @@ def load_inventory(path: str | Path, agents: bool = True, findings: bool = True,
     ``agents=False``, ``findings=False``: they are checked but not kept (the inventory has none).
     ``scrub=False`` only for a caller that scrubs everything it uses before anything is derived
     from it or shown (``merge``: :func:`scanner.pipeline.build_inventory` does)."""
-    keep = {"agents": agents, "findings": findings}
+    kept = {"agents": _Objects(), "findings": _Objects()}
+    sinks = {name: kept[name].append if keep else None for name, keep in (("agents", agents), ("findings", findings))}
+    top = read_inventory(path, sinks, lambda name, _top: kept[name].clear())  # a repeated key: the last one counts
+    try:
+        inventory = Inventory.from_parts(top, kept["agents"], kept["findings"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not a shadow-agents inventory: {exc}") from None
+    return redact.scrub_inventory(inventory) if scrub else inventory  # a report of an older version may hold keys
+
+
+def read_inventory(path: str | Path, sinks: dict[str, Callable[[Any], None] | None],
+                   begin: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Read and check a saved inventory, handing each element of ``agents`` and ``findings`` as its
+    model object to ``sinks[name]`` (None: checked, not built) in file order; ``begin(name, top)``
+    is called as each of the two arrays starts, with the top-level values read so far. Returns the
+    document less those arrays, checked against the schema. Errors are :func:`load_inventory`'s."""
     try:
         with open(path, encoding="utf-8") as fh:
-            top = _read(fh, str(path), keep)
+            top = _read(fh, str(path), sinks, begin)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read inventory: {getattr(exc, 'strerror', None) or exc}") from None
     except _NotJson as exc:
@@ -125,22 +140,22 @@ def load_inventory(path: str | Path, agents: bool = True, findings: bool = True,
     if not isinstance(top, dict) or "agents" not in top:
         raise InputError(f"{path}: not a shadow-agents inventory: no 'agents' list; is this a shadow-agents JSON "
                          "report?")
-    objects = {name: top[name] for name in _STREAMED if isinstance(top.get(name), _Objects)}
-    check_inventory({**top, **{name: [] for name in objects}}, str(path))
-    try:
-        if not all(name in objects for name in _STREAMED):  # a list that was not an array: the schema said so
-            raise ValueError("agents and findings must be lists")
-        inventory = Inventory.from_parts(top, objects["agents"], objects["findings"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"{path}: not a shadow-agents inventory: {exc}") from None
-    return redact.scrub_inventory(inventory) if scrub else inventory  # a report of an older version may hold keys
+    streamed = [name for name in _STREAMED if top.get(name) is _STREAMED_MARK]
+    check_inventory({**top, **{name: [] for name in streamed}}, str(path))
+    if len(streamed) < len(_STREAMED):  # a list that was not an array: the schema said so
+        raise InputError(f"{path}: not a shadow-agents inventory: agents and findings must be lists")
+    return top
 
 
 class _Objects(list):  # type: ignore[type-arg]
-    """A streamed array's elements as model objects (told apart from a plain JSON list)."""
+    """A streamed array's elements as model objects."""
 
 
-def _read(fh: IO[str], source: str, keep: dict[str, bool]) -> Any:
+_STREAMED_MARK = _Objects()  # in the document read, the place of an array whose elements went to a sink
+
+
+def _read(fh: IO[str], source: str, sinks: dict[str, Callable[[Any], None] | None],
+          begin: Callable[[str, dict[str, Any]], None] | None) -> Any:
     reader = _Reader(fh)
     if reader.peek() != "{":
         value = reader.value()
@@ -155,7 +170,11 @@ def _read(fh: IO[str], source: str, keep: dict[str, bool]) -> Any:
         while True:
             name = reader.key()
             if name in _STREAMED and reader.peek() == "[":
-                top[name] = _elements(reader, name, _STREAMED[name] if keep[name] else None, source)
+                if begin is not None:
+                    begin(name, top)
+                sink = sinks.get(name)
+                _elements(reader, name, _STREAMED[name] if sink is not None else None, sink, source)
+                top[name] = _STREAMED_MARK
             else:
                 top[name] = reader.value()
             if reader.peek() == ",":
@@ -168,25 +187,26 @@ def _read(fh: IO[str], source: str, keep: dict[str, bool]) -> Any:
     return top
 
 
-def _elements(reader: _Reader, name: str, build: Callable[[dict[str, Any]], Any] | None, source: str) -> _Objects:
-    """The elements of one array, each checked against the schema and built as it is read."""
+def _elements(reader: _Reader, name: str, build: Callable[[dict[str, Any]], Any] | None,
+              sink: Callable[[Any], None] | None, source: str) -> None:
+    """The elements of one array, each checked against the schema, built and handed on as it is read."""
     reader.pos += 1
-    out = _Objects()
     if reader.peek() == "]":
         reader.pos += 1
-        return out
+        return
     index = 0
     while True:
         element = reader.value()
         check_element(name, index, element, source)
         if build is not None:
             try:
-                out.append(build(element))
+                built = build(element)
             except (ValueError, KeyError, TypeError) as exc:
                 raise InputError(f"{source}: not a shadow-agents inventory: {exc}") from None
+            sink(built)  # type: ignore[misc]
         index += 1
         if reader.peek() == ",":
             reader.pos += 1
             continue
         reader.expect("]", "',' delimiter")
-        return out
+        return

@@ -600,6 +600,74 @@ class Coverage:
         )
 
 
+class JsonText:
+    """The pieces of an inventory's JSON text in the order they are written: each array opened,
+    its elements, closed; then the rest (:meth:`Inventory.json_pieces` and ``report -f json`` of a
+    saved inventory, written as it is read, share them)."""
+
+    def __init__(self) -> None:
+        self.sections = 0
+        self.count = 0
+
+    def open(self, name: str) -> str:
+        self.sections += 1
+        self.count = 0
+        return ("{\n" if self.sections == 1 else ",\n") + f'  "{name}": '
+
+    def item(self, value: dict[str, Any]) -> str:
+        self.count += 1
+        return ("[\n    " if self.count == 1 else ",\n    ") + jsontext.dumps(value, 2)
+
+    def close(self) -> str:
+        return "\n  ]" if self.count else "[]"
+
+    def tail(self, metadata: dict[str, Any], schema_version: str, summary: dict[str, Any]) -> str:
+        return (',\n  "metadata": ' + jsontext.dumps(metadata, 1)
+                + ',\n  "schema_version": ' + jsontext.dumps(schema_version, 1)
+                + ',\n  "summary": ' + jsontext.dumps(summary, 1) + "\n}")
+
+
+class Tally:
+    """The counts of :meth:`Inventory.summary`, taken one agent at a time in the inventory's order
+    (spend is rounded as it is added up, so the order is the one the summary is written in)."""
+
+    def __init__(self) -> None:
+        self.by_status = {s.value: 0 for s in Status}
+        self.spend: dict[str, float] = {}
+        self.unexplained: dict[str, float] = {}
+        self.changes = {c.value: 0 for c in Change}
+        self.agents = self.mcp_servers = 0
+
+    def agent(self, a: Agent) -> None:
+        if a.change:
+            self.changes[a.change.value] += 1
+        if a.change == Change.GONE:
+            return
+        if a.kind == ItemKind.MCP_SERVER:
+            self.mcp_servers += 1
+        if not a.is_agent:
+            return
+        self.agents += 1
+        self.by_status[a.status.value] += 1
+        for cur, amount in a.spend.items():
+            self.spend[cur] = round(self.spend.get(cur, 0.0) + amount, 2)
+            if a.status != Status.APPROVED:
+                self.unexplained[cur] = round(self.unexplained.get(cur, 0.0) + amount, 2)
+
+    def summary(self, findings: int, unattached: int, complete: bool) -> dict[str, Any]:
+        return {
+            "agents": self.agents,
+            "by_status": dict(self.by_status),
+            "mcp_servers": self.mcp_servers,
+            "findings": findings,
+            "unattached_findings": unattached,
+            "spend": dict(sorted(self.spend.items())),
+            "unexplained_spend": dict(sorted(self.unexplained.items())),
+            "changes": dict(self.changes) if any(self.changes.values()) else {},
+            "complete": complete,
+        }
+
+
 @dataclass
 class Inventory:
     """The result of a scan: agents, the findings behind them, and what was covered."""
@@ -620,34 +688,12 @@ class Inventory:
     def summary(self) -> dict[str, Any]:
         """Counts people read first. ``agents`` and ``by_status`` count agents only; other items
         (MCP servers) are counted apart, and so are findings that formed no item (descriptive only)."""
-        present = [a for a in self.agents if a.change != Change.GONE]
-        active = [a for a in present if a.is_agent]
-        by_status = {s.value: 0 for s in Status}
-        for a in active:
-            by_status[a.status.value] += 1
-        spend: dict[str, float] = {}
-        unexplained: dict[str, float] = {}
-        for a in active:
-            for cur, amount in a.spend.items():
-                spend[cur] = round(spend.get(cur, 0.0) + amount, 2)
-                if a.status != Status.APPROVED:
-                    unexplained[cur] = round(unexplained.get(cur, 0.0) + amount, 2)
-        changes = {c.value: 0 for c in Change}
+        tally = Tally()
         for a in self.agents:
-            if a.change:
-                changes[a.change.value] += 1
+            tally.agent(a)
         attached = {f for a in self.agents for f in a.findings}
-        return {
-            "agents": len(active),
-            "by_status": by_status,
-            "mcp_servers": sum(1 for a in present if a.kind == ItemKind.MCP_SERVER),
-            "findings": len(self.findings),
-            "unattached_findings": sum(1 for f in self.findings if f.id not in attached),
-            "spend": dict(sorted(spend.items())),
-            "unexplained_spend": dict(sorted(unexplained.items())),
-            "changes": changes if any(changes.values()) else {},
-            "complete": self.complete,
-        }
+        unattached = sum(1 for f in self.findings if f.id not in attached)
+        return tally.summary(len(self.findings), unattached, self.complete)
 
     def sorted(self) -> "Inventory":
         """Return self with every list in its canonical order (for deterministic output)."""
@@ -689,19 +735,13 @@ class Inventory:
         yield "".join(parts)
 
     def _json_parts(self, summary: dict[str, Any]) -> Iterator[str]:
-        yield "{"
-        for i, (name, items) in enumerate((("agents", self.agents), ("coverage", self.coverage),
-                                           ("findings", self.findings))):
-            yield ("\n" if i == 0 else ",\n") + f'  "{name}": '
-            if not items:
-                yield "[]"
-                continue
-            for j, item in enumerate(items):
-                yield ("[\n    " if j == 0 else ",\n    ") + jsontext.dumps(item.to_dict(), 2)
-            yield "\n  ]"
-        yield ',\n  "metadata": ' + jsontext.dumps(self.metadata, 1)
-        yield ',\n  "schema_version": ' + jsontext.dumps(self.schema_version, 1)
-        yield ',\n  "summary": ' + jsontext.dumps(summary, 1) + "\n}"
+        text = JsonText()
+        for name, items in (("agents", self.agents), ("coverage", self.coverage), ("findings", self.findings)):
+            yield text.open(name)
+            for item in items:
+                yield text.item(item.to_dict())
+            yield text.close()
+        yield text.tail(self.metadata, self.schema_version, summary)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Inventory":

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 if TYPE_CHECKING:
     from scanner.catalog import Catalog
-    from scanner.model import Credential, Finding, Inventory
+    from scanner.model import Agent, Credential, Finding, Inventory
 
 try:
     import ahocorasick_rs
@@ -408,6 +408,17 @@ def _scrub_batch(objects: list[Any], strings: Callable[[Any, list[str]], None],
 def scrub_findings(findings: list["Finding"]) -> None:
     """Scrub every string of ``findings`` in place; their ids are kept."""
     _scrub_objects(findings, _finding_strings, _fix_finding)
+
+
+def load_key_formats() -> None:
+    """Make sure the built-in catalogue's key formats are known (what :func:`scrub_inventory` does first)."""
+    _ensure_builtin()
+
+
+def scrub_agents(agents: list["Agent"]) -> None:
+    """Scrub every string of ``agents`` in place (a saved inventory's, read a batch at a time)."""
+    _ensure_builtin()
+    _scrub_objects(agents, _agent_strings, _fix_agent)
 
 
 def scrub_inventory(inventory: "Inventory") -> "Inventory":

@@ -1,0 +1,179 @@
+"""``report -f json`` of a saved inventory, written while it is read: no agent or finding is kept.
+
+An inventory this tool wrote is already in the order its JSON report is written in: agents
+by status, severity, name and id, then coverage, then findings by id (keys sorted). So each
+agent and finding is read as :func:`scanner.inventory_file.load_inventory` reads it (checked
+against the schema, built), scrubbed in batches as :func:`scanner.redact.scrub_inventory`
+scrubs, and its text written to a private spool file; the summary is counted on the way.
+Only when the whole input was read and checked does the spool go to the output, through the
+guarded stream like every report, so a bad input writes nothing. Memory is one batch of
+objects and 8 bytes per listed finding id.
+
+An input this cannot write in one pass — elements out of order, arrays in another order or
+repeated, a schema 1.0 inventory (whose findings are changed by its ``schema_version``, read
+after them) — and any input error return False having written nothing: the caller then
+reads the inventory whole, which writes the same text or gives the message it always gave.
+"""
+
+from __future__ import annotations
+
+import bisect
+import tempfile
+from array import array
+from pathlib import Path
+from typing import IO, Any
+
+from scanner import redact
+from scanner.errors import InputError
+from scanner.inventory_file import read_inventory
+from scanner.model import SCHEMA_VERSION, Agent, Coverage, Finding, Inventory, JsonText, Tally
+from scanner.output import open_output
+
+BATCH = redact.SCRUB_BATCH
+PIECE = 1 << 20
+_HEX = "0123456789abcdef"
+
+
+class _NotStreamable(Exception):
+    """The input is not in the report's order (or not the shape this path writes)."""
+
+
+class FindingIds:
+    """A set of finding ids, held as 64-bit numbers where they are 16 lower-case hex digits (the
+    ids this tool writes): 8 bytes each instead of a string and a set slot. :meth:`freeze` before
+    asking; other ids are kept as strings."""
+
+    def __init__(self) -> None:
+        self._numbers = array("Q")
+        self._other: set[str] = set()
+
+    def add(self, ids: list[str]) -> None:
+        for i in ids:
+            if len(i) == 16 and not i.strip(_HEX):
+                self._numbers.append(int(i, 16))
+            else:
+                self._other.add(i)
+
+    def freeze(self) -> None:
+        self._numbers = array("Q", sorted(self._numbers))
+
+    def __contains__(self, i: str) -> bool:
+        if len(i) == 16 and not i.strip(_HEX):
+            n = int(i, 16)
+            k = bisect.bisect_left(self._numbers, n)
+            return k < len(self._numbers) and self._numbers[k] == n
+        return i in self._other
+
+
+class _Writer:
+    """The report's text, one section and one batch at a time, into ``spool``."""
+
+    def __init__(self, spool: IO[str]) -> None:
+        self.spool = spool
+        self.text = JsonText()
+        self.tally = Tally()
+        self.attached = FindingIds()
+        self.batch: list[Any] = []
+        self.section: str | None = None
+        self.done: set[str] = set()
+        self.last_agent: tuple[int, int, str, str] | None = None
+        self.last_finding: str | None = None
+        self.findings = self.unattached = 0
+        self.coverage: list[Coverage] = []
+        self.coverage_read: Any = None
+
+    def begin(self, name: str, top: dict[str, Any]) -> None:
+        self._end_section()
+        if name in self.done or (name == "agents" and "findings" in self.done):
+            raise _NotStreamable(f"{name} repeated or after findings")
+        if name == "findings":
+            if "agents" not in self.done or "coverage" not in top:
+                raise _NotStreamable("findings before agents or coverage")
+            self._write_coverage(top["coverage"])
+            self.attached.freeze()
+        self.section = name
+        self.spool.write(self.text.open(name))
+
+    def add(self, obj: Agent | Finding) -> None:
+        self.batch.append(obj)
+        if len(self.batch) >= BATCH:
+            self._flush()
+
+    def finish(self, top: dict[str, Any]) -> None:
+        self._end_section()
+        if self.done != {"agents", "findings"} or top.get("schema_version") == "1.0" \
+                or top.get("coverage") is not self.coverage_read:
+            raise _NotStreamable("not both arrays, a 1.0 inventory, or coverage repeated after findings")
+        try:
+            rest = Inventory.from_parts(top, [], [])
+        except (ValueError, KeyError, TypeError):
+            raise _NotStreamable("the whole read names the fault") from None
+        redact.scrub_inventory(rest)  # its metadata, as the whole inventory's
+        summary = self.tally.summary(self.findings, self.unattached, all(c.complete for c in self.coverage))
+        self.spool.write(self.text.tail(rest.metadata, SCHEMA_VERSION, summary) + "\n")
+
+    def _end_section(self) -> None:
+        if self.section is None:
+            return
+        self._flush()
+        self.spool.write(self.text.close())
+        self.done.add(self.section)
+        self.section = None
+
+    def _write_coverage(self, raw: Any) -> None:
+        self.coverage_read = raw
+        try:  # not yet checked against the schema (that is done at the end): anything may be here
+            coverage = [Coverage.from_dict(c) for c in raw]
+        except Exception:
+            raise _NotStreamable("coverage the whole read will name") from None
+        inventory = Inventory(agents=[], findings=[], coverage=coverage)
+        redact.scrub_inventory(inventory)
+        self.coverage = inventory.sorted().coverage
+        self.spool.write(self.text.open("coverage"))
+        self.spool.write("".join(self.text.item(c.to_dict()) for c in self.coverage))
+        self.spool.write(self.text.close())
+
+    def _flush(self) -> None:
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
+        pieces = []
+        if self.section == "agents":
+            redact.scrub_agents(batch)
+            for a in batch:
+                key = (-a.status.rank, -a.severity.rank, a.name, a.id)
+                if self.last_agent is not None and key < self.last_agent:
+                    raise _NotStreamable("agents out of order")
+                self.last_agent = key
+                self.tally.agent(a)
+                self.attached.add(a.findings)
+                pieces.append(self.text.item(a.to_dict()))
+        else:
+            redact.scrub_findings(batch)
+            for f in batch:
+                if self.last_finding is not None and f.id < self.last_finding:
+                    raise _NotStreamable("findings out of order")
+                self.last_finding = f.id
+                self.findings += 1
+                self.unattached += f.id not in self.attached
+                pieces.append(self.text.item(f.to_dict()))
+        self.spool.write("".join(pieces))
+
+
+def write_json_report(path: str | Path, output: str | None) -> bool:
+    """Write the JSON report of the saved inventory ``path`` to ``output`` (None: stdout) in one
+    pass; False, having written nothing, when the input is not one this can write so."""
+    redact.load_key_formats()
+    # lone surrogates (names that were not UTF-8) go through as they are; the output guard escapes them
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="surrogatepass", newline="") as spool:
+        writer = _Writer(spool)
+        try:
+            top = read_inventory(path, {"agents": writer.add, "findings": writer.add}, writer.begin)
+            writer.finish(top)
+        except (_NotStreamable, InputError):
+            return False
+        spool.seek(0)
+        with open_output(output, "json") as stream:
+            while piece := spool.read(PIECE):
+                stream.write(piece)
+    return True

@@ -1,0 +1,102 @@
+"""``report -f json`` writes a saved inventory as it reads it (scanner/report_stream.py): the same bytes
+as reading it whole, nothing written for an input it cannot write in one pass or a bad one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reports.json import JsonFormat
+from scanner.inventory_file import load_inventory
+from scanner.output import open_output
+from scanner.report_stream import FindingIds, write_json_report
+from tests.fixtures.inventory_samples import PLANTED_KEYS, empty_inventory, full_inventory, unregistered_inventory
+
+SAMPLES = {"full": full_inventory, "unregistered": unregistered_inventory, "empty": empty_inventory}
+
+
+def _whole(saved: Path, out: Path) -> bytes:
+    """What ``report -f json`` wrote before: the inventory read whole, rendered through the guard."""
+    with open_output(str(out), "json") as stream:
+        JsonFormat().render(load_inventory(saved), stream)
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_a_saved_inventory_is_written_as_it_is_read_byte_for_byte(sample: str, tmp_path: Path) -> None:
+    saved = tmp_path / "scan.json"
+    saved.write_text(SAMPLES[sample]().to_json(), encoding="utf-8")
+    out = tmp_path / "streamed.json"
+    assert write_json_report(saved, str(out)) is True
+    assert out.read_bytes() == _whole(saved, tmp_path / "whole.json")
+    assert not any(k in out.read_text(encoding="utf-8") for k in PLANTED_KEYS.values())
+
+
+def test_findings_no_agent_lists_are_counted_apart(tmp_path: Path) -> None:
+    doc = json.loads(full_inventory().to_json())
+    before = doc["summary"]["unattached_findings"]
+    listed = {f for a in doc["agents"] for f in a["findings"]}
+    spare = dict(doc["findings"][0])
+    extra = {"0000000000000000", "ffffffffffffffff", "7fffffffffffffff"}  # the schema's ids: 16 hex digits
+    doc["findings"] += [dict(spare, id=i) for i in extra]
+    doc["findings"].sort(key=lambda f: f["id"])
+    assert not listed & extra
+    saved = tmp_path / "scan.json"
+    saved.write_text(json.dumps(doc), encoding="utf-8")
+    out = tmp_path / "streamed.json"
+    assert write_json_report(saved, str(out)) is True
+    assert json.loads(out.read_text(encoding="utf-8"))["summary"]["unattached_findings"] == before + 3
+    assert out.read_bytes() == _whole(saved, tmp_path / "whole.json")
+
+
+def _reordered(doc: dict, how: str) -> str:
+    if how == "agents":
+        doc["agents"].reverse()
+    elif how == "findings":
+        doc["findings"].reverse()
+    elif how == "keys":  # findings before agents and coverage
+        return json.dumps({k: doc[k] for k in reversed(sorted(doc))}, indent=1)
+    elif how == "legacy":
+        doc["schema_version"] = "1.0"
+    elif how == "repeated":
+        text = json.dumps(doc)
+        return text.replace('"agents": [', '"agents": [], "agents": [', 1)
+    return json.dumps(doc, indent=1)
+
+
+@pytest.mark.parametrize("how", ["agents", "findings", "keys", "legacy", "repeated"])
+def test_an_input_out_of_the_reports_order_is_left_to_the_whole_read(how: str, tmp_path: Path, run_cli) -> None:
+    doc = json.loads(full_inventory().to_json())
+    assert len(doc["agents"]) > 2 and len(doc["findings"]) > 2
+    saved = tmp_path / "scan.json"
+    saved.write_text(_reordered(doc, how), encoding="utf-8")
+    out = tmp_path / "streamed.json"
+    assert write_json_report(saved, str(out)) is False
+    assert not out.exists()
+    r = run_cli("report", str(saved), "-f", "json")
+    assert r.code == 0 and r.out.encode() == _whole(saved, tmp_path / "whole.json")
+
+
+def test_a_bad_inventory_writes_nothing_and_gets_the_message_of_the_whole_read(tmp_path: Path, run_cli) -> None:
+    doc = json.loads(full_inventory().to_json())
+    doc["findings"][-1]["location"]["line"] = "abc"
+    saved = tmp_path / "bad.json"
+    saved.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    assert write_json_report(saved, str(tmp_path / "out.json")) is False
+    assert not (tmp_path / "out.json").exists()
+    r = run_cli("report", str(saved), "-f", "json")
+    assert r.code == 2 and r.out == "" and r.err.count("\n") == 1
+    assert f"field findings[{len(doc['findings']) - 1}].location.line: must be integer" in r.err
+
+
+def test_finding_ids_are_held_as_numbers_and_answer_exactly() -> None:
+    ids = FindingIds()
+    ids.add(["00000000000000ff", "ffffffffffffffff", "0000000000000000", "not-hex-at-all", "00000000000000FF", "abc"])
+    ids.freeze()
+    for present in ("00000000000000ff", "ffffffffffffffff", "0000000000000000", "not-hex-at-all",
+                    "00000000000000FF", "abc"):
+        assert present in ids
+    for absent in ("00000000000000fe", "0x000000000000ff", "000000000000000ff", "ABC", "", " 00000000000000ff"[:16]):
+        assert absent not in ids
