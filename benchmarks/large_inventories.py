@@ -4,6 +4,7 @@
     python benchmarks/large_inventories.py --agents 100000 --records 20000
     python benchmarks/large_inventories.py --smoke          # 300 agents, 60 records (tests/test_bench_smoke_large.py)
     python benchmarks/large_inventories.py --only report-json,diff --profile /tmp/prof   # cProfile per command
+    python benchmarks/large_inventories.py --work /tmp/big --reuse --only merge   # inputs built once, kept
 
 The inputs are built from one real scan (a repository whose program holds a key and calls the
 SDK): its agent and findings are repeated with their own ids, paths and key fingerprints, so
@@ -150,18 +151,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, help="directory for the inputs and outputs (default: a temporary one)")
     ap.add_argument("--profile", type=Path, help="write a cProfile of each command into this directory")
     ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep the inputs already in --work when they were built for the same sizes")
     opts = ap.parse_args(argv)
     if opts.smoke:
         opts.agents, opts.records = 300, 60
     work = opts.work or Path(tempfile.mkdtemp(prefix="large-inventories-"))
     work.mkdir(parents=True, exist_ok=True)
-    template = _template(work)
     start = time.monotonic()
-    write_inventory(template, work / "a.json", opts.agents)
-    write_inventory(template, work / "b.json", opts.agents, variant=1)
-    write_registry(template, work / "r.yaml", opts.records)
+    built = work / "inputs.json"
+    wanted = {"agents": opts.agents, "records": opts.records}
+    if not (opts.reuse and built.exists() and json.loads(built.read_text()) == wanted):
+        built.unlink(missing_ok=True)
+        template = _template(work)
+        write_inventory(template, work / "a.json", opts.agents)
+        write_inventory(template, work / "b.json", opts.agents, variant=1)
+        write_registry(template, work / "r.yaml", opts.records)
+        built.write_text(json.dumps(wanted))
     sizes = {p: round((work / p).stat().st_size / 1e6, 1) for p in ("a.json", "b.json", "r.yaml")}
-    print(f"inputs built in {time.monotonic() - start:.1f}s: {opts.agents:,} agents, {opts.records:,} records, "
+    print(f"inputs ready in {time.monotonic() - start:.1f}s: {opts.agents:,} agents, {opts.records:,} records, "
           f"MB {sizes}", flush=True)
     names = opts.only.split(",") if opts.only else list(COMMANDS)
     results = []

@@ -399,28 +399,29 @@ def diff(
     """Compare two saved inventories: new, gone and changed agents."""
 
     def body() -> int:
-        from scanner.baseline import diff as diff_inventories
-        from scanner.inventory_file import load_inventory
+        from scanner import jsontext
+        from scanner.diff_stream import diff_saved
         from scanner.plugins import unknown_name
         if format not in ("text", "json"):
             raise unknown_name("diff format", format, ["text", "json"])
-        d = diff_inventories(load_inventory(old, findings=False), load_inventory(new, findings=False))
+        d = diff_saved(old, new, keep_unchanged=format == "json")  # agent by agent: small per agent
         one = safetext.one_line  # a name with a line break must not forge a line of the diff
         if format == "json":
             doc = {
-                "new": [{"id": a.id, "name": a.name, "status": a.status.value} for a in d.new],
-                "gone": [{"id": a.id, "name": a.name, "status": a.status.value} for a in d.gone],
-                "changed": [{"id": b.id, "previous_id": a.id, "name": b.name, "changes": what} for a, b, what in d.changed],
-                "unchanged": [a.id for a in d.unchanged],
+                "new": [{"id": i, "name": name, "status": status} for i, name, status in d.new],
+                "gone": [{"id": i, "name": name, "status": status} for i, name, status in d.gone],
+                "changed": [{"id": i, "previous_id": before, "name": name, "changes": what}
+                            for i, before, name, _status, what in d.changed],
+                "unchanged": d.unchanged,
             }
-            _emit(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False), "json")
+            _emit(jsontext.dumps(doc), "json")  # json.dumps(doc, indent=2, sort_keys=True)'s text, faster
         else:
-            lines = [f"+ new      {one(a.name)} [{a.status.value}] {a.id}" for a in d.new]
-            lines += [f"- gone     {one(a.name)} [{a.status.value}] {a.id}" for a in d.gone]
-            lines += [f"~ changed  {one(b.name)} [{b.status.value}] {b.id}: {one('; '.join(what))}"
-                      for _, b, what in d.changed]
+            lines = [f"+ new      {one(name)} [{status}] {i}" for i, name, status in d.new]
+            lines += [f"- gone     {one(name)} [{status}] {i}" for i, name, status in d.gone]
+            lines += [f"~ changed  {one(name)} [{status}] {i}: {one('; '.join(what))}"
+                      for i, _before, name, status, what in d.changed]
             lines.append(f"{len(d.new)} new, {len(d.gone)} gone, {len(d.changed)} changed, "
-                         f"{len(d.unchanged)} unchanged")
+                         f"{d.unchanged_count} unchanged")
             _emit("\n".join(lines))
         return EXIT_VIOLATION if exit_code and (d.new or d.gone or d.changed) else EXIT_OK
 

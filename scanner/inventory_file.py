@@ -113,11 +113,18 @@ def load_inventory(path: str | Path, agents: bool = True, findings: bool = True,
     kept = {"agents": _Objects(), "findings": _Objects()}
     sinks = {name: kept[name].append if keep else None for name, keep in (("agents", agents), ("findings", findings))}
     top = read_inventory(path, sinks, lambda name, _top: kept[name].clear())  # a repeated key: the last one counts
+    inventory = inventory_from_parts(path, top, kept["agents"], kept["findings"])
+    return redact.scrub_inventory(inventory) if scrub else inventory  # a report of an older version may hold keys
+
+
+def inventory_from_parts(path: str | Path, top: dict[str, Any], agents: list[Agent] | None = None,
+                         findings: list[Finding] | None = None) -> Inventory:
+    """The inventory of a document :func:`read_inventory` read, with the agents and findings it
+    handed on (none: only its coverage and metadata, built and so checked as a whole read does)."""
     try:
-        inventory = Inventory.from_parts(top, kept["agents"], kept["findings"])
+        return Inventory.from_parts(top, agents or [], findings or [])
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a shadow-agents inventory: {exc}") from None
-    return redact.scrub_inventory(inventory) if scrub else inventory  # a report of an older version may hold keys
 
 
 def read_inventory(path: str | Path, sinks: dict[str, Callable[[Any], None] | None],

@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from scanner import redact
 from scanner.errors import InputError
-from scanner.inventory_file import read_inventory
+from scanner.inventory_file import inventory_from_parts, read_inventory
 from scanner.model import SCHEMA_VERSION, Agent, Coverage, Finding, Inventory, JsonText, Tally
 from scanner.output import open_output
 
@@ -68,8 +68,9 @@ class FindingIds:
 class _Writer:
     """The report's text, one section and one batch at a time, into ``spool``."""
 
-    def __init__(self, spool: IO[str]) -> None:
+    def __init__(self, spool: IO[str], path: str | Path) -> None:
         self.spool = spool
+        self.path = path
         self.text = JsonText()
         self.tally = Tally()
         self.attached = FindingIds()
@@ -104,10 +105,7 @@ class _Writer:
         if self.done != {"agents", "findings"} or top.get("schema_version") == "1.0" \
                 or top.get("coverage") is not self.coverage_read:
             raise _NotStreamable("not both arrays, a 1.0 inventory, or coverage repeated after findings")
-        try:
-            rest = Inventory.from_parts(top, [], [])
-        except (ValueError, KeyError, TypeError):
-            raise _NotStreamable("the whole read names the fault") from None
+        rest = inventory_from_parts(self.path, top)  # an InputError: the whole read names the fault
         redact.scrub_inventory(rest)  # its metadata, as the whole inventory's
         summary = self.tally.summary(self.findings, self.unattached, all(c.complete for c in self.coverage))
         self.spool.write(self.text.tail(rest.metadata, SCHEMA_VERSION, summary) + "\n")
@@ -166,7 +164,7 @@ def write_json_report(path: str | Path, output: str | None) -> bool:
     redact.load_key_formats()
     # lone surrogates (names that were not UTF-8) go through as they are; the output guard escapes them
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="surrogatepass", newline="") as spool:
-        writer = _Writer(spool)
+        writer = _Writer(spool, path)
         try:
             top = read_inventory(path, {"agents": writer.add, "findings": writer.add}, writer.begin)
             writer.finish(top)

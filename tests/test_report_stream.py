@@ -1,5 +1,6 @@
 """``report -f json`` writes a saved inventory as it reads it (scanner/report_stream.py): the same bytes
-as reading it whole, nothing written for an input it cannot write in one pass or a bad one."""
+as reading it whole, nothing written for an input it cannot write in one pass or a bad one. ``diff``
+reads two agent by agent (scanner/diff_stream.py) and answers what the diff of the whole ones says."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from reports.json import JsonFormat
+from scanner.diff_stream import _whole as _whole_diff
+from scanner.diff_stream import diff_saved
+from scanner.errors import InputError
 from scanner.inventory_file import load_inventory
 from scanner.output import open_output
 from scanner.report_stream import FindingIds, write_json_report
@@ -100,3 +104,69 @@ def test_finding_ids_are_held_as_numbers_and_answer_exactly() -> None:
         assert present in ids
     for absent in ("00000000000000fe", "0x000000000000ff", "000000000000000ff", "ABC", "", " 00000000000000ff"[:16]):
         assert absent not in ids
+
+
+# ---- diff, agent by agent (scanner/diff_stream.py) ------------------------------------------
+
+
+def _save(path: Path, doc: dict) -> Path:
+    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    return path
+
+
+def _moved(doc: dict) -> dict:
+    """``doc`` a scan later: one agent with a new id (paired by its keys), one gone, one with a new model."""
+    doc = json.loads(json.dumps(doc))
+    agents = [a for a in doc["agents"] if a.get("change") != "gone"]
+    assert len(agents) >= 3
+    agents[0]["id"] = "0123456789ab"
+    agents[1]["models"] = sorted(agents[1].get("models", []) + ["gpt-9"])
+    doc["agents"].remove(agents[2])
+    return doc
+
+
+def _shared_key(doc: dict) -> tuple[dict, dict]:
+    """Two old agents hold one strong key; a new agent with another id holds it: the first old one is its
+    past, the second is gone, and an agent that keeps its id but lost its keys is new only if unpaired."""
+    old = json.loads(json.dumps(doc))
+    agents = [a for a in old["agents"] if a.get("change") != "gone"]
+    for a in agents[:2]:
+        a["identity"] = sorted(a["identity"] + ["container:0123456789ab"])
+    new = json.loads(json.dumps(old))
+    first, second = [a for a in new["agents"] if a.get("change") != "gone"][:2]
+    new["agents"].remove(second)
+    first["id"] = "ba9876543210"
+    return old, new
+
+
+@pytest.mark.parametrize("pair", ["moved", "shared-key", "same", "registered", "empty-old", "empty-new"])
+def test_a_diff_agent_by_agent_is_the_diff_of_the_whole_inventories(pair: str, tmp_path: Path) -> None:
+    full = json.loads(full_inventory().to_json())
+    docs = {"moved": (full, _moved(full)), "shared-key": _shared_key(full), "same": (full, full),
+            "registered": (json.loads(unregistered_inventory().to_json()), full),
+            "empty-old": (json.loads(empty_inventory().to_json()), full),
+            "empty-new": (full, json.loads(empty_inventory().to_json()))}[pair]
+    old, new = _save(tmp_path / "old.json", docs[0]), _save(tmp_path / "new.json", docs[1])
+    streamed, whole = diff_saved(old, new), _whole_diff(old, new)
+    assert streamed == whole
+    if pair == "moved":
+        assert len(streamed.changed) == 1 and len(streamed.gone) == 1 and not streamed.new
+        assert "0123456789ab" in streamed.unchanged  # paired by its keys, and nothing compared changed
+    assert diff_saved(old, new, keep_unchanged=False).unchanged_count == len(whole.unchanged)
+
+
+def test_an_old_inventory_that_repeats_an_agent_id_is_left_to_the_whole_read(tmp_path: Path) -> None:
+    full = json.loads(full_inventory().to_json())
+    twice = json.loads(json.dumps(full))
+    twice["agents"].append(dict(twice["agents"][0], name="the same id again"))
+    old, new = _save(tmp_path / "old.json", twice), _save(tmp_path / "new.json", _moved(full))
+    assert diff_saved(old, new) == _whole_diff(old, new)
+
+
+def test_a_bad_new_inventory_is_named_as_the_whole_read_names_it(tmp_path: Path) -> None:
+    full = json.loads(full_inventory().to_json())
+    bad = json.loads(json.dumps(full))
+    bad["agents"][1]["identity"] = [1, 2]
+    old, new = _save(tmp_path / "old.json", full), _save(tmp_path / "new.json", bad)
+    with pytest.raises(InputError, match=r"new\.json: not a shadow-agents inventory: field agents\[1\]\.identity"):
+        diff_saved(old, new)

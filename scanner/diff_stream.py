@@ -1,0 +1,180 @@
+"""``diff`` of two saved inventories, reading them agent by agent: what it holds is small per agent.
+
+:func:`scanner.baseline.diff` pairs agents by id, then by a shared strong identity key (the
+first old agent holding it, in the old inventory's order), and compares their status,
+providers, models, owners and findings. Here the same pairing is done keeping of each old
+agent only its id (a number: ids are 12 hex digits), a 16-byte digest of the compared fields,
+and a 16-byte digest of each of its strong keys; the new inventory is then read, each agent
+paired as it comes. The old inventory's agents are read a second time for what the answer
+shows of them: the name and status of the gone ones, the fields of the changed ones.
+
+Each agent is checked and scrubbed as :func:`scanner.inventory_file.load_inventory` does, and
+the inventories are read in the same order, so every fault gets the message it always got.
+An old inventory that repeats an agent id (whose last copy wins, at the first one's place) is
+left to the whole read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scanner import identity, redact
+from scanner.baseline import changes_between
+from scanner.errors import InputError
+from scanner.inventory_file import inventory_from_parts, read_inventory
+from scanner.model import Agent, Change
+
+BATCH = redact.SCRUB_BATCH
+
+
+@dataclass
+class SavedDiff:
+    """What ``diff`` shows: (id, name, status) of new and gone agents, (id, previous id, name,
+    status, changes) of changed ones, the ids of unchanged ones (or only their count)."""
+
+    new: list[tuple[str, str, str]] = field(default_factory=list)
+    gone: list[tuple[str, str, str]] = field(default_factory=list)
+    changed: list[tuple[str, str, str, str, list[str]]] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    unchanged_count: int = 0
+
+
+class _RepeatedId(Exception):
+    pass
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _signature(agent: Agent) -> bytes:
+    return _digest(json.dumps([agent.status.value, agent.providers, agent.models, agent.owners, agent.findings]))
+
+
+def _agents(path: str | Path, use: Any, stop_after_agents: bool = False) -> None:
+    """Hand every agent of ``path`` that is not gone, scrubbed, to ``use`` in batches (findings checked)."""
+    batch: list[Agent] = []
+    done: list[str] = []
+
+    def flush() -> None:
+        if batch:
+            redact.scrub_agents(batch)
+            use(batch)
+            batch.clear()
+
+    def add(agent: Agent) -> None:
+        if agent.change != Change.GONE:
+            batch.append(agent)
+            if len(batch) >= BATCH:
+                flush()
+
+    def begin(name: str, _top: dict[str, Any]) -> None:
+        flush()
+        if name == "agents" and name in done:
+            raise _RepeatedId("agents")  # a repeated key, whose last array counts: left to the whole read
+        if name == "findings" and stop_after_agents and "agents" in done:
+            raise _AgentsRead
+        done.append(name)
+
+    try:
+        top = read_inventory(path, {"agents": add, "findings": None}, begin)
+    except _AgentsRead:
+        return
+    flush()
+    inventory_from_parts(path, top)
+
+
+class _AgentsRead(Exception):
+    pass
+
+
+def diff_saved(old: str | Path, new: str | Path, keep_unchanged: bool = True) -> SavedDiff:
+    """:func:`scanner.baseline.diff` of two saved inventories, as ``diff`` shows it."""
+    redact.load_key_formats()
+    try:
+        return _diff(old, new, keep_unchanged)
+    except _RepeatedId:
+        return _whole(old, new)
+
+
+def _whole(old: str | Path, new: str | Path) -> SavedDiff:
+    from scanner.baseline import diff
+    from scanner.inventory_file import load_inventory
+    d = diff(load_inventory(old, findings=False), load_inventory(new, findings=False))
+    return SavedDiff(new=[(a.id, a.name, a.status.value) for a in d.new],
+                     gone=[(a.id, a.name, a.status.value) for a in d.gone],
+                     changed=[(b.id, a.id, b.name, b.status.value, what) for a, b, what in d.changed],
+                     unchanged=[a.id for a in d.unchanged], unchanged_count=len(d.unchanged))
+
+
+def _strong_keys(agent: Agent) -> list[str]:
+    keys = [k for k in agent.identity if not identity.is_weak(k)]
+    if agent.approved_id:  # a dormant record that is matched now is the same agent, found
+        keys.append(f"record:{agent.approved_id}")
+    return keys
+
+
+def _diff(old: str | Path, new: str | Path, keep_unchanged: bool) -> SavedDiff:
+    slots: dict[int, int] = {}  # old agent id (as a number) → its place among the old agents
+    signatures: list[bytes] = []
+    by_key: dict[bytes, int] = {}  # digest of a strong key → the first old agent holding it
+
+    def index(agents: list[Agent]) -> None:
+        for a in agents:
+            slot = len(signatures)
+            if slots.setdefault(int(a.id, 16), slot) != slot:
+                raise _RepeatedId(a.id)
+            signatures.append(_signature(a))
+            for k in _strong_keys(a):
+                by_key.setdefault(_digest(k), slot)
+
+    _agents(old, index)
+    paired = bytearray(len(signatures))
+    result = SavedDiff()
+    changed: list[tuple[int, Agent]] = []  # (old place, new agent): the changes are said once the old is read again
+
+    def pair(agents: list[Agent]) -> None:
+        for a in agents:
+            slot = slots.get(int(a.id, 16))
+            if slot is None or paired[slot]:
+                keys = a.identity + ([f"record:{a.approved_id}"] if a.approved_id else [])
+                slot = next((s for k in keys if (s := by_key.get(_digest(k))) is not None and not paired[s]), None)
+            if slot is None:
+                result.new.append((a.id, a.name, a.status.value))
+                continue
+            paired[slot] = 1
+            if _signature(a) != signatures[slot]:
+                changed.append((slot, a))
+            else:
+                result.unchanged_count += 1
+                if keep_unchanged:
+                    result.unchanged.append(a.id)
+
+    _agents(new, pair)
+    del by_key, signatures
+    wanted = {slot: a for slot, a in changed}
+    before: dict[int, Agent] = {}
+    count = 0
+
+    def collect(agents: list[Agent]) -> None:
+        nonlocal count
+        for a in agents:
+            if slots.get(int(a.id, 16)) != count:
+                raise InputError(f"{old}: changed while it was being read")
+            if not paired[count]:
+                result.gone.append((a.id, a.name, a.status.value))
+            elif count in wanted:
+                before[count] = a
+            count += 1
+
+    _agents(old, collect, stop_after_agents=True)
+    if count != len(paired):
+        raise InputError(f"{old}: changed while it was being read")
+    result.changed = [(a.id, before[slot].id, a.name, a.status.value, changes_between(before[slot], a))
+                      for slot, a in changed]
+    return result
+
