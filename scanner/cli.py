@@ -439,14 +439,12 @@ def merge(
     """Merge inventories from many hosts into one, re-correlated across hosts."""
 
     def body() -> int:
-        from scanner.merge import merge_inventories
-        from scanner.inventory_file import load_inventory
+        from scanner.merge import merge_saved
         from scanner.plugins import format_for_extension
         from scanner.registry import load_registry
         reg = load_registry(registry) if registry else None
         # the agents are built anew, and every finding, coverage and metadata string is scrubbed there first
-        inputs = [load_inventory(p, agents=False, scrub=False) for p in inventories]
-        merged = merge_inventories(inputs, reg, catalog or [], [str(p) for p in inventories])
+        merged = merge_saved(inventories, reg, catalog or [])
         _render(merged, format or (format_for_extension(output) if output else None) or "json", output)
         return EXIT_OK
 

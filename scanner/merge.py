@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
+from typing import Any
 
 from scanner import __version__
 from scanner.catalog import Catalog
+from scanner.inventory_file import inventory_from_parts, load_inventory, read_inventory
 from scanner.model import Coverage, Finding, Inventory
 from scanner.pipeline import build_inventory
 from scanner.registry import Registry
@@ -15,10 +18,53 @@ def merge_inventories(inventories: list[Inventory], registry: Registry | None, c
                       sources: list[str], today: dt.date | None = None) -> Inventory:
     """Union of findings (deduplicated by id) and coverage; agents, statuses and severities are rebuilt."""
     findings: dict[str, Finding] = {}
-    coverage: dict[tuple[str, str], Coverage] = {}
     for inv in inventories:
         for f in inv.findings:
             findings.setdefault(f.id, f)
+    return _rebuilt(findings, inventories, registry, catalog_files, sources, today)
+
+
+def merge_saved(paths: list[str] | list[Path], registry: Registry | None, catalog_files: list[str],
+                today: dt.date | None = None) -> Inventory:
+    """:func:`merge_inventories` of saved inventories (unscrubbed: the rebuild scrubs), read one
+    after the other into the union: a finding an earlier inventory holds is let go as it is read,
+    so inventories that share most of their findings (two scans of one fleet) hold them once."""
+    findings: dict[str, Finding] = {}
+    inventories = []
+    for path in paths:
+        own: list[Finding] = []  # its findings the union did not hold yet
+
+        def keep(f: Finding, own: list[Finding] = own) -> None:
+            if f.id not in findings:
+                findings[f.id] = f
+                own.append(f)
+
+        seen: list[str] = []
+
+        def begin(name: str, _top: dict[str, Any], seen: list[str] = seen) -> None:
+            if name in seen:  # a repeated key, whose last array counts: read whole
+                raise _Repeated
+            seen.append(name)
+
+        try:
+            top = read_inventory(path, {"agents": None, "findings": keep}, begin)
+        except _Repeated:
+            inputs = [load_inventory(p, agents=False, scrub=False) for p in paths]
+            return merge_inventories(inputs, registry, catalog_files, [str(p) for p in paths], today)
+        inv = inventory_from_parts(path, top, None, own)  # a 1.0 inventory's findings get their typed fields
+        inv.findings = []
+        inventories.append(inv)
+    return _rebuilt(findings, inventories, registry, catalog_files, [str(p) for p in paths], today)
+
+
+class _Repeated(Exception):
+    pass
+
+
+def _rebuilt(findings: dict[str, Finding], inventories: list[Inventory], registry: Registry | None,
+             catalog_files: list[str], sources: list[str], today: dt.date | None) -> Inventory:
+    coverage: dict[tuple[str, str], Coverage] = {}
+    for inv in inventories:
         for c in inv.coverage:
             coverage.setdefault((c.detector, c.host or inv.metadata.get("host", "")), c)
     metadata = {

@@ -1,6 +1,7 @@
 """``report -f json`` writes a saved inventory as it reads it (scanner/report_stream.py): the same bytes
 as reading it whole, nothing written for an input it cannot write in one pass or a bad one. ``diff``
-reads two agent by agent (scanner/diff_stream.py) and answers what the diff of the whole ones says."""
+reads two agent by agent (scanner/diff_stream.py) and answers what the diff of the whole ones says;
+``merge`` reads one inventory after the other into the union and rebuilds what merging them whole does."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from scanner.diff_stream import _whole as _whole_diff
 from scanner.diff_stream import diff_saved
 from scanner.errors import InputError
 from scanner.inventory_file import load_inventory
+from scanner.merge import merge_inventories, merge_saved
 from scanner.output import open_output
 from scanner.report_stream import FindingIds, write_json_report
-from tests.fixtures.inventory_samples import PLANTED_KEYS, empty_inventory, full_inventory, unregistered_inventory
+from tests.fixtures.inventory_samples import (PLANTED_KEYS, TODAY, empty_inventory, full_inventory,
+                                             unregistered_inventory)
 
 SAMPLES = {"full": full_inventory, "unregistered": unregistered_inventory, "empty": empty_inventory}
 
@@ -170,3 +173,26 @@ def test_a_bad_new_inventory_is_named_as_the_whole_read_names_it(tmp_path: Path)
     old, new = _save(tmp_path / "old.json", full), _save(tmp_path / "new.json", bad)
     with pytest.raises(InputError, match=r"new\.json: not a shadow-agents inventory: field agents\[1\]\.identity"):
         diff_saved(old, new)
+
+
+# ---- merge, one inventory after the other into the union (scanner/merge.py) --------------------
+
+
+@pytest.mark.parametrize("case", ["overlap", "legacy", "repeated"])
+def test_merging_saved_inventories_one_after_the_other_is_merging_them_read_whole(case: str, tmp_path: Path) -> None:
+    full = json.loads(full_inventory().to_json())
+    other = json.loads(unregistered_inventory().to_json())
+    first, second = _save(tmp_path / "a.json", full), tmp_path / "b.json"
+    if case == "legacy":  # a 1.0 inventory: its findings' typed fields are read from details
+        for f in other["findings"]:
+            f.setdefault("details", {})["world_readable"] = True
+            f.pop("risks", None)
+        other["schema_version"] = "1.0"
+    _save(second, other)
+    if case == "repeated":  # the last findings array of the file counts
+        second.write_text(second.read_text(encoding="utf-8").replace('"findings": [', '"findings": [], "findings": [', 1),
+                          encoding="utf-8")
+    paths = [first, second, first]
+    whole = merge_inventories([load_inventory(p, agents=False, scrub=False) for p in paths], None, [],
+                              [str(p) for p in paths], TODAY)
+    assert merge_saved(paths, None, [], TODAY).to_json() == whole.to_json()
