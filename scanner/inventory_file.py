@@ -15,10 +15,12 @@ field that does not fit the schema.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import re
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, Iterator
 
 from scanner import redact
 from scanner.errors import InputError
@@ -134,7 +136,7 @@ def read_inventory(path: str | Path, sinks: dict[str, Callable[[Any], None] | No
     is called as each of the two arrays starts, with the top-level values read so far. Returns the
     document less those arrays, checked against the schema. Errors are :func:`load_inventory`'s."""
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8") as fh, _collector_paused():
             top = _read(fh, str(path), sinks, begin)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read inventory: {getattr(exc, 'strerror', None) or exc}") from None
@@ -152,6 +154,19 @@ def read_inventory(path: str | Path, sinks: dict[str, Callable[[Any], None] | No
     if len(streamed) < len(_STREAMED):  # a list that was not an array: the schema said so
         raise InputError(f"{path}: not a shadow-agents inventory: agents and findings must be lists")
     return top
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while an inventory is read: its objects hold no cycles, and
+    where they are kept (``merge``, the table) each collection would walk them all again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _Objects(list):  # type: ignore[type-arg]

@@ -7,7 +7,7 @@ the standard library for what orjson writes differently or refuses, so the text 
 on which of the two wrote it:
 
 * numbers below 1e-4 (orjson: ``0.00001``, ``1e-7``; Python: ``1e-05``, ``1e-07``) — found in
-  orjson's text by :data:`_MAY_DIFFER`, which also matches such text inside a string (harmless:
+  orjson's text by :func:`_may_differ`, which also matches such text inside a string (harmless:
   the fallback is merely slower);
 * integers beyond 64 bits, lone surrogates (file names that were not UTF-8), keys that are not
   strings — orjson raises, and the standard library writes them.
@@ -23,7 +23,14 @@ import json
 import re
 from typing import Any, Callable
 
-_MAY_DIFFER = re.compile(rb"0\.0000|e-\d(?!\d)")
+# One exponent digit (orjson "1e-7", Python "1e-07"). Two searches that each start from a literal
+# are several times faster than one alternation, which the engine tries at every position.
+_SHORT_EXPONENT = re.compile(rb"e-\d(?!\d)")
+
+
+def _may_differ(raw: bytes) -> bool:
+    return b"0.0000" in raw or _SHORT_EXPONENT.search(raw) is not None
+
 _STDLIB = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False, allow_nan=True)
 
 
@@ -50,7 +57,7 @@ def dumps(value: Any, level: int = 0) -> str:
     first indented by ``2 * level`` spaces, as it would be inside a document)."""
     write = _orjson()
     raw = write(value) if write is not None else None
-    if raw is None or _MAY_DIFFER.search(raw):
+    if raw is None or _may_differ(raw):
         text = _STDLIB.encode(value)
     else:
         text = raw.decode("utf-8")
