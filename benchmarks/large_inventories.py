@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, help="directory for the inputs and outputs (default: a temporary one)")
     ap.add_argument("--profile", type=Path, help="write a cProfile of each command into this directory")
     ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--reuse", action="store_true",
                     help="keep the inputs already in --work when they were built for the same sizes")
     opts = ap.parse_args(argv)
@@ -161,13 +162,19 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     built = work / "inputs.json"
     wanted = {"agents": opts.agents, "records": opts.records}
-    if not (opts.reuse and built.exists() and json.loads(built.read_text()) == wanted):
-        built.unlink(missing_ok=True)
+    if opts.build_only:
         template = _template(work)
         write_inventory(template, work / "a.json", opts.agents)
         write_inventory(template, work / "b.json", opts.agents, variant=1)
         write_registry(template, work / "r.yaml", opts.records)
         built.write_text(json.dumps(wanted))
+        return 0
+    if not (opts.reuse and built.exists() and json.loads(built.read_text()) == wanted):
+        built.unlink(missing_ok=True)
+        # in a process of their own: a child forked from a process that held the inputs' text would
+        # start with its pages, and the kernel's peak RSS of every command would count them
+        subprocess.run([sys.executable, __file__, "--build-only", "--agents", str(opts.agents),
+                        "--records", str(opts.records), "--work", str(work)], check=True)
     sizes = {p: round((work / p).stat().st_size / 1e6, 1) for p in ("a.json", "b.json", "r.yaml")}
     print(f"inputs ready in {time.monotonic() - start:.1f}s: {opts.agents:,} agents, {opts.records:,} records, "
           f"MB {sizes}", flush=True)
