@@ -2,7 +2,7 @@
 
 Entries live in ``$XDG_CACHE_HOME/shadow-agents`` (else ``~/.cache/shadow-agents``), one file
 per entry, named by a key that hashes everything the value was derived from (inputs and the
-tool's version): a stale entry is never found, only left behind.
+tool's version): a stale entry is never found, and a write removes all but the newest few of its kind.
 
 A cache file is data read by this process, so it is treated as untrusted input: JSON, never
 pickle (loading it runs no code); read only from a directory this user owns with no access
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 MAX_ENTRY_BYTES = 16 * 1024 * 1024
+KEEP_PER_KIND = 4  # entries of one kind kept after a write (a few installs side by side); older ones are removed
 
 
 def cache_dir() -> Path:
@@ -99,6 +100,7 @@ def write(name: str, value: Any) -> None:
             json.dump(entry, fh, ensure_ascii=False)
         os.replace(tmp, folder / f"{name}.json")
         tmp = None
+        _prune(folder, name)
     except (OSError, TypeError, ValueError):
         pass
     finally:
@@ -107,3 +109,24 @@ def write(name: str, value: Any) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def _prune(folder: Path, written: str) -> None:
+    """Remove all but the newest entries of the kind of ``written`` (which is kept): every key
+    change (an upgrade, an edited catalogue, an install) writes a new entry, and the old ones
+    would otherwise pile up."""
+    kind = written.rsplit("-", 1)[0]
+    entries = []
+    with os.scandir(folder) as it:
+        for e in it:
+            if e.name.startswith(f"{kind}-") and e.name.endswith(".json") and e.name[len(kind) + 1:-5].isalnum() \
+                    and e.name != f"{written}.json":
+                try:
+                    entries.append((e.stat(follow_symlinks=False).st_mtime_ns, e.path))
+                except OSError:
+                    pass
+    for _, path in sorted(entries, reverse=True)[KEEP_PER_KIND - 1:]:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass

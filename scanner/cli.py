@@ -150,7 +150,6 @@ def _emit(text: str, kind: str = "text") -> None:
 
 
 def _exit_code(inventory: "Inventory", fail_on: str, strict: bool) -> int:
-    from scanner.baseline import fails_new
     from scanner.model import Change, Status
     if any(c.input_error for c in inventory.coverage):
         return EXIT_ERROR
@@ -160,6 +159,7 @@ def _exit_code(inventory: "Inventory", fail_on: str, strict: bool) -> int:
     if fail_on == "none":
         return EXIT_OK
     if fail_on == "new":
+        from scanner.baseline import fails_new
         bad = [a for a in active if fails_new(a)]  # new, or changed by a new key or provider
     else:
         threshold = Status(fail_on).rank
@@ -251,15 +251,15 @@ def scan(
 
     def body() -> int:
         from scanner.config import parse_set_options, resolve
-        from scanner.pipeline import list_detectors
-        infos = list_detectors(probe=False)
+        from scanner.declarations import detector_declarations
+        decls = detector_declarations()
         options = parse_set_options(set_option or [])
         for (det, name), value in (detector_flags or {}).items():
             if value is not None and value != ():
                 options.setdefault(det, {})[name] = list(value) if isinstance(value, (list, tuple)) else value
         cli["detector_options"] = options
-        cfg = resolve(cli, config_path=config, declared={i.name: i.options for i in infos if i.cls is not None},
-                      offline={i.name for i in infos if i.offline})
+        cfg = resolve(cli, config_path=config, declared={d.name: d.options for d in decls},
+                      offline={d.name for d in decls if d.offline})
         _setup_logging(cfg.verbose, cfg.quiet)
         _report_config(cfg)
         return _scan(cfg)
@@ -294,14 +294,14 @@ def _register_scan(with_detector_flags: bool) -> None:
     """Register ``scan`` with one flag per detector option that declares one.
 
     The flags are read from the installed detectors' declarations, so a plugin's
-    flags appear like the built-ins'. Only ``scan`` pays for importing the detectors.
+    flags appear like the built-ins'; those come from the user cache when it is current
+    (``scanner/declarations.py``), so a scan imports only the detectors it runs.
     """
     params = list(inspect.signature(scan, eval_str=True).parameters.values())[:-1]  # all but detector_flags
     if with_detector_flags:
-        from scanner.pipeline import list_detectors
+        from scanner.declarations import detector_declarations
         core = {name for p in params for name in getattr(p.default, "param_decls", ()) or ()}
-        flags = shared_flags([(info.name, opt) for info in list_detectors(probe=False)
-                              for opt in info.options.values()], core)
+        flags = shared_flags([(d.name, opt) for d in detector_declarations() for opt in d.options.values()], core)
     else:
         flags = []
     targets = {f"detector_flag_{i}": owners for i, (_, owners) in enumerate(flags)}

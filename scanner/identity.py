@@ -7,7 +7,6 @@ on a host shares the host, and one person owns many agents.
 
 from __future__ import annotations
 
-import configparser
 import os
 import re
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from scanner.catalog import Catalog
 
-from scanner import git
 
 WEAK_TYPES = frozenset({"owner", "host", "parent"})
 
@@ -147,6 +145,9 @@ def find_repo_root(path: Path) -> Path | None:
 
 def repo_remote(root: Path) -> str | None:
     """The ``origin`` remote (else the first remote) of a work tree, read from its git config."""
+    import configparser  # here, not at the top: only repositories need them, and start-up time counts
+
+    from scanner import git
     lay = git.layout(root)
     data = git.read_small(lay.common_dir / "config", git.CONFIG_LIMIT) if lay else None
     if data is None:

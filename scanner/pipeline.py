@@ -18,14 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from scanner import __version__, redact
-from scanner.baseline import apply_baseline
 from scanner.catalog import Catalog
 from scanner.compare import compare
 from scanner.config import ScanConfig
 from scanner.correlate import correlate
 from scanner.detector import Cancelled, Detector, DetectorError, ScanContext, current_host, current_user
 from scanner.errors import UserError
-from scanner.inventory_file import load_inventory  # noqa: F401 - where callers have long found it
 from scanner.model import Coverage, CoverageStatus, Finding, Inventory
 from scanner.options import Option, declared, defaults
 from scanner.plugins import detector_entry_points, unknown_name
@@ -36,6 +34,12 @@ if TYPE_CHECKING:  # the registry loader (YAML) is imported only when a registry
     from scanner.registry import Registry
 
 log = logging.getLogger("shadow_agents")
+
+
+def load_inventory(path: str, **kwargs: Any) -> Inventory:
+    """A saved inventory (``scanner/inventory_file.py``, imported only when one is read)."""
+    from scanner.inventory_file import load_inventory as load
+    return load(path, **kwargs)
 
 
 @dataclass
@@ -73,7 +77,8 @@ def list_detectors(only: list[str] | None = None, probe: bool = True) -> list[De
 
 
 def select_detectors(config: ScanConfig) -> list[DetectorInfo]:
-    """The detectors to run. With ``-d`` only those are imported: each costs start-up time."""
+    """The detectors to run. Only those are imported (each costs start-up time); the others are known by
+    their cached declarations."""
     names = list(detector_entry_points())
     for n in [*config.detectors, *config.exclude_detectors]:
         if n not in names:
@@ -85,8 +90,10 @@ def select_detectors(config: ScanConfig) -> list[DetectorInfo]:
         wanted = [n for n in dict.fromkeys(config.detectors) if n not in config.exclude_detectors]
         by_name = {i.name: i for i in list_detectors(wanted)}
         return [by_name[n] for n in wanted]
-    return [i for i in list_detectors() if ((i.default and i.offline) or i.name in config.extra_detectors)
-            and i.name not in config.exclude_detectors]
+    from scanner.declarations import detector_declarations
+    by_default = {d.name for d in detector_declarations() if d.default and d.offline}
+    wanted = [n for n in names if (n in by_default or n in config.extra_detectors) and n not in config.exclude_detectors]
+    return [i for i in list_detectors(wanted) if (i.default and i.offline) or i.name in config.extra_detectors]
 
 
 @dataclass
@@ -206,7 +213,7 @@ def scan(config: ScanConfig, progress: ProgressSink | None = None,
     if config.registry:
         from scanner.registry import load_registry
         registry = load_registry(config.registry)
-    baseline = load_inventory(config.baseline) if config.baseline else None
+    baseline = load_inventory(config.baseline) if config.baseline else None  # before any detector runs
     for p in config.paths:
         if not Path(p).expanduser().exists():
             raise UserError(f"path does not exist: {p}")
@@ -233,6 +240,7 @@ def scan(config: ScanConfig, progress: ProgressSink | None = None,
     }
     inventory = build_inventory(findings, coverages, catalog, registry, today, metadata)
     if baseline is not None:
+        from scanner.baseline import apply_baseline
         apply_baseline(inventory, baseline)
         inventory.sorted()
     return inventory

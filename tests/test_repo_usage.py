@@ -204,3 +204,27 @@ def test_go_imports(tmp_path: Path) -> None:
     write(tmp_path / "main.go", 'package main\n\nimport (\n\t"fmt"\n\topenai "github.com/sashabaranov/go-openai"\n)\n')
     (f,) = _kinds(scan(tmp_path)[0], "sdk-usage")
     assert (f.provider, f.location.line, f.details["language"]) == ("openai", 5, "go")
+
+
+def test_speech_and_model_hosting_sdks_are_known_and_raising_their_errors_is_no_call(tmp_path: Path) -> None:
+    write(tmp_path / "stt.py", "from deepgram import DeepgramClient\nfrom deepgram.core import ApiError\n"
+                               "dg = DeepgramClient()\n")
+    write(tmp_path / "errors_only.py", "from deepgram.core import ApiError\nfrom openai import OpenAIError\n"
+                                       "def f():\n    raise ApiError(status_code=401)\n"
+                                       "def g():\n    raise OpenAIError('x')\n")
+    write(tmp_path / "tts.ts", "import { ElevenLabsClient } from '@elevenlabs/elevenlabs-js';\n"
+                               "import { AssemblyAI } from 'assemblyai';\n"
+                               "const e = new ElevenLabsClient();\nconst a = new AssemblyAI({ apiKey: k });\n")
+    write(tmp_path / "evals.py", "import braintrust\nimport clarifai\nbraintrust.init_logger(project='x')\n")
+    write(tmp_path / "requirements.txt", "deepgram-sdk==4.0\nassemblyai>=0.30\nelevenlabs\n")
+    findings, _ = scan(tmp_path)
+    kinds = {(Path(f.location.path).name, f.kind, f.provider) for f in findings
+             if f.kind in ("sdk-usage", "sdk-import", "dependency")}
+    assert {("stt.py", "sdk-usage", "deepgram"), ("tts.ts", "sdk-usage", "elevenlabs"),
+            ("tts.ts", "sdk-usage", "assemblyai"), ("evals.py", "sdk-import", "clarifai"),
+            ("requirements.txt", "dependency", "deepgram"), ("requirements.txt", "dependency", "assemblyai"),
+            ("requirements.txt", "dependency", "elevenlabs")} <= kinds
+    # an observability SDK called is still not a model call; an exception class raised is not a client made
+    assert ("evals.py", "sdk-import", "braintrust") in kinds and ("evals.py", "sdk-usage", "braintrust") not in kinds
+    assert {k for k in kinds if k[0] == "errors_only.py"} == {("errors_only.py", "sdk-import", "deepgram"),
+                                                               ("errors_only.py", "sdk-import", "openai")}

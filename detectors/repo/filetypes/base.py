@@ -178,6 +178,15 @@ _PAREN = re.compile(rb"[()]")
 _IDENT = re.compile(rb"[A-Za-z_$][\w$]*")
 
 
+_ERROR_CLASS = re.compile(rb"[A-Z]\w*(?:Error|Exception|Warning)")
+
+
+def may_be_client(name: bytes) -> bool:
+    """Can calling this imported name make a client? Not an exception class (``ApiError``,
+    ``OpenAIError``): raising one is error handling, not a call to a model."""
+    return _ERROR_CLASS.fullmatch(name) is None
+
+
 def record_calls(f: FileView, call_rx: re.Pattern[bytes], names: dict[bytes, Target]) -> set[bytes]:
     """Find calls of ``names`` (group 1 of ``call_rx`` is the first name of a call chain) outside
     comments; note each call's argument list in ``f.client_calls`` when its name is an LLM client.

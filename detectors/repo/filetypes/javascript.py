@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from detectors.repo.filetypes.base import JS_EXT, FileView, Hit, is_llm_client, record_calls, strongest_import_hit
+from detectors.repo.filetypes.base import (JS_EXT, FileView, Hit, is_llm_client, may_be_client, record_calls,
+                                           strongest_import_hit)
 from detectors.repo.rules import Target
 
 _JS_IMPORT = re.compile(rb"(?:from[ \t]*|require\([ \t]*|import\([ \t]*|import[ \t]+)[\"']([^\"'\n]{1,200})[\"']")
@@ -41,7 +42,7 @@ def scan(f: FileView) -> list[Hit]:
                 continue
             bound = _bound_names(f.data, m.start(), keyword)
             found.setdefault(t.name, (t, []))[1].append((spec, m.start(), bound))
-            for name in bound:
+            for name in filter(may_be_client, bound):
                 names[name] = t
                 if is_llm_client(f, t, "javascript", spec):
                     f.llm_names[name.decode("ascii", "replace")] = t

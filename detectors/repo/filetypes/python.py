@@ -11,7 +11,7 @@ import re
 import sys
 from dataclasses import dataclass
 
-from detectors.repo.filetypes.base import (IMPORTS_NOTE, FileView, Hit, is_llm_client, record_calls,
+from detectors.repo.filetypes.base import (IMPORTS_NOTE, FileView, Hit, is_llm_client, may_be_client, record_calls,
                                            strongest_import_hit)
 from detectors.repo.rules import Target
 
@@ -135,7 +135,7 @@ def import_hits(f: FileView, imports: list[Import], language: str) -> list[Hit]:
             continue
         bound, star = imp.names(f.data)
         by_target.setdefault(t.name, (t, []))[1].append((imp, bound, star))
-        for name in bound:
+        for name in filter(may_be_client, bound):
             names[name] = t
             if is_llm_client(f, t, language, imp.module):
                 f.llm_names[name.decode("ascii", "replace")] = t
