@@ -14,7 +14,10 @@ per agent for the first ``--records`` agents, each matching its repository.
 
 Each command runs as its own process, one after the other; wall time is the whole process,
 CPU seconds (user + system) and peak RSS are the kernel's (``wait4``) for that process — on a
-shared machine the CPU time is the steadier figure.
+shared machine the CPU time is the steadier figure. The inputs are built by a process of their
+own (a command started from one that held their text would be charged with its peak RSS);
+``--reuse`` keeps those already in ``--work`` when they were built for the same sizes (a million
+agents take minutes to build and 4.4 GB of disk).
 """
 
 from __future__ import annotations
