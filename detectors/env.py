@@ -145,7 +145,7 @@ class EnvDetector(Detector):
         details = {"variable": name, "source": source}
         if var is None or var.role == "key":
             if var is None:  # any variable whose value has a known key shape
-                m = catalog.key_regex.search(value)
+                m = catalog.search_key(value)
                 if not m:
                     return None
                 fmt, value = catalog.key_format_of_match(m), m.group(0)

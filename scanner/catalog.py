@@ -744,10 +744,31 @@ class Catalog:
         return sorted(keys, key=lambda k: (-max((len(x) for x in k.prefixes), default=0), k.id))
 
     @cached_property
+    def key_regex_source(self) -> str:
+        """The text of :attr:`key_regex` (known without compiling it)."""
+        alts = [f"(?P<k{i}>{k.pattern})" for i, k in enumerate(self.key_formats) if not k.context_only]
+        return "|".join(alts) if alts else r"(?!x)x"
+
+    @cached_property
     def key_regex(self) -> re.Pattern[str]:
         """One alternation of every self-identifying key format; ``lastgroup`` names the format."""
-        alts = [f"(?P<k{i}>{k.pattern})" for i, k in enumerate(self.key_formats) if not k.context_only]
-        return re.compile("|".join(alts) if alts else r"(?!x)x")
+        return re.compile(self.key_regex_source)
+
+    @cached_property
+    def _key_prefixes(self) -> tuple[str, ...] | None:
+        """Every literal a self-identifying key starts with, or None when some format has none."""
+        formats = [k for k in self.key_formats if not k.context_only]
+        if any(not k.prefixes for k in formats):
+            return None
+        return tuple(sorted({p for k in formats for p in k.prefixes}))
+
+    def search_key(self, text: str) -> re.Match[str] | None:
+        """``key_regex.search(text)``, compiled only once some text holds one of the key prefixes: a
+        short command that sees no key-shaped value (most environments) never pays for compiling it."""
+        prefixes = self._key_prefixes
+        if prefixes is not None and not any(p in text for p in prefixes):
+            return None
+        return self.key_regex.search(text)
 
     @cached_property
     def _usage_gated(self) -> frozenset[str]:

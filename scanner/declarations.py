@@ -97,7 +97,7 @@ def _source_signature(eps: dict[str, Any]) -> list[str]:
 
 
 def _file_stats(root: str) -> str:
-    """One line per ``.py`` file under ``root`` (or ``root`` itself): path, size, modification time."""
+    """One line per module file under ``root`` (or ``root`` itself): path, size, modification time."""
     lines = []
     stack = [root]
     while stack:
@@ -111,7 +111,7 @@ def _file_stats(root: str) -> str:
                 for entry in it:
                     if entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
                         stack.append(entry.path)
-                    elif entry.name.endswith(".py"):
+                    elif entry.name.endswith((".py", ".pyc", ".so", ".pyd")):  # sourceless and compiled modules too
                         st = entry.stat()
                         lines.append(f"{entry.path}\0{st.st_size}\0{st.st_mtime_ns}")
         except OSError:

@@ -100,8 +100,10 @@ class _Shapes:
     """One catalogue's self-identifying key formats, matched only where one of their literal
     prefixes occurs: the alternation tried at every position of a large report is ~100x slower."""
 
-    def __init__(self, regex: re.Pattern[str], prefixes: Iterable[str], unprefixed: list[re.Pattern[str]]):
-        self.regex = regex
+    def __init__(self, regex: Callable[[], re.Pattern[str]], prefixes: Iterable[str],
+                 unprefixed: list[re.Pattern[str]]):
+        self._regex_of = regex  # compiled on the first prefix found: most texts hold none
+        self._regex: re.Pattern[str] | None = None
         self.literals = sorted({p for p in prefixes if p})
         self.unprefixed = unprefixed
         if ahocorasick_rs is not None and self.literals:
@@ -118,7 +120,9 @@ class _Shapes:
         for start in self._starts(text):
             if start < end:
                 continue
-            m = self.regex.match(text, start)
+            if self._regex is None:
+                self._regex = self._regex_of()
+            m = self._regex.match(text, start)
             if m and m.end() > start:
                 out.append((start, m.end()))
                 end = m.end()
@@ -131,12 +135,12 @@ def use_catalog(catalog: "Catalog") -> None:
     """Scrub every self-identifying key format of ``catalog`` (the built-in one is always used)."""
     global _state, _generation
     formats = [k for k in catalog.key_formats if not k.context_only]
-    source = catalog.key_regex.pattern
+    source = catalog.key_regex_source
     with _lock:
         if source in _shape_sources:
             return
         _shape_sources.add(source)
-        _shapes.append(_Shapes(catalog.key_regex, (p for k in formats for p in k.prefixes),
+        _shapes.append(_Shapes(lambda: catalog.key_regex, (p for k in formats for p in k.prefixes),
                                [k.regex for k in formats if not k.prefixes]))
         _state = None
         _generation += 1

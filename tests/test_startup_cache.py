@@ -196,3 +196,19 @@ def test_naming_an_output_file_imports_only_the_format_it_picks(tmp_path):
         r, _ = _run(["scan", "-d", "env", "-o", str(home / "out.tsv")], home, xdg, [site, code])
         assert (home / "out.tsv").read_text().startswith("id\tstatus")
     assert "reports.sarif" in modules and not {"reports.html", "reports.cyclonedx", "reports.markdown"} & modules
+
+
+def test_the_key_alternation_is_compiled_only_once_a_key_prefix_is_seen(tmp_path):
+    from scanner.catalog import Catalog
+    from tests.keys import make_key
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("providers: []\n")  # a catalogue of its own: not the one other tests compiled
+    catalog = Catalog.load([extra])
+    assert catalog.search_key("PATH=/usr/bin:/bin LANG=C.UTF-8 ghp_notakey") is None
+    assert "key_regex" not in catalog.__dict__
+    key = make_key("openai-project")
+    m = catalog.search_key(f"token={key};")
+    assert m is not None and m.group(0) == key and catalog.key_format_of_match(m).id == "openai-project"
+    assert "key_regex" in catalog.__dict__
+    for text in ("", "sk-", "sk-proj-short", f"x{key}"):  # the same answer as the alternation everywhere
+        assert bool(catalog.search_key(text)) == bool(catalog.key_regex.search(text))
