@@ -762,13 +762,16 @@ class Catalog:
             return None
         return tuple(sorted({p for k in formats for p in k.prefixes}))
 
+    def may_hold_key(self, text: str) -> bool:
+        """Can ``key_regex`` match anywhere in ``text``? A substring check for the key prefixes,
+        far cheaper than the alternation (always True when some format has no prefix)."""
+        prefixes = self._key_prefixes
+        return prefixes is None or any(p in text for p in prefixes)
+
     def search_key(self, text: str) -> re.Match[str] | None:
         """``key_regex.search(text)``, compiled only once some text holds one of the key prefixes: a
         short command that sees no key-shaped value (most environments) never pays for compiling it."""
-        prefixes = self._key_prefixes
-        if prefixes is not None and not any(p in text for p in prefixes):
-            return None
-        return self.key_regex.search(text)
+        return self.key_regex.search(text) if self.may_hold_key(text) else None
 
     @cached_property
     def _usage_gated(self) -> frozenset[str]:

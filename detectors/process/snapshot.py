@@ -149,7 +149,6 @@ class EnvReader:
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self.prefixes = tuple(sorted({p for k in catalog.key_formats if not k.context_only for p in k.prefixes}))
         self._named: dict[tuple[str, str], EnvSignal | None] = {}
         self._shaped: dict[str, tuple[Any, str] | None] = {}
 
@@ -170,7 +169,7 @@ class EnvReader:
             if signal is not None:
                 out[(signal.variable, signal.value_fp)] = signal
         blob = "\0".join(environ.values())
-        if any(p in blob for p in self.prefixes):
+        if self.catalog.may_hold_key(blob):
             for name, value in environ.items():
                 if name not in named and value:
                     signal = self._shaped_signal(name, value)
@@ -180,7 +179,7 @@ class EnvReader:
 
     def in_text(self, text: str, source: str) -> list[EnvSignal]:
         """Key-shaped strings in free text (a command line)."""
-        if not any(p in text for p in self.prefixes):
+        if not self.catalog.may_hold_key(text):
             return []
         out = []
         for m in self.catalog.key_regex.finditer(text):
@@ -207,12 +206,11 @@ class EnvReader:
     def _shaped_signal(self, name: str, value: str) -> EnvSignal | None:
         if value not in self._shaped:
             hit = None
-            if any(p in value for p in self.prefixes):
-                m = self.catalog.key_regex.search(value)
-                if m:
-                    fmt = self.catalog.key_format_of_match(m)
-                    if not not_a_key(m.group(0), fmt):
-                        hit = (fmt, m.group(0))
+            m = self.catalog.search_key(value)
+            if m:
+                fmt = self.catalog.key_format_of_match(m)
+                if not not_a_key(m.group(0), fmt):
+                    hit = (fmt, m.group(0))
             self._shaped[value] = hit
         hit = self._shaped[value]
         return self._credential_signal(name, hit[1], hit[0], "environment") if hit else None
