@@ -27,7 +27,8 @@ class Diff:
     unchanged: list[Agent] = field(default_factory=list)
 
 
-def _signature(agent: Agent) -> dict[str, object]:
+def compared_fields(agent: Agent) -> dict[str, object]:
+    """What tells a changed agent from an unchanged one (``scanner/diff_stream.py`` digests it)."""
     return {
         "status": agent.status.value,
         "providers": agent.providers,
@@ -38,7 +39,7 @@ def _signature(agent: Agent) -> dict[str, object]:
 
 
 def changes_between(old: Agent, new: Agent) -> list[str]:
-    a, b = _signature(old), _signature(new)
+    a, b = compared_fields(old), compared_fields(new)
     out = []
     for key in a:
         if a[key] != b[key]:
@@ -53,24 +54,32 @@ def changes_between(old: Agent, new: Agent) -> list[str]:
     return out
 
 
+def pairing_keys(agent: Agent) -> list[str]:
+    """The keys a new agent is looked up by when its id finds no old one: its identity, and its
+    record (a dormant record that is matched now is the same agent, found)."""
+    return agent.identity + ([f"record:{agent.approved_id}"] if agent.approved_id else [])
+
+
+def strong_keys(agent: Agent) -> list[str]:
+    """The keys an old agent can be found by: :func:`pairing_keys` less the weak identity keys."""
+    return [k for k in pairing_keys(agent) if not identity.is_weak(k)]
+
+
 def diff(old: Inventory, new: Inventory) -> Diff:
     result = Diff()
     old_by_id = {a.id: a for a in old.agents if a.change != Change.GONE}
     old_by_key: dict[str, Agent] = {}
     for a in old_by_id.values():
-        for k in a.identity:
-            if not identity.is_weak(k):
-                old_by_key.setdefault(k, a)
-        if a.approved_id:  # a dormant record that is matched now is the same agent, found
-            old_by_key.setdefault(f"record:{a.approved_id}", a)
+        for k in strong_keys(a):
+            old_by_key.setdefault(k, a)
     paired: set[str] = set()
     for agent in new.agents:
         if agent.change == Change.GONE:
             continue
         before = old_by_id.get(agent.id)
         if before is None or before.id in paired:
-            keys = agent.identity + ([f"record:{agent.approved_id}"] if agent.approved_id else [])
-            before = next((old_by_key[k] for k in keys if k in old_by_key and old_by_key[k].id not in paired), None)
+            before = next((old_by_key[k] for k in pairing_keys(agent)
+                           if k in old_by_key and old_by_key[k].id not in paired), None)
         if before is None:
             result.new.append(agent)
             continue

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scanner import identity, redact
-from scanner.baseline import changes_between
+from scanner import redact
+from scanner.baseline import changes_between, compared_fields, pairing_keys, strong_keys
 from scanner.errors import InputError
 from scanner.inventory_file import inventory_from_parts, read_inventory
 from scanner.model import Agent, Change
@@ -52,7 +52,7 @@ def _digest(text: str) -> bytes:
 
 
 def _signature(agent: Agent) -> bytes:
-    return _digest(json.dumps([agent.status.value, agent.providers, agent.models, agent.owners, agent.findings]))
+    return _digest(json.dumps(compared_fields(agent)))
 
 
 def _agents(path: str | Path, use: Any, stop_after_agents: bool = False) -> None:
@@ -111,13 +111,6 @@ def _whole(old: str | Path, new: str | Path) -> SavedDiff:
                      unchanged=[a.id for a in d.unchanged], unchanged_count=len(d.unchanged))
 
 
-def _strong_keys(agent: Agent) -> list[str]:
-    keys = [k for k in agent.identity if not identity.is_weak(k)]
-    if agent.approved_id:  # a dormant record that is matched now is the same agent, found
-        keys.append(f"record:{agent.approved_id}")
-    return keys
-
-
 def _diff(old: str | Path, new: str | Path, keep_unchanged: bool) -> SavedDiff:
     slots: dict[int, int] = {}  # old agent id (as a number) → its place among the old agents
     signatures: list[bytes] = []
@@ -129,7 +122,7 @@ def _diff(old: str | Path, new: str | Path, keep_unchanged: bool) -> SavedDiff:
             if slots.setdefault(int(a.id, 16), slot) != slot:
                 raise _RepeatedId(a.id)
             signatures.append(_signature(a))
-            for k in _strong_keys(a):
+            for k in strong_keys(a):
                 by_key.setdefault(_digest(k), slot)
 
     _agents(old, index)
@@ -141,8 +134,7 @@ def _diff(old: str | Path, new: str | Path, keep_unchanged: bool) -> SavedDiff:
         for a in agents:
             slot = slots.get(int(a.id, 16))
             if slot is None or paired[slot]:
-                keys = a.identity + ([f"record:{a.approved_id}"] if a.approved_id else [])
-                slot = next((s for k in keys if (s := by_key.get(_digest(k))) is not None and not paired[s]), None)
+                slot = next((s for k in pairing_keys(a) if (s := by_key.get(_digest(k))) is not None and not paired[s]), None)
             if slot is None:
                 result.new.append((a.id, a.name, a.status.value))
                 continue
