@@ -600,6 +600,11 @@ class Coverage:
         )
 
 
+def agent_order(a: "Agent") -> tuple[int, int, str, str]:
+    """The canonical order of agents in every output: worst status, then severity, then name."""
+    return (-a.status.rank, -a.severity.rank, a.name, a.id)
+
+
 class JsonText:
     """The pieces of an inventory's JSON text in the order they are written: each array opened,
     its elements, closed; then the rest (:meth:`Inventory.json_pieces` and ``report -f json`` of a
@@ -697,7 +702,7 @@ class Inventory:
 
     def sorted(self) -> "Inventory":
         """Return self with every list in its canonical order (for deterministic output)."""
-        self.agents.sort(key=lambda a: (-a.status.rank, -a.severity.rank, a.name, a.id))
+        self.agents.sort(key=agent_order)
         self.findings.sort(key=lambda f: f.id)
         self.coverage.sort(key=lambda c: (c.detector, c.host or ""))
         return self

@@ -26,7 +26,7 @@ from typing import IO, Any
 from scanner import redact
 from scanner.errors import InputError
 from scanner.inventory_file import inventory_from_parts, read_inventory
-from scanner.model import SCHEMA_VERSION, Agent, Coverage, Finding, Inventory, JsonText, Tally
+from scanner.model import SCHEMA_VERSION, Agent, Coverage, Finding, Inventory, JsonText, Tally, agent_order
 from scanner.output import open_output
 
 BATCH = redact.SCRUB_BATCH
@@ -139,7 +139,7 @@ class _Writer:
         if self.section == "agents":
             redact.scrub_agents(batch)
             for a in batch:
-                key = (-a.status.rank, -a.severity.rank, a.name, a.id)
+                key = agent_order(a)
                 if self.last_agent is not None and key < self.last_agent:
                     raise _NotStreamable("agents out of order")
                 self.last_agent = key
