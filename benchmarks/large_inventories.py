@@ -68,8 +68,8 @@ def _replace(text: str, pairs: dict[str, str]) -> str:
 
 def write_inventory(template: dict, path: Path, n: int, variant: int = 0) -> None:
     """``n`` agents like the template's, written piece by piece (the file is larger than we want in memory)."""
-    agent = json.dumps(template["agents"][0], sort_keys=True)
-    finding_texts = [json.dumps(f, sort_keys=True) for f in template["findings"]]
+    agent = json.dumps(template["agents"][0], sort_keys=True, ensure_ascii=False)
+    finding_texts = [json.dumps(f, sort_keys=True, ensure_ascii=False) for f in template["findings"]]
     old_id = template["agents"][0]["id"]
     old_fids = [f["id"] for f in template["findings"]]
     place = "svc-000000"

@@ -20,7 +20,7 @@ import gc
 import json
 import re
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
 from scanner import redact
 from scanner.errors import InputError
@@ -136,7 +136,7 @@ def read_inventory(path: str | Path, sinks: dict[str, Callable[[Any], None] | No
     is called as each of the two arrays starts, with the top-level values read so far. Returns the
     document less those arrays, checked against the schema. Errors are :func:`load_inventory`'s."""
     try:
-        with open(path, encoding="utf-8") as fh, _collector_paused():
+        with open(path, encoding="utf-8") as fh, collector_paused():
             top = _read(fh, str(path), sinks, begin)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read inventory: {getattr(exc, 'strerror', None) or exc}") from None
@@ -150,14 +150,28 @@ def read_inventory(path: str | Path, sinks: dict[str, Callable[[Any], None] | No
         raise InputError(f"{path}: not a shadow-agents inventory: no 'agents' list; is this a shadow-agents JSON "
                          "report?")
     streamed = [name for name in _STREAMED if top.get(name) is _STREAMED_MARK]
-    check_inventory({**top, **{name: [] for name in streamed}}, str(path))
+    check_rest(path, top, streamed)
     if len(streamed) < len(_STREAMED):  # a list that was not an array: the schema said so
         raise InputError(f"{path}: not a shadow-agents inventory: agents and findings must be lists")
     return top
 
 
+def check_rest(path: str | Path, top: dict[str, Any], streamed: Iterable[str] = _STREAMED) -> None:
+    """Check the document less its streamed arrays (``streamed``) against the schema."""
+    check_inventory({**top, **{name: [] for name in streamed}}, str(path))
+
+
+def element_object(name: str, index: int, element: Any, source: str) -> Agent | Finding:
+    """``element``, the ``index``-th of array ``name``, checked against the schema and built."""
+    check_element(name, index, element, source)
+    try:
+        return _STREAMED[name](element)  # type: ignore[no-any-return]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{source}: not a shadow-agents inventory: {exc}") from None
+
+
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """No cyclic garbage collection while an inventory is read: its objects hold no cycles, and
     where they are kept (``merge``, the table) each collection would walk them all again."""
     enabled = gc.isenabled()
@@ -195,7 +209,7 @@ def _read(fh: IO[str], source: str, sinks: dict[str, Callable[[Any], None] | Non
                 if begin is not None:
                     begin(name, top)
                 sink = sinks.get(name)
-                _elements(reader, name, _STREAMED[name] if sink is not None else None, sink, source)
+                _elements(reader, name, sink, source)
                 top[name] = _STREAMED_MARK
             else:
                 top[name] = reader.value()
@@ -209,8 +223,7 @@ def _read(fh: IO[str], source: str, sinks: dict[str, Callable[[Any], None] | Non
     return top
 
 
-def _elements(reader: _Reader, name: str, build: Callable[[dict[str, Any]], Any] | None,
-              sink: Callable[[Any], None] | None, source: str) -> None:
+def _elements(reader: _Reader, name: str, sink: Callable[[Any], None] | None, source: str) -> None:
     """The elements of one array, each checked against the schema, built and handed on as it is read."""
     reader.pos += 1
     if reader.peek() == "]":
@@ -219,13 +232,10 @@ def _elements(reader: _Reader, name: str, build: Callable[[dict[str, Any]], Any]
     index = 0
     while True:
         element = reader.value()
-        check_element(name, index, element, source)
-        if build is not None:
-            try:
-                built = build(element)
-            except (ValueError, KeyError, TypeError) as exc:
-                raise InputError(f"{source}: not a shadow-agents inventory: {exc}") from None
-            sink(built)  # type: ignore[misc]
+        if sink is None:
+            check_element(name, index, element, source)
+        else:
+            sink(element_object(name, index, element, source))
         index += 1
         if reader.peek() == ",":
             reader.pos += 1

@@ -623,6 +623,13 @@ class JsonText:
         self.count += 1
         return ("[\n    " if self.count == 1 else ",\n    ") + jsontext.dumps(value, 2)
 
+    def items(self, text: str, count: int) -> str:
+        """``count`` items already written as text (``",\n    "`` between them, the first without)."""
+        if not count:
+            return ""
+        self.count += count
+        return ("[\n    " if self.count == count else ",\n    ") + text
+
     def close(self) -> str:
         return "\n  ]" if self.count else "[]"
 

@@ -114,10 +114,11 @@ class _Shapes:
             alternation = re.compile("(?=(?:" + "|".join(map(re.escape, self.literals)) + "))") if self.literals else None
             self._starts = lambda text: [m.start() for m in alternation.finditer(text)] if alternation else []
 
-    def spans(self, text: str) -> Spans:
+    def spans(self, text: str, starts: list[int] | None = None) -> Spans:
+        """The key-shaped spans of ``text``; ``starts``: where its literal prefixes are, if known."""
         out: Spans = []
         end = 0
-        for start in self._starts(text):
+        for start in self._starts(text) if starts is None else starts:
             if start < end:
                 continue
             if self._regex is None:
@@ -189,18 +190,46 @@ class _Compiled:
         self.secrets = _secret_matcher(secrets) if secrets else None
         literals = sorted({lit for sh in shapes for lit in sh.literals})
         self.n_literals = len(literals)
+        # for each literal, the shapes it is a prefix of
+        self.shapes_of = [[k for k, sh in enumerate(shapes) if lit in sh.literals] for lit in literals]
         needles = [x.encode("utf-8", "surrogatepass") for x in literals + secrets]
         self.ac = ahocorasick_rs.BytesAhoCorasick(needles) if ahocorasick_rs is not None and needles else None
         self.always_shapes = self.ac is None or any(sh.unprefixed for sh in shapes)
 
-    def which(self, text: str) -> tuple[bool, bool]:
-        """(may hold a key shape, may hold a remembered secret)."""
+    def which(self, text: str) -> tuple[bool, bool, list[list[int]] | None]:
+        """(may hold a key shape, may hold a remembered secret, where in ``text`` each shape's
+        literal prefixes start — None without the automaton)."""
         if self.ac is None:
-            return bool(self.shapes), self.secrets is not None
-        found = {i for i, _, _ in self.ac.find_matches_as_indexes(text.encode("utf-8", "surrogatepass"),
-                                                                   overlapping=True)}
+            return bool(self.shapes), self.secrets is not None, None
+        data = text.encode("utf-8", "surrogatepass")
+        found = self.ac.find_matches_as_indexes(data, overlapping=True)
         n = self.n_literals
-        return (self.always_shapes and bool(self.shapes)) or any(i < n for i in found), any(i >= n for i in found)
+        shaped = [(i, s) for i, s, _ in found if i < n]
+        has_shapes = (self.always_shapes and bool(self.shapes)) or bool(shaped)
+        if shaped:  # each shape's starts, as offsets in ``text``: no second pass over it to find them
+            offset = _char_offsets(data, sorted({s for _, s in shaped}), text.isascii())
+            per_shape: list[set[int]] = [set() for _ in self.shapes]
+            for i, s in shaped:
+                for k in self.shapes_of[i]:
+                    per_shape[k].add(offset[s])
+            starts = [sorted(p) for p in per_shape]
+        else:  # no prefix anywhere (the regexes without one still run)
+            starts = [[] for _ in self.shapes]
+        return has_shapes, len(shaped) < len(found), starts
+
+
+def _char_offsets(data: bytes, starts: list[int], ascii_only: bool) -> dict[int, int]:
+    """The character offset of each byte offset ``starts`` (ascending, each at a character's
+    first byte) in the UTF-8 text ``data``: the bytes between two are decoded, so once in all."""
+    if ascii_only:
+        return {s: s for s in starts}
+    out: dict[int, int] = {}
+    chars = last = 0
+    for s in starts:
+        chars += len(data[last:s].decode("utf-8", "surrogatepass"))
+        out[s] = chars
+        last = s
+    return out
 
 
 def _compiled() -> tuple[_Compiled, list[str]]:
@@ -244,12 +273,16 @@ def scrub(text: str) -> str:
     for secret in sorted(pending, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, preview(secret))
-    shapes, secrets = state.which(text)
+    shapes, secrets, starts = state.which(text)
     if secrets and state.secrets is not None:
         text = _replace(text, state.secrets(text))
+        starts = None  # the text changed
     if shapes:
-        for sh in state.shapes:
-            text = _replace(text, sh.spans(text))
+        for k, sh in enumerate(state.shapes):
+            before = text
+            text = _replace(text, sh.spans(text, starts[k] if starts is not None else None))
+            if text is not before:  # offsets moved: the next shape looks for its own prefixes
+                starts = None
     for pattern in _extra_patterns:
         text = _replace(text, [m.span() for m in pattern.finditer(text) if m.end() > m.start()])
     if "://" in text:
@@ -267,17 +300,22 @@ def _hits(text: str) -> Spans:
         while start >= 0:
             spans.append((start, start + len(secret)))
             start = text.find(secret, start + 1)
-    shapes, secrets = state.which(text)
+    shapes, secrets, starts = state.which(text)
     if secrets and state.secrets is not None:
         spans += state.secrets(text)
     if shapes:
-        for sh in state.shapes:
-            spans += sh.spans(text)
+        for k, sh in enumerate(state.shapes):
+            spans += sh.spans(text, starts[k] if starts is not None else None)
     for pattern in _extra_patterns:
         spans += [m.span() for m in pattern.finditer(text) if m.end() > m.start()]
     if "://" in text:
         spans += [m.span() for m in _URL_PASSWORD.finditer(text)]
     return spans
+
+
+def would_change(text: str) -> bool:
+    """Whether :func:`scrub` would change anything in ``text`` (cheaper than scrubbing it)."""
+    return bool(_hits(text))
 
 
 # ---- whole inventories -----------------------------------------------------------------------

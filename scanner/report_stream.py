@@ -23,9 +23,9 @@ from array import array
 from pathlib import Path
 from typing import IO, Any
 
-from scanner import redact
+from scanner import inventory_chunks, redact
 from scanner.errors import InputError
-from scanner.inventory_file import inventory_from_parts, read_inventory
+from scanner.inventory_file import check_rest, collector_paused, element_object, inventory_from_parts, read_inventory
 from scanner.model import SCHEMA_VERSION, Agent, Coverage, Finding, Inventory, JsonText, Tally, agent_order
 from scanner.output import open_output
 
@@ -93,6 +93,7 @@ class _Writer:
             self._write_coverage(top["coverage"])
             self.attached.freeze()
         self.section = name
+        self.read = 0
         self.spool.write(self.text.open(name))
 
     def add(self, obj: Agent | Finding) -> None:
@@ -131,31 +132,49 @@ class _Writer:
         self.spool.write("".join(self.text.item(c.to_dict()) for c in self.coverage))
         self.spool.write(self.text.close())
 
+    def chunk(self, name: str, raw: bytes) -> None:
+        """A chunk of whole elements (:func:`scanner.inventory_chunks.read_chunks`): written from its
+        structs where they take it and nothing in it needs scrubbing, else element by element."""
+        records = inventory_chunks.decode(name, raw)
+        items = inventory_chunks.items(records) if records is not None else b""
+        if records is None or not inventory_chunks.clean(items, records):
+            for element in inventory_chunks.decode_plain(raw):
+                self.add(element_object(name, self.read, element, str(self.path)))
+                self.read += 1
+            return
+        self._flush()
+        self.read += len(records)
+        self._count(records)
+        self.spool.write(self.text.items(items.decode("utf-8"), len(records)))
+
     def _flush(self) -> None:
         batch, self.batch = self.batch, []
         if not batch:
             return
-        pieces = []
         if self.section == "agents":
             redact.scrub_agents(batch)
-            for a in batch:
+        else:
+            redact.scrub_findings(batch)
+        self._count(batch)
+        self.spool.write("".join(self.text.item(o.to_dict()) for o in batch))
+
+    def _count(self, objects: list[Any]) -> None:
+        """Check the order of agents or findings (model objects or their structs) and count them."""
+        if self.section == "agents":
+            for a in objects:
                 key = agent_order(a)
                 if self.last_agent is not None and key < self.last_agent:
                     raise _NotStreamable("agents out of order")
                 self.last_agent = key
                 self.tally.agent(a)
                 self.attached.add(a.findings)
-                pieces.append(self.text.item(a.to_dict()))
         else:
-            redact.scrub_findings(batch)
-            for f in batch:
+            for f in objects:
                 if self.last_finding is not None and f.id < self.last_finding:
                     raise _NotStreamable("findings out of order")
                 self.last_finding = f.id
                 self.findings += 1
                 self.unattached += f.id not in self.attached
-                pieces.append(self.text.item(f.to_dict()))
-        self.spool.write("".join(pieces))
 
 
 def write_json_report(path: str | Path, output: str | None) -> bool:
@@ -164,14 +183,36 @@ def write_json_report(path: str | Path, output: str | None) -> bool:
     redact.load_key_formats()
     # lone surrogates (names that were not UTF-8) go through as they are; the output guard escapes them
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="surrogatepass", newline="") as spool:
-        writer = _Writer(spool, path)
-        try:
-            top = read_inventory(path, {"agents": writer.add, "findings": writer.add}, writer.begin)
-            writer.finish(top)
-        except (_NotStreamable, InputError):
+        if not (_in_chunks(path, spool) or _by_elements(path, spool)):
             return False
         spool.seek(0)
         with open_output(output, "json") as stream:
             while piece := spool.read(PIECE):
                 stream.write(piece)
+    return True
+
+
+def _in_chunks(path: str | Path, spool: IO[str]) -> bool:
+    """The report of an inventory in this tool's own layout, a chunk of elements at a time."""
+    writer = _Writer(spool, path)
+    try:
+        with open(path, "rb") as fh, collector_paused():
+            top = inventory_chunks.read_chunks(fh, writer.chunk, writer.begin)
+        check_rest(path, top)
+        writer.finish(top)
+    except (inventory_chunks.NotThisLayout, _NotStreamable, InputError, OSError):
+        spool.seek(0)
+        spool.truncate()
+        return False
+    return True
+
+
+def _by_elements(path: str | Path, spool: IO[str]) -> bool:
+    """The report of any inventory the general reader reads, an element at a time."""
+    writer = _Writer(spool, path)
+    try:
+        top = read_inventory(path, {"agents": writer.add, "findings": writer.add}, writer.begin)
+        writer.finish(top)
+    except (_NotStreamable, InputError):
+        return False
     return True

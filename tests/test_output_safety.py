@@ -365,7 +365,10 @@ def big_inventories(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
 def test_a_closed_pipe_ends_quietly_with_141(big_inventories, tmp_path, home, args):
     empty, big = big_inventories
     cmd = [CLI, *(a.format(big=big, empty=empty) for a in args)]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, env=clean_environ(home))
+    # unbuffered: read(200) takes 200 bytes, not a buffer's worth (which could leave the writer room
+    # for the rest of a 100 KB report, and no closed pipe to meet)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, env=clean_environ(home),
+                         bufsize=0)
     assert p.stdout is not None and p.stderr is not None
     p.stdout.read(200)
     p.stdout.close()  # like `| head -c 200`
