@@ -215,13 +215,12 @@ def clean(items: bytes, records: list[Any]) -> bool:
     as :func:`redact.scrub_agents` joins them (with the punctuation between them on lines of their
     own, which can only add hits). Otherwise the strings are gathered from the records."""
     if b"\\" not in items:
-        text = items.replace(b'"', b"\n").decode("utf-8")
-    else:
-        strings: list[str] = []
-        for record in records:
-            _strings(record, strings)
-        text = "\n".join(strings)
-    return not redact.would_change(text)
+        data = items.replace(b'"', b"\n")
+        return not redact.would_change(data.decode("utf-8"), data)
+    strings: list[str] = []
+    for record in records:
+        _strings(record, strings)
+    return not redact.would_change("\n".join(strings))
 
 
 def _strings(value: Any, out: list[str]) -> None:

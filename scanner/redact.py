@@ -196,12 +196,13 @@ class _Compiled:
         self.ac = ahocorasick_rs.BytesAhoCorasick(needles) if ahocorasick_rs is not None and needles else None
         self.always_shapes = self.ac is None or any(sh.unprefixed for sh in shapes)
 
-    def which(self, text: str) -> tuple[bool, bool, list[list[int]] | None]:
+    def which(self, text: str, data: bytes | None = None) -> tuple[bool, bool, list[list[int]] | None]:
         """(may hold a key shape, may hold a remembered secret, where in ``text`` each shape's
-        literal prefixes start — None without the automaton)."""
+        literal prefixes start — None without the automaton); ``data``: ``text`` in UTF-8, if at hand."""
         if self.ac is None:
             return bool(self.shapes), self.secrets is not None, None
-        data = text.encode("utf-8", "surrogatepass")
+        if data is None:
+            data = text.encode("utf-8", "surrogatepass")
         found = self.ac.find_matches_as_indexes(data, overlapping=True)
         n = self.n_literals
         shaped = [(i, s) for i, s, _ in found if i < n]
@@ -290,9 +291,9 @@ def scrub(text: str) -> str:
     return text
 
 
-def _hits(text: str) -> Spans:
+def _hits(text: str, data: bytes | None = None) -> Spans:
     """Where :func:`scrub` would change ``text`` (spans found independently: enough to know which
-    part of a long text needs scrubbing)."""
+    part of a long text needs scrubbing); ``data``: ``text`` in UTF-8, if at hand."""
     state, pending = _compiled()
     spans: Spans = []
     for secret in pending:
@@ -300,7 +301,7 @@ def _hits(text: str) -> Spans:
         while start >= 0:
             spans.append((start, start + len(secret)))
             start = text.find(secret, start + 1)
-    shapes, secrets, starts = state.which(text)
+    shapes, secrets, starts = state.which(text, data)
     if secrets and state.secrets is not None:
         spans += state.secrets(text)
     if shapes:
@@ -313,9 +314,10 @@ def _hits(text: str) -> Spans:
     return spans
 
 
-def would_change(text: str) -> bool:
-    """Whether :func:`scrub` would change anything in ``text`` (cheaper than scrubbing it)."""
-    return bool(_hits(text))
+def would_change(text: str, data: bytes | None = None) -> bool:
+    """Whether :func:`scrub` would change anything in ``text`` (cheaper than scrubbing it);
+    ``data``: ``text`` in UTF-8, if at hand."""
+    return bool(_hits(text, data))
 
 
 # ---- whole inventories -----------------------------------------------------------------------

@@ -18,6 +18,7 @@ reads the inventory whole, which writes the same text or gives the message it al
 from __future__ import annotations
 
 import bisect
+import codecs
 import tempfile
 from array import array
 from pathlib import Path
@@ -54,6 +55,10 @@ class FindingIds:
             else:
                 self._other.add(i)
 
+    def add_hex(self, ids: list[str]) -> None:
+        """Ids already known to be 16 lower-case hex digits (checked by the schema's pattern)."""
+        self._numbers.extend([int(i, 16) for i in ids])
+
     def freeze(self) -> None:
         self._numbers = array("Q", sorted(self._numbers))
 
@@ -64,11 +69,17 @@ class FindingIds:
             return k < len(self._numbers) and self._numbers[k] == n
         return i in self._other
 
+    def has_hex(self, i: str) -> bool:
+        """``i in self`` for an id known to be 16 lower-case hex digits."""
+        n = int(i, 16)
+        k = bisect.bisect_left(self._numbers, n)
+        return k < len(self._numbers) and self._numbers[k] == n
+
 
 class _Writer:
     """The report's text, one section and one batch at a time, into ``spool``."""
 
-    def __init__(self, spool: IO[str], path: str | Path) -> None:
+    def __init__(self, spool: IO[bytes], path: str | Path) -> None:
         self.spool = spool
         self.path = path
         self.text = JsonText()
@@ -94,7 +105,7 @@ class _Writer:
             self.attached.freeze()
         self.section = name
         self.read = 0
-        self.spool.write(self.text.open(name))
+        self._put(self.text.open(name))
 
     def add(self, obj: Agent | Finding) -> None:
         self.batch.append(obj)
@@ -109,13 +120,13 @@ class _Writer:
         rest = inventory_from_parts(self.path, top)  # an InputError: the whole read names the fault
         redact.scrub_inventory(rest)  # its metadata, as the whole inventory's
         summary = self.tally.summary(self.findings, self.unattached, all(c.complete for c in self.coverage))
-        self.spool.write(self.text.tail(rest.metadata, SCHEMA_VERSION, summary) + "\n")
+        self._put(self.text.tail(rest.metadata, SCHEMA_VERSION, summary) + "\n")
 
     def _end_section(self) -> None:
         if self.section is None:
             return
         self._flush()
-        self.spool.write(self.text.close())
+        self._put(self.text.close())
         self.done.add(self.section)
         self.section = None
 
@@ -128,9 +139,9 @@ class _Writer:
         inventory = Inventory(agents=[], findings=[], coverage=coverage)
         redact.scrub_inventory(inventory)
         self.coverage = inventory.sorted().coverage
-        self.spool.write(self.text.open("coverage"))
-        self.spool.write("".join(self.text.item(c.to_dict()) for c in self.coverage))
-        self.spool.write(self.text.close())
+        self._put(self.text.open("coverage"))
+        self._put("".join(self.text.item(c.to_dict()) for c in self.coverage))
+        self._put(self.text.close())
 
     def chunk(self, name: str, raw: bytes) -> None:
         """A chunk of whole elements (:func:`scanner.inventory_chunks.read_chunks`): written from its
@@ -144,8 +155,9 @@ class _Writer:
             return
         self._flush()
         self.read += len(records)
-        self._count(records)
-        self.spool.write(self.text.items(items.decode("utf-8"), len(records)))
+        self._count(records, hex_ids=True)
+        self._put(self.text.items("", len(records)))
+        self.spool.write(items)
 
     def _flush(self) -> None:
         batch, self.batch = self.batch, []
@@ -156,43 +168,56 @@ class _Writer:
         else:
             redact.scrub_findings(batch)
         self._count(batch)
-        self.spool.write("".join(self.text.item(o.to_dict()) for o in batch))
+        self._put("".join(self.text.item(o.to_dict()) for o in batch))
 
-    def _count(self, objects: list[Any]) -> None:
-        """Check the order of agents or findings (model objects or their structs) and count them."""
+    def _put(self, text: str) -> None:
+        # lone surrogates (names that were not UTF-8) go through as they are; the output guard escapes them
+        self.spool.write(text.encode("utf-8", "surrogatepass"))
+
+    def _count(self, objects: list[Any], hex_ids: bool = False) -> None:
+        """Check the order of agents or findings (model objects, or structs: ``hex_ids``) and count them."""
         if self.section == "agents":
+            attach = self.attached.add_hex if hex_ids else self.attached.add
+            last = self.last_agent
             for a in objects:
                 key = agent_order(a)
-                if self.last_agent is not None and key < self.last_agent:
+                if last is not None and key < last:
                     raise _NotStreamable("agents out of order")
-                self.last_agent = key
+                last = key
                 self.tally.agent(a)
-                self.attached.add(a.findings)
+                attach(a.findings)
+            self.last_agent = last
         else:
+            attached = self.attached.has_hex if hex_ids else self.attached.__contains__
+            last_id = self.last_finding
+            unattached = 0
             for f in objects:
-                if self.last_finding is not None and f.id < self.last_finding:
+                if last_id is not None and f.id < last_id:
                     raise _NotStreamable("findings out of order")
-                self.last_finding = f.id
-                self.findings += 1
-                self.unattached += f.id not in self.attached
+                last_id = f.id
+                unattached += not attached(f.id)
+            self.last_finding = last_id
+            self.findings += len(objects)
+            self.unattached += unattached
 
 
 def write_json_report(path: str | Path, output: str | None) -> bool:
     """Write the JSON report of the saved inventory ``path`` to ``output`` (None: stdout) in one
     pass; False, having written nothing, when the input is not one this can write so."""
     redact.load_key_formats()
-    # lone surrogates (names that were not UTF-8) go through as they are; the output guard escapes them
-    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="surrogatepass", newline="") as spool:
+    with tempfile.TemporaryFile("w+b") as spool:
         if not (_in_chunks(path, spool) or _by_elements(path, spool)):
             return False
         spool.seek(0)
+        text = codecs.getincrementaldecoder("utf-8")("surrogatepass")
         with open_output(output, "json") as stream:
             while piece := spool.read(PIECE):
-                stream.write(piece)
+                stream.write(text.decode(piece))
+            stream.write(text.decode(b"", final=True))
     return True
 
 
-def _in_chunks(path: str | Path, spool: IO[str]) -> bool:
+def _in_chunks(path: str | Path, spool: IO[bytes]) -> bool:
     """The report of an inventory in this tool's own layout, a chunk of elements at a time."""
     writer = _Writer(spool, path)
     try:
@@ -207,7 +232,7 @@ def _in_chunks(path: str | Path, spool: IO[str]) -> bool:
     return True
 
 
-def _by_elements(path: str | Path, spool: IO[str]) -> bool:
+def _by_elements(path: str | Path, spool: IO[bytes]) -> bool:
     """The report of any inventory the general reader reads, an element at a time."""
     writer = _Writer(spool, path)
     try:

@@ -23,10 +23,10 @@ def _both(path: Path) -> tuple[str | None, str | None]:
     redact.load_key_formats()
     out = []
     for way in (report_stream._in_chunks, report_stream._by_elements):
-        with tempfile.TemporaryFile("w+", encoding="utf-8", errors="surrogatepass", newline="") as spool:
+        with tempfile.TemporaryFile("w+b") as spool:
             ok = way(path, spool)
             spool.seek(0)
-            out.append(spool.read() if ok else None)
+            out.append(spool.read().decode("utf-8", "surrogatepass") if ok else None)
     return out[0], out[1]
 
 
