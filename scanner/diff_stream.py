@@ -22,10 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scanner import redact
+import msgspec
+
+from scanner import inventory_chunks, redact
 from scanner.baseline import changes_between, compared_fields, pairing_keys, strong_keys
 from scanner.errors import InputError
-from scanner.inventory_file import inventory_from_parts, read_inventory
+from scanner.inventory_file import (check_rest, collector_paused, element_object, inventory_from_parts,
+                                    read_inventory)
+from scanner.schema import check_element
 from scanner.model import Agent, Change
 
 BATCH = redact.SCRUB_BATCH
@@ -52,7 +56,12 @@ def _digest(text: str) -> bytes:
 
 
 def _signature(agent: Agent) -> bytes:
-    return _digest(json.dumps(compared_fields(agent)))
+    fields = compared_fields(agent)
+    try:
+        text = msgspec.json.encode(fields)
+    except UnicodeEncodeError:  # a lone surrogate (a name that was not UTF-8): the same fields always land here
+        text = json.dumps(fields).encode()
+    return hashlib.blake2b(text, digest_size=16).digest()
 
 
 def _agents(path: str | Path, use: Any, stop_after_agents: bool = False) -> None:
@@ -88,6 +97,44 @@ def _agents(path: str | Path, use: Any, stop_after_agents: bool = False) -> None
     inventory_from_parts(path, top)
 
 
+def _agents_in_chunks(path: str | Path, use: Any, stop_after_agents: bool = False) -> None:
+    """:func:`_agents` of an inventory in this tool's own layout, a chunk of elements at a time
+    (:mod:`scanner.inventory_chunks`); its findings are checked by decoding them into structs."""
+    read = {"agents": 0, "findings": 0}
+
+    def begin(name: str, _top: dict[str, Any]) -> None:
+        if name == "findings" and stop_after_agents:
+            raise _AgentsRead
+
+    def chunk(name: str, raw: bytes) -> None:
+        records = inventory_chunks.decode(name if name == "agents" else "findings-checked", raw)
+        if records is not None and (name == "findings" or inventory_chunks.clean(raw, records)):
+            read[name] += len(records)
+            if name == "agents":
+                use([a for a in records if a.change != Change.GONE])
+            return
+        agents = []
+        for element in inventory_chunks.decode_plain(raw):
+            if name == "findings":
+                check_element(name, read[name], element, str(path))
+            else:
+                agent = element_object(name, read[name], element, str(path))
+                if agent.change != Change.GONE:
+                    agents.append(agent)
+            read[name] += 1
+        if agents:
+            redact.scrub_agents(agents)
+            use(agents)
+
+    try:
+        with open(path, "rb") as fh, collector_paused():
+            top = inventory_chunks.read_chunks(fh, chunk, begin)
+    except _AgentsRead:
+        return
+    check_rest(path, top)
+    inventory_from_parts(path, top)
+
+
 class _AgentsRead(Exception):
     pass
 
@@ -96,7 +143,10 @@ def diff_saved(old: str | Path, new: str | Path, keep_unchanged: bool = True) ->
     """:func:`scanner.baseline.diff` of two saved inventories, as ``diff`` shows it."""
     redact.load_key_formats()
     try:
-        return _diff(old, new, keep_unchanged)
+        try:
+            return _diff(old, new, keep_unchanged, _agents_in_chunks)
+        except (inventory_chunks.NotThisLayout, OSError):  # read the general way, which names any fault
+            return _diff(old, new, keep_unchanged, _agents)
     except _RepeatedId:
         return _whole(old, new)
 
@@ -111,7 +161,7 @@ def _whole(old: str | Path, new: str | Path) -> SavedDiff:
                      unchanged=[a.id for a in d.unchanged], unchanged_count=len(d.unchanged))
 
 
-def _diff(old: str | Path, new: str | Path, keep_unchanged: bool) -> SavedDiff:
+def _diff(old: str | Path, new: str | Path, keep_unchanged: bool, agents_of: Any) -> SavedDiff:
     slots: dict[int, int] = {}  # old agent id (as a number) → its place among the old agents
     signatures: list[bytes] = []
     by_key: dict[bytes, int] = {}  # digest of a strong key → the first old agent holding it
@@ -125,7 +175,7 @@ def _diff(old: str | Path, new: str | Path, keep_unchanged: bool) -> SavedDiff:
             for k in strong_keys(a):
                 by_key.setdefault(_digest(k), slot)
 
-    _agents(old, index)
+    agents_of(old, index)
     paired = bytearray(len(signatures))
     result = SavedDiff()
     changed: list[tuple[int, Agent]] = []  # (old place, new agent): the changes are said once the old is read again
@@ -146,7 +196,7 @@ def _diff(old: str | Path, new: str | Path, keep_unchanged: bool) -> SavedDiff:
                 if keep_unchanged:
                     result.unchanged.append(a.id)
 
-    _agents(new, pair)
+    agents_of(new, pair)
     del by_key, signatures
     wanted = {slot: a for slot, a in changed}
     before: dict[int, Agent] = {}
@@ -163,7 +213,7 @@ def _diff(old: str | Path, new: str | Path, keep_unchanged: bool) -> SavedDiff:
                 before[count] = a
             count += 1
 
-    _agents(old, collect, stop_after_agents=True)
+    agents_of(old, collect, stop_after_agents=True)
     if count != len(paired):
         raise InputError(f"{old}: changed while it was being read")
     result.changed = [(a.id, before[slot].id, a.name, a.status.value, changes_between(before[slot], a))

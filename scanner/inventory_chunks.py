@@ -143,8 +143,9 @@ class AgentRecord(_Struct):
         return self.kind == ItemKind.AGENT
 
 
-class FindingRecord(_Struct):
-    """An element of ``findings`` (the schema's ``finding``), as the model writes it."""
+class FindingShape(_Struct):
+    """An element of ``findings`` (the schema's ``finding``): what only needs checking is decoded
+    into this (its subclass also asks for the form the model writes)."""
 
     confidence: Confidence
     detector: str
@@ -168,6 +169,10 @@ class FindingRecord(_Struct):
     tags: dict[str, str] = {}
     unit: str | Unset = UNSET
 
+
+class FindingRecord(FindingShape):
+    """An element of ``findings`` as the model writes it."""
+
     def __post_init__(self) -> None:
         identity = self.identity
         if len(identity) > 1 and identity != sorted(set(identity)):
@@ -180,14 +185,16 @@ class FindingRecord(_Struct):
             raise _Refused("a float written with an exponent")
 
 
-_DECODERS = {"agents": msgspec.json.Decoder(list[AgentRecord]), "findings": msgspec.json.Decoder(list[FindingRecord])}
+_DECODERS = {"agents": msgspec.json.Decoder(list[AgentRecord]), "findings": msgspec.json.Decoder(list[FindingRecord]),
+             "findings-checked": msgspec.json.Decoder(list[FindingShape])}
 _ENCODER = msgspec.json.Encoder(order="sorted")
 _ITEMS_HEAD = b'{\n  "a": [\n    '
 _ITEMS_TAIL = b"\n  ]\n}"
 
 
 def decode(name: str, chunk: bytes) -> list[Any] | None:
-    """The elements of ``chunk`` as structs, or None when they do not all fit them."""
+    """The elements of ``chunk`` as structs, or None when they do not all fit them; ``name``:
+    ``agents``, ``findings``, or ``findings-checked`` (checked against the schema, whatever their form)."""
     try:
         return _DECODERS[name].decode(b"[" + chunk + b"]")
     except msgspec.DecodeError:  # ValidationError included: refused, perhaps only as not written back alike

@@ -236,3 +236,24 @@ def test_a_truncated_file_is_not_this_layout() -> None:
     for cut in (10, len(text) // 3, len(text) // 2, len(text) - 3):
         with pytest.raises(inventory_chunks.NotThisLayout):
             inventory_chunks.read_chunks(io.BytesIO(text[:cut]), lambda n, r: None, lambda n, t: None)
+
+
+@pytest.mark.parametrize("layout", ["indented", "one-per-line", "compact"])
+@pytest.mark.parametrize("chunk", [1 << 20, 1])
+def test_a_diff_read_in_chunks_is_the_diff_of_the_whole_inventories(layout: str, chunk: int, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from scanner.diff_stream import _whole, diff_saved
+    monkeypatch.setattr(inventory_chunks, "CHUNK", chunk)
+    old_doc = _doc()
+    new_doc = _doc()
+    live = [a for a in new_doc["agents"] if a.get("change") != "gone"]
+    live[0]["models"] = sorted(live[0].get("models", []) + ["gpt-9"])
+    new_doc["agents"].remove(live[1])
+    live[2]["name"] = "renamed " + PLANTED_KEYS[next(iter(PLANTED_KEYS))]  # scrubbed, the general way
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(LAYOUTS[layout](old_doc), encoding="utf-8")
+    new.write_text(LAYOUTS[layout](new_doc), encoding="utf-8")
+    streamed = diff_saved(old, new)
+    assert streamed == _whole(old, new)
+    assert len(streamed.changed) == 1 and len(streamed.gone) == 1
+    assert not any(k in repr(streamed) for k in PLANTED_KEYS.values())
