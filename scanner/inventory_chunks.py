@@ -107,8 +107,9 @@ class CredentialRecord(_Struct):
 _NO_LOCATION = LocationRecord()
 
 
-class AgentRecord(_Struct):
-    """An element of ``agents`` (the schema's ``agent``), as the model writes it."""
+class AgentShape(_Struct):
+    """An element of ``agents`` (the schema's ``agent``): what only needs checking is decoded into
+    this (its subclass also asks for the form the model writes)."""
 
     dedupe_key: str
     findings: list[Hex16]
@@ -132,15 +133,19 @@ class AgentRecord(_Struct):
     remediation: str | Unset = UNSET
     spend: dict[str, Number] = {}
 
+    @property
+    def is_agent(self) -> bool:
+        return self.kind == ItemKind.AGENT
+
+
+class AgentRecord(AgentShape):
+    """An element of ``agents`` as the model writes it."""
+
     def __post_init__(self) -> None:
         if self.dedupe_key != "shadow-agents:" + self.id:
             raise _Refused("the model derives the dedupe key from the id")
         if self.spend and not all(_plain(v) and round(v, 2) == v for v in self.spend.values()):
             raise _Refused("the model writes spend in cents")
-
-    @property
-    def is_agent(self) -> bool:
-        return self.kind == ItemKind.AGENT
 
 
 class FindingShape(_Struct):
@@ -186,6 +191,7 @@ class FindingRecord(FindingShape):
 
 
 _DECODERS = {"agents": msgspec.json.Decoder(list[AgentRecord]), "findings": msgspec.json.Decoder(list[FindingRecord]),
+             "agents-checked": msgspec.json.Decoder(list[AgentShape]),
              "findings-checked": msgspec.json.Decoder(list[FindingShape])}
 _ENCODER = msgspec.json.Encoder(order="sorted")
 _ITEMS_HEAD = b'{\n  "a": [\n    '
@@ -194,11 +200,17 @@ _ITEMS_TAIL = b"\n  ]\n}"
 
 def decode(name: str, chunk: bytes) -> list[Any] | None:
     """The elements of ``chunk`` as structs, or None when they do not all fit them; ``name``:
-    ``agents``, ``findings``, or ``findings-checked`` (checked against the schema, whatever their form)."""
+    ``agents`` or ``findings``, or either with ``-checked`` (checked against the schema, whatever
+    their form)."""
     try:
         return _DECODERS[name].decode(b"[" + chunk + b"]")
     except msgspec.DecodeError:  # ValidationError included: refused, perhaps only as not written back alike
         return None
+
+
+def as_dicts(records: list[Any]) -> list[dict[str, Any]]:
+    """Checked structs as the dicts the standard library would have decoded (absent fields absent)."""
+    return msgspec.to_builtins(records)  # type: ignore[no-any-return]
 
 
 def decode_plain(chunk: bytes) -> list[Any]:

@@ -46,8 +46,14 @@ def merge_saved(paths: list[str] | list[Path], registry: Registry | None, catalo
                 raise _Repeated
             seen.append(name)
 
+        def restart(own: list[Finding] = own, seen: list[str] = seen) -> None:  # read again the general way
+            for f in own:
+                del findings[f.id]
+            own.clear()
+            seen.clear()
+
         try:
-            top = read_inventory(path, {"agents": None, "findings": keep}, begin)
+            top = read_inventory(path, {"agents": None, "findings": keep}, begin, restart)
         except _Repeated:
             inputs = [load_inventory(p, agents=False, scrub=False) for p in paths]
             return merge_inventories(inputs, registry, catalog_files, [str(p) for p in paths], today)

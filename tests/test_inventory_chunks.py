@@ -257,3 +257,64 @@ def test_a_diff_read_in_chunks_is_the_diff_of_the_whole_inventories(layout: str,
     assert streamed == _whole(old, new)
     assert len(streamed.changed) == 1 and len(streamed.gone) == 1
     assert not any(k in repr(streamed) for k in PLANTED_KEYS.values())
+
+
+def _general_load(path: Path) -> str:
+    """The inventory as the general reader builds it, element by element (no chunks)."""
+    from scanner.inventory_file import inventory_from_parts, read_inventory
+    kept: dict[str, list] = {"agents": [], "findings": []}
+    top = read_inventory(path, {n: kept[n].append for n in kept}, lambda name, _top: kept[name].clear())
+    return redact.scrub_inventory(inventory_from_parts(path, top, kept["agents"], kept["findings"])).to_json()
+
+
+@pytest.mark.parametrize("layout", ["indented", "one-per-line", "crlf", "compact"])
+@pytest.mark.parametrize("chunk", [1 << 20, 1])
+def test_an_inventory_loaded_in_chunks_is_the_one_loaded_element_by_element(layout: str, chunk: int, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from scanner.inventory_file import load_inventory
+    monkeypatch.setattr(inventory_chunks, "CHUNK", chunk)
+    doc = _doc()
+    doc["findings"][0]["identity"] = ["z:1", "a:1"]  # not the model's form: built from the dict all the same
+    doc["findings"][1]["location"]["path"] = "C:\\repo\\app.py"
+    saved = tmp_path / "scan.json"
+    saved.write_text(LAYOUTS[layout](doc), encoding="utf-8")
+    assert load_inventory(saved).to_json() == _general_load(saved)
+
+
+@pytest.mark.parametrize("case", ["an integer line", "a null model", "identity of numbers"])
+def test_a_bad_inventory_loaded_in_chunks_gets_the_general_readers_message(case: str, tmp_path: Path) -> None:
+    from scanner.errors import InputError
+    from scanner.inventory_file import load_inventory
+    doc = _doc()
+    BAD[case](doc)
+    saved = tmp_path / "scan.json"
+    saved.write_text(json.dumps(doc, indent=2, sort_keys=True), encoding="utf-8")
+    with pytest.raises(InputError) as chunked:
+        load_inventory(saved)
+    with pytest.raises(InputError) as general:
+        _general_load(saved)
+    assert str(chunked.value) == str(general.value)
+
+
+def test_a_merge_that_meets_another_layout_midway_forgets_what_it_read_and_reads_it_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second file looks like this tool's layout until its findings end (its schema version
+    comes before its metadata): its findings were handed to the union before it turned out
+    otherwise, and must be taken back before it is read the general way."""
+    from scanner.inventory_file import load_inventory
+    from scanner.merge import merge_inventories, merge_saved
+    from tests.fixtures.inventory_samples import TODAY
+    monkeypatch.setattr(inventory_chunks, "CHUNK", 1)
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(json.dumps(json.loads(unregistered_inventory().to_json()), indent=2), encoding="utf-8")
+    doc = _doc()
+    order = ["agents", "coverage", "findings", "schema_version", "metadata", "summary"]
+    second.write_text(json.dumps({k: doc[k] for k in order}, indent=2), encoding="utf-8")
+    handed: list[str] = []
+    with open(second, "rb") as fh, pytest.raises(inventory_chunks.NotThisLayout):
+        inventory_chunks.read_chunks(fh, lambda name, raw: handed.append(name), lambda n, t: None)
+    assert handed.count("findings") > 1
+    paths = [first, second]
+    whole = merge_inventories([load_inventory(p, agents=False, scrub=False) for p in paths], None, [],
+                              [str(p) for p in paths], TODAY)
+    assert merge_saved(paths, None, [], TODAY).to_json() == whole.to_json()
