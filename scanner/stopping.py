@@ -14,6 +14,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -86,13 +87,43 @@ def leave(code: int | None) -> None:
         child.join(2)
         if child.is_alive():
             child.kill()
-    # non-daemon threads would hold the exit; a detector's daemon thread that is still alive is stuck
-    busy = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()
-            and (not t.daemon or t.name.startswith("detector-"))]
+    # Non-daemon threads would hold the exit; a detector's daemon thread that is still alive is stuck.
+    # Any other daemon thread still running when the interpreter finalizes is ended by pthread_exit()
+    # as it wakes, which can abort the process ("FATAL: exception not rethrown", exit -6): one that
+    # is ending (a detector's file watchdog, told to close) gets a moment, else it counts as stuck.
+    deadline = time.monotonic() + 1.0
+    for t in threading.enumerate():
+        if t is not threading.main_thread() and t.daemon and not t.name.startswith("detector-"):
+            t.join(max(0.0, deadline - time.monotonic()))
+    busy = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()]
     if busy or children:
+        _end_descendants()  # os._exit runs no atexit hook: the pool's workers would outlive us
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
             except (OSError, ValueError):
                 pass
         os._exit(code if isinstance(code, int) else 0 if code is None else 1)
+
+
+def _end_descendants() -> None:
+    """Terminate every process this one started (forkserver, its workers, the resource tracker)."""
+    try:
+        import psutil
+        procs = psutil.Process().children(recursive=True)
+    except Exception:  # noqa: BLE001 - nothing to end, or no way to see them
+        return
+    for p in procs:
+        try:
+            p.terminate()
+        except Exception:  # noqa: BLE001 - gone already
+            pass
+    try:
+        _gone, alive = psutil.wait_procs(procs, timeout=2)
+    except Exception:  # noqa: BLE001
+        return
+    for p in alive:
+        try:
+            p.kill()
+        except Exception:  # noqa: BLE001
+            pass
