@@ -27,9 +27,7 @@ import msgspec
 from scanner import inventory_chunks, redact
 from scanner.baseline import changes_between, compared_fields, pairing_keys, strong_keys
 from scanner.errors import InputError
-from scanner.inventory_file import (check_rest, collector_paused, element_object, inventory_from_parts,
-                                    read_inventory)
-from scanner.schema import check_element
+from scanner.inventory_file import inventory_from_parts, plain_elements, read_in_chunks, read_inventory
 from scanner.model import Agent, Change
 
 BATCH = redact.SCRUB_BATCH
@@ -113,25 +111,17 @@ def _agents_in_chunks(path: str | Path, use: Any, stop_after_agents: bool = Fals
             if name == "agents":
                 use([a for a in records if a.change != Change.GONE])
             return
-        agents = []
-        for element in inventory_chunks.decode_plain(raw):
-            if name == "findings":
-                check_element(name, read[name], element, str(path))
-            else:
-                agent = element_object(name, read[name], element, str(path))
-                if agent.change != Change.GONE:
-                    agents.append(agent)
-            read[name] += 1
+        elements = plain_elements(name, raw, read[name], str(path), build=name == "agents")
+        read[name] += len(elements)
+        agents = [a for a in elements if name == "agents" and a.change != Change.GONE]
         if agents:
             redact.scrub_agents(agents)
             use(agents)
 
     try:
-        with open(path, "rb") as fh, collector_paused():
-            top = inventory_chunks.read_chunks(fh, chunk, begin)
+        top = read_in_chunks(path, chunk, begin)
     except _AgentsRead:
         return
-    check_rest(path, top)
     inventory_from_parts(path, top)
 
 

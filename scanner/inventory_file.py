@@ -184,25 +184,38 @@ def _read_in_chunks(path: str | Path, sinks: dict[str, Callable[[Any], None] | N
         records = inventory_chunks.decode(name + "-checked", raw)
         if records is not None:
             if sink is not None:
-                build = _STREAMED[name]
-                try:
-                    for element in inventory_chunks.as_dicts(records):
-                        sink(build(element))
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise InputError(f"{source}: not a shadow-agents inventory: {exc}") from None
+                for element in inventory_chunks.as_dicts(records):
+                    sink(built(name, element, source))
             read[name] += len(records)
             return
-        for element in inventory_chunks.decode_plain(raw):
-            if sink is None:
-                check_element(name, read[name], element, source)
-            else:
-                sink(element_object(name, read[name], element, source))
-            read[name] += 1
+        elements = plain_elements(name, raw, read[name], source, build=sink is not None)
+        if sink is not None:
+            for obj in elements:
+                sink(obj)
+        read[name] += len(elements)
 
+    return read_in_chunks(path, chunk, begin or (lambda _name, _top: None))
+
+
+def read_in_chunks(path: str | Path, on_chunk: Callable[[str, bytes], None],
+                   begin: Callable[[str, dict[str, Any]], None]) -> dict[str, Any]:
+    """:func:`scanner.inventory_chunks.read_chunks` of the file ``path`` (the cyclic collector
+    paused), and the rest of the document checked against the schema."""
     with open(path, "rb") as fh, collector_paused():
-        top = inventory_chunks.read_chunks(fh, chunk, begin or (lambda _name, _top: None))
+        top = inventory_chunks.read_chunks(fh, on_chunk, begin)
     check_rest(path, top)
     return top
+
+
+def plain_elements(name: str, raw: bytes, first: int, source: str, build: bool = True) -> list[Any]:
+    """The elements of a chunk the structs refused, read as the general way reads them: each
+    checked against the schema (its index counted from ``first``) and, with ``build``, built."""
+    elements = inventory_chunks.decode_plain(raw)
+    if build:  # each checked and built before the next is looked at: the first fault is the one named
+        return [element_object(name, index, element, source) for index, element in enumerate(elements, first)]
+    for index, element in enumerate(elements, first):
+        check_element(name, index, element, source)
+    return elements
 
 
 def check_rest(path: str | Path, top: dict[str, Any], streamed: Iterable[str] = _STREAMED) -> None:
@@ -213,6 +226,11 @@ def check_rest(path: str | Path, top: dict[str, Any], streamed: Iterable[str] = 
 def element_object(name: str, index: int, element: Any, source: str) -> Agent | Finding:
     """``element``, the ``index``-th of array ``name``, checked against the schema and built."""
     check_element(name, index, element, source)
+    return built(name, element, source)
+
+
+def built(name: str, element: dict[str, Any], source: str) -> Agent | Finding:
+    """The model object of an element of array ``name`` already checked against the schema."""
     try:
         return _STREAMED[name](element)  # type: ignore[no-any-return]
     except (ValueError, KeyError, TypeError) as exc:

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from scanner import inventory_chunks, redact
 from scanner.errors import InputError
-from scanner.inventory_file import check_rest, collector_paused, element_object, inventory_from_parts, read_inventory
+from scanner.inventory_file import inventory_from_parts, plain_elements, read_in_chunks, read_inventory
 from scanner.model import SCHEMA_VERSION, Agent, Coverage, Finding, Inventory, JsonText, Tally, agent_order
 from scanner.output import open_output
 
@@ -64,9 +64,7 @@ class FindingIds:
 
     def __contains__(self, i: str) -> bool:
         if len(i) == 16 and not i.strip(_HEX):
-            n = int(i, 16)
-            k = bisect.bisect_left(self._numbers, n)
-            return k < len(self._numbers) and self._numbers[k] == n
+            return self.has_hex(i)
         return i in self._other
 
     def has_hex(self, i: str) -> bool:
@@ -149,9 +147,10 @@ class _Writer:
         records = inventory_chunks.decode(name, raw)
         items = inventory_chunks.items(records) if records is not None else b""
         if records is None or not inventory_chunks.clean(items, records):
-            for element in inventory_chunks.decode_plain(raw):
-                self.add(element_object(name, self.read, element, str(self.path)))
-                self.read += 1
+            elements = plain_elements(name, raw, self.read, str(self.path))
+            for obj in elements:
+                self.add(obj)
+            self.read += len(elements)
             return
         self._flush()
         self.read += len(records)
@@ -221,10 +220,7 @@ def _in_chunks(path: str | Path, spool: IO[bytes]) -> bool:
     """The report of an inventory in this tool's own layout, a chunk of elements at a time."""
     writer = _Writer(spool, path)
     try:
-        with open(path, "rb") as fh, collector_paused():
-            top = inventory_chunks.read_chunks(fh, writer.chunk, writer.begin)
-        check_rest(path, top)
-        writer.finish(top)
+        writer.finish(read_in_chunks(path, writer.chunk, writer.begin))
     except (inventory_chunks.NotThisLayout, _NotStreamable, InputError, OSError):
         spool.seek(0)
         spool.truncate()
