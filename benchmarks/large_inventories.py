@@ -138,6 +138,7 @@ COMMANDS = {
     "report-json": ["report", "a.json", "-f", "json"],
     "report-table": ["report", "a.json", "-f", "table"],
     "report-jsonl": ["report", "a.json", "-f", "jsonl"],
+    "report-csv": ["report", "a.json", "-f", "csv"],
     "diff": ["diff", "a.json", "b.json"],
     "merge": ["merge", "a.json", "b.json", "-f", "json"],
     "registry-check": ["registry", "check", "r.yaml"],

@@ -1,4 +1,4 @@
 """The report contract, kept importable here for format plugins: it lives in :mod:`scanner.format`."""
 
-from scanner.format import (Format, agent_findings, evidence_lines, finding_endpoints, ordered_agents,  # noqa: F401
-                            printable, spend_by_provider, spend_text, summary_line, title)
+from scanner.format import (AgentFormat, Format, agent_findings, evidence_lines, finding_endpoints, ordered_agents,  # noqa: F401
+                            printable, reading_order, spend_by_provider, spend_text, summary_line, title)

@@ -10,10 +10,10 @@ spend is ``1234.50 USD`` (no thousands separator, so spreadsheets can parse it).
 from __future__ import annotations
 
 import csv
-from typing import IO, Any
+from typing import IO, Any, Callable
 
-from scanner.format import Format, agent_findings, ordered_agents, printable
-from scanner.model import Agent, Finding, Inventory
+from scanner.format import AgentFormat, agent_findings, printable, reading_order
+from scanner.model import Agent, Finding
 
 COLUMNS = (
     "agent_id", "name", "status", "severity", "change", "approved_id", "owners", "providers", "models",
@@ -62,15 +62,18 @@ def row(agent: Agent, findings: dict[str, Finding]) -> dict[str, Any]:
     return {k: neutralise(printable(str(v))) for k, v in values.items()}
 
 
-class CsvFormat(Format):
+class CsvFormat(AgentFormat):
     name = "csv"
     description = "One row per agent for spreadsheets (stable columns, formula injection neutralised)"
     extensions = (".csv",)
 
-    def render(self, inventory: Inventory, stream: IO[str]) -> None:
-        inventory.sorted()
-        writer = csv.DictWriter(stream, fieldnames=COLUMNS, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-        writer.writeheader()
-        fmap = inventory.finding_map()
-        for agent in ordered_agents(inventory):
-            writer.writerow(row(agent, fmap))
+    def agent_key(self, agent: Agent) -> Any:
+        return reading_order(agent)
+
+    def writer(self, stream: IO[str]) -> Callable[[Agent, dict[str, Finding]], None]:
+        rows = csv.DictWriter(stream, fieldnames=COLUMNS, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+        rows.writeheader()
+
+        def write(agent: Agent, findings: dict[str, Finding]) -> None:
+            rows.writerow(row(agent, findings))
+        return write

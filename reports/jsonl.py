@@ -7,11 +7,11 @@
 from __future__ import annotations
 
 import json
-from typing import IO, Any
+from typing import IO, Any, Callable
 
-from scanner.format import Format, evidence_lines, title
+from scanner.format import AgentFormat, evidence_lines, title
 from reports.markdown import md
-from scanner.model import Agent, Finding, Inventory, SCHEMA_VERSION
+from scanner.model import Agent, Finding, SCHEMA_VERSION
 
 MAX_EVIDENCE = 50
 
@@ -67,13 +67,13 @@ def ticket(agent: Agent, findings: dict[str, Finding]) -> dict[str, Any]:
     }
 
 
-class JsonlFormat(Format):
+class JsonlFormat(AgentFormat):
     name = "jsonl"
     description = "One JSON object per agent for ticketing systems (stable dedupe_key, title, markdown_body)"
     extensions = (".jsonl", ".ndjson")
     output_kind = "json"
 
-    def render(self, inventory: Inventory, stream: IO[str]) -> None:
-        fmap = inventory.finding_map()
-        for agent in inventory.sorted().agents:
-            stream.write(json.dumps(ticket(agent, fmap), sort_keys=True, ensure_ascii=False) + "\n")
+    def writer(self, stream: IO[str]) -> Callable[[Agent, dict[str, Finding]], None]:
+        def write(agent: Agent, findings: dict[str, Finding]) -> None:  # in the inventory's order (agent_order)
+            stream.write(json.dumps(ticket(agent, findings), sort_keys=True, ensure_ascii=False) + "\n")
+        return write

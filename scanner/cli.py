@@ -373,14 +373,19 @@ def report(
     def body() -> int:
         from scanner.inventory_file import load_inventory
         from scanner.plugins import load_format
+        from scanner.format import AgentFormat
         fmt = _choose_format(format, output)
         try:
-            streams = getattr(load_format(fmt), "inventory_json", False) is True
+            formatter = load_format(fmt)
         except UserError:  # an unknown format: said after the input's own faults, as always
-            streams = False
-        if streams:
+            formatter = None
+        if getattr(formatter, "inventory_json", False) is True:
             from scanner.report_stream import write_json_report
             if write_json_report(inventory, output):  # one pass, nothing held
+                return EXIT_OK
+        elif isinstance(formatter, AgentFormat):
+            from scanner.report_agents import write_agent_report
+            if write_agent_report(inventory, formatter, output):  # an agent at a time, none held
                 return EXIT_OK
         inv = load_inventory(inventory)
         _render(inv, fmt, output)

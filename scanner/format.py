@@ -7,10 +7,10 @@ computes statuses or severities; it only chooses how to show them.
 
 from __future__ import annotations
 
-from typing import IO, ClassVar
+from typing import IO, Any, Callable, ClassVar
 from urllib.parse import urlsplit
 
-from scanner.model import Agent, Change, Finding, Inventory, Status
+from scanner.model import Agent, Change, Finding, Inventory, Status, agent_order
 from scanner.safetext import printable  # noqa: F401 - the helper formats use for scanned text
 
 
@@ -28,6 +28,28 @@ class Format:
 
     def render(self, inventory: Inventory, stream: IO[str]) -> None:  # pragma: no cover - interface
         raise NotImplementedError
+
+
+class AgentFormat(Format):
+    """A format whose output is a head and then one piece per agent, each written from the agent and
+    its findings alone, in the order of :meth:`agent_key`: ``report`` writes it from a saved
+    inventory an agent at a time, holding none (scanner/report_agents.py). Agents whose keys are
+    equal keep the order they have after :meth:`Inventory.sorted`, so an ``agent_key`` must order
+    at least as finely as :func:`~scanner.model.agent_order`."""
+
+    def agent_key(self, agent: Agent) -> Any:
+        return agent_order(agent)
+
+    def writer(self, stream: IO[str]) -> Callable[[Agent, dict[str, Finding]], None]:  # pragma: no cover
+        """Write the head to ``stream``; return what writes one agent, given (at least) its findings by id."""
+        raise NotImplementedError
+
+    def render(self, inventory: Inventory, stream: IO[str]) -> None:
+        inventory.sorted()
+        findings = inventory.finding_map()
+        write = self.writer(stream)
+        for agent in sorted(inventory.agents, key=self.agent_key):
+            write(agent, findings)
 
 
 def summary_line(inventory: Inventory) -> str:
@@ -69,10 +91,17 @@ def evidence_lines(agent: Agent, findings: dict[str, Finding], limit: int | None
     return lines if limit is None else lines[:limit]
 
 
-def ordered_agents(inventory: Inventory) -> list[Agent]:
+_CHANGE_RANK = {Change.NEW: 0, Change.CHANGED: 1, None: 2, Change.UNCHANGED: 2, Change.GONE: 3}
+
+
+def reading_order(agent: Agent) -> tuple[int, int, int, str, str]:
     """New agents first, then by severity and status, then name — the order people read in."""
-    change_rank = {Change.NEW: 0, Change.CHANGED: 1, None: 2, Change.UNCHANGED: 2, Change.GONE: 3}
-    return sorted(inventory.agents, key=lambda a: (change_rank[a.change], -a.severity.rank, -a.status.rank, a.name, a.id))
+    return (_CHANGE_RANK[agent.change], -agent.severity.rank, -agent.status.rank, agent.name, agent.id)
+
+
+def ordered_agents(inventory: Inventory) -> list[Agent]:
+    """The inventory's agents in :func:`reading_order`."""
+    return sorted(inventory.agents, key=reading_order)
 
 
 def title(agent: Agent) -> str:

@@ -10,13 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from reports.csv import CsvFormat
 from reports.json import JsonFormat
+from reports.jsonl import JsonlFormat
 from scanner.diff_stream import _whole as _whole_diff
 from scanner.diff_stream import diff_saved
 from scanner.errors import InputError
 from scanner.inventory_file import load_inventory
 from scanner.merge import merge_inventories, merge_saved
 from scanner.output import open_output
+from scanner.report_agents import write_agent_report
 from scanner.report_stream import FindingIds, write_json_report
 from tests.fixtures.inventory_samples import (PLANTED_KEYS, TODAY, empty_inventory, full_inventory,
                                              unregistered_inventory)
@@ -107,6 +110,95 @@ def test_finding_ids_are_held_as_numbers_and_answer_exactly() -> None:
         assert present in ids
     for absent in ("00000000000000fe", "0x000000000000ff", "000000000000000ff", "ABC", "", " 00000000000000ff"[:16]):
         assert absent not in ids
+
+
+# ---- formats written an agent at a time (scanner/report_agents.py) ----------------------------
+
+AGENT_FORMATS = {"jsonl": JsonlFormat, "csv": CsvFormat}
+
+
+def _whole_in(fmt: str, saved: Path, out: Path) -> bytes:
+    """What ``report -f FMT`` wrote before: the inventory read whole, rendered through the guard."""
+    formatter = AGENT_FORMATS[fmt]()
+    with open_output(str(out), formatter.output_kind) as stream:
+        formatter.render(load_inventory(saved), stream)
+    return out.read_bytes()
+
+
+def _agent_report(fmt: str, saved: Path, out: Path) -> bool:
+    return write_agent_report(saved, AGENT_FORMATS[fmt](), str(out))
+
+
+@pytest.mark.parametrize("fmt", AGENT_FORMATS)
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_an_agent_at_a_time_is_the_whole_report_byte_for_byte(fmt: str, sample: str, tmp_path: Path) -> None:
+    saved = tmp_path / "scan.json"
+    saved.write_text(SAMPLES[sample]().to_json(), encoding="utf-8")
+    out = tmp_path / f"streamed.{fmt}"
+    assert _agent_report(fmt, saved, out) is True
+    assert out.read_bytes() == _whole_in(fmt, saved, tmp_path / f"whole.{fmt}")
+    assert not any(k in out.read_text(encoding="utf-8") for k in PLANTED_KEYS.values())
+
+
+def _odd(doc: dict, how: str) -> dict:
+    agents, findings = doc["agents"], doc["findings"]
+    if how == "agents-reversed":
+        agents.reverse()
+    elif how == "findings-reversed":
+        findings.reverse()
+    elif how == "finding-repeated":  # the last copy counts, as in the inventory's finding map
+        findings.append(dict(findings[0], evidence="the later copy"))
+    elif how == "finding-shared":  # one finding listed by two agents
+        agents[1]["findings"] = agents[1]["findings"] + [agents[0]["findings"][0]]
+    elif how == "finding-missing":  # listed, not there
+        agents[0]["findings"] = ["0123456789abcdef"] + agents[0]["findings"]
+    elif how == "key-in-name":  # a report of an older version may hold a key: scrubbed on the way
+        agents[0]["name"] = "svc " + PLANTED_KEYS[next(iter(PLANTED_KEYS))]
+    elif how == "not-utf-8":  # a path that was not UTF-8, carried with a surrogate escape
+        agents[0]["name"] = "svc-\udcff"
+        findings[0]["location"]["path"] = "src/caf\udce9.py"
+    return doc
+
+
+ODD = ["agents-reversed", "findings-reversed", "finding-repeated", "finding-shared", "finding-missing", "key-in-name",
+       "not-utf-8"]
+
+
+@pytest.mark.parametrize("fmt", AGENT_FORMATS)
+@pytest.mark.parametrize("how", ODD)
+def test_an_agent_at_a_time_writes_what_the_whole_read_writes_of_any_order(fmt: str, how: str, tmp_path: Path) -> None:
+    doc = _odd(json.loads(full_inventory().to_json()), how)
+    saved = tmp_path / "scan.json"
+    saved.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    out = tmp_path / f"streamed.{fmt}"
+    assert _agent_report(fmt, saved, out) is True
+    assert out.read_bytes() == _whole_in(fmt, saved, tmp_path / f"whole.{fmt}")
+    assert not any(k in out.read_text(encoding="utf-8") for k in PLANTED_KEYS.values())
+
+
+@pytest.mark.parametrize("fmt", AGENT_FORMATS)
+@pytest.mark.parametrize("how", ["keys", "legacy", "repeated"])
+def test_an_input_an_agent_at_a_time_cannot_write_is_left_to_the_whole_read(fmt: str, how: str, tmp_path: Path,
+                                                                              run_cli) -> None:
+    saved = tmp_path / "scan.json"
+    saved.write_text(_reordered(json.loads(full_inventory().to_json()), how), encoding="utf-8")
+    out = tmp_path / f"streamed.{fmt}"
+    assert _agent_report(fmt, saved, out) is False
+    assert not out.exists()
+    r = run_cli("report", str(saved), "-f", fmt, "-o", str(tmp_path / f"cli.{fmt}"))
+    assert r.code == 0 and (tmp_path / f"cli.{fmt}").read_bytes() == _whole_in(fmt, saved, tmp_path / f"whole.{fmt}")
+
+
+@pytest.mark.parametrize("fmt", AGENT_FORMATS)
+def test_a_bad_inventory_in_an_agent_format_writes_nothing_and_is_named(fmt: str, tmp_path: Path, run_cli) -> None:
+    doc = json.loads(full_inventory().to_json())
+    doc["findings"][-1]["location"]["line"] = "abc"
+    saved = tmp_path / "bad.json"
+    saved.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    out = tmp_path / f"out.{fmt}"
+    r = run_cli("report", str(saved), "-f", fmt, "-o", str(out))
+    assert r.code == 2 and r.out == "" and r.err.count("\n") == 1 and not out.exists()
+    assert f"field findings[{len(doc['findings']) - 1}].location.line: must be integer" in r.err
 
 
 # ---- diff, agent by agent (scanner/diff_stream.py) ------------------------------------------

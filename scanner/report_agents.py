@@ -1,0 +1,314 @@
+"""``report`` of a saved inventory in a format written an agent at a time (jsonl, csv), holding
+neither its agents nor its findings.
+
+The inventory is read once, as :func:`scanner.inventory_file.load_inventory` reads it (checked
+against the schema, and scrubbed as :func:`scanner.redact.scrub_inventory` scrubs): each agent's
+dict is kept in a private spool file, with the places of the findings it lists; each finding an
+agent lists is kept in a second spool when it comes (findings follow agents in a saved
+inventory) and its places pointed at it. A chunk of elements in this tool's own form that the
+scrubber would not change is kept as it was decoded, without building its objects. Only then
+are the agents built, one at a time with their findings, and written by the format into a third
+spool, each with its sort key; when the whole input was read and checked, the pieces go to the
+output in the format's order, through the guarded stream like every report, so a bad input
+writes nothing.
+
+Memory is one chunk of elements, the agents' sort keys, and about 30 bytes per finding an agent
+lists. An input this does not write — findings before agents, an array repeated, a schema 1.0
+inventory (whose findings are changed by its ``schema_version``, read after them), a finding
+id not in this tool's form — returns False having written nothing: the caller then reads the
+inventory whole, which writes the same text or gives the message it always gave.
+"""
+
+from __future__ import annotations
+
+import bisect
+import codecs
+import os
+import pickle
+import tempfile
+from array import array
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from scanner import inventory_chunks, redact
+from scanner.format import AgentFormat
+from scanner.inventory_file import (built, collector_paused, inventory_from_parts, plain_elements, read_in_chunks,
+                                    read_inventory)
+from scanner.model import Agent, Finding
+from scanner.output import KINDS, open_output
+
+BATCH = redact.SCRUB_BATCH
+PIECE = 1 << 20
+_HEX = "0123456789abcdef"
+_SLOT_BITS = 40  # a finding's place among all the places agents list: up to 2**40
+_JSON, _PICKLE = b"j", b"p"
+
+
+class _NotStreamable(Exception):
+    """The input is not one this path writes (the whole read writes it, or names its fault)."""
+
+
+def _number(finding_id: str) -> int:
+    if len(finding_id) != 16 or finding_id.strip(_HEX):
+        raise _NotStreamable("a finding id not in this tool's form")
+    return int(finding_id, 16)
+
+
+def _packed(element: dict[str, Any]) -> bytes:
+    try:
+        return _JSON + msgspec.json.encode(element)
+    except UnicodeEncodeError:  # a lone surrogate (a path that was not UTF-8): JSON text cannot hold it
+        return _PICKLE + pickle.dumps(element, pickle.HIGHEST_PROTOCOL)
+
+
+def _unpacked(data: bytes) -> dict[str, Any]:
+    if data[:1] == _JSON:
+        return msgspec.json.decode(data[1:])  # type: ignore[no-any-return]
+    return pickle.loads(data[1:])  # type: ignore[no-any-return]  # our own private spool, never the input
+
+
+class _Spool:
+    """Byte strings in a private temporary file, read back by offset and size."""
+
+    def __init__(self) -> None:
+        self.file: IO[bytes] = tempfile.TemporaryFile("w+b")
+        self.size = 0
+
+    def put(self, data: bytes) -> int:
+        self.file.write(data)
+        self.size += len(data)
+        return len(data)
+
+    def clear(self) -> None:
+        self.file.seek(0)
+        self.file.truncate()
+        self.size = 0
+
+    def reading(self) -> int:
+        self.file.flush()
+        return self.file.fileno()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class _Pieces:
+    """A stream the format writes one agent into."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def take(self) -> bytes:
+        text, self.parts = "".join(self.parts), []
+        return text.encode("utf-8", "surrogatepass")  # lone surrogates go on as they are: the guard escapes them
+
+
+class _Reader:
+    """What one read of the inventory keeps: the spools, and where each agent's findings are."""
+
+    def __init__(self, fmt: AgentFormat, source: str) -> None:
+        self.fmt = fmt
+        self.source = source
+        self.agents = _Spool()
+        self.findings = _Spool()
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget everything read (the chunked read gave way to the general one)."""
+        self.agents.clear()
+        self.findings.clear()
+        self.batch: list[Any] = []
+        self.section: str | None = None
+        self.done: set[str] = set()
+        self.read = 0
+        self.agent_at = array("Q", [0])  # agent k is agents[agent_at[k]:agent_at[k + 1]]
+        self.places = array("Q", [0])  # its findings' places are places[k]:places[k + 1]
+        self.wanted: list[int] = []  # while agents are read: finding number << _SLOT_BITS | place
+        self.wanted_ids = array("Q")  # then, sorted: the finding numbers ...
+        self.wanted_places = array("Q")  # ... and the place each fills
+        self.finding_at = array("q")  # per place: the offset of its finding in the spool, or -1
+        self.finding_size = array("I")
+
+    def begin(self, name: str, _top: dict[str, Any]) -> None:
+        self._flush()
+        if name in self.done or (name == "agents" and "findings" in self.done):
+            raise _NotStreamable(f"{name} repeated or after findings")
+        if name == "findings":
+            if "agents" not in self.done:
+                raise _NotStreamable("findings before agents")
+            self._places_known()
+        self.section = name
+        self.done.add(name)
+        self.read = 0
+
+    def chunk(self, name: str, raw: bytes) -> None:
+        """A chunk of whole elements (:func:`scanner.inventory_chunks.read_chunks`): kept as decoded
+        where the structs take it and nothing in it needs scrubbing, else built and scrubbed."""
+        records = inventory_chunks.decode(name, raw)
+        if records is not None:
+            elements = inventory_chunks.as_dicts(records)
+            encoded = [msgspec.json.encode(e) for e in elements]
+            if inventory_chunks.clean(b",".join(encoded), records):
+                self.read += len(records)
+                self._keep(elements, [_JSON + e for e in encoded])
+                return
+        objects = plain_elements(name, raw, self.read, self.source)
+        self.read += len(objects)
+        for obj in objects:
+            self.add(obj)
+        self._flush()
+
+    def add(self, obj: Agent | Finding) -> None:
+        self.batch.append(obj)
+        if len(self.batch) >= BATCH:
+            self._flush()
+
+    def finish(self) -> None:
+        self._flush()
+        if "agents" not in self.done:
+            raise _NotStreamable("no agents array read")
+        if "findings" not in self.done:
+            self._places_known()
+
+    def _flush(self) -> None:
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
+        (redact.scrub_agents if self.section == "agents" else redact.scrub_findings)(batch)
+        elements = [obj.to_dict() for obj in batch]
+        self._keep(elements, [_packed(e) for e in elements])
+
+    def _keep(self, elements: list[dict[str, Any]], packed: list[bytes]) -> None:
+        if self.section == "agents":
+            self._keep_agents(elements, packed)
+        else:
+            self._keep_findings(elements, packed)
+
+    def _keep_agents(self, agents: list[dict[str, Any]], packed: list[bytes]) -> None:
+        place = self.places[-1]
+        for agent, data in zip(agents, packed):
+            self.agent_at.append(self.agent_at[-1] + self.agents.put(data))
+            for finding_id in agent.get("findings", ()):
+                self.wanted.append(_number(finding_id) << _SLOT_BITS | place)
+                place += 1
+            self.places.append(place)
+
+    def _places_known(self) -> None:
+        """All agents read: the places each listed finding fills, by finding number."""
+        self.wanted.sort()
+        mask = (1 << _SLOT_BITS) - 1
+        self.wanted_ids = array("Q", [w >> _SLOT_BITS for w in self.wanted])
+        self.wanted_places = array("Q", [w & mask for w in self.wanted])
+        self.wanted = []
+        self.finding_at = array("q", [-1]) * self.places[-1]
+        self.finding_size = array("I", [0]) * self.places[-1]
+
+    def _keep_findings(self, findings: list[dict[str, Any]], packed: list[bytes]) -> None:
+        ids, places, finding_at, finding_size = self.wanted_ids, self.wanted_places, self.finding_at, self.finding_size
+        for finding, data in zip(findings, packed):
+            number = _number(finding["id"])
+            k = bisect.bisect_left(ids, number)
+            if k == len(ids) or ids[k] != number:
+                continue  # no agent lists it: no format written an agent at a time shows it
+            at = self.findings.size
+            size = self.findings.put(data)
+            while k < len(ids) and ids[k] == number:  # a repeated finding: the last one counts
+                finding_at[places[k]] = at
+                finding_size[places[k]] = size
+                k += 1
+
+    def render(self, out: _Spool) -> tuple[bytes, list[Any], array[int]]:
+        """Each agent built with its findings and written by the format into ``out``: the head, each
+        agent's sort key and where its text ends."""
+        agents_fd, findings_fd = self.agents.reading(), self.findings.reading()
+        agent_at, places, finding_at, finding_size = self.agent_at, self.places, self.finding_at, self.finding_size
+        source, key = self.source, self.fmt.agent_key
+        pieces = _Pieces()
+        write = self.fmt.writer(pieces)
+        head = pieces.take()
+        keys: list[Any] = []
+        ends = array("Q", [0])
+        for k in range(len(agent_at) - 1):
+            agent = built("agents", _unpacked(os.pread(agents_fd, agent_at[k + 1] - agent_at[k], agent_at[k])), source)
+            findings: dict[str, Finding] = {}
+            for place in range(places[k], places[k + 1]):
+                at = finding_at[place]
+                if at >= 0:
+                    finding = built("findings", _unpacked(os.pread(findings_fd, finding_size[place], at)), source)
+                    findings[finding.id] = finding  # type: ignore[union-attr]
+            write(agent, findings)  # type: ignore[arg-type]
+            keys.append(key(agent))  # type: ignore[arg-type]
+            ends.append(ends[-1] + out.put(pieces.take()))
+        return head, keys, ends
+
+    def close(self) -> None:
+        self.agents.close()
+        self.findings.close()
+
+
+def _in_order(keys: list[Any]) -> range | list[int]:
+    """The agents' indices in the format's order (a stable sort: ties keep the file's order)."""
+    if all(keys[i] <= keys[i + 1] for i in range(len(keys) - 1)):
+        return range(len(keys))
+    return sorted(range(len(keys)), key=keys.__getitem__)
+
+
+def _read(path: str | Path, reader: _Reader) -> dict[str, Any]:
+    try:
+        top = read_in_chunks(path, reader.chunk, reader.begin)
+    except (inventory_chunks.NotThisLayout, OSError):  # laid out otherwise: the general read (its messages)
+        reader.restart()
+        top = read_inventory(path, {"agents": reader.add, "findings": reader.add}, reader.begin)
+    reader.finish()
+    return top
+
+
+def write_agent_report(path: str | Path, fmt: AgentFormat, output: str | None) -> bool:
+    """Write the report of the saved inventory ``path`` in ``fmt`` to ``output`` (None: stdout),
+    an agent at a time; False, having written nothing, when the input is not one this writes."""
+    redact.load_key_formats()
+    reader = _Reader(fmt, str(path))
+    out = _Spool()
+    try:
+        try:
+            top = _read(path, reader)
+        except _NotStreamable:
+            return False
+        if top.get("schema_version") == "1.0":
+            return False
+        inventory_from_parts(path, top)  # its coverage and metadata built, as the whole read builds them
+        with collector_paused():
+            head, keys, ends = reader.render(out)
+        reader.close()
+        _write(output, fmt.output_kind, head, _in_order(keys), ends, out)
+    finally:
+        reader.close()
+        out.close()
+    return True
+
+
+def _write(output: str | None, kind: str, head: bytes, order: range | list[int], ends: array[int], out: _Spool) -> None:
+    """The head, then each agent's text in ``order``, through the guarded output stream."""
+    fd = out.reading()
+    with open_output(output, kind if kind in KINDS else "text") as stream:
+        stream.write(head.decode("utf-8", "surrogatepass"))
+        if isinstance(order, range):  # in the file's order: the spool as it is
+            os.lseek(fd, 0, os.SEEK_SET)
+            text = codecs.getincrementaldecoder("utf-8")("surrogatepass")
+            while piece := os.read(fd, PIECE):
+                stream.write(text.decode(piece))
+            stream.write(text.decode(b"", final=True))
+            return
+        batch: list[str] = []
+        for k in order:
+            batch.append(os.pread(fd, ends[k + 1] - ends[k], ends[k]).decode("utf-8", "surrogatepass"))
+            if len(batch) >= BATCH:
+                stream.write("".join(batch))
+                batch = []
+        stream.write("".join(batch))
