@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reports.csv import CsvFormat
 from reports.json import JsonFormat
@@ -21,6 +23,7 @@ from scanner.merge import merge_inventories, merge_saved
 from scanner.output import open_output
 from scanner.report_agents import write_agent_report
 from scanner.report_stream import FindingIds, write_json_report
+from tests.test_inventory_chunks import JSON_VALUES, _like
 from tests.fixtures.inventory_samples import (PLANTED_KEYS, TODAY, empty_inventory, full_inventory,
                                              unregistered_inventory)
 
@@ -199,6 +202,40 @@ def test_a_bad_inventory_in_an_agent_format_writes_nothing_and_is_named(fmt: str
     r = run_cli("report", str(saved), "-f", fmt, "-o", str(out))
     assert r.code == 2 and r.out == "" and r.err.count("\n") == 1 and not out.exists()
     assert f"field findings[{len(doc['findings']) - 1}].location.line: must be integer" in r.err
+
+
+def _outcome(write) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    try:
+        return "written", write()
+    except InputError as exc:
+        return "refused", str(exc)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_change_to_an_element_is_written_or_refused_alike_an_agent_at_a_time(data: st.DataObject,
+                                                                                tmp_path: Path) -> None:
+    """Whatever the whole read does with a changed field — writes it, or names its fault — the
+    agent-at-a-time path does the same, or declines (and the whole read then does it)."""
+    fmt = data.draw(st.sampled_from(sorted(AGENT_FORMATS)))
+    doc = json.loads(full_inventory().to_json())
+    name = data.draw(st.sampled_from(["agents", "findings"]))
+    element = data.draw(st.sampled_from(doc[name]))
+    field = data.draw(st.sampled_from(sorted(element) + ["location", "details", "spend", "findings", "extra"]))
+    element[field] = data.draw(_like(element.get(field)) | JSON_VALUES)
+    saved = tmp_path / "scan.json"
+    saved.write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+    streamed_out, whole_out = tmp_path / f"streamed.{fmt}", tmp_path / f"whole.{fmt}"
+    streamed_out.unlink(missing_ok=True)
+
+    def streamed() -> str:
+        return streamed_out.read_bytes().decode("utf-8") if _agent_report(fmt, saved, streamed_out) else "declined"
+
+    got = _outcome(streamed)
+    want = _outcome(lambda: _whole_in(fmt, saved, whole_out).decode("utf-8"))
+    assert got == want or got == ("written", "declined")
+    if got[0] == "refused":
+        assert not streamed_out.exists()
 
 
 # ---- diff, agent by agent (scanner/diff_stream.py) ------------------------------------------
