@@ -33,6 +33,7 @@ from typing import IO, Any
 import msgspec
 
 from scanner import inventory_chunks, redact
+from scanner.errors import UserError
 from scanner.format import AgentFormat
 from scanner.inventory_file import (built, collector_paused, inventory_from_parts, plain_elements, read_in_chunks,
                                     read_inventory)
@@ -69,6 +70,13 @@ def _unpacked(data: bytes) -> dict[str, Any]:
     return pickle.loads(data[1:])  # type: ignore[no-any-return]  # our own private spool, never the input
 
 
+def _no_room(exc: OSError) -> UserError:
+    """A spool that cannot be written (a full or too small temporary directory): said as such, not
+    as a fault of the input."""
+    return UserError(f"cannot write the report's working files in {tempfile.gettempdir()}: "
+                     f"{exc.strerror or exc}; set TMPDIR to a directory with room (about twice the inventory's size)")
+
+
 class _Spool:
     """Byte strings in a private temporary file, read back by offset and size."""
 
@@ -77,7 +85,10 @@ class _Spool:
         self.size = 0
 
     def put(self, data: bytes) -> int:
-        self.file.write(data)
+        try:
+            self.file.write(data)
+        except OSError as exc:
+            raise _no_room(exc) from None
         self.size += len(data)
         return len(data)
 
@@ -87,11 +98,17 @@ class _Spool:
         self.size = 0
 
     def reading(self) -> int:
-        self.file.flush()
+        try:
+            self.file.flush()
+        except OSError as exc:
+            raise _no_room(exc) from None
         return self.file.fileno()
 
     def close(self) -> None:
-        self.file.close()
+        try:
+            self.file.close()
+        except OSError:  # what was still buffered could not be written: it is thrown away with the file
+            pass
 
 
 class _Pieces:

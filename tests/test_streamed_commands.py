@@ -6,6 +6,10 @@ reads two agent by agent (scanner/diff_stream.py) and answers what the diff of t
 from __future__ import annotations
 
 import json
+import os
+import resource
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -202,6 +206,24 @@ def test_a_bad_inventory_in_an_agent_format_writes_nothing_and_is_named(fmt: str
     r = run_cli("report", str(saved), "-f", fmt, "-o", str(out))
     assert r.code == 2 and r.out == "" and r.err.count("\n") == 1 and not out.exists()
     assert f"field findings[{len(doc['findings']) - 1}].location.line: must be integer" in r.err
+
+
+@pytest.mark.parametrize("fmt", AGENT_FORMATS)
+def test_no_room_for_the_working_files_is_said_as_such(fmt: str, tmp_path: Path) -> None:
+    """The spools cannot be written (here a file size limit of one byte; a full disk alike): one
+    line naming the temporary directory and TMPDIR, exit 2, nothing on stdout — not a fault of the input."""
+    saved = tmp_path / "scan.json"
+    saved.write_text(full_inventory().to_json(), encoding="utf-8")
+
+    def one_byte_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1, 1))
+
+    r = subprocess.run([shutil.which("shadow-agents") or "shadow-agents", "report", str(saved), "-f", fmt],
+                       capture_output=True, text=True, timeout=120, preexec_fn=one_byte_files,
+                       env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1, r.stderr
+    assert f"cannot write the report's working files in {tmp_path}" in r.stderr and "TMPDIR" in r.stderr
+    assert "internal error" not in r.stderr and str(saved) not in r.stderr
 
 
 def _outcome(write) -> tuple[str, str]:  # type: ignore[no-untyped-def]
