@@ -26,6 +26,7 @@ write error (a full disk, ``/dev/full``) is a one-line error and exit code 2.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import io
@@ -290,6 +291,16 @@ def open_output(path: str | None, kind: str = "text") -> Iterator[GuardedStream]
         return
     with _replace(path, kind) as stream:
         yield stream
+
+
+def copy_spool(spool: IO[bytes], stream: IO[str], piece: int = 1 << 20) -> None:
+    """Write a private spool of UTF-8 text (lone surrogates kept, as ``surrogatepass`` wrote them)
+    to ``stream`` from its start, a piece at a time; the guard escapes what it must."""
+    spool.seek(0)
+    text = codecs.getincrementaldecoder("utf-8")("surrogatepass")
+    while data := spool.read(piece):
+        stream.write(text.decode(data))
+    stream.write(text.decode(b"", final=True))
 
 
 @contextlib.contextmanager

@@ -22,7 +22,6 @@ inventory whole, which writes the same text or gives the message it always gave.
 from __future__ import annotations
 
 import bisect
-import codecs
 import os
 import pickle
 import tempfile
@@ -38,10 +37,9 @@ from scanner.format import AgentFormat
 from scanner.inventory_file import (built, collector_paused, inventory_from_parts, plain_elements, read_in_chunks,
                                     read_inventory)
 from scanner.model import Agent, Finding
-from scanner.output import KINDS, open_output
+from scanner.output import KINDS, copy_spool, open_output
 
 BATCH = redact.SCRUB_BATCH
-PIECE = 1 << 20
 _HEX = "0123456789abcdef"
 _SLOT_BITS = 40  # a finding's place among all the places agents list: up to 2**40
 _JSON, _PICKLE = b"j", b"p"
@@ -302,7 +300,7 @@ def write_agent_report(path: str | Path, fmt: AgentFormat, output: str | None) -
         inventory_from_parts(path, top)  # its coverage and metadata built, as the whole read builds them
         with collector_paused():
             head, keys, ends = reader.render(out)
-        reader.close()
+        reader.close()  # its spools are done with: their room is given back before the output is written
         _write(output, fmt.output_kind, head, _in_order(keys), ends, out)
     finally:
         reader.close()
@@ -316,11 +314,7 @@ def _write(output: str | None, kind: str, head: bytes, order: range | list[int],
     with open_output(output, kind if kind in KINDS else "text") as stream:
         stream.write(head.decode("utf-8", "surrogatepass"))
         if isinstance(order, range):  # in the file's order: the spool as it is
-            os.lseek(fd, 0, os.SEEK_SET)
-            text = codecs.getincrementaldecoder("utf-8")("surrogatepass")
-            while piece := os.read(fd, PIECE):
-                stream.write(text.decode(piece))
-            stream.write(text.decode(b"", final=True))
+            copy_spool(out.file, stream)
             return
         batch: list[str] = []
         for k in order:

@@ -18,7 +18,6 @@ reads the inventory whole, which writes the same text or gives the message it al
 from __future__ import annotations
 
 import bisect
-import codecs
 import tempfile
 from array import array
 from pathlib import Path
@@ -28,10 +27,9 @@ from scanner import inventory_chunks, redact
 from scanner.errors import InputError
 from scanner.inventory_file import inventory_from_parts, plain_elements, read_in_chunks, read_inventory
 from scanner.model import SCHEMA_VERSION, Agent, Coverage, Finding, Inventory, JsonText, Tally, agent_order
-from scanner.output import open_output
+from scanner.output import copy_spool, open_output
 
 BATCH = redact.SCRUB_BATCH
-PIECE = 1 << 20
 _HEX = "0123456789abcdef"
 
 
@@ -207,12 +205,8 @@ def write_json_report(path: str | Path, output: str | None) -> bool:
     with tempfile.TemporaryFile("w+b") as spool:
         if not (_in_chunks(path, spool) or _by_elements(path, spool)):
             return False
-        spool.seek(0)
-        text = codecs.getincrementaldecoder("utf-8")("surrogatepass")
         with open_output(output, "json") as stream:
-            while piece := spool.read(PIECE):
-                stream.write(text.decode(piece))
-            stream.write(text.decode(b"", final=True))
+            copy_spool(spool, stream)
     return True
 
 
