@@ -10,10 +10,11 @@ spend is ``1234.50 USD`` (no thousands separator, so spreadsheets can parse it).
 from __future__ import annotations
 
 import csv
-from typing import IO, Any, Callable
+import io
+from typing import Any
 
-from scanner.format import AgentFormat, agent_findings, printable, reading_order
-from scanner.model import Agent, Finding
+from scanner.format import AgentFormat, AgentWriter, agent_findings, printable, reading_order
+from scanner.model import Agent, Finding, Inventory
 
 COLUMNS = (
     "agent_id", "name", "status", "severity", "change", "approved_id", "owners", "providers", "models",
@@ -70,10 +71,27 @@ class CsvFormat(AgentFormat):
     def agent_key(self, agent: Agent) -> Any:
         return reading_order(agent)
 
-    def writer(self, stream: IO[str]) -> Callable[[Agent, dict[str, Finding]], None]:
-        rows = csv.DictWriter(stream, fieldnames=COLUMNS, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-        rows.writeheader()
+    def writer(self, frame: Inventory) -> AgentWriter:
+        return _RowWriter()
 
-        def write(agent: Agent, findings: dict[str, Finding]) -> None:
-            rows.writerow(row(agent, findings))
-        return write
+
+class _RowWriter(AgentWriter):
+    waits = False
+
+    def __init__(self) -> None:
+        self.text = io.StringIO()
+        self.rows = csv.DictWriter(self.text, fieldnames=COLUMNS, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+
+    def head(self) -> str:
+        self.rows.writeheader()
+        return self._take()
+
+    def agent(self, agent: Agent, findings: dict[str, Finding]) -> str:
+        self.rows.writerow(row(agent, findings))
+        return self._take()
+
+    def _take(self) -> str:
+        text = self.text.getvalue()
+        self.text.seek(0)
+        self.text.truncate()
+        return text

@@ -7,11 +7,11 @@
 from __future__ import annotations
 
 import json
-from typing import IO, Any, Callable
+from typing import Any
 
-from scanner.format import AgentFormat, evidence_lines, title
+from scanner.format import AgentFormat, AgentWriter, evidence_lines, title
 from reports.markdown import md
-from scanner.model import Agent, Finding, SCHEMA_VERSION
+from scanner.model import SCHEMA_VERSION, Agent, Finding, Inventory
 
 MAX_EVIDENCE = 50
 
@@ -73,7 +73,12 @@ class JsonlFormat(AgentFormat):
     extensions = (".jsonl", ".ndjson")
     output_kind = "json"
 
-    def writer(self, stream: IO[str]) -> Callable[[Agent, dict[str, Finding]], None]:
-        def write(agent: Agent, findings: dict[str, Finding]) -> None:  # in the inventory's order (agent_order)
-            stream.write(json.dumps(ticket(agent, findings), sort_keys=True, ensure_ascii=False) + "\n")
-        return write
+    def writer(self, frame: Inventory) -> AgentWriter:
+        return _TicketWriter()
+
+
+class _TicketWriter(AgentWriter):
+    waits = False
+
+    def agent(self, agent: Agent, findings: dict[str, Finding]) -> str:
+        return json.dumps(ticket(agent, findings), sort_keys=True, ensure_ascii=False) + "\n"

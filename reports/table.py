@@ -11,14 +11,15 @@ one line per item, columns cut to a width with "…", no colour, and a line that
 
 from __future__ import annotations
 
-from typing import IO, Iterator
+import io
+from typing import IO, Any, Callable
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from scanner.format import Format, ordered_agents, printable, summary_line
-from scanner.model import Agent, Inventory
+from scanner.format import AgentFormat, AgentWriter, Counts, printable, reading_order, write_agents
+from scanner.model import Agent, Finding, Inventory
 
 STATUS_STYLE = {
     "approved": "green", "shadow": "bold red", "drift": "yellow", "dormant": "dim",
@@ -28,36 +29,95 @@ SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "lo
 COLUMNS = ("Status", "Sev", "Agent", "Providers / models", "Owner", "Where", "Seen by")
 RICH_ROWS = 1000  # beyond this many rows the plain layout
 PLAIN_WIDTHS = (24, 8, 40, 40, 30, 60, 30)  # the widest each plain column gets
+_CELL = "\0"  # between the cells of a piece: printable() text holds none
 
 
-class TableFormat(Format):
+class TableFormat(AgentFormat):
     name = "table"
     description = "Human-readable table (default on a terminal)"
     extensions = (".txt",)
     output_kind = "terminal"
 
+    def agent_key(self, agent: Agent) -> Any:
+        return reading_order(agent)
+
+    def writer(self, frame: Inventory) -> AgentWriter:
+        return _TableWriter(frame, _plain_console)
+
     def render(self, inventory: Inventory, stream: IO[str]) -> None:
-        is_tty = hasattr(stream, "isatty") and stream.isatty()
-        console = Console(file=stream, width=None if is_tty else 160, force_terminal=is_tty,
-                          no_color=not is_tty, highlight=False, soft_wrap=False)
-        console.print(_text(summary_line(inventory), "bold"))
-        agents = ordered_agents(inventory)
-        if len(agents) > RICH_ROWS:
-            _plain_table(agents, stream)
-        elif agents:
+        if hasattr(stream, "isatty") and stream.isatty():
+            terminal = Console(file=stream, force_terminal=True, highlight=False, soft_wrap=False)
+            write_agents(inventory, stream, _TableWriter(inventory, _like(terminal)), self.agent_key)
+        else:
+            super().render(inventory, stream)
+
+
+def _plain_console(file: IO[str]) -> Console:
+    return Console(file=file, width=160, force_terminal=False, no_color=True, highlight=False, soft_wrap=False)
+
+
+def _like(terminal: Console) -> Callable[[IO[str]], Console]:
+    """Consoles that lay out and colour text as ``terminal`` does, into another file."""
+    width, colours = terminal.width, terminal.color_system
+    return lambda file: Console(file=file, width=width, force_terminal=True, color_system=colours,  # type: ignore[arg-type]
+                                highlight=False, soft_wrap=False)
+
+
+class _TableWriter(AgentWriter):
+    """Each agent's cells as its piece; then the summary line and, for up to RICH_ROWS rows, the rich
+    table (kept until then), else the plain layout, whose widths are those of the widest cells seen."""
+
+    def __init__(self, frame: Inventory, console: Callable[[IO[str]], Console]) -> None:
+        self.coverage = frame.coverage
+        self.console = console
+        self.counts = Counts()
+        self.widths = [len(c) for c in COLUMNS]
+        self.rows: list[tuple[Any, int, Agent, tuple[str, ...]]] | None = []  # None: more than RICH_ROWS
+        self.seen = 0
+
+    def agent(self, agent: Agent, findings: dict[str, Finding]) -> str:
+        self.counts.agent(agent)
+        cells = tuple(printable(c) for c in _cells(agent))
+        self.widths = [max(w, len(c)) for w, c in zip(self.widths, cells)]
+        self.seen += 1
+        if self.rows is not None:
+            self.rows.append((reading_order(agent), self.seen, agent, cells))
+            if len(self.rows) > RICH_ROWS:
+                self.rows = None
+        return _CELL.join(cells)
+
+    def head(self) -> str:
+        self.widths = [min(w, cap) for w, cap in zip(self.widths, PLAIN_WIDTHS)]
+        text = io.StringIO()
+        console = self.console(text)
+        console.print(Text(printable(self.counts.line(self.coverage)), style="bold"))
+        if self.rows is None:
+            text.write(f"{self.seen:,} rows: plain layout (more than {RICH_ROWS:,}); "
+                       "-f json or -f csv has every field in full\n")
+            text.write(_plain_line(COLUMNS, self.widths))
+            text.write(_plain_line(tuple("-" * w for w in self.widths), self.widths))
+        elif self.rows:
             table = Table(show_lines=False, header_style="bold", expand=False)
             for col in COLUMNS:
                 table.add_column(col, overflow="fold")
-            for a in agents:
-                status, severity, *rest = _cells(a)
-                table.add_row(_text(status, STATUS_STYLE.get(a.status.value, "")),
-                              _text(severity, SEVERITY_STYLE.get(a.severity.value, "")), *map(_text, rest))
+            for _key, _seen, a, (status, severity, *rest) in sorted(self.rows, key=lambda r: r[:2]):
+                table.add_row(Text(status, style=STATUS_STYLE.get(a.status.value, "")),
+                              Text(severity, style=SEVERITY_STYLE.get(a.severity.value, "")), *map(Text, rest))
             console.print(table)
-        for c in inventory.coverage:
+        return text.getvalue()
+
+    def piece(self, text: str) -> str:
+        return "" if self.rows is not None else _plain_line(tuple(text.split(_CELL)), self.widths)
+
+    def tail(self) -> str:
+        text = io.StringIO()
+        console = self.console(text)
+        for c in self.coverage:
             if not c.complete:
                 detail = c.reason or f"{c.gaps_total} items not readable"
                 host = f" on {c.host}" if c.host else ""
                 console.print(_text(f"coverage: {c.detector}{host} {c.status.value}: {detail}", "yellow"))
+        return text.getvalue()
 
 
 def _cells(a: Agent) -> tuple[str, ...]:
@@ -70,30 +130,6 @@ def _cells(a: Agent) -> tuple[str, ...]:
         where += f" (+{len(a.locations) - 1})"
     return (status, a.severity.value, a.name, _first(a.providers + a.models, 5), _first(a.owners, 2), where,
             ", ".join(a.detectors) or "registry")
-
-
-def _plain_table(agents: list[Agent], stream: IO[str]) -> None:
-    """The rows as aligned plain text, each column as wide as its widest cell up to PLAIN_WIDTHS."""
-    widths = [len(c) for c in COLUMNS]
-    for a in agents:
-        widths = [max(w, len(printable(c))) for w, c in zip(widths, _cells(a))]
-    widths = [min(w, cap) for w, cap in zip(widths, PLAIN_WIDTHS)]
-    stream.write(f"{len(agents):,} rows: plain layout (more than {RICH_ROWS:,}); "
-                 "-f json or -f csv has every field in full\n")
-    stream.write(_plain_line(COLUMNS, widths))
-    stream.write(_plain_line(tuple("-" * w for w in widths), widths))
-    batch: list[str] = []
-    for line in _plain_lines(agents, widths):
-        batch.append(line)
-        if len(batch) >= 2000:
-            stream.write("".join(batch))
-            batch = []
-    stream.write("".join(batch))
-
-
-def _plain_lines(agents: list[Agent], widths: list[int]) -> Iterator[str]:
-    for a in agents:
-        yield _plain_line(tuple(printable(c) for c in _cells(a)), widths)
 
 
 def _plain_line(cells: tuple[str, ...], widths: list[int]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import IO, Any, Callable, ClassVar
 from urllib.parse import urlsplit
 
-from scanner.model import Agent, Change, Finding, Inventory, Status, agent_order
+from scanner.model import Agent, Change, Coverage, Finding, Inventory, Status, Tally, agent_order
 from scanner.safetext import printable  # noqa: F401 - the helper formats use for scanned text
 
 
@@ -30,53 +30,128 @@ class Format:
         raise NotImplementedError
 
 
+class AgentWriter:
+    """Writes a report an agent at a time: :meth:`agent` gives each agent's piece, the agents coming in
+    any order; once every agent was given, :meth:`head` and :meth:`tail` give what goes before and after
+    the pieces, and :meth:`piece` each piece's final text, the pieces in the format's ``agent_key``
+    order. A writer whose head, tail and pieces do not depend on the agents seen sets ``waits`` False:
+    its pieces are then written as they come. What it keeps between agents is its own (bounded) choice."""
+
+    waits = True  # False: head(), tail() and piece() are the same whatever agents came
+
+    def agent(self, agent: Agent, findings: dict[str, Finding]) -> str:  # pragma: no cover - interface
+        """The text of one agent, given (at least) its findings by id."""
+        raise NotImplementedError
+
+    def head(self) -> str:
+        return ""
+
+    def tail(self) -> str:
+        return ""
+
+    def piece(self, text: str) -> str:
+        return text
+
+    @property
+    def finishes_pieces(self) -> bool:
+        """True when :meth:`piece` changes what :meth:`agent` gave."""
+        return type(self).piece is not AgentWriter.piece
+
+
 class AgentFormat(Format):
-    """A format whose output is a head and then one piece per agent, each written from the agent and
-    its findings alone, in the order of :meth:`agent_key`: ``report`` writes it from a saved
-    inventory an agent at a time, holding none (scanner/report_agents.py). Agents whose keys are
-    equal keep the order they have after :meth:`Inventory.sorted`, so an ``agent_key`` must order
-    at least as finely as :func:`~scanner.model.agent_order`."""
+    """A format whose output is a head, one piece per agent, each made from the agent and its findings
+    alone, in the order of :meth:`agent_key`, and a tail (:class:`AgentWriter`): ``report`` writes it
+    from a saved inventory an agent at a time, holding none (scanner/report_agents.py). Agents whose
+    keys are equal keep the order they have after :meth:`Inventory.sorted`, so an ``agent_key`` must
+    order at least as finely as :func:`~scanner.model.agent_order`."""
 
     def agent_key(self, agent: Agent) -> Any:
         return agent_order(agent)
 
-    def writer(self, stream: IO[str]) -> Callable[[Agent, dict[str, Finding]], None]:  # pragma: no cover
-        """Write the head to ``stream``; return what writes one agent, given (at least) its findings by id."""
+    def writer(self, frame: Inventory) -> AgentWriter:  # pragma: no cover - interface
+        """A writer for one report of ``frame``, of which it may read the coverage and metadata only
+        (written from a saved inventory, the frame holds no agents or findings)."""
         raise NotImplementedError
 
     def render(self, inventory: Inventory, stream: IO[str]) -> None:
-        inventory.sorted()
-        findings = inventory.finding_map()
-        write = self.writer(stream)
-        for agent in sorted(inventory.agents, key=self.agent_key):
-            write(agent, findings)
+        write_agents(inventory, stream, self.writer(inventory), self.agent_key)
+
+
+def write_agents(inventory: Inventory, stream: IO[str], writer: AgentWriter, key: Callable[[Agent], Any]) -> None:
+    """A whole inventory's report by ``writer``: its head, the agents' pieces in ``key`` order, its tail."""
+    inventory.sorted()
+    findings = inventory.finding_map()
+    agents = sorted(inventory.agents, key=key)
+    if not writer.waits:
+        stream.write(writer.head())
+        for agent in agents:
+            stream.write(writer.agent(agent, findings))
+    else:
+        pieces = [writer.agent(agent, findings) for agent in agents]
+        stream.write(writer.head())
+        for piece in pieces:
+            stream.write(writer.piece(piece))
+    stream.write(writer.tail())
+
+
+class Counts:
+    """What the summary line and the counts by status say, counted an agent at a time in any order:
+    spend is added up in :func:`~scanner.model.agent_order` at the end, as :meth:`Inventory.summary`
+    adds it up in a sorted inventory (it is rounded as it is added, so the order shows in the cents)."""
+
+    def __init__(self) -> None:
+        self.tally = Tally()
+        self.new_by_status: dict[str, int] = {}
+        self._spent: list[tuple[Any, int, Agent]] = []
+
+    def agent(self, a: Agent) -> None:
+        if self.tally.count(a) and a.spend:
+            self._spent.append((agent_order(a), len(self._spent), a))
+        if a.change == Change.NEW and a.is_agent:  # other items (MCP servers) are counted in the summary line
+            self.new_by_status[a.status.value] = self.new_by_status.get(a.status.value, 0) + 1
+
+    def summary(self) -> dict[str, Any]:
+        """The counts of :meth:`Inventory.summary` that the summary line and counts tables show."""
+        tally = self.tally
+        tally.spend, tally.unexplained = {}, {}
+        for _key, _seq, a in sorted(self._spent, key=lambda e: e[:2]):
+            tally.add_spend(a)
+        return tally.summary(0, 0, True)
+
+    def line(self, coverage: list[Coverage]) -> str:
+        """``14 agents: 6 approved, 5 shadow (2 new), 1 drift · $3,412.00 spend ($1,020.00 unexplained)``."""
+        s = self.summary()
+        new_by_status = self.new_by_status
+        parts = []
+        for status in Status:
+            n = s["by_status"][status.value]
+            if n:
+                extra = f" ({new_by_status[status.value]} new)" if new_by_status.get(status.value) else ""
+                parts.append(f"{n} {status.value}{extra}")
+        agents = s["agents"]
+        line = f"{agents} agent{'s' if agents != 1 else ''}" + (f": {', '.join(parts)}" if parts else "")
+        if s["changes"].get("gone"):
+            line += f", {s['changes']['gone']} gone since baseline"
+        if s.get("mcp_servers"):
+            line += f" · {s['mcp_servers']} MCP server{'s' if s['mcp_servers'] != 1 else ''}"
+        for cur, total in s["spend"].items():
+            line += f" · {total:,.2f} {cur} LLM spend ({s['unexplained_spend'].get(cur, 0):,.2f} unexplained)"
+        incomplete = [c.detector for c in coverage if not c.complete]
+        if incomplete:
+            line += f" · incomplete coverage: {', '.join(sorted(set(incomplete)))}"
+        return line
+
+
+def counts(inventory: Inventory) -> Counts:
+    tally = Counts()
+    for a in inventory.agents:
+        tally.agent(a)
+    return tally
 
 
 def summary_line(inventory: Inventory) -> str:
     """``14 agents: 6 approved, 5 shadow (2 new), 1 drift · $3,412.00 spend ($1,020.00 unexplained)``."""
-    s = inventory.summary()
-    parts = []
-    new_by_status: dict[str, int] = {}
-    for a in inventory.agents:
-        if a.change == Change.NEW and a.is_agent:
-            new_by_status[a.status.value] = new_by_status.get(a.status.value, 0) + 1
-    for status in Status:
-        n = s["by_status"][status.value]
-        if n:
-            extra = f" ({new_by_status[status.value]} new)" if new_by_status.get(status.value) else ""
-            parts.append(f"{n} {status.value}{extra}")
-    agents = s["agents"]
-    line = f"{agents} agent{'s' if agents != 1 else ''}" + (f": {', '.join(parts)}" if parts else "")
-    if s["changes"].get("gone"):
-        line += f", {s['changes']['gone']} gone since baseline"
-    if s.get("mcp_servers"):
-        line += f" · {s['mcp_servers']} MCP server{'s' if s['mcp_servers'] != 1 else ''}"
-    for cur, total in s["spend"].items():
-        line += f" · {total:,.2f} {cur} LLM spend ({s['unexplained_spend'].get(cur, 0):,.2f} unexplained)"
-    incomplete = [c.detector for c in inventory.coverage if not c.complete]
-    if incomplete:
-        line += f" · incomplete coverage: {', '.join(sorted(set(incomplete)))}"
-    return line
+    return counts(inventory).line(inventory.coverage)
 
 
 def agent_findings(agent: Agent, findings: dict[str, Finding]) -> list[Finding]:

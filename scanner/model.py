@@ -654,16 +654,24 @@ class Tally:
         self.agents = self.mcp_servers = 0
 
     def agent(self, a: Agent) -> None:
+        if self.count(a):
+            self.add_spend(a)
+
+    def count(self, a: Agent) -> bool:
+        """Count ``a``; True when it is an agent whose spend counts (:meth:`add_spend`)."""
         if a.change:
             self.changes[a.change.value] += 1
         if a.change == Change.GONE:
-            return
+            return False
         if a.kind == ItemKind.MCP_SERVER:
             self.mcp_servers += 1
         if not a.is_agent:
-            return
+            return False
         self.agents += 1
         self.by_status[a.status.value] += 1
+        return True
+
+    def add_spend(self, a: Agent) -> None:
         for cur, amount in a.spend.items():
             self.spend[cur] = round(self.spend.get(cur, 0.0) + amount, 2)
             if a.status != Status.APPROVED:

@@ -271,6 +271,20 @@ def would_replace(path: str | None) -> bool:
     return stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)
 
 
+def is_terminal(path: str | None) -> bool:
+    """Whether ``path`` (None: stdout) is a terminal or another character device than the null
+    device, before opening it."""
+    if path in STDOUT_NAMES:
+        try:
+            return bool(sys.stdout.isatty())
+        except (AttributeError, ValueError, OSError):
+            return False
+    try:
+        return stat.S_ISCHR(os.stat(path).st_mode) and not os.path.samefile(path, os.devnull)  # type: ignore[arg-type]
+    except (OSError, ValueError):
+        return False
+
+
 @contextlib.contextmanager
 def open_output(path: str | None, kind: str = "text") -> Iterator[GuardedStream]:
     """Yield a guarded text stream of ``kind`` for ``path`` (see the module docstring)."""

@@ -33,16 +33,16 @@ import msgspec
 
 from scanner import inventory_chunks, redact
 from scanner.errors import UserError
-from scanner.format import AgentFormat
+from scanner.format import AgentFormat, AgentWriter
 from scanner.inventory_file import (built, collector_paused, inventory_from_parts, plain_elements, read_in_chunks,
                                     read_inventory)
 from scanner.model import Agent, Finding
-from scanner.output import KINDS, copy_spool, open_output
+from scanner.output import KINDS, copy_spool, is_terminal, open_output
 
 BATCH = redact.SCRUB_BATCH
 _HEX = "0123456789abcdef"
 _SLOT_BITS = 40  # a finding's place among all the places agents list: up to 2**40
-_JSON, _PICKLE = b"j", b"p"
+_JSON, _OBJECT = b"j", b"o"  # a clean element as its JSON; a built (and scrubbed) one pickled
 
 
 class _NotStreamable(Exception):
@@ -55,16 +55,15 @@ def _number(finding_id: str) -> int:
     return int(finding_id, 16)
 
 
-def _packed(element: dict[str, Any]) -> bytes:
-    try:
-        return _JSON + msgspec.json.encode(element)
-    except UnicodeEncodeError:  # a lone surrogate (a path that was not UTF-8): JSON text cannot hold it
-        return _PICKLE + pickle.dumps(element, pickle.HIGHEST_PROTOCOL)
+def _packed(obj: Agent | Finding) -> bytes:
+    """A built element as it is: its dict would not do, for what the model keeps of an element not
+    in its own form (spend of three decimals, say) is what the whole read shows, not what it writes."""
+    return _OBJECT + pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
 
 
-def _unpacked(data: bytes) -> dict[str, Any]:
+def _unpacked(section: str, data: bytes, source: str) -> Agent | Finding:
     if data[:1] == _JSON:
-        return msgspec.json.decode(data[1:])  # type: ignore[no-any-return]
+        return built(section, msgspec.json.decode(data[1:]), source)
     return pickle.loads(data[1:])  # type: ignore[no-any-return]  # our own private spool, never the input
 
 
@@ -107,21 +106,6 @@ class _Spool:
             self.file.close()
         except OSError:  # what was still buffered could not be written: it is thrown away with the file
             pass
-
-
-class _Pieces:
-    """A stream the format writes one agent into."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-
-    def write(self, text: str) -> int:
-        self.parts.append(text)
-        return len(text)
-
-    def take(self) -> bytes:
-        text, self.parts = "".join(self.parts), []
-        return text.encode("utf-8", "surrogatepass")  # lone surrogates go on as they are: the guard escapes them
 
 
 class _Reader:
@@ -196,20 +180,20 @@ class _Reader:
         if not batch:
             return
         (redact.scrub_agents if self.section == "agents" else redact.scrub_findings)(batch)
-        elements = [obj.to_dict() for obj in batch]
-        self._keep(elements, [_packed(e) for e in elements])
+        self._keep(batch, [_packed(obj) for obj in batch])
 
-    def _keep(self, elements: list[dict[str, Any]], packed: list[bytes]) -> None:
+    def _keep(self, elements: list[dict[str, Any]] | list[Agent | Finding], packed: list[bytes]) -> None:
+        """Keep elements (as decoded, or built) packed as given."""
         if self.section == "agents":
             self._keep_agents(elements, packed)
         else:
             self._keep_findings(elements, packed)
 
-    def _keep_agents(self, agents: list[dict[str, Any]], packed: list[bytes]) -> None:
+    def _keep_agents(self, agents: list[Any], packed: list[bytes]) -> None:
         place = self.places[-1]
         for agent, data in zip(agents, packed):
             self.agent_at.append(self.agent_at[-1] + self.agents.put(data))
-            for finding_id in agent.get("findings", ()):
+            for finding_id in (agent.get("findings", ()) if isinstance(agent, dict) else agent.findings):
                 self.wanted.append(_number(finding_id) << _SLOT_BITS | place)
                 place += 1
             self.places.append(place)
@@ -224,10 +208,10 @@ class _Reader:
         self.finding_at = array("q", [-1]) * self.places[-1]
         self.finding_size = array("I", [0]) * self.places[-1]
 
-    def _keep_findings(self, findings: list[dict[str, Any]], packed: list[bytes]) -> None:
+    def _keep_findings(self, findings: list[Any], packed: list[bytes]) -> None:
         ids, places, finding_at, finding_size = self.wanted_ids, self.wanted_places, self.finding_at, self.finding_size
         for finding, data in zip(findings, packed):
-            number = _number(finding["id"])
+            number = _number(finding["id"] if isinstance(finding, dict) else finding.id)
             k = bisect.bisect_left(ids, number)
             if k == len(ids) or ids[k] != number:
                 continue  # no agent lists it: no format written an agent at a time shows it
@@ -238,29 +222,26 @@ class _Reader:
                 finding_size[places[k]] = size
                 k += 1
 
-    def render(self, out: _Spool) -> tuple[bytes, list[Any], array[int]]:
-        """Each agent built with its findings and written by the format into ``out``: the head, each
-        agent's sort key and where its text ends."""
+    def render(self, writer: AgentWriter, out: _Spool) -> tuple[list[Any], array[int]]:
+        """Each agent built with its findings and given to ``writer``, its piece put in ``out``: each
+        agent's sort key and where its piece ends."""
         agents_fd, findings_fd = self.agents.reading(), self.findings.reading()
         agent_at, places, finding_at, finding_size = self.agent_at, self.places, self.finding_at, self.finding_size
         source, key = self.source, self.fmt.agent_key
-        pieces = _Pieces()
-        write = self.fmt.writer(pieces)
-        head = pieces.take()
         keys: list[Any] = []
         ends = array("Q", [0])
         for k in range(len(agent_at) - 1):
-            agent = built("agents", _unpacked(os.pread(agents_fd, agent_at[k + 1] - agent_at[k], agent_at[k])), source)
+            agent = _unpacked("agents", os.pread(agents_fd, agent_at[k + 1] - agent_at[k], agent_at[k]), source)
             findings: dict[str, Finding] = {}
             for place in range(places[k], places[k + 1]):
                 at = finding_at[place]
                 if at >= 0:
-                    finding = built("findings", _unpacked(os.pread(findings_fd, finding_size[place], at)), source)
+                    finding = _unpacked("findings", os.pread(findings_fd, finding_size[place], at), source)
                     findings[finding.id] = finding  # type: ignore[union-attr]
-            write(agent, findings)  # type: ignore[arg-type]
+            piece = writer.agent(agent, findings)  # type: ignore[arg-type]
             keys.append(key(agent))  # type: ignore[arg-type]
-            ends.append(ends[-1] + out.put(pieces.take()))
-        return head, keys, ends
+            ends.append(ends[-1] + out.put(piece.encode("utf-8", "surrogatepass")))  # the guard escapes lone surrogates
+        return keys, ends
 
     def close(self) -> None:
         self.agents.close()
@@ -287,6 +268,8 @@ def _read(path: str | Path, reader: _Reader) -> dict[str, Any]:
 def write_agent_report(path: str | Path, fmt: AgentFormat, output: str | None) -> bool:
     """Write the report of the saved inventory ``path`` in ``fmt`` to ``output`` (None: stdout),
     an agent at a time; False, having written nothing, when the input is not one this writes."""
+    if fmt.output_kind == "terminal" and is_terminal(output):
+        return False  # a terminal's layout is the console's, given the terminal: the whole read writes it
     redact.load_key_formats()
     reader = _Reader(fmt, str(path))
     out = _Spool()
@@ -297,29 +280,36 @@ def write_agent_report(path: str | Path, fmt: AgentFormat, output: str | None) -
             return False
         if top.get("schema_version") == "1.0":
             return False
-        inventory_from_parts(path, top)  # its coverage and metadata built, as the whole read builds them
+        frame = inventory_from_parts(path, top)  # its coverage and metadata built, as the whole read builds them
         with collector_paused():
-            head, keys, ends = reader.render(out)
+            writer = fmt.writer(frame)
+            keys, ends = reader.render(writer, out)
         reader.close()  # its spools are done with: their room is given back before the output is written
-        _write(output, fmt.output_kind, head, _in_order(keys), ends, out)
+        _write(output, fmt.output_kind, writer, _in_order(keys), ends, out)
     finally:
         reader.close()
         out.close()
     return True
 
 
-def _write(output: str | None, kind: str, head: bytes, order: range | list[int], ends: array[int], out: _Spool) -> None:
-    """The head, then each agent's text in ``order``, through the guarded output stream."""
+def _write(output: str | None, kind: str, writer: AgentWriter, order: range | list[int], ends: array[int],
+           out: _Spool) -> None:
+    """The head, each agent's piece in ``order`` as the writer finishes it, and the tail, through the
+    guarded output stream."""
     fd = out.reading()
+    head, tail = writer.head(), writer.tail()
+    finish = writer.piece if writer.finishes_pieces else None
     with open_output(output, kind if kind in KINDS else "text") as stream:
-        stream.write(head.decode("utf-8", "surrogatepass"))
-        if isinstance(order, range):  # in the file's order: the spool as it is
+        stream.write(head)
+        if isinstance(order, range) and finish is None:  # in the file's order: the spool as it is
             copy_spool(out.file, stream)
-            return
-        batch: list[str] = []
-        for k in order:
-            batch.append(os.pread(fd, ends[k + 1] - ends[k], ends[k]).decode("utf-8", "surrogatepass"))
-            if len(batch) >= BATCH:
-                stream.write("".join(batch))
-                batch = []
-        stream.write("".join(batch))
+        else:
+            batch: list[str] = []
+            for k in order:
+                piece = os.pread(fd, ends[k + 1] - ends[k], ends[k]).decode("utf-8", "surrogatepass")
+                batch.append(finish(piece) if finish else piece)
+                if len(batch) >= BATCH:
+                    stream.write("".join(batch))
+                    batch = []
+            stream.write("".join(batch))
+        stream.write(tail)

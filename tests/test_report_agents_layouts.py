@@ -1,0 +1,92 @@
+"""Formats written an agent at a time (scanner/format.py ``AgentWriter``), with many agents in no
+order and values this tool would not write (spend of three decimals): the table's summary line and
+plain-layout widths depend on every agent. Written from a saved inventory (scanner/report_agents.py)
+they are byte for byte what the inventory read whole gives."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import random
+from pathlib import Path
+
+import pytest
+
+from reports.csv import CsvFormat
+from reports.jsonl import JsonlFormat
+from reports.table import RICH_ROWS, TableFormat
+from scanner.inventory_file import load_inventory
+from scanner.output import is_terminal, open_output
+from scanner.report_agents import write_agent_report
+from tests.fixtures.inventory_samples import PLANTED_KEYS, full_inventory
+
+FORMATS = {"table": TableFormat, "jsonl": JsonlFormat, "csv": CsvFormat}
+
+
+def many(n: int, seed: int = 7) -> dict:
+    """An inventory of ``n`` agents made of the sample's, with their own ids, longer names and spend
+    in two currencies, in no particular order."""
+    doc = json.loads(full_inventory().to_json())
+    rng = random.Random(seed)
+    agents = []
+    for i in range(n):
+        agent = dict(rng.choice(doc["agents"]))
+        agent["id"] = f"{i:012x}"
+        agent["name"] = f"{agent['name']}-{rng.randint(0, 99999)}" + "x" * rng.randint(0, 60)
+        if rng.random() < 0.3:
+            agent["spend"] = {"USD": round(rng.random() * 100, 3), **({"EUR": 0.005} if rng.random() < 0.2 else {})}
+        agents.append(agent)
+    doc["agents"] = agents
+    return doc
+
+
+def _whole(fmt: str, saved: Path, out: Path) -> bytes:
+    formatter = FORMATS[fmt]()
+    with open_output(str(out), formatter.output_kind) as stream:
+        formatter.render(load_inventory(saved), stream)
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("n", [RICH_ROWS, RICH_ROWS + 1, 3 * RICH_ROWS])
+def test_many_agents_an_agent_at_a_time_are_the_whole_report_byte_for_byte(fmt: str, n: int, tmp_path: Path) -> None:
+    saved = tmp_path / "many.json"
+    saved.write_text(json.dumps(many(n), indent=1), encoding="utf-8")
+    out = tmp_path / "streamed"
+    assert write_agent_report(saved, FORMATS[fmt](), str(out)) is True
+    assert out.read_bytes() == _whole(fmt, saved, tmp_path / "whole")
+    text = out.read_text(encoding="utf-8")
+    assert not any(k in text for k in PLANTED_KEYS.values())
+    if fmt == "table":
+        assert (f"{n:,} rows: plain layout" in text) is (n > RICH_ROWS)
+
+
+def test_the_table_summary_adds_spend_up_as_the_json_summary_does(tmp_path: Path, run_cli) -> None:
+    """Spend is rounded as it is added up, so its order shows in the cents: the summary line adds it
+    up in the inventory's canonical order, whatever order the file has, as ``summary`` in JSON does."""
+    doc = json.loads(full_inventory().to_json())
+    doc["agents"].reverse()
+    for agent, amount in zip(doc["agents"], (0.005, 0.015, 0.025, 1.115, 2.225)):
+        agent["spend"] = {"USD": amount}
+    saved = tmp_path / "cents.json"
+    saved.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    total = json.loads(run_cli("report", str(saved), "-f", "json").out)["summary"]["spend"]["USD"]
+    table = run_cli("report", str(saved), "-f", "table").out
+    assert f"{total:,.2f} USD LLM spend" in " ".join(table.split())
+
+
+def test_a_terminal_gets_the_console_layout_from_the_whole_read(tmp_path: Path) -> None:
+    """Rich lays a terminal's table out for that terminal (width, colours): written to a terminal the
+    table is left to the whole read, which has it; the null device is not a terminal."""
+    saved = tmp_path / "scan.json"
+    saved.write_text(full_inventory().to_json(), encoding="utf-8")
+    leader, follower = pty.openpty()
+    try:
+        terminal = os.ttyname(follower)
+        assert is_terminal(terminal) and not is_terminal(os.devnull) and not is_terminal(str(saved))
+        assert write_agent_report(saved, TableFormat(), terminal) is False
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert write_agent_report(saved, TableFormat(), os.devnull) is True
