@@ -9,11 +9,13 @@ evidence, owners) is escaped, so a file called ``a|b`` cannot break the table an
 from __future__ import annotations
 
 import html
+import io
 import re
-from typing import IO
+from typing import Any
 
-from scanner.format import Format, evidence_lines, ordered_agents, printable, spend_text, summary_line
-from scanner.model import Agent, Change, Finding, Inventory, Status
+from scanner.format import (AgentFormat, AgentWriter, Counts, FirstInOrder, evidence_lines, printable, reading_order,
+                            spend_text)
+from scanner.model import Agent, Change, Coverage, Finding, Inventory, Status, agent_order
 
 MAX_ROWS = 200  # a GitHub comment holds 65,536 characters
 MAX_DETAILS = 50
@@ -62,12 +64,7 @@ def where_seen(agent: Agent) -> str:
     return agent.locations[0] + more
 
 
-def counts_table(inventory: Inventory) -> list[str]:
-    by_status = inventory.summary()["by_status"]
-    new: dict[str, int] = {}
-    for a in inventory.agents:
-        if a.change == Change.NEW and a.is_agent:  # other items (MCP servers) are counted in the summary line
-            new[a.status.value] = new.get(a.status.value, 0) + 1
+def counts_table(by_status: dict[str, int], new: dict[str, int]) -> list[str]:
     rows = ["| Status | Agents | New |", "|---|--:|--:|"]
     for status in sorted(Status, key=lambda s: -s.rank):
         if by_status[status.value] or new.get(status.value):
@@ -75,28 +72,28 @@ def counts_table(inventory: Inventory) -> list[str]:
     return rows
 
 
-def new_section(agents: list[Agent]) -> list[str]:
-    new = [a for a in agents if a.change == Change.NEW]
-    gone = [a for a in agents if a.change == Change.GONE]
+def new_section(new: list[Agent], new_count: int, gone_names: list[str]) -> list[str]:
+    """The first new agents (of ``new_count``), then every gone one by name."""
     lines: list[str] = []
-    if new:
-        lines += ["", f"### New since the baseline ({len(new)})", ""]
+    if new_count:
+        lines += ["", f"### New since the baseline ({new_count})", ""]
         lines += [f"- **{md(a.name)}**{'' if a.is_agent else ' (MCP server)'} · {a.status.value}, {a.severity.value} · "
-                  f"{md(', '.join(a.providers) or 'unknown provider')}" for a in new[:MAX_ROWS]]
-    if gone:
-        lines += ["", f"Gone since the baseline: {md(', '.join(a.name for a in gone))}"]
+                  f"{md(', '.join(a.providers) or 'unknown provider')}" for a in new]
+    if gone_names:
+        lines += ["", f"Gone since the baseline: {md(', '.join(gone_names))}"]
     return lines
 
 
-def agents_table(agents: list[Agent]) -> list[str]:
+def agents_table(agents: list[Agent], total: int) -> list[str]:
+    """The first agents (of ``total``) as table rows."""
     rows = ["| Status | Severity | Agent | Owner | Providers / models | Spend | Where seen |",
             "|---|---|---|---|---|--:|---|"]
-    for a in agents[:MAX_ROWS]:
+    for a in agents:
         cells = [status_label(a), a.severity.value, a.name, ", ".join(a.owners) or "-",
                  ", ".join(a.providers + a.models) or "-", spend_text(a.spend) or "-", where_seen(a)]
         rows.append("| " + " | ".join(md(c) for c in cells) + " |")
-    if len(agents) > MAX_ROWS:
-        rows.append(f"\n… and {len(agents) - MAX_ROWS} more agents: see the full report.")
+    if total > len(agents):
+        rows.append(f"\n… and {total - len(agents)} more agents: see the full report.")
     return rows
 
 
@@ -117,9 +114,9 @@ def agent_details(agent: Agent, findings: dict[str, Finding]) -> list[str]:
     return lines + ["", "</details>"]
 
 
-def coverage_lines(inventory: Inventory) -> list[str]:
+def coverage_lines(coverage: list[Coverage]) -> list[str]:
     lines = []
-    for c in inventory.coverage:
+    for c in coverage:
         if not c.complete:
             detail = c.reason or f"{c.gaps_total} items not readable"
             lines.append(f"- {md(c.detector)}{f' on {md(c.host)}' if c.host else ''}: "
@@ -128,27 +125,58 @@ def coverage_lines(inventory: Inventory) -> list[str]:
 
 
 def render_markdown(inventory: Inventory) -> str:
-    inventory.sorted()
-    agents = ordered_agents(inventory)
-    lines = ["## LLM agent inventory", "", f"**{md(summary_line(inventory))}**"]
-    if not agents:
-        lines += ["", "No LLM agents were found."]
-    else:
-        lines += [""] + counts_table(inventory) + new_section(agents)
-        lines += ["", "### Agents", ""] + agents_table(agents)
-        fmap = inventory.finding_map()
-        shown = [a for a in agents if a.change != Change.GONE][:MAX_DETAILS]
-        lines += ["", "### Details", ""]
-        for a in shown:
-            lines += agent_details(a, fmap) + [""]
-    lines += coverage_lines(inventory)
-    return "\n".join(lines).rstrip("\n") + "\n"
+    text = io.StringIO()
+    MarkdownFormat().render(inventory, text)
+    return text.getvalue()
 
 
-class MarkdownFormat(Format):
+class MarkdownFormat(AgentFormat):
     name = "markdown"
     description = "Markdown summary for a pull-request comment or an email (counts, new first, table, evidence)"
     extensions = (".md", ".markdown")
 
-    def render(self, inventory: Inventory, stream: IO[str]) -> None:
-        stream.write(render_markdown(inventory))
+    def writer(self, frame: Inventory) -> AgentWriter:
+        return _SummaryWriter(frame.coverage)
+
+
+class _SummaryWriter(AgentWriter):
+    """Everything is in the head, which shows the first agents in reading order: so of the agents
+    given it keeps the counts, the first MAX_ROWS (and new ones), the first MAX_DETAILS details and
+    the names of the gone."""
+
+    def __init__(self, coverage: list[Coverage]) -> None:
+        self.coverage = coverage
+        self.counts = Counts()
+        self.rows, self.new, self.details = FirstInOrder(MAX_ROWS), FirstInOrder(MAX_ROWS), FirstInOrder(MAX_DETAILS)
+        self.gone: list[tuple[Any, str]] = []
+        self.seen = self.new_count = 0
+
+    def agent(self, agent: Agent, findings: dict[str, Finding]) -> str:
+        self.counts.agent(agent)
+        self.seen += 1
+        key = (reading_order(agent), agent_order(agent), self.seen)
+        self.rows.add(key, lambda: agent)
+        if agent.change == Change.NEW:
+            self.new_count += 1
+            self.new.add(key, lambda: agent)
+        if agent.change == Change.GONE:
+            self.gone.append((key, agent.name))
+        else:
+            self.details.add(key, lambda: agent_details(agent, findings) + [""])
+        return ""
+
+    def head(self) -> str:
+        summary = self.counts.summary()
+        lines = ["## LLM agent inventory", "", f"**{md(self.counts.line(self.coverage))}**"]
+        if not self.seen:
+            lines += ["", "No LLM agents were found."]
+        else:
+            gone = [name for _key, name in sorted(self.gone, key=lambda g: g[0])]
+            lines += [""] + counts_table(summary["by_status"], self.counts.new_by_status)
+            lines += new_section(self.new.taken(), self.new_count, gone)
+            lines += ["", "### Agents", ""] + agents_table(self.rows.taken(), self.seen)
+            lines += ["", "### Details", ""]
+            for detail in self.details.taken():
+                lines += detail
+        lines += coverage_lines(self.coverage)
+        return "\n".join(lines).rstrip("\n") + "\n"

@@ -149,6 +149,35 @@ def counts(inventory: Inventory) -> Counts:
     return tally
 
 
+class FirstInOrder:
+    """The ``k`` items of smallest key among items given one at a time, holding at most ``2k``: what
+    a report shows of the first agents in an order it writes before them. Keys must be unique (add a
+    sequence number); a value is made only if its key may still be among the first."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.items: list[tuple[Any, Any]] = []
+        self.bound: Any = None  # once pruned: the largest key kept; nothing from it on can be taken
+
+    def add(self, key: Any, make: Callable[[], Any]) -> None:
+        if self.k <= 0 or (self.bound is not None and not key < self.bound):
+            return
+        self.items.append((key, make()))
+        if len(self.items) >= 2 * self.k:
+            self._prune()
+
+    def _prune(self) -> None:
+        self.items.sort(key=lambda item: item[0])
+        del self.items[self.k:]
+        self.bound = self.items[-1][0]
+
+    def taken(self) -> list[Any]:
+        """The values of the first ``k``, in key order."""
+        if self.items:
+            self._prune()
+        return [value for _key, value in self.items]
+
+
 def summary_line(inventory: Inventory) -> str:
     """``14 agents: 6 approved, 5 shadow (2 new), 1 drift · $3,412.00 spend ($1,020.00 unexplained)``."""
     return counts(inventory).line(inventory.coverage)

@@ -15,13 +15,14 @@ import pytest
 
 from reports.csv import CsvFormat
 from reports.jsonl import JsonlFormat
+from reports.markdown import MAX_ROWS, MarkdownFormat
 from reports.table import RICH_ROWS, TableFormat
 from scanner.inventory_file import load_inventory
 from scanner.output import is_terminal, open_output
 from scanner.report_agents import write_agent_report
 from tests.fixtures.inventory_samples import PLANTED_KEYS, full_inventory
 
-FORMATS = {"table": TableFormat, "jsonl": JsonlFormat, "csv": CsvFormat}
+FORMATS = {"table": TableFormat, "markdown": MarkdownFormat, "jsonl": JsonlFormat, "csv": CsvFormat}
 
 
 def many(n: int, seed: int = 7) -> dict:
@@ -60,6 +61,8 @@ def test_many_agents_an_agent_at_a_time_are_the_whole_report_byte_for_byte(fmt: 
     assert not any(k in text for k in PLANTED_KEYS.values())
     if fmt == "table":
         assert (f"{n:,} rows: plain layout" in text) is (n > RICH_ROWS)
+    if fmt == "markdown":
+        assert f"… and {n - MAX_ROWS} more agents" in text
 
 
 def test_the_table_summary_adds_spend_up_as_the_json_summary_does(tmp_path: Path, run_cli) -> None:

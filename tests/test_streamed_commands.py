@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from reports.csv import CsvFormat
 from reports.json import JsonFormat
 from reports.jsonl import JsonlFormat
+from reports.markdown import MarkdownFormat
 from reports.table import TableFormat
 from scanner.diff_stream import _whole as _whole_diff
 from scanner.diff_stream import diff_saved
@@ -122,7 +123,7 @@ def test_finding_ids_are_held_as_numbers_and_answer_exactly() -> None:
 
 # ---- formats written an agent at a time (scanner/report_agents.py) ----------------------------
 
-AGENT_FORMATS = {"jsonl": JsonlFormat, "csv": CsvFormat, "table": TableFormat}
+AGENT_FORMATS = {"jsonl": JsonlFormat, "csv": CsvFormat, "table": TableFormat, "markdown": MarkdownFormat}
 
 
 def _whole_in(fmt: str, saved: Path, out: Path) -> bytes:
