@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 from pathlib import PurePosixPath
-from typing import IO, Any
+from typing import Any
 from urllib.parse import quote
 
-from scanner.format import Format, agent_findings, ordered_agents, spend_text
-from scanner.model import Agent, Change, Finding, Inventory, Location, Severity, Status
+from scanner.format import (AgentFormat, AgentWriter, Counts, FirstInOrder, agent_findings, give_agents, reading_order,
+                            spend_text)
+from scanner.model import Agent, Change, Coverage, Finding, Inventory, Location, Severity, Status, agent_order
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 TOOL_NAME = "shadow-agents"
@@ -209,10 +210,10 @@ def make_result(agent: Agent, finding: Finding | None, roots: _Roots,
     return result
 
 
-def _notifications(inventory: Inventory) -> list[dict[str, Any]]:
+def _notifications(coverage: list[Coverage]) -> list[dict[str, Any]]:
     level = {"failed": "error", "partial": "warning", "skipped": "note"}
     out = []
-    for c in inventory.coverage:
+    for c in coverage:
         if c.complete:
             continue
         detail = c.reason or f"{c.gaps_total} items not readable"
@@ -224,62 +225,94 @@ def _notifications(inventory: Inventory) -> list[dict[str, Any]]:
 
 
 def build_sarif(inventory: Inventory, max_results: int = MAX_RESULTS) -> dict[str, Any]:
-    inventory.sorted()
-    fmap = inventory.finding_map()
-    meta = inventory.metadata
-    roots = _Roots([p for p in meta.get("paths") or [] if isinstance(p, str) and p])
-    anchor = anchor_location(meta, roots)
-    pairs: list[tuple[Agent, Finding | None]] = []
-    for agent in ordered_agents(inventory):
-        if agent.change == Change.GONE or agent.status == Status.APPROVED:
-            continue  # gone: platforms close their alerts; approved: nothing to fix
-        pairs += ((agent, f) for f in (list(agent_findings(agent, fmap)) or [None]))
-    left_out = max(0, len(pairs) - max_results)
-    if left_out:
-        pairs = sorted(pairs, key=lambda p: -p[0].severity.rank)[:max_results]  # stable: reading order kept
-    results: list[dict[str, Any]] = []
-    rule_severity: dict[tuple[Status, str], Severity] = {}
-    for agent, finding in pairs:
-        key = (agent.status, finding.kind if finding else REGISTRY_RECORD)
-        if key not in rule_severity or agent.severity.rank > rule_severity[key].rank:
-            rule_severity[key] = agent.severity
-        results.append(make_result(agent, finding, roots, anchor))
-    rules = [make_rule(s, k, sev) for (s, k), sev in sorted(rule_severity.items(), key=lambda i: rule_id(*i[0]))]
-    index = {r["id"]: i for i, r in enumerate(rules)}
-    for r in results:
-        r["ruleIndex"] = index[r["ruleId"]]
-    invocation: dict[str, Any] = {"executionSuccessful": all(c.status.value != "failed" for c in inventory.coverage)}
-    for field, key in (("startTimeUtc", "started_at"), ("endTimeUtc", "finished_at")):
-        if isinstance(meta.get(key), str):
-            invocation[field] = meta[key]
-    notes = _notifications(inventory)
-    if left_out:
-        notes.append({"level": "warning", "descriptor": {"id": "result-limit"}, "message": {
-            "text": f"{left_out} of {len(pairs) + left_out} results left out: code scanning accepts at most "
-                    f"{max_results} per run. The most severe are kept; the JSON report has every finding."}})
-    if notes:
-        invocation["toolExecutionNotifications"] = notes
-    driver: dict[str, Any] = {"name": TOOL_NAME, "rules": rules}
-    if isinstance(meta.get("version"), str):
-        driver["version"] = driver["semanticVersion"] = meta["version"]
-    run: dict[str, Any] = {
-        "tool": {"driver": driver},
-        "invocations": [invocation],
-        "results": results,
-        "columnKind": "unicodeCodePoints",
-        "properties": {"summary": inventory.summary(), **({"results_left_out": left_out} if left_out else {})},
-    }
-    if roots.roots:
-        run["originalUriBaseIds"] = roots.original_uri_base_ids()
-    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+    writer = _SarifWriter(inventory, max_results)
+    for _piece in give_agents(inventory, writer, reading_order):
+        pass
+    return writer.document()
 
 
-class SarifFormat(Format):
+class SarifFormat(AgentFormat):
     name = "sarif"
     description = "SARIF 2.1.0 for code scanning (GitHub, GitLab, Azure DevOps): one result per finding"
     extensions = (".sarif",)
     output_kind = "json"
 
-    def render(self, inventory: Inventory, stream: IO[str]) -> None:
-        json.dump(build_sarif(inventory), stream, indent=2, sort_keys=True, ensure_ascii=False)
-        stream.write("\n")
+    def writer(self, frame: Inventory) -> AgentWriter:
+        return _SarifWriter(frame, MAX_RESULTS)
+
+
+class _SarifWriter(AgentWriter):
+    """One document, written once every agent was given: of the results (one per finding of each
+    agent still present and not approved) it keeps the first ``max_results`` in the order code
+    scanning gets them when there are more (most severe first, then reading order)."""
+
+    def __init__(self, frame: Inventory, max_results: int) -> None:
+        self.meta, self.coverage, self.max_results = frame.metadata, frame.coverage, max_results
+        self.counts = Counts()
+        self.first = FirstInOrder(max_results)
+        self.seen = self.pairs = self.findings = self.unattached = 0
+
+    def agent(self, agent: Agent, findings: dict[str, Finding]) -> str:
+        self.counts.agent(agent)
+        self.seen += 1
+        if agent.change == Change.GONE or agent.status == Status.APPROVED:
+            return ""  # gone: platforms close their alerts; approved: nothing to fix
+        order = (reading_order(agent), agent_order(agent), self.seen)
+        for i, finding in enumerate(agent_findings(agent, findings) or [None]):
+            self.pairs += 1
+            self.first.add((-agent.severity.rank, order, i), lambda finding=finding: (agent, finding))  # type: ignore[misc]
+        return ""
+
+    def count_findings(self, total: int, unattached: int) -> None:
+        self.findings, self.unattached = total, unattached
+
+    def head(self) -> str:
+        return json.dumps(self.document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    def document(self) -> dict[str, Any]:
+        meta, max_results = self.meta, self.max_results
+        roots = _Roots([p for p in meta.get("paths") or [] if isinstance(p, str) and p])
+        anchor = anchor_location(meta, roots)
+        left_out = max(0, self.pairs - max_results)
+        pairs: list[tuple[Agent, Finding | None]]
+        if left_out:  # the first results by severity, then reading order
+            pairs = self.first.taken()
+        else:  # all of them, in reading order
+            pairs = [pair for _key, pair in sorted(self.first.items, key=lambda item: item[0][1:])]
+        results: list[dict[str, Any]] = []
+        rule_severity: dict[tuple[Status, str], Severity] = {}
+        for agent, finding in pairs:
+            key = (agent.status, finding.kind if finding else REGISTRY_RECORD)
+            if key not in rule_severity or agent.severity.rank > rule_severity[key].rank:
+                rule_severity[key] = agent.severity
+            results.append(make_result(agent, finding, roots, anchor))
+        rules = [make_rule(s, k, sev) for (s, k), sev in sorted(rule_severity.items(), key=lambda i: rule_id(*i[0]))]
+        index = {r["id"]: i for i, r in enumerate(rules)}
+        for r in results:
+            r["ruleIndex"] = index[r["ruleId"]]
+        complete = all(c.complete for c in self.coverage)
+        invocation: dict[str, Any] = {"executionSuccessful": all(c.status.value != "failed" for c in self.coverage)}
+        for field, key_name in (("startTimeUtc", "started_at"), ("endTimeUtc", "finished_at")):
+            if isinstance(meta.get(key_name), str):
+                invocation[field] = meta[key_name]
+        notes = _notifications(self.coverage)
+        if left_out:
+            notes.append({"level": "warning", "descriptor": {"id": "result-limit"}, "message": {
+                "text": f"{left_out} of {self.pairs} results left out: code scanning accepts at most "
+                        f"{max_results} per run. The most severe are kept; the JSON report has every finding."}})
+        if notes:
+            invocation["toolExecutionNotifications"] = notes
+        driver: dict[str, Any] = {"name": TOOL_NAME, "rules": rules}
+        if isinstance(meta.get("version"), str):
+            driver["version"] = driver["semanticVersion"] = meta["version"]
+        summary = self.counts.summary(self.findings, self.unattached, complete)
+        run: dict[str, Any] = {
+            "tool": {"driver": driver},
+            "invocations": [invocation],
+            "results": results,
+            "columnKind": "unicodeCodePoints",
+            "properties": {"summary": summary, **({"results_left_out": left_out} if left_out else {})},
+        }
+        if roots.roots:
+            run["originalUriBaseIds"] = roots.original_uri_base_ids()
+        return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}

@@ -7,7 +7,7 @@ computes statuses or severities; it only chooses how to show them.
 
 from __future__ import annotations
 
-from typing import IO, Any, Callable, ClassVar
+from typing import IO, Any, Callable, ClassVar, Iterable, Iterator
 from urllib.parse import urlsplit
 
 from scanner.model import Agent, Change, Coverage, Finding, Inventory, Status, Tally, agent_order
@@ -42,6 +42,9 @@ class AgentWriter:
     def agent(self, agent: Agent, findings: dict[str, Finding]) -> str:  # pragma: no cover - interface
         """The text of one agent, given (at least) its findings by id."""
         raise NotImplementedError
+
+    def count_findings(self, total: int, unattached: int) -> None:
+        """How many findings the inventory has, and how many no agent lists (before :meth:`head`)."""
 
     def head(self) -> str:
         return ""
@@ -79,19 +82,23 @@ class AgentFormat(Format):
 
 def write_agents(inventory: Inventory, stream: IO[str], writer: AgentWriter, key: Callable[[Agent], Any]) -> None:
     """A whole inventory's report by ``writer``: its head, the agents' pieces in ``key`` order, its tail."""
+    pieces: Iterable[str] = give_agents(inventory, writer, key)
+    if writer.waits:
+        pieces = list(pieces)
+    stream.write(writer.head())
+    for piece in pieces:
+        stream.write(writer.piece(piece))
+    stream.write(writer.tail())
+
+
+def give_agents(inventory: Inventory, writer: AgentWriter, key: Callable[[Agent], Any]) -> Iterator[str]:
+    """Tell ``writer`` the counts of the inventory's findings, then give it each agent in ``key``
+    order as it is asked for the next piece."""
     inventory.sorted()
     findings = inventory.finding_map()
-    agents = sorted(inventory.agents, key=key)
-    if not writer.waits:
-        stream.write(writer.head())
-        for agent in agents:
-            stream.write(writer.agent(agent, findings))
-    else:
-        pieces = [writer.agent(agent, findings) for agent in agents]
-        stream.write(writer.head())
-        for piece in pieces:
-            stream.write(writer.piece(piece))
-    stream.write(writer.tail())
+    attached = {f for a in inventory.agents for f in a.findings}
+    writer.count_findings(len(inventory.findings), sum(1 for f in inventory.findings if f.id not in attached))
+    return (writer.agent(agent, findings) for agent in sorted(inventory.agents, key=key))
 
 
 class Counts:
@@ -110,13 +117,13 @@ class Counts:
         if a.change == Change.NEW and a.is_agent:  # other items (MCP servers) are counted in the summary line
             self.new_by_status[a.status.value] = self.new_by_status.get(a.status.value, 0) + 1
 
-    def summary(self) -> dict[str, Any]:
-        """The counts of :meth:`Inventory.summary` that the summary line and counts tables show."""
+    def summary(self, findings: int = 0, unattached: int = 0, complete: bool = True) -> dict[str, Any]:
+        """:meth:`Inventory.summary` of the agents counted (the findings' counts given)."""
         tally = self.tally
         tally.spend, tally.unexplained = {}, {}
         for _key, _seq, a in sorted(self._spent, key=lambda e: e[:2]):
             tally.add_spend(a)
-        return tally.summary(0, 0, True)
+        return tally.summary(findings, unattached, complete)
 
     def line(self, coverage: list[Coverage]) -> str:
         """``14 agents: 6 approved, 5 shadow (2 new), 1 drift · $3,412.00 spend ($1,020.00 unexplained)``."""

@@ -133,6 +133,7 @@ class _Reader:
         self.wanted_places = array("Q")  # ... and the place each fills
         self.finding_at = array("q")  # per place: the offset of its finding in the spool, or -1
         self.finding_size = array("I")
+        self.findings_read = self.unattached = 0
 
     def begin(self, name: str, _top: dict[str, Any]) -> None:
         self._flush()
@@ -210,11 +211,13 @@ class _Reader:
 
     def _keep_findings(self, findings: list[Any], packed: list[bytes]) -> None:
         ids, places, finding_at, finding_size = self.wanted_ids, self.wanted_places, self.finding_at, self.finding_size
+        self.findings_read += len(findings)
         for finding, data in zip(findings, packed):
             number = _number(finding["id"] if isinstance(finding, dict) else finding.id)
             k = bisect.bisect_left(ids, number)
             if k == len(ids) or ids[k] != number:
-                continue  # no agent lists it: no format written an agent at a time shows it
+                self.unattached += 1  # no agent lists it: counted, never shown
+                continue
             at = self.findings.size
             size = self.findings.put(data)
             while k < len(ids) and ids[k] == number:  # a repeated finding: the last one counts
@@ -284,6 +287,7 @@ def write_agent_report(path: str | Path, fmt: AgentFormat, output: str | None) -
         with collector_paused():
             writer = fmt.writer(frame)
             keys, ends = reader.render(writer, out)
+            writer.count_findings(reader.findings_read, reader.unattached)
         reader.close()  # its spools are done with: their room is given back before the output is written
         _write(output, fmt.output_kind, writer, _in_order(keys), ends, out)
     finally:

@@ -16,13 +16,16 @@ import pytest
 from reports.csv import CsvFormat
 from reports.jsonl import JsonlFormat
 from reports.markdown import MAX_ROWS, MarkdownFormat
+import reports.sarif
+from reports.sarif import SarifFormat
 from reports.table import RICH_ROWS, TableFormat
 from scanner.inventory_file import load_inventory
 from scanner.output import is_terminal, open_output
 from scanner.report_agents import write_agent_report
 from tests.fixtures.inventory_samples import PLANTED_KEYS, full_inventory
 
-FORMATS = {"table": TableFormat, "markdown": MarkdownFormat, "jsonl": JsonlFormat, "csv": CsvFormat}
+FORMATS = {"table": TableFormat, "markdown": MarkdownFormat, "sarif": SarifFormat, "jsonl": JsonlFormat,
+           "csv": CsvFormat}
 
 
 def many(n: int, seed: int = 7) -> dict:
@@ -63,6 +66,21 @@ def test_many_agents_an_agent_at_a_time_are_the_whole_report_byte_for_byte(fmt: 
         assert (f"{n:,} rows: plain layout" in text) is (n > RICH_ROWS)
     if fmt == "markdown":
         assert f"… and {n - MAX_ROWS} more agents" in text
+
+
+@pytest.mark.parametrize("limit", [1, 50, 10_000])
+def test_sarif_keeps_the_same_results_when_there_are_more_than_code_scanning_takes(limit: int, tmp_path: Path,
+                                                                                   monkeypatch) -> None:
+    """Beyond the limit the most severe results are kept, then the first in reading order."""
+    monkeypatch.setattr(reports.sarif, "MAX_RESULTS", limit)
+    saved = tmp_path / "many.json"
+    saved.write_text(json.dumps(many(400, seed=3), indent=1), encoding="utf-8")
+    out = tmp_path / "streamed.sarif"
+    assert write_agent_report(saved, SarifFormat(), str(out)) is True
+    assert out.read_bytes() == _whole("sarif", saved, tmp_path / "whole.sarif")
+    run = json.loads(out.read_text(encoding="utf-8"))["runs"][0]
+    assert len(run["results"]) == min(limit, len(run["results"]) + run["properties"].get("results_left_out", 0))
+    assert ("results_left_out" in run["properties"]) is (limit < 10_000)
 
 
 def test_the_table_summary_adds_spend_up_as_the_json_summary_does(tmp_path: Path, run_cli) -> None:

@@ -20,6 +20,7 @@ from reports.csv import CsvFormat
 from reports.json import JsonFormat
 from reports.jsonl import JsonlFormat
 from reports.markdown import MarkdownFormat
+from reports.sarif import SarifFormat
 from reports.table import TableFormat
 from scanner.diff_stream import _whole as _whole_diff
 from scanner.diff_stream import diff_saved
@@ -123,7 +124,8 @@ def test_finding_ids_are_held_as_numbers_and_answer_exactly() -> None:
 
 # ---- formats written an agent at a time (scanner/report_agents.py) ----------------------------
 
-AGENT_FORMATS = {"jsonl": JsonlFormat, "csv": CsvFormat, "table": TableFormat, "markdown": MarkdownFormat}
+AGENT_FORMATS = {"jsonl": JsonlFormat, "csv": CsvFormat, "table": TableFormat, "markdown": MarkdownFormat,
+                 "sarif": SarifFormat}
 
 
 def _whole_in(fmt: str, saved: Path, out: Path) -> bytes:
