@@ -6,17 +6,20 @@ each model it uses is a ``machine-learning-model`` component; each provider it c
 is a service with its endpoints (seen in the evidence, plus the provider's documented
 hostnames from the catalogue). ``dependencies`` tie agents to models and services.
 Agents gone since the baseline are left out: the BOM describes what exists now.
-The document is deterministic: its serial number is derived from its content.
+The document is deterministic: its serial number is derived from the rest of its text.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import uuid
-from typing import IO, Any
+from array import array
+from typing import Any, Iterator
 
-from scanner.format import Format, agent_findings, finding_endpoints, ordered_agents
+from scanner.format import (AgentFormat, AgentWriter, Counts, agent_findings, finding_endpoints, reading_order,
+                            write_agents)
 from scanner.catalog import Catalog
 from scanner.model import Agent, Change, Finding, Inventory
 
@@ -120,50 +123,128 @@ def _agent_models(findings: list[Finding], agent: Agent) -> set[tuple[str | None
 
 
 def build_bom(inventory: Inventory, catalog: Catalog | None = None) -> dict[str, Any]:
-    catalog = catalog or Catalog.load()
-    inventory.sorted()
-    fmap = inventory.finding_map()
-    components: list[dict[str, Any]] = []
-    models: dict[str, dict[str, Any]] = {}
-    providers: dict[str, tuple[set[str], bool]] = {}
-    dependencies: dict[str, set[str]] = {}
-    for agent in ordered_agents(inventory):
+    text = io.StringIO()
+    write_agents(inventory, text, _BomWriter(inventory, catalog or Catalog.load()), reading_order)
+    return json.loads(text.getvalue())  # type: ignore[no-any-return]
+
+
+class CycloneDxFormat(AgentFormat):
+    name = "cyclonedx"
+    description = "CycloneDX 1.6 AI/ML-BOM: agents, the models they use and the provider services they call"
+    extensions = (".cdx.json", ".bom.json")
+    output_kind = "json"
+
+    def agent_key(self, agent: Agent) -> Any:
+        return reading_order(agent)
+
+    def writer(self, frame: Inventory) -> AgentWriter:
+        return _BomWriter(frame, Catalog.load())
+
+
+def _indented(value: Any, level: int) -> str:
+    """``value`` as ``json.dumps(indent=2, sort_keys=True)`` writes it ``level`` deep in a document
+    (JSON text holds no raw line end, so every line end is one of the layout)."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).replace("\n", "\n" + "  " * level)
+
+
+class _BomWriter(AgentWriter):
+    """The BOM as ``json.dump(bom, indent=2, sort_keys=True)`` lays it out, its agents' components
+    as pieces: of each agent it keeps what the rest of the document needs — its id and the set of
+    what it depends on (one number: agents share few sets) — and the models and providers seen.
+    The serial number is derived from the document's text without it, taken in as it is written."""
+
+    def __init__(self, frame: Inventory, catalog: Catalog) -> None:
+        self.meta, self.coverage, self.catalog = frame.metadata, frame.coverage, catalog
+        self.counts = Counts()
+        self.models: dict[str, dict[str, Any]] = {}
+        self.providers: dict[str, tuple[set[str], bool]] = {}
+        self.model_deps: dict[str, set[str]] = {}
+        self.agent_ids: list[str] = []
+        self.agent_deps = array("I")  # per agent: its set of dependencies, as an index into dep_sets
+        self.dep_sets: dict[frozenset[str], int] = {}
+        self.digest = hashlib.sha1()
+        self.components = 0
+
+    def agent(self, agent: Agent, fmap: dict[str, Finding]) -> str:
+        self.counts.agent(agent)
         if agent.change == Change.GONE:
-            continue
+            return ""  # the BOM describes what exists now
         findings = agent_findings(agent, fmap)
-        components.append(agent_component(agent, findings))
-        depends = dependencies.setdefault(agent_ref(agent), set())
+        depends: set[str] = set()
         for provider in agent.providers:
-            endpoints, auth = providers.get(provider, (set(), False))
+            endpoints, auth = self.providers.get(provider, (set(), False))
             mine = [f for f in findings if f.provider == provider]
             endpoints |= {e for f in mine for e in finding_endpoints(f)}
-            providers[provider] = (endpoints, auth or any(f.credential for f in mine))
+            self.providers[provider] = (endpoints, auth or any(f.credential for f in mine))
             depends.add(service_ref(provider))
         for provider, model in _agent_models(findings, agent):
             ref = model_ref(provider, model)
-            models.setdefault(ref, model_component(provider, model, catalog))
+            if ref not in self.models:
+                self.models[ref] = model_component(provider, model, self.catalog)
             depends.add(ref)
             if provider:
-                providers.setdefault(provider, (set(), False))
-                dependencies.setdefault(ref, set()).add(service_ref(provider))
-    services = [provider_service(p, eps, auth, catalog) for p, (eps, auth) in sorted(providers.items())]
-    for ref in [service_ref(p) for p in sorted(providers)]:
-        dependencies.setdefault(ref, set())
-    for ref in models:
-        dependencies.setdefault(ref, set())
-    bom: dict[str, Any] = {
-        "$schema": SCHEMA_URI,
-        "bomFormat": "CycloneDX",
-        "specVersion": SPEC_VERSION,
-        "version": 1,
-        "metadata": _metadata(inventory),
-        "components": components + [models[r] for r in sorted(models)],
-        "services": services,
-        "dependencies": [{"ref": ref, "dependsOn": sorted(deps)} for ref, deps in sorted(dependencies.items())],
-    }
-    digest = json.dumps(bom, sort_keys=True, ensure_ascii=False)
-    bom["serialNumber"] = f"urn:uuid:{_uuid5('shadow-agents:' + digest)}"
-    return bom
+                self.providers.setdefault(provider, (set(), False))
+                self.model_deps.setdefault(ref, set()).add(service_ref(provider))
+        self.agent_ids.append(agent.id)
+        self.agent_deps.append(self.dep_sets.setdefault(frozenset(depends), len(self.dep_sets)))
+        return _indented(agent_component(agent, findings), 2)
+
+    def _taken(self, text: str) -> str:
+        self.digest.update(text.encode("utf-8", "surrogatepass"))
+        return text
+
+    def _element(self, text: str) -> str:
+        """An element of the components or dependencies array, after the ones before it."""
+        self.components += 1
+        return self._taken(("\n    " if self.components == 1 else ",\n    ") + text)
+
+    def _close(self) -> str:
+        """The end of an array of ``self.components`` elements (and a fresh count for the next)."""
+        text, self.components = ("\n  ]" if self.components else "]"), 0
+        return self._taken(text)
+
+    def head(self) -> str:
+        return self._taken('{\n  "$schema": ' + json.dumps(SCHEMA_URI) + ',\n  "bomFormat": "CycloneDX",\n  "components": [')
+
+    def piece(self, text: str) -> str:
+        return self._element(text) if text else ""
+
+    def tail(self) -> Iterator[str]:
+        for ref in sorted(self.models):
+            yield self._element(_indented(self.models[ref], 2))
+        yield self._close() + self._taken(',\n  "dependencies": [')
+        for ref, deps in self._dependencies():
+            yield self._element(_indented({"dependsOn": sorted(deps), "ref": ref}, 2))
+        yield self._close()
+        services = [provider_service(p, eps, auth, self.catalog) for p, (eps, auth) in sorted(self.providers.items())]
+        summary = self.counts.summary(complete=all(c.complete for c in self.coverage))
+        yield self._taken(',\n  "metadata": ' + _indented(_metadata(self.meta, summary), 1))
+        rest = (',\n  "services": ' + _indented(services, 1) + ',\n  "specVersion": ' + json.dumps(SPEC_VERSION)
+                + ',\n  "version": 1\n}\n')
+        self._taken(rest)
+        serial = f"urn:uuid:{_uuid5(self.digest.hexdigest())}"
+        yield ',\n  "serialNumber": ' + json.dumps(serial) + rest
+
+    def _dependencies(self) -> Iterator[tuple[str, set[str]]]:
+        """Each ref and what it depends on, by ref: agents (one entry for agents that share an id),
+        then models and services, which sort after ``agent:``."""
+        sets = [set(s) for s, _i in sorted(self.dep_sets.items(), key=lambda item: item[1])]
+        ids, deps = self.agent_ids, self.agent_deps
+        order = sorted(range(len(ids)), key=ids.__getitem__)
+        k = 0
+        while k < len(order):
+            agent_id, merged = ids[order[k]], sets[deps[order[k]]]
+            while k + 1 < len(order) and ids[order[k + 1]] == agent_id:
+                k += 1
+                merged = merged | sets[deps[order[k]]]
+            yield f"agent:{agent_id}", merged
+            k += 1
+        rest = dict(self.model_deps)
+        for ref in [service_ref(p) for p in self.providers]:
+            rest.setdefault(ref, set())
+        for ref in self.models:
+            rest.setdefault(ref, set())
+        yield from sorted(rest.items())
 
 
 def _uuid5(name: str) -> uuid.UUID:
@@ -173,12 +254,10 @@ def _uuid5(name: str) -> uuid.UUID:
     return uuid.UUID(bytes=digest[:16], version=5)
 
 
-def _metadata(inventory: Inventory) -> dict[str, Any]:
-    meta = inventory.metadata
+def _metadata(meta: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
     tool: dict[str, Any] = {"type": "application", "name": "shadow-agents"}
     if isinstance(meta.get("version"), str):
         tool["version"] = meta["version"]
-    summary = inventory.summary()
     pairs: list[tuple[str, object]] = [("scan-host", meta.get("host")), ("complete", str(summary["complete"]).lower()),
                                        ("agents", summary["agents"])]
     pairs += [(f"status:{s}", n) for s, n in summary["by_status"].items() if n]
@@ -188,14 +267,3 @@ def _metadata(inventory: Inventory) -> dict[str, Any]:
     if isinstance(meta.get("finished_at"), str):
         out["timestamp"] = meta["finished_at"]
     return out
-
-
-class CycloneDxFormat(Format):
-    name = "cyclonedx"
-    description = "CycloneDX 1.6 AI/ML-BOM: agents, the models they use and the provider services they call"
-    extensions = (".cdx.json", ".bom.json")
-    output_kind = "json"
-
-    def render(self, inventory: Inventory, stream: IO[str]) -> None:
-        json.dump(build_bom(inventory), stream, indent=2, sort_keys=True, ensure_ascii=False)
-        stream.write("\n")

@@ -109,7 +109,7 @@ class _TableWriter(AgentWriter):
     def piece(self, text: str) -> str:
         return "" if self.rows is not None else _plain_line(tuple(text.split(_CELL)), self.widths)
 
-    def tail(self) -> str:
+    def tail(self) -> list[str]:
         text = io.StringIO()
         console = self.console(text)
         for c in self.coverage:
@@ -117,7 +117,7 @@ class _TableWriter(AgentWriter):
                 detail = c.reason or f"{c.gaps_total} items not readable"
                 host = f" on {c.host}" if c.host else ""
                 console.print(_text(f"coverage: {c.detector}{host} {c.status.value}: {detail}", "yellow"))
-        return text.getvalue()
+        return [text.getvalue()]
 
 
 def _cells(a: Agent) -> tuple[str, ...]:

@@ -32,9 +32,9 @@ class Format:
 
 class AgentWriter:
     """Writes a report an agent at a time: :meth:`agent` gives each agent's piece, the agents coming in
-    any order; once every agent was given, :meth:`head` and :meth:`tail` give what goes before and after
-    the pieces, and :meth:`piece` each piece's final text, the pieces in the format's ``agent_key``
-    order. A writer whose head, tail and pieces do not depend on the agents seen sets ``waits`` False:
+    any order; once every agent was given, :meth:`head` gives what goes before the pieces, :meth:`piece`
+    each piece's final text, the pieces in the format's ``agent_key`` order, and then :meth:`tail`
+    what goes after them. A writer whose head, tail and pieces do not depend on the agents seen sets ``waits`` False:
     its pieces are then written as they come. What it keeps between agents is its own (bounded) choice."""
 
     waits = True  # False: head(), tail() and piece() are the same whatever agents came
@@ -49,8 +49,9 @@ class AgentWriter:
     def head(self) -> str:
         return ""
 
-    def tail(self) -> str:
-        return ""
+    def tail(self) -> Iterable[str]:
+        """What follows the pieces, in parts (asked for once every piece went through :meth:`piece`)."""
+        return ()
 
     def piece(self, text: str) -> str:
         return text
@@ -88,7 +89,8 @@ def write_agents(inventory: Inventory, stream: IO[str], writer: AgentWriter, key
     stream.write(writer.head())
     for piece in pieces:
         stream.write(writer.piece(piece))
-    stream.write(writer.tail())
+    for text in writer.tail():
+        stream.write(text)
 
 
 def give_agents(inventory: Inventory, writer: AgentWriter, key: Callable[[Agent], Any]) -> Iterator[str]:

@@ -22,6 +22,7 @@ inventory whole, which writes the same text or gives the message it always gave.
 from __future__ import annotations
 
 import bisect
+import gc
 import os
 import pickle
 import tempfile
@@ -41,6 +42,7 @@ from scanner.output import KINDS, copy_spool, is_terminal, open_output
 
 BATCH = redact.SCRUB_BATCH
 _HEX = "0123456789abcdef"
+_COLLECT_EVERY = 1024  # agents
 _SLOT_BITS = 40  # a finding's place among all the places agents list: up to 2**40
 _JSON, _OBJECT = b"j", b"o"  # a clean element as its JSON; a built (and scrubbed) one pickled
 
@@ -242,6 +244,8 @@ class _Reader:
                     finding = _unpacked("findings", os.pread(findings_fd, finding_size[place], at), source)
                     findings[finding.id] = finding  # type: ignore[union-attr]
             piece = writer.agent(agent, findings)  # type: ignore[arg-type]
+            if not k % _COLLECT_EVERY:
+                gc.collect(0)  # the collector is paused; what a format left in cycles is freed (json's indent)
             keys.append(key(agent))  # type: ignore[arg-type]
             ends.append(ends[-1] + out.put(piece.encode("utf-8", "surrogatepass")))  # the guard escapes lone surrogates
         return keys, ends
@@ -298,10 +302,10 @@ def write_agent_report(path: str | Path, fmt: AgentFormat, output: str | None) -
 
 def _write(output: str | None, kind: str, writer: AgentWriter, order: range | list[int], ends: array[int],
            out: _Spool) -> None:
-    """The head, each agent's piece in ``order`` as the writer finishes it, and the tail, through the
+    """The head, each agent's piece in ``order`` as the writer finishes it, then the tail, through the
     guarded output stream."""
     fd = out.reading()
-    head, tail = writer.head(), writer.tail()
+    head = writer.head()
     finish = writer.piece if writer.finishes_pieces else None
     with open_output(output, kind if kind in KINDS else "text") as stream:
         stream.write(head)
@@ -316,4 +320,5 @@ def _write(output: str | None, kind: str, writer: AgentWriter, order: range | li
                     stream.write("".join(batch))
                     batch = []
             stream.write("".join(batch))
-        stream.write(tail)
+        for text in writer.tail():
+            stream.write(text)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from reports.csv import CsvFormat
+from reports.cyclonedx import CycloneDxFormat
 from reports.jsonl import JsonlFormat
 from reports.markdown import MAX_ROWS, MarkdownFormat
 import reports.sarif
@@ -24,8 +25,8 @@ from scanner.output import is_terminal, open_output
 from scanner.report_agents import write_agent_report
 from tests.fixtures.inventory_samples import PLANTED_KEYS, full_inventory
 
-FORMATS = {"table": TableFormat, "markdown": MarkdownFormat, "sarif": SarifFormat, "jsonl": JsonlFormat,
-           "csv": CsvFormat}
+FORMATS = {"table": TableFormat, "markdown": MarkdownFormat, "sarif": SarifFormat, "cyclonedx": CycloneDxFormat,
+           "jsonl": JsonlFormat, "csv": CsvFormat}
 
 
 def many(n: int, seed: int = 7) -> dict:

@@ -98,3 +98,22 @@ def test_serial_number_is_derived_from_content():
     a, b = build_bom(full_inventory()), build_bom(full_inventory())
     assert a["serialNumber"] == b["serialNumber"]
     assert build_bom(SAMPLES["empty"]())["serialNumber"] != a["serialNumber"]
+
+
+def test_serial_number_is_that_of_the_rest_of_the_text():
+    """Written an agent at a time, the BOM takes in its own text as it goes: the serial number is the
+    name-based UUID of the document as written without it, so anyone can check it."""
+    import hashlib
+    import io
+    import re
+    import uuid
+
+    from reports.cyclonedx import CycloneDxFormat
+
+    text = io.StringIO()
+    CycloneDxFormat().render(full_inventory(), text)
+    member = re.search(r',\n  "serialNumber": "urn:uuid:([0-9a-f-]+)"', text.getvalue())
+    assert member
+    rest = text.getvalue()[:member.start()] + text.getvalue()[member.end():]
+    digest = hashlib.sha1(rest.encode("utf-8")).hexdigest()
+    assert member.group(1) == str(uuid.uuid5(uuid.NAMESPACE_URL, digest))

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reports.csv import CsvFormat
+from reports.cyclonedx import CycloneDxFormat
 from reports.json import JsonFormat
 from reports.jsonl import JsonlFormat
 from reports.markdown import MarkdownFormat
@@ -125,7 +126,7 @@ def test_finding_ids_are_held_as_numbers_and_answer_exactly() -> None:
 # ---- formats written an agent at a time (scanner/report_agents.py) ----------------------------
 
 AGENT_FORMATS = {"jsonl": JsonlFormat, "csv": CsvFormat, "table": TableFormat, "markdown": MarkdownFormat,
-                 "sarif": SarifFormat}
+                 "sarif": SarifFormat, "cyclonedx": CycloneDxFormat}
 
 
 def _whole_in(fmt: str, saved: Path, out: Path) -> bytes:
