@@ -206,7 +206,7 @@ class _BomWriter(AgentWriter):
     def head(self) -> str:
         return self._taken('{\n  "$schema": ' + json.dumps(SCHEMA_URI) + ',\n  "bomFormat": "CycloneDX",\n  "components": [')
 
-    def piece(self, text: str) -> str:
+    def piece(self, text: str, section: int = 0) -> str:
         return self._element(text) if text else ""
 
     def tail(self) -> Iterator[str]:

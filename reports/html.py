@@ -10,11 +10,12 @@ Every string from the scan goes through :func:`html.escape`.
 from __future__ import annotations
 
 import html
-from typing import IO, Iterable
+import io
+from typing import Any, Iterable
 
-from scanner.format import (Format, agent_findings, ordered_agents, printable, spend_by_provider, spend_text,
-                          summary_line)
-from scanner.model import Agent, Change, Finding, Inventory, Status
+from scanner.format import (AgentFormat, AgentWriter, Counts, ProviderSpend, agent_findings, printable, reading_order,
+                            spend_text)
+from scanner.model import Agent, Change, Coverage, Finding, Inventory, Status
 
 MAX_EVIDENCE = 100
 STATUS_COLOUR = {
@@ -130,17 +131,16 @@ def bar_chart(title: str, bars: list[tuple[str, float, str, str]], width: int = 
     return "".join(parts) + "</svg></figure>"
 
 
-def status_chart(inventory: Inventory) -> str:
-    counts = inventory.summary()["by_status"]
+def status_chart(counts: dict[str, int]) -> str:
     bars = [(s.value, float(counts[s.value]), str(counts[s.value]), STATUS_COLOUR[s.value])
             for s in sorted(Status, key=lambda s: -s.rank) if counts[s.value]]
     return bar_chart("Agents by status", bars)
 
 
-def spend_chart(inventory: Inventory) -> str:
+def spend_chart(spend: dict[str, dict[str, float]]) -> str:
     bars = []
     palette = ("#0b57d0", "#00897b", "#f9a825", "#6d4c41")
-    for provider, per_currency in spend_by_provider(inventory).items():
+    for provider, per_currency in spend.items():
         for i, (cur, amount) in enumerate(sorted(per_currency.items())):
             bars.append((f"{provider} ({cur})", amount, f"{amount:,.2f} {cur}", palette[i % len(palette)]))
     bars.sort(key=lambda b: (-b[1], b[0]))
@@ -152,7 +152,7 @@ def _cell(text: str, sort: object | None = None, numeric: bool = False, raw: boo
     return f"<td{attrs}>{text if raw else esc(text)}</td>"
 
 
-def agent_row(agent: Agent, order: int) -> str:
+def agent_row(agent: Agent, order: int | str) -> str:
     gone = agent.change == Change.GONE
     badge = (f'<span class="badge" style="background:{STATUS_COLOUR[agent.status.value]}">'
              f'{esc(agent.status.value)}</span>')
@@ -181,16 +181,15 @@ def agent_row(agent: Agent, order: int) -> str:
     return f"<tr {attrs}>" + "".join(cells) + "</tr>"
 
 
-def agents_table(agents: list[Agent]) -> str:
+def agents_table_start() -> str:
+    """The controls and the agents table up to its first row."""
     heads = "".join(f'<th data-key="{key}" data-numeric="{1 if numeric else 0}" aria-sort="none">'
                     f'<button type="button">{esc(label)}</button></th>' for key, label, numeric in COLUMNS)
     options = "".join(f'<option value="{s.value}">{s.value}</option>' for s in sorted(Status, key=lambda s: -s.rank))
     controls = ('<div id="controls" hidden><input type="search" id="filter" placeholder="Filter agents…" '
                 'aria-label="Filter agents"><select id="status-filter" aria-label="Status">'
                 f'<option value="">all statuses</option>{options}</select><span id="shown"></span></div>')
-    rows = "\n".join(agent_row(a, i) for i, a in enumerate(agents))
-    return (f'{controls}<table id="agents-table"><thead><tr>{heads}</tr></thead>'
-            f'<tbody>\n{rows}\n</tbody></table>')
+    return f'{controls}<table id="agents-table"><thead><tr>{heads}</tr></thead><tbody>\n'
 
 
 def _definition_list(items: Iterable[tuple[str, str]]) -> str:
@@ -231,9 +230,9 @@ def agent_detail(agent: Agent, fmap: dict[str, Finding]) -> str:
     return "".join(parts) + "</details>"
 
 
-def coverage_section(inventory: Inventory) -> str:
+def coverage_section(coverage: list[Coverage]) -> str:
     items = []
-    for c in inventory.coverage:
+    for c in coverage:
         scanned = ", ".join(f"{n:,} {what}" for what, n in sorted(c.scanned.items()))
         detail = c.reason or (f"{c.gaps_total} items not readable" if c.gaps_total else "")
         gaps = "".join(f"<li><code>{esc(g.what)}</code>: {esc(g.reason)}</li>" for g in c.gaps[:20])
@@ -245,39 +244,79 @@ def coverage_section(inventory: Inventory) -> str:
 
 
 def render_html(inventory: Inventory) -> str:
-    inventory.sorted()
-    meta = inventory.metadata
-    agents = ordered_agents(inventory)
-    fmap = inventory.finding_map()
-    when = str(meta.get("finished_at") or "")
-    where = f"on {meta['host']}" if meta.get("host") else ""
-    tool = f"shadow-agents {meta['version']}" if meta.get("version") else "shadow-agents"
-    title = "LLM agent inventory" + (f" — {meta['host']}" if meta.get("host") else "")
-    body = [
-        f"<header><h1>{esc(title)}</h1><p class=\"summary\">{esc(summary_line(inventory))}</p>"
-        f"<p class=\"meta\">{esc(' '.join(b for b in ('Scanned', where, when, 'by', tool) if b))}</p></header>",
-        f'<section class="charts">{status_chart(inventory)}{spend_chart(inventory)}</section>',
-        '<section id="agents"><h2>Agents</h2>',
-        agents_table(agents) if agents else '<p>No LLM agents were found.</p>',
-        "</section>",
-    ]
-    details = [agent_detail(a, fmap) for a in agents if a.change != Change.GONE]
-    if details:
-        body.append('<section id="details"><h2>Details</h2>' + "\n".join(details) + "</section>")
-    body.append(coverage_section(inventory))
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)}</title><style>{STYLE}</style></head>\n<body>\n"
-        + "\n".join(body) + f"\n<script>{SCRIPT}</script>\n</body></html>\n"
-    )
+    text = io.StringIO()
+    HtmlFormat().render(inventory, text)
+    return text.getvalue()
 
 
-class HtmlFormat(Format):
+class HtmlFormat(AgentFormat):
     name = "html"
     description = "One self-contained HTML page: charts, sortable/filterable table, per-agent evidence"
     extensions = (".html", ".htm")
 
-    def render(self, inventory: Inventory, stream: IO[str]) -> None:
-        stream.write(render_html(inventory))
+    def agent_key(self, agent: Agent) -> Any:
+        return reading_order(agent)
+
+    def writer(self, frame: Inventory) -> AgentWriter:
+        return _PageWriter(frame)
+
+
+_ORDER = "\0"  # in a row, where its place in the table goes (escaped text holds no NUL)
+
+
+class _PageWriter(AgentWriter):
+    """The page in two sections, each agent's table row and then its details; the header's summary
+    and charts come from the counts and costs taken as the agents are given."""
+
+    sections = 2
+
+    def __init__(self, frame: Inventory) -> None:
+        self.meta, self.coverage = frame.metadata, frame.coverage
+        self.counts = Counts()
+        self.spend = ProviderSpend()
+        self.seen = self.details = 0
+        self.written = [0, 0]  # pieces written so far, per section
+
+    def agent(self, agent: Agent, findings: dict[str, Finding]) -> tuple[str, str]:
+        self.counts.agent(agent)
+        self.spend.agent(agent, agent_findings(agent, findings))
+        self.seen += 1
+        if agent.change == Change.GONE:
+            return agent_row(agent, _ORDER), ""
+        self.details += 1
+        return agent_row(agent, _ORDER), agent_detail(agent, findings)
+
+    def head(self) -> str:
+        meta = self.meta
+        when = str(meta.get("finished_at") or "")
+        where = f"on {meta['host']}" if meta.get("host") else ""
+        tool = f"shadow-agents {meta['version']}" if meta.get("version") else "shadow-agents"
+        title = "LLM agent inventory" + (f" — {meta['host']}" if meta.get("host") else "")
+        charts = status_chart(self.counts.summary()["by_status"]) + spend_chart(self.spend.totals())
+        return "\n".join([
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{esc(title)}</title><style>{STYLE}</style></head>\n<body>\n"
+            f"<header><h1>{esc(title)}</h1><p class=\"summary\">{esc(self.counts.line(self.coverage))}</p>"
+            f"<p class=\"meta\">{esc(' '.join(b for b in ('Scanned', where, when, 'by', tool) if b))}</p></header>",
+            f'<section class="charts">{charts}</section>',
+            '<section id="agents"><h2>Agents</h2>',
+            agents_table_start() if self.seen else '<p>No LLM agents were found.</p>',
+        ])
+
+    def piece(self, text: str, section: int = 0) -> str:
+        if not text:
+            return ""
+        written, self.written[section] = self.written[section], self.written[section] + 1
+        if section == 0:
+            text = text.replace(_ORDER, str(written), 1)
+        return text if not written else "\n" + text
+
+    def between(self, section: int) -> str:
+        return (("\n</tbody></table>" if self.seen else "") + "\n</section>"
+                + ('\n<section id="details"><h2>Details</h2>' if self.details else ""))
+
+    def tail(self) -> list[str]:
+        return [("</section>" if self.details else "") + "\n" + coverage_section(self.coverage)
+                + f"\n<script>{SCRIPT}</script>\n</body></html>\n"]

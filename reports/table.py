@@ -106,7 +106,7 @@ class _TableWriter(AgentWriter):
             console.print(table)
         return text.getvalue()
 
-    def piece(self, text: str) -> str:
+    def piece(self, text: str, section: int = 0) -> str:
         return "" if self.rows is not None else _plain_line(tuple(text.split(_CELL)), self.widths)
 
     def tail(self) -> list[str]:

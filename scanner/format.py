@@ -34,13 +34,17 @@ class AgentWriter:
     """Writes a report an agent at a time: :meth:`agent` gives each agent's piece, the agents coming in
     any order; once every agent was given, :meth:`head` gives what goes before the pieces, :meth:`piece`
     each piece's final text, the pieces in the format's ``agent_key`` order, and then :meth:`tail`
-    what goes after them. A writer whose head, tail and pieces do not depend on the agents seen sets ``waits`` False:
-    its pieces are then written as they come. What it keeps between agents is its own (bounded) choice."""
+    what goes after them. A report that shows every agent in more than one place (a table, then
+    details) has ``sections`` parts to each piece, written section after section with
+    :meth:`between` them. A writer whose head, tail and pieces do not depend on the agents seen
+    sets ``waits`` False: its pieces are then written as they come. What it keeps between agents is
+    its own (bounded) choice."""
 
     waits = True  # False: head(), tail() and piece() are the same whatever agents came
+    sections = 1  # more: agent() gives a tuple of that many texts, one for each section
 
-    def agent(self, agent: Agent, findings: dict[str, Finding]) -> str:  # pragma: no cover - interface
-        """The text of one agent, given (at least) its findings by id."""
+    def agent(self, agent: Agent, findings: dict[str, Finding]) -> Any:  # pragma: no cover - interface
+        """The text of one agent (a tuple of texts, one per section), given (at least) its findings by id."""
         raise NotImplementedError
 
     def count_findings(self, total: int, unattached: int) -> None:
@@ -49,12 +53,16 @@ class AgentWriter:
     def head(self) -> str:
         return ""
 
+    def piece(self, text: str, section: int = 0) -> str:
+        return text
+
+    def between(self, section: int) -> str:
+        """What follows the pieces of ``section`` and precedes those of the next."""
+        return ""
+
     def tail(self) -> Iterable[str]:
         """What follows the pieces, in parts (asked for once every piece went through :meth:`piece`)."""
         return ()
-
-    def piece(self, text: str) -> str:
-        return text
 
     @property
     def finishes_pieces(self) -> bool:
@@ -83,17 +91,24 @@ class AgentFormat(Format):
 
 def write_agents(inventory: Inventory, stream: IO[str], writer: AgentWriter, key: Callable[[Agent], Any]) -> None:
     """A whole inventory's report by ``writer``: its head, the agents' pieces in ``key`` order, its tail."""
-    pieces: Iterable[str] = give_agents(inventory, writer, key)
-    if writer.waits:
+    pieces: Iterable[Any] = give_agents(inventory, writer, key)
+    if writer.waits or writer.sections > 1:
         pieces = list(pieces)
     stream.write(writer.head())
-    for piece in pieces:
-        stream.write(writer.piece(piece))
+    if writer.sections == 1:
+        for piece in pieces:
+            stream.write(writer.piece(piece))
+    else:
+        for section in range(writer.sections):
+            if section:
+                stream.write(writer.between(section - 1))
+            for piece in pieces:
+                stream.write(writer.piece(piece[section], section))
     for text in writer.tail():
         stream.write(text)
 
 
-def give_agents(inventory: Inventory, writer: AgentWriter, key: Callable[[Agent], Any]) -> Iterator[str]:
+def give_agents(inventory: Inventory, writer: AgentWriter, key: Callable[[Agent], Any]) -> Iterator[Any]:
     """Tell ``writer`` the counts of the inventory's findings, then give it each agent in ``key``
     order as it is asked for the next piece."""
     inventory.sorted()
@@ -228,19 +243,36 @@ def spend_text(spend: dict[str, float]) -> str:
     return "; ".join(f"{amount:,.2f} {cur}" for cur, amount in sorted(spend.items()) if amount)
 
 
+class ProviderSpend:
+    """Billed cost per provider and currency over the findings of agents still present, taken an agent
+    at a time in any order and added up in :func:`~scanner.model.agent_order` (rounded as it is added)."""
+
+    def __init__(self) -> None:
+        self._costs: list[tuple[Any, int, list[tuple[str, str, float]]]] = []
+
+    def agent(self, agent: Agent, findings: list[Finding]) -> None:
+        if agent.change == Change.GONE:
+            return
+        costs = [(f.provider or "unknown", f.currency or "USD", f.cost) for f in findings if f.cost]
+        if costs:
+            self._costs.append((agent_order(agent), len(self._costs), costs))  # type: ignore[arg-type]
+
+    def totals(self) -> dict[str, dict[str, float]]:
+        totals: dict[str, dict[str, float]] = {}
+        for _key, _seq, costs in sorted(self._costs, key=lambda e: e[:2]):
+            for provider, cur, cost in costs:
+                per_cur = totals.setdefault(provider, {})
+                per_cur[cur] = round(per_cur.get(cur, 0.0) + cost, 2)
+        return dict(sorted(totals.items()))
+
+
 def spend_by_provider(inventory: Inventory) -> dict[str, dict[str, float]]:
     """Billed cost per provider and currency, over the findings of agents still present."""
     fmap = inventory.finding_map()
-    totals: dict[str, dict[str, float]] = {}
+    spend = ProviderSpend()
     for agent in inventory.agents:
-        if agent.change == Change.GONE:
-            continue
-        for f in agent_findings(agent, fmap):
-            if f.cost:
-                per_cur = totals.setdefault(f.provider or "unknown", {})
-                cur = f.currency or "USD"
-                per_cur[cur] = round(per_cur.get(cur, 0.0) + f.cost, 2)
-    return dict(sorted(totals.items()))
+        spend.agent(agent, agent_findings(agent, fmap))
+    return spend.totals()
 
 
 def finding_endpoints(finding: Finding) -> list[str]:

@@ -229,7 +229,8 @@ class _Reader:
 
     def render(self, writer: AgentWriter, out: _Spool) -> tuple[list[Any], array[int]]:
         """Each agent built with its findings and given to ``writer``, its piece put in ``out``: each
-        agent's sort key and where its piece ends."""
+        agent's sort key and where each section of its piece ends (agent k's section s ends at
+        ``ends[k * sections + s + 1]``)."""
         agents_fd, findings_fd = self.agents.reading(), self.findings.reading()
         agent_at, places, finding_at, finding_size = self.agent_at, self.places, self.finding_at, self.finding_size
         source, key = self.source, self.fmt.agent_key
@@ -247,7 +248,8 @@ class _Reader:
             if not k % _COLLECT_EVERY:
                 gc.collect(0)  # the collector is paused; what a format left in cycles is freed (json's indent)
             keys.append(key(agent))  # type: ignore[arg-type]
-            ends.append(ends[-1] + out.put(piece.encode("utf-8", "surrogatepass")))  # the guard escapes lone surrogates
+            for text in (piece,) if writer.sections == 1 else piece:  # the guard escapes lone surrogates
+                ends.append(ends[-1] + out.put(text.encode("utf-8", "surrogatepass")))
         return keys, ends
 
     def close(self) -> None:
@@ -306,19 +308,24 @@ def _write(output: str | None, kind: str, writer: AgentWriter, order: range | li
     guarded output stream."""
     fd = out.reading()
     head = writer.head()
+    sections = writer.sections
     finish = writer.piece if writer.finishes_pieces else None
     with open_output(output, kind if kind in KINDS else "text") as stream:
         stream.write(head)
-        if isinstance(order, range) and finish is None:  # in the file's order: the spool as it is
+        if isinstance(order, range) and finish is None and sections == 1:  # the spool as it is
             copy_spool(out.file, stream)
         else:
-            batch: list[str] = []
-            for k in order:
-                piece = os.pread(fd, ends[k + 1] - ends[k], ends[k]).decode("utf-8", "surrogatepass")
-                batch.append(finish(piece) if finish else piece)
-                if len(batch) >= BATCH:
-                    stream.write("".join(batch))
-                    batch = []
-            stream.write("".join(batch))
+            for section in range(sections):
+                if section:
+                    stream.write(writer.between(section - 1))
+                batch: list[str] = []
+                for k in order:
+                    at = k * sections + section
+                    piece = os.pread(fd, ends[at + 1] - ends[at], ends[at]).decode("utf-8", "surrogatepass")
+                    batch.append(finish(piece, section) if finish else piece)
+                    if len(batch) >= BATCH:
+                        stream.write("".join(batch))
+                        batch = []
+                stream.write("".join(batch))
         for text in writer.tail():
             stream.write(text)

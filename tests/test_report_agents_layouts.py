@@ -15,6 +15,7 @@ import pytest
 
 from reports.csv import CsvFormat
 from reports.cyclonedx import CycloneDxFormat
+from reports.html import HtmlFormat
 from reports.jsonl import JsonlFormat
 from reports.markdown import MAX_ROWS, MarkdownFormat
 import reports.sarif
@@ -26,7 +27,7 @@ from scanner.report_agents import write_agent_report
 from tests.fixtures.inventory_samples import PLANTED_KEYS, full_inventory
 
 FORMATS = {"table": TableFormat, "markdown": MarkdownFormat, "sarif": SarifFormat, "cyclonedx": CycloneDxFormat,
-           "jsonl": JsonlFormat, "csv": CsvFormat}
+           "html": HtmlFormat, "jsonl": JsonlFormat, "csv": CsvFormat}
 
 
 def many(n: int, seed: int = 7) -> dict:

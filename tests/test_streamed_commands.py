@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from reports.csv import CsvFormat
 from reports.cyclonedx import CycloneDxFormat
+from reports.html import HtmlFormat
 from reports.json import JsonFormat
 from reports.jsonl import JsonlFormat
 from reports.markdown import MarkdownFormat
@@ -126,7 +127,7 @@ def test_finding_ids_are_held_as_numbers_and_answer_exactly() -> None:
 # ---- formats written an agent at a time (scanner/report_agents.py) ----------------------------
 
 AGENT_FORMATS = {"jsonl": JsonlFormat, "csv": CsvFormat, "table": TableFormat, "markdown": MarkdownFormat,
-                 "sarif": SarifFormat, "cyclonedx": CycloneDxFormat}
+                 "sarif": SarifFormat, "cyclonedx": CycloneDxFormat, "html": HtmlFormat}
 
 
 def _whole_in(fmt: str, saved: Path, out: Path) -> bytes:
