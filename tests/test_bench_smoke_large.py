@@ -17,14 +17,22 @@ def test_large_inventories_benchmark_smoke(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert p.returncode == 0, p.stdout + p.stderr
     results = {r["command"]: r for r in json.loads(out.read_text())["results"]}
-    assert set(results) == {"report-json", "report-table", "report-jsonl", "report-csv", "diff", "merge", "registry-check",
-                            "merge-registry"}
+    assert set(results) == {"report-json", "report-table", "report-jsonl", "report-csv", "report-markdown", "report-html",
+                            "report-sarif", "report-cyclonedx", "diff", "merge", "registry-check", "merge-registry"}
     assert all(r["exit"] == 0 for r in results.values()), results
     report = json.loads((tmp_path / "work" / "report-json.out").read_text())
     assert len(report["agents"]) == 300 and report["summary"]["agents"] == 300
     tickets = (tmp_path / "work" / "report-jsonl.out").read_text().splitlines()
     assert len(tickets) == 300 and len({json.loads(t)["dedupe_key"] for t in tickets}) == 300
     assert (tmp_path / "work" / "report-csv.out").read_bytes().count(b"\r\n") >= 301  # the header and a row each
+    work = tmp_path / "work"
+    assert (work / "report-table.out").read_text().count("\n") >= 300
+    assert "… and 100 more agents" in (work / "report-markdown.out").read_text()  # 200 rows shown of 300
+    assert (work / "report-html.out").read_text().count("<tr id=\"row-") == 300
+    sarif = json.loads((work / "report-sarif.out").read_text())["runs"][0]
+    assert sarif["properties"]["summary"]["agents"] == 300 and sarif["results"]
+    bom = json.loads((work / "report-cyclonedx.out").read_text())
+    assert sum(c["type"] == "application" for c in bom["components"]) == 300
     merged = json.loads((tmp_path / "work" / "merge-registry.out").read_text())
     assert merged["summary"]["by_status"]["approved"] == 60  # every record matched its agent through the index
     diff = (tmp_path / "work" / "diff.out").read_text()
