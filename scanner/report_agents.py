@@ -1,21 +1,22 @@
-"""``report`` of a saved inventory in a format written an agent at a time (jsonl, csv), holding
-neither its agents nor its findings.
+"""``report`` of a saved inventory in a format written an agent at a time (every format but json:
+each an :class:`~scanner.format.AgentFormat`), holding neither its agents nor its findings.
 
 The inventory is read once, as :func:`scanner.inventory_file.load_inventory` reads it (checked
-against the schema, and scrubbed as :func:`scanner.redact.scrub_inventory` scrubs): each agent's
-dict is kept in a private spool file, with the places of the findings it lists; each finding an
-agent lists is kept in a second spool when it comes (findings follow agents in a saved
-inventory) and its places pointed at it. A chunk of elements in this tool's own form that the
-scrubber would not change is kept as it was decoded, without building its objects. Only then
-are the agents built, one at a time with their findings, and written by the format into a third
-spool, each with its sort key; when the whole input was read and checked, the pieces go to the
-output in the format's order, through the guarded stream like every report, so a bad input
-writes nothing.
+against the schema, and scrubbed as :func:`scanner.redact.scrub_inventory` scrubs): each agent is
+kept in a private spool file, with the places of the findings it lists; each finding an agent
+lists is kept in a second spool when it comes (findings follow agents in a saved inventory) and
+its places pointed at it. A chunk of elements in this tool's own form that the scrubber would
+not change is kept as it was decoded, without building its objects. Only then are the agents
+built, one at a time with their findings, and given to the format's writer, whose piece goes to
+a third spool with the agent's sort key; when the whole input was read and checked, the writer's
+head, the pieces in the format's order and its tail go to the output through the guarded stream
+like every report, so a bad input writes nothing.
 
-Memory is one chunk of elements, the agents' sort keys, and about 30 bytes per finding an agent
-lists. An input this does not write — findings before agents, an array repeated, a schema 1.0
-inventory (whose findings are changed by its ``schema_version``, read after them), a finding
-id not in this tool's form — returns False having written nothing: the caller then reads the
+Memory is one chunk of elements, the agents' sort keys, about 30 bytes per finding an agent
+lists, and what the writer keeps (counts, the first rows it shows). An input this does not
+write — findings before agents, an array repeated, a schema 1.0 inventory (whose findings are
+changed by its ``schema_version``, read after them), a finding id not in this tool's form, a
+table for a terminal — returns False having written nothing: the caller then reads the
 inventory whole, which writes the same text or gives the message it always gave.
 """
 
