@@ -228,14 +228,14 @@ class _Reader:
                 finding_size[places[k]] = size
                 k += 1
 
-    def render(self, writer: AgentWriter, out: _Spool) -> tuple[list[Any], array[int]]:
+    def render(self, writer: AgentWriter, out: _Spool) -> tuple[list[bytes], array[int]]:
         """Each agent built with its findings and given to ``writer``, its piece put in ``out``: each
         agent's sort key and where each section of its piece ends (agent k's section s ends at
         ``ends[k * sections + s + 1]``)."""
         agents_fd, findings_fd = self.agents.reading(), self.findings.reading()
         agent_at, places, finding_at, finding_size = self.agent_at, self.places, self.finding_at, self.finding_size
         source, key = self.source, self.fmt.agent_key
-        keys: list[Any] = []
+        keys: list[bytes] = []
         ends = array("Q", [0])
         for k in range(len(agent_at) - 1):
             agent = _unpacked("agents", os.pread(agents_fd, agent_at[k + 1] - agent_at[k], agent_at[k]), source)
@@ -248,7 +248,7 @@ class _Reader:
             piece = writer.agent(agent, findings)  # type: ignore[arg-type]
             if not k % _COLLECT_EVERY:
                 gc.collect(0)  # the collector is paused; what a format left in cycles is freed (json's indent)
-            keys.append(key(agent))  # type: ignore[arg-type]
+            keys.append(_sortable(key(agent)))  # type: ignore[arg-type]
             for text in (piece,) if writer.sections == 1 else piece:  # the guard escapes lone surrogates
                 ends.append(ends[-1] + out.put(text.encode("utf-8", "surrogatepass")))
         return keys, ends
@@ -258,7 +258,28 @@ class _Reader:
         self.findings.close()
 
 
-def _in_order(keys: list[Any]) -> range | list[int]:
+_OFFSET = 1 << 63
+
+
+def _sortable(key: Any) -> bytes:
+    """An agent's sort key — a tuple of strings and 64-bit integers — as bytes that sort as it does,
+    in a third of the room: an integer as a tag and 8 bytes big-endian, a string as a tag and its
+    UTF-8 (code point order; lone surrogates too) with NUL doubled as NUL 0xFF and NUL NUL after it,
+    so a string sorts before its own extensions as in a tuple. Another key: the whole read."""
+    if not isinstance(key, tuple):
+        raise _NotStreamable("a sort key that is not a tuple")
+    out = bytearray()
+    for part in key:
+        if type(part) is int and -_OFFSET <= part < _OFFSET:
+            out += b"\x01" + (part + _OFFSET).to_bytes(8, "big")
+        elif type(part) is str:
+            out += b"\x02" + part.encode("utf-8", "surrogatepass").replace(b"\x00", b"\x00\xff") + b"\x00\x00"
+        else:
+            raise _NotStreamable("a sort key of another kind")
+    return bytes(out)
+
+
+def _in_order(keys: list[bytes]) -> range | list[int]:
     """The agents' indices in the format's order (a stable sort: ties keep the file's order)."""
     if all(keys[i] <= keys[i + 1] for i in range(len(keys) - 1)):
         return range(len(keys))
@@ -293,7 +314,10 @@ def write_agent_report(path: str | Path, fmt: AgentFormat, output: str | None) -
         frame = inventory_from_parts(path, top)  # its coverage and metadata built, as the whole read builds them
         with collector_paused():
             writer = fmt.writer(frame)
-            keys, ends = reader.render(writer, out)
+            try:
+                keys, ends = reader.render(writer, out)
+            except _NotStreamable:  # a format's own sort key this cannot hold compactly
+                return False
             writer.count_findings(reader.findings_read, reader.unattached)
         reader.close()  # its spools are done with: their room is given back before the output is written
         _write(output, fmt.output_kind, writer, _in_order(keys), ends, out)

@@ -12,6 +12,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reports.csv import CsvFormat
 from reports.cyclonedx import CycloneDxFormat
@@ -23,7 +25,7 @@ from reports.sarif import SarifFormat
 from reports.table import RICH_ROWS, TableFormat
 from scanner.inventory_file import load_inventory
 from scanner.output import is_terminal, open_output
-from scanner.report_agents import write_agent_report
+from scanner.report_agents import _sortable, write_agent_report
 from tests.fixtures.inventory_samples import PLANTED_KEYS, full_inventory
 
 FORMATS = {"table": TableFormat, "markdown": MarkdownFormat, "sarif": SarifFormat, "cyclonedx": CycloneDxFormat,
@@ -113,3 +115,34 @@ def test_a_terminal_gets_the_console_layout_from_the_whole_read(tmp_path: Path) 
         os.close(leader)
         os.close(follower)
     assert write_agent_report(saved, TableFormat(), os.devnull) is True
+
+
+_CHARS = st.lists(st.sampled_from(["\x00", "\xff", "a", "b", "\udcff", "\ud7ff", "\ue000", "\U0001f600", "é"]),
+                  max_size=3).map("".join)
+_PART = st.one_of(st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1), _CHARS)
+
+
+@settings(max_examples=500, deadline=None)
+@given(common=st.lists(_PART, max_size=2), stem=_CHARS, ends=st.tuples(_CHARS, _CHARS),
+       rests=st.tuples(st.lists(_PART, max_size=2), st.lists(_PART, max_size=2)))
+def test_sort_keys_are_held_as_bytes_that_sort_as_the_keys(common: list, stem: str, ends: tuple, rests: tuple) -> None:
+    """The agents' sort keys are held as bytes: any two compare as the tuples do (where tuples
+    compare), among them keys alike up to a string that one extends (by a NUL, say)."""
+    x = tuple(common + [stem + ends[0]] + rests[0])
+    y = tuple(common + [stem + ends[1]] + rests[1])
+    try:
+        expected = (x > y) - (x < y)
+    except TypeError:  # a string against an integer: no format's key holds that
+        return
+    assert (_sortable(x) > _sortable(y)) - (_sortable(x) < _sortable(y)) == expected
+
+
+def test_a_sort_key_of_another_kind_leaves_the_report_to_the_whole_read(tmp_path: Path) -> None:
+    class FloatKeyed(JsonlFormat):
+        def agent_key(self, agent):  # type: ignore[no-untyped-def]
+            return (float(len(agent.name)), agent.id)
+
+    saved = tmp_path / "scan.json"
+    saved.write_text(full_inventory().to_json(), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert write_agent_report(saved, FloatKeyed(), str(out)) is False and not out.exists()
