@@ -206,8 +206,8 @@ class _Reader:
         """All agents read: the places each listed finding fills, by finding number."""
         self.wanted.sort()
         mask = (1 << _SLOT_BITS) - 1
-        self.wanted_ids = array("Q", [w >> _SLOT_BITS for w in self.wanted])
-        self.wanted_places = array("Q", [w & mask for w in self.wanted])
+        self.wanted_ids = array("Q", (w >> _SLOT_BITS for w in self.wanted))  # no list of them on the way
+        self.wanted_places = array("Q", (w & mask for w in self.wanted))
         self.wanted = []
         self.finding_at = array("q", [-1]) * self.places[-1]
         self.finding_size = array("I", [0]) * self.places[-1]
