@@ -281,10 +281,11 @@ class _PageWriter(AgentWriter):
         self.counts.agent(agent)
         self.spend.agent(agent, agent_findings(agent, findings))
         self.seen += 1
+        row = agent_row(agent, _ORDER)
         if agent.change == Change.GONE:
-            return agent_row(agent, _ORDER), ""
+            return row, ""
         self.details += 1
-        return agent_row(agent, _ORDER), agent_detail(agent, findings)
+        return row, agent_detail(agent, findings)
 
     def head(self) -> str:
         meta = self.meta

@@ -15,7 +15,7 @@ from typing import Any
 
 from scanner.format import (AgentFormat, AgentWriter, Counts, FirstInOrder, evidence_lines, printable, reading_order,
                             spend_text)
-from scanner.model import Agent, Change, Coverage, Finding, Inventory, Status, agent_order
+from scanner.model import Agent, Change, Coverage, Finding, Inventory, Status
 
 MAX_ROWS = 200  # a GitHub comment holds 65,536 characters
 MAX_DETAILS = 50
@@ -154,7 +154,7 @@ class _SummaryWriter(AgentWriter):
     def agent(self, agent: Agent, findings: dict[str, Finding]) -> str:
         self.counts.agent(agent)
         self.seen += 1
-        key = (reading_order(agent), agent_order(agent), self.seen)
+        key = (reading_order(agent), self.seen)  # equal reading orders are equal canonical orders: ties by arrival
         self.rows.add(key, lambda: agent)
         if agent.change == Change.NEW:
             self.new_count += 1

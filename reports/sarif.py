@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from scanner.format import (AgentFormat, AgentWriter, Counts, FirstInOrder, agent_findings, give_agents, reading_order,
                             spend_text)
-from scanner.model import Agent, Change, Coverage, Finding, Inventory, Location, Severity, Status, agent_order
+from scanner.model import Agent, Change, Coverage, Finding, Inventory, Location, Severity, Status
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 TOOL_NAME = "shadow-agents"
@@ -257,7 +257,7 @@ class _SarifWriter(AgentWriter):
         self.seen += 1
         if agent.change == Change.GONE or agent.status == Status.APPROVED:
             return ""  # gone: platforms close their alerts; approved: nothing to fix
-        order = (reading_order(agent), agent_order(agent), self.seen)
+        order = (reading_order(agent), self.seen)  # equal reading orders are equal canonical orders: ties by arrival
         for i, finding in enumerate(agent_findings(agent, findings) or [None]):
             self.pairs += 1
             self.first.add((-agent.severity.rank, order, i), lambda finding=finding: (agent, finding))  # type: ignore[misc]

@@ -90,7 +90,7 @@ class _TableWriter(AgentWriter):
         self.widths = [min(w, cap) for w, cap in zip(self.widths, PLAIN_WIDTHS)]
         text = io.StringIO()
         console = self.console(text)
-        console.print(Text(printable(self.counts.line(self.coverage)), style="bold"))
+        console.print(_text(self.counts.line(self.coverage), "bold"))
         if self.rows is None:
             text.write(f"{self.seen:,} rows: plain layout (more than {RICH_ROWS:,}); "
                        "-f json or -f csv has every field in full\n")

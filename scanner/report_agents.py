@@ -262,10 +262,11 @@ _OFFSET = 1 << 63
 
 
 def _sortable(key: Any) -> bytes:
-    """An agent's sort key — a tuple of strings and 64-bit integers — as bytes that sort as it does,
-    in a third of the room: an integer as a tag and 8 bytes big-endian, a string as a tag and its
-    UTF-8 (code point order; lone surrogates too) with NUL doubled as NUL 0xFF and NUL NUL after it,
-    so a string sorts before its own extensions as in a tuple. Another key: the whole read."""
+    """An agent's sort key — a tuple of strings and 64-bit integers — as one bytes object that sorts
+    as the tuple does, held in less room than the tuple and its strings: an integer as a tag and 8
+    bytes big-endian, a string as a tag and its UTF-8 (code point order; lone surrogates too) with
+    each NUL written as NUL 0xFF and NUL NUL after it, so a string sorts before its own extensions
+    as in a tuple. Another kind of key: the whole read."""
     if not isinstance(key, tuple):
         raise _NotStreamable("a sort key that is not a tuple")
     out = bytearray()
