@@ -25,90 +25,23 @@ from __future__ import annotations
 import bisect
 import gc
 import os
-import pickle
-import tempfile
 from array import array
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import msgspec
 
 from scanner import inventory_chunks, redact
-from scanner.errors import UserError
 from scanner.format import AgentFormat, AgentWriter
-from scanner.inventory_file import (built, collector_paused, inventory_from_parts, plain_elements, read_in_chunks,
-                                    read_inventory)
+from scanner.inventory_file import collector_paused, inventory_from_parts, plain_elements, read_in_chunks, read_inventory
 from scanner.model import Agent, Finding
 from scanner.output import KINDS, copy_spool, is_terminal, open_output
+from scanner.spool import JSON, NotStreamable, Spool, finding_number, packed, sortable, unpacked
 
 BATCH = redact.SCRUB_BATCH
-_HEX = "0123456789abcdef"
 _COLLECT_EVERY = 1024  # agents
 _SLOT_BITS = 40  # a finding's place among all the places agents list: up to 2**40
-_JSON, _OBJECT = b"j", b"o"  # a clean element as its JSON; a built (and scrubbed) one pickled
 
-
-class _NotStreamable(Exception):
-    """The input is not one this path writes (the whole read writes it, or names its fault)."""
-
-
-def _number(finding_id: str) -> int:
-    if len(finding_id) != 16 or finding_id.strip(_HEX):
-        raise _NotStreamable("a finding id not in this tool's form")
-    return int(finding_id, 16)
-
-
-def _packed(obj: Agent | Finding) -> bytes:
-    """A built element as it is: its dict would not do, for what the model keeps of an element not
-    in its own form (spend of three decimals, say) is what the whole read shows, not what it writes."""
-    return _OBJECT + pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
-
-
-def _unpacked(section: str, data: bytes, source: str) -> Agent | Finding:
-    if data[:1] == _JSON:
-        return built(section, msgspec.json.decode(data[1:]), source)
-    return pickle.loads(data[1:])  # type: ignore[no-any-return]  # our own private spool, never the input
-
-
-def _no_room(exc: OSError) -> UserError:
-    """A spool that cannot be written (a full or too small temporary directory): said as such, not
-    as a fault of the input."""
-    return UserError(f"cannot write the report's working files in {tempfile.gettempdir()}: "
-                     f"{exc.strerror or exc}; set TMPDIR to a directory with room (about twice the inventory's size)")
-
-
-class _Spool:
-    """Byte strings in a private temporary file, read back by offset and size."""
-
-    def __init__(self) -> None:
-        self.file: IO[bytes] = tempfile.TemporaryFile("w+b")
-        self.size = 0
-
-    def put(self, data: bytes) -> int:
-        try:
-            self.file.write(data)
-        except OSError as exc:
-            raise _no_room(exc) from None
-        self.size += len(data)
-        return len(data)
-
-    def clear(self) -> None:
-        self.file.seek(0)
-        self.file.truncate()
-        self.size = 0
-
-    def reading(self) -> int:
-        try:
-            self.file.flush()
-        except OSError as exc:
-            raise _no_room(exc) from None
-        return self.file.fileno()
-
-    def close(self) -> None:
-        try:
-            self.file.close()
-        except OSError:  # what was still buffered could not be written: it is thrown away with the file
-            pass
 
 
 class _Reader:
@@ -117,8 +50,8 @@ class _Reader:
     def __init__(self, fmt: AgentFormat, source: str) -> None:
         self.fmt = fmt
         self.source = source
-        self.agents = _Spool()
-        self.findings = _Spool()
+        self.agents = Spool()
+        self.findings = Spool()
         self.restart()
 
     def restart(self) -> None:
@@ -141,10 +74,10 @@ class _Reader:
     def begin(self, name: str, _top: dict[str, Any]) -> None:
         self._flush()
         if name in self.done or (name == "agents" and "findings" in self.done):
-            raise _NotStreamable(f"{name} repeated or after findings")
+            raise NotStreamable(f"{name} repeated or after findings")
         if name == "findings":
             if "agents" not in self.done:
-                raise _NotStreamable("findings before agents")
+                raise NotStreamable("findings before agents")
             self._places_known()
         self.section = name
         self.done.add(name)
@@ -159,7 +92,7 @@ class _Reader:
             encoded = [msgspec.json.encode(e) for e in elements]
             if inventory_chunks.clean(b",".join(encoded), records):
                 self.read += len(records)
-                self._keep(elements, [_JSON + e for e in encoded])
+                self._keep(elements, [JSON + e for e in encoded])
                 return
         objects = plain_elements(name, raw, self.read, self.source)
         self.read += len(objects)
@@ -175,7 +108,7 @@ class _Reader:
     def finish(self) -> None:
         self._flush()
         if "agents" not in self.done:
-            raise _NotStreamable("no agents array read")
+            raise NotStreamable("no agents array read")
         if "findings" not in self.done:
             self._places_known()
 
@@ -184,7 +117,7 @@ class _Reader:
         if not batch:
             return
         (redact.scrub_agents if self.section == "agents" else redact.scrub_findings)(batch)
-        self._keep(batch, [_packed(obj) for obj in batch])
+        self._keep(batch, [packed(obj) for obj in batch])
 
     def _keep(self, elements: list[dict[str, Any]] | list[Agent | Finding], packed: list[bytes]) -> None:
         """Keep elements (as decoded, or built) packed as given."""
@@ -198,7 +131,7 @@ class _Reader:
         for agent, data in zip(agents, packed):
             self.agent_at.append(self.agent_at[-1] + self.agents.put(data))
             for finding_id in (agent.get("findings", ()) if isinstance(agent, dict) else agent.findings):
-                self.wanted.append(_number(finding_id) << _SLOT_BITS | place)
+                self.wanted.append(finding_number(finding_id) << _SLOT_BITS | place)
                 place += 1
             self.places.append(place)
 
@@ -216,7 +149,7 @@ class _Reader:
         ids, places, finding_at, finding_size = self.wanted_ids, self.wanted_places, self.finding_at, self.finding_size
         self.findings_read += len(findings)
         for finding, data in zip(findings, packed):
-            number = _number(finding["id"] if isinstance(finding, dict) else finding.id)
+            number = finding_number(finding["id"] if isinstance(finding, dict) else finding.id)
             k = bisect.bisect_left(ids, number)
             if k == len(ids) or ids[k] != number:
                 self.unattached += 1  # no agent lists it: counted, never shown
@@ -228,7 +161,7 @@ class _Reader:
                 finding_size[places[k]] = size
                 k += 1
 
-    def render(self, writer: AgentWriter, out: _Spool) -> tuple[list[bytes], array[int]]:
+    def render(self, writer: AgentWriter, out: Spool) -> tuple[list[bytes], array[int]]:
         """Each agent built with its findings and given to ``writer``, its piece put in ``out``: each
         agent's sort key and where each section of its piece ends (agent k's section s ends at
         ``ends[k * sections + s + 1]``)."""
@@ -238,17 +171,17 @@ class _Reader:
         keys: list[bytes] = []
         ends = array("Q", [0])
         for k in range(len(agent_at) - 1):
-            agent = _unpacked("agents", os.pread(agents_fd, agent_at[k + 1] - agent_at[k], agent_at[k]), source)
+            agent = unpacked("agents", os.pread(agents_fd, agent_at[k + 1] - agent_at[k], agent_at[k]), source)
             findings: dict[str, Finding] = {}
             for place in range(places[k], places[k + 1]):
                 at = finding_at[place]
                 if at >= 0:
-                    finding = _unpacked("findings", os.pread(findings_fd, finding_size[place], at), source)
+                    finding = unpacked("findings", os.pread(findings_fd, finding_size[place], at), source)
                     findings[finding.id] = finding  # type: ignore[union-attr]
             piece = writer.agent(agent, findings)  # type: ignore[arg-type]
             if not k % _COLLECT_EVERY:
                 gc.collect(0)  # the collector is paused; what a format left in cycles is freed (json's indent)
-            keys.append(_sortable(key(agent)))  # type: ignore[arg-type]
+            keys.append(sortable(key(agent)))  # type: ignore[arg-type]
             for text in (piece,) if writer.sections == 1 else piece:  # the guard escapes lone surrogates
                 ends.append(ends[-1] + out.put(text.encode("utf-8", "surrogatepass")))
         return keys, ends
@@ -256,28 +189,6 @@ class _Reader:
     def close(self) -> None:
         self.agents.close()
         self.findings.close()
-
-
-_OFFSET = 1 << 63
-
-
-def _sortable(key: Any) -> bytes:
-    """An agent's sort key — a tuple of strings and 64-bit integers — as one bytes object that sorts
-    as the tuple does, held in less room than the tuple and its strings: an integer as a tag and 8
-    bytes big-endian, a string as a tag and its UTF-8 (code point order; lone surrogates too) with
-    each NUL written as NUL 0xFF and NUL NUL after it, so a string sorts before its own extensions
-    as in a tuple. Another kind of key: the whole read."""
-    if not isinstance(key, tuple):
-        raise _NotStreamable("a sort key that is not a tuple")
-    out = bytearray()
-    for part in key:
-        if type(part) is int and -_OFFSET <= part < _OFFSET:
-            out += b"\x01" + (part + _OFFSET).to_bytes(8, "big")
-        elif type(part) is str:
-            out += b"\x02" + part.encode("utf-8", "surrogatepass").replace(b"\x00", b"\x00\xff") + b"\x00\x00"
-        else:
-            raise _NotStreamable("a sort key of another kind")
-    return bytes(out)
 
 
 def _in_order(keys: list[bytes]) -> range | list[int]:
@@ -304,11 +215,11 @@ def write_agent_report(path: str | Path, fmt: AgentFormat, output: str | None) -
         return False  # a terminal's layout is the console's, given the terminal: the whole read writes it
     redact.load_key_formats()
     reader = _Reader(fmt, str(path))
-    out = _Spool()
+    out = Spool()
     try:
         try:
             top = _read(path, reader)
-        except _NotStreamable:
+        except NotStreamable:
             return False
         if top.get("schema_version") == "1.0":
             return False
@@ -317,7 +228,7 @@ def write_agent_report(path: str | Path, fmt: AgentFormat, output: str | None) -
             writer = fmt.writer(frame)
             try:
                 keys, ends = reader.render(writer, out)
-            except _NotStreamable:  # a format's own sort key this cannot hold compactly
+            except NotStreamable:  # a format's own sort key this cannot hold compactly
                 return False
             writer.count_findings(reader.findings_read, reader.unattached)
         reader.close()  # its spools are done with: their room is given back before the output is written
@@ -329,7 +240,7 @@ def write_agent_report(path: str | Path, fmt: AgentFormat, output: str | None) -
 
 
 def _write(output: str | None, kind: str, writer: AgentWriter, order: range | list[int], ends: array[int],
-           out: _Spool) -> None:
+           out: Spool) -> None:
     """The head, each agent's piece in ``order`` as the writer finishes it, then the tail, through the
     guarded output stream."""
     fd = out.reading()

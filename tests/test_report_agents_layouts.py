@@ -25,7 +25,8 @@ from reports.sarif import SarifFormat
 from reports.table import RICH_ROWS, TableFormat
 from scanner.inventory_file import load_inventory
 from scanner.output import is_terminal, open_output
-from scanner.report_agents import _sortable, write_agent_report
+from scanner.report_agents import write_agent_report
+from scanner.spool import sortable as _sortable
 from tests.fixtures.inventory_samples import PLANTED_KEYS, full_inventory
 
 FORMATS = {"table": TableFormat, "markdown": MarkdownFormat, "sarif": SarifFormat, "cyclonedx": CycloneDxFormat,

@@ -228,7 +228,7 @@ def test_no_room_for_the_working_files_is_said_as_such(fmt: str, tmp_path: Path)
                        capture_output=True, text=True, timeout=120, preexec_fn=one_byte_files,
                        env={**os.environ, "TMPDIR": str(tmp_path)})
     assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1, r.stderr
-    assert f"cannot write the report's working files in {tmp_path}" in r.stderr and "TMPDIR" in r.stderr
+    assert f"cannot write the working files in {tmp_path}" in r.stderr and "TMPDIR" in r.stderr
     assert "internal error" not in r.stderr and str(saved) not in r.stderr
 
 

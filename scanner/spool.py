@@ -1,0 +1,106 @@
+"""Private working files of the commands that hold no whole inventory (``report``, ``merge``):
+byte strings in a temporary file read back by offset, elements packed into them, and sort keys
+held as compact bytes."""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+from typing import IO, Any
+
+import msgspec
+
+from scanner.errors import UserError
+from scanner.inventory_file import built
+from scanner.model import Agent, Finding
+
+_HEX = "0123456789abcdef"
+JSON, _OBJECT = b"j", b"o"  # a clean element as its JSON; a built (and scrubbed) one pickled
+
+
+class NotStreamable(Exception):
+    """The input is not one the streamed path writes (the whole read writes it, or names its fault)."""
+
+
+def finding_number(finding_id: str) -> int:
+    """A finding id of this tool's form (16 hex digits) as the number it spells; ids sort as their numbers."""
+    if len(finding_id) != 16 or finding_id.strip(_HEX):
+        raise NotStreamable("a finding id not in this tool's form")
+    return int(finding_id, 16)
+
+
+def packed(obj: Agent | Finding) -> bytes:
+    """A built element as it is: its dict would not do, for what the model keeps of an element not
+    in its own form (spend of three decimals, say) is what the whole read shows, not what it writes."""
+    return _OBJECT + pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
+
+
+def unpacked(section: str, data: bytes, source: str) -> Agent | Finding:
+    """The element ``packed`` (or ``JSON`` + its msgspec text) kept, built."""
+    if data[:1] == JSON:
+        return built(section, msgspec.json.decode(data[1:]), source)
+    return pickle.loads(data[1:])  # type: ignore[no-any-return]  # our own private spool, never the input
+
+
+def no_room(exc: OSError) -> UserError:
+    """A working file that cannot be written (a full or too small temporary directory): said as
+    such, not as a fault of the input."""
+    return UserError(f"cannot write the working files in {tempfile.gettempdir()}: "
+                     f"{exc.strerror or exc}; set TMPDIR to a directory with room (about twice the inventory's size)")
+
+
+class Spool:
+    """Byte strings in a private temporary file, read back by offset and size."""
+
+    def __init__(self) -> None:
+        self.file: IO[bytes] = tempfile.TemporaryFile("w+b")
+        self.size = 0
+
+    def put(self, data: bytes) -> int:
+        try:
+            self.file.write(data)
+        except OSError as exc:
+            raise no_room(exc) from None
+        self.size += len(data)
+        return len(data)
+
+    def clear(self, size: int = 0) -> None:
+        """Forget all but the first ``size`` bytes."""
+        self.file.seek(size)
+        self.file.truncate()
+        self.size = size
+
+    def reading(self) -> int:
+        try:
+            self.file.flush()
+        except OSError as exc:
+            raise no_room(exc) from None
+        return self.file.fileno()
+
+    def close(self) -> None:
+        try:
+            self.file.close()
+        except OSError:  # what was still buffered could not be written: it is thrown away with the file
+            pass
+
+
+_OFFSET = 1 << 63
+
+
+def sortable(key: Any) -> bytes:
+    """An agent's sort key — a tuple of strings and 64-bit integers — as one bytes object that sorts
+    as the tuple does, held in less room than the tuple and its strings: an integer as a tag and 8
+    bytes big-endian, a string as a tag and its UTF-8 (code point order; lone surrogates too) with
+    each NUL written as NUL 0xFF and NUL NUL after it, so a string sorts before its own extensions
+    as in a tuple. Another kind of key: the whole read."""
+    if not isinstance(key, tuple):
+        raise NotStreamable("a sort key that is not a tuple")
+    out = bytearray()
+    for part in key:
+        if type(part) is int and -_OFFSET <= part < _OFFSET:
+            out += b"\x01" + (part + _OFFSET).to_bytes(8, "big")
+        elif type(part) is str:
+            out += b"\x02" + part.encode("utf-8", "surrogatepass").replace(b"\x00", b"\x00\xff") + b"\x00\x00"
+        else:
+            raise NotStreamable("a sort key of another kind")
+    return bytes(out)
