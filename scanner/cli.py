@@ -371,27 +371,30 @@ def report(
     """Re-render a saved JSON inventory in another format."""
 
     def body() -> int:
-        from scanner.inventory_file import load_inventory
-        from scanner.plugins import load_format
-        from scanner.format import AgentFormat
-        fmt = _choose_format(format, output)
-        try:
-            formatter = load_format(fmt)
-        except UserError:  # an unknown format: said after the input's own faults, as always
-            formatter = None
-        if getattr(formatter, "inventory_json", False) is True:
-            from scanner.report_stream import write_json_report
-            if write_json_report(inventory, output):  # one pass, nothing held
-                return EXIT_OK
-        elif isinstance(formatter, AgentFormat):
-            from scanner.report_agents import write_agent_report
-            if write_agent_report(inventory, formatter, output):  # an agent at a time, none held
-                return EXIT_OK
-        inv = load_inventory(inventory)
-        _render(inv, fmt, output)
+        _report_saved(inventory, _choose_format(format, output), output)
         return EXIT_OK
 
     _guarded(body)
+
+
+def _report_saved(inventory: Path, fmt: str, output: str | None) -> None:
+    """Write the saved inventory ``inventory`` in ``fmt``: streamed where the format allows, else read whole."""
+    from scanner.inventory_file import load_inventory
+    from scanner.plugins import load_format
+    from scanner.format import AgentFormat
+    try:
+        formatter = load_format(fmt)
+    except UserError:  # an unknown format: said after the input's own faults, as always
+        formatter = None
+    if getattr(formatter, "inventory_json", False) is True:
+        from scanner.report_stream import write_json_report
+        if write_json_report(inventory, output):  # one pass, nothing held
+            return
+    elif isinstance(formatter, AgentFormat):
+        from scanner.report_agents import write_agent_report
+        if write_agent_report(inventory, formatter, output):  # an agent at a time, none held
+            return
+    _render(load_inventory(inventory), fmt, output)
 
 
 @app.command(epilog="Example:\n\n  shadow-agents diff last-week.json today.json")
@@ -445,12 +448,22 @@ def merge(
 
     def body() -> int:
         from scanner.merge import merge_saved
-        from scanner.plugins import format_for_extension
+        from scanner.merge_stream import streamed_merge
+        from scanner.plugins import format_for_extension, load_format
         from scanner.registry import load_registry
         reg = load_registry(registry) if registry else None
+        fmt = format or (format_for_extension(output) if output else None) or "json"
         # the agents are built anew, and every finding, coverage and metadata string is scrubbed there first
-        merged = merge_saved(inventories, reg, catalog or [])
-        _render(merged, format or (format_for_extension(output) if output else None) or "json", output)
+        built = streamed_merge(inventories, reg, catalog or [])  # on disk: neither input held whole
+        if built is None:  # an input it does not merge: merged whole (the same text, or its message)
+            _render(merge_saved(inventories, reg, catalog or []), fmt, output)
+            return EXIT_OK
+        with built:
+            if getattr(load_format(fmt), "inventory_json", False) is True:
+                with open_output(output, "json") as stream:
+                    built.write(stream.write)
+            else:
+                _report_saved(built.save(), fmt, output)
         return EXIT_OK
 
     _guarded(body)

@@ -23,33 +23,47 @@ def compare(agents: list[Agent], findings: dict[str, Finding], registry: Registr
     """Set status and reasons on ``agents``; return them plus one dormant agent per unmatched record."""
     matched: set[str] = set()
     for agent in agents:
-        if registry is None:
-            _set(agent, Status.SHADOW, [Reason("unregistered", "no registry was given, so every agent is unapproved; "
-                                                "pass --registry FILE")])
-            continue
+        record_id = compare_agent(agent, findings, registry, today)
+        if record_id is not None:
+            matched.add(record_id)
+    agents += dormant_agents(registry, matched, today, detectors_run)
+    return agents
+
+
+def compare_agent(agent: Agent, findings: dict[str, Finding], registry: Registry | None,
+                  today: dt.date) -> str | None:
+    """Set status and reasons on one agent (``findings``: at least its own); the id of the record
+    it matched, if any. Agents are compared each on its own: ``merge`` compares them one at a time."""
+    record_id = None
+    if registry is None:
+        _set(agent, Status.SHADOW, [Reason("unregistered", "no registry was given, so every agent is unapproved; "
+                                            "pass --registry FILE")])
+    else:
         records = [r for r in registry.candidates(agent.identity) if _matches(r, agent, findings)]
         if not records:
             _set(agent, Status.SHADOW, [Reason("unregistered", "no registry record matches this agent's identity "
                                                 f"({_short_keys(agent)})")])
-            continue
-        record = records[0]
-        matched.add(record.id)
-        agent.approved_id = record.id
-        reasons = check_record(record, agent, today)
-        if len(records) > 1:
-            others = ", ".join(r.id for r in records[1:])
-            reasons.append(Reason("ambiguous-match", f"also matches records {others}; using {record.id} "
-                                                     f"({record.where()}), the first in the file"))
-        _set(agent, _worst(reasons), reasons or [Reason("approved", f"matches registry record {record.id} "
-                                                                    f"({record.where()}), owner {record.owner}")])
-    for agent in agents:
-        agent.reasons += listed_key_reasons(agent, [findings[f] for f in agent.findings if f in findings], today)
-    if registry is not None:
-        ran = ", ".join(sorted(detectors_run)) or "none"
-        for record in registry.records:
-            if record.id not in matched:
-                agents.append(dormant_agent(record, today, ran))
-    return agents
+        else:
+            record = records[0]
+            record_id = agent.approved_id = record.id
+            reasons = check_record(record, agent, today)
+            if len(records) > 1:
+                others = ", ".join(r.id for r in records[1:])
+                reasons.append(Reason("ambiguous-match", f"also matches records {others}; using {record.id} "
+                                                         f"({record.where()}), the first in the file"))
+            _set(agent, _worst(reasons), reasons or [Reason("approved", f"matches registry record {record.id} "
+                                                                        f"({record.where()}), owner {record.owner}")])
+    agent.reasons += listed_key_reasons(agent, [findings[f] for f in agent.findings if f in findings], today)
+    return record_id
+
+
+def dormant_agents(registry: Registry | None, matched: set[str], today: dt.date,
+                   detectors_run: Iterable[str] = ()) -> list[Agent]:
+    """One dormant agent per registry record no agent matched (ids in ``matched``), in the file's order."""
+    if registry is None:
+        return []
+    ran = ", ".join(sorted(detectors_run)) or "none"
+    return [dormant_agent(record, today, ran) for record in registry.records if record.id not in matched]
 
 
 def dormant_agent(record: Record, today: dt.date, detectors_run: str) -> Agent:

@@ -69,6 +69,14 @@ class _Repeated(Exception):
 
 def _rebuilt(findings: dict[str, Finding], inventories: list[Inventory], registry: Registry | None,
              catalog_files: list[str], sources: list[str], today: dt.date | None) -> Inventory:
+    coverage, metadata = merged_frame(inventories, registry, sources)
+    return build_inventory(list(findings.values()), coverage, Catalog.load(catalog_files),
+                           registry, today or dt.date.today(), metadata)
+
+
+def merged_frame(inventories: list[Inventory], registry: Registry | None,
+                 sources: list[str]) -> tuple[list[Coverage], dict[str, Any]]:
+    """The merged inventory's coverage (the first of each detector and host) and metadata."""
     coverage: dict[tuple[str, str], Coverage] = {}
     for inv in inventories:
         for c in inv.coverage:
@@ -83,5 +91,4 @@ def _rebuilt(findings: dict[str, Finding], inventories: list[Inventory], registr
         ],
         "registry": registry.source if registry else None,
     }
-    return build_inventory(list(findings.values()), list(coverage.values()), Catalog.load(catalog_files),
-                           registry, today or dt.date.today(), metadata)
+    return list(coverage.values()), metadata

@@ -672,9 +672,13 @@ class Tally:
         return True
 
     def add_spend(self, a: Agent) -> None:
-        for cur, amount in a.spend.items():
+        self.add_amounts(a.spend, a.status == Status.APPROVED)
+
+    def add_amounts(self, spend: dict[str, float], approved: bool) -> None:
+        """:meth:`add_spend` of an agent no longer held: its spend, and whether it is approved."""
+        for cur, amount in spend.items():
             self.spend[cur] = round(self.spend.get(cur, 0.0) + amount, 2)
-            if a.status != Status.APPROVED:
+            if not approved:
                 self.unexplained[cur] = round(self.unexplained.get(cur, 0.0) + amount, 2)
 
     def summary(self, findings: int, unattached: int, complete: bool) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import os
 import resource
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,8 @@ from scanner.diff_stream import diff_saved
 from scanner.errors import InputError
 from scanner.inventory_file import load_inventory
 from scanner.merge import merge_inventories, merge_saved
+from scanner.merge_stream import streamed_merge
+from scanner.plugins import load_format
 from scanner.output import open_output
 from scanner.report_agents import write_agent_report
 from scanner.report_stream import FindingIds, write_json_report
@@ -353,3 +356,157 @@ def test_merging_saved_inventories_one_after_the_other_is_merging_them_read_whol
     whole = merge_inventories([load_inventory(p, agents=False, scrub=False) for p in paths], None, [],
                               [str(p) for p in paths], TODAY)
     assert merge_saved(paths, None, [], TODAY).to_json() == whole.to_json()
+
+
+# ---- merge on disk (scanner/merge_stream.py) ---------------------------------------------------
+
+
+def _merged_on_disk(paths: list[Path], registry=None) -> str | None:  # type: ignore[no-untyped-def]
+    built = streamed_merge(paths, registry, [], TODAY)
+    if built is None:
+        return None
+    pieces: list[str] = []
+    with built:
+        built.write(pieces.append)
+    return "".join(pieces)
+
+
+def _merged_whole(paths: list[Path], registry=None) -> str:  # type: ignore[no-untyped-def]
+    inputs = [load_inventory(p, agents=False, scrub=False) for p in paths]
+    return merge_inventories(inputs, registry, [], [str(p) for p in paths], TODAY).to_json()
+
+
+def _listing_and_holders(tmp_path: Path) -> list[Path]:
+    """One host's repo holds two keys, the admin API's listing (another run) lists one of them: the
+    merge joins the held key to its listing across the two inventories, and says the other is not listed."""
+    from tests.test_admin_keyhints import found, inventory, listed, used
+    from tests.keys import make_key
+    mine, other = make_key("openai-project", 1), make_key("openai-project", 2)
+    holders = inventory([found(mine, "bot/config.py"), found(other, "bot/old.py")])
+    listing = inventory([listed("key_web", f"{mine[:8]}...{mine[-4:]}"), listed("key_b", f"sk-proj-...{other[-3:]}x"),
+                         used("key_web", "gpt-4o", 3)])
+    (tmp_path / "holders.json").write_text(holders.to_json(), encoding="utf-8")
+    (tmp_path / "listing.json").write_text(listing.to_json(), encoding="utf-8")
+    return [tmp_path / "holders.json", tmp_path / "listing.json"]
+
+
+@pytest.mark.parametrize("case", ["overlap", "registered", "keys-listed", "empty", *ODD])
+def test_a_merge_on_disk_is_the_whole_merge_byte_for_byte(case: str, tmp_path: Path) -> None:
+    full = json.loads(full_inventory().to_json())
+    other = unregistered_inventory().to_json()
+    registry = None
+    (tmp_path / "full.json").write_text(full_inventory().to_json(), encoding="utf-8")  # this tool's layout
+    paths = [tmp_path / "full.json", _save(tmp_path / "other.json", json.loads(other)), tmp_path / "full.json"]
+    if case == "registered":  # matched records give approved agents, the others dormant ones
+        from scanner.registry import parse_registry
+        from tests.fixtures.inventory_samples import REGISTRY
+        registry = parse_registry(REGISTRY, "agents.yaml")
+    elif case == "keys-listed":
+        paths = _listing_and_holders(tmp_path)
+    elif case == "empty":
+        (tmp_path / "empty.json").write_text(empty_inventory().to_json(), encoding="utf-8")
+        paths = [tmp_path / "empty.json"]
+    elif case in ODD:  # odd inputs, in the tool's layout (read a chunk at a time) and another
+        odd = _odd(json.loads(json.dumps(full)), case)
+        (tmp_path / "odd.json").write_text(json.dumps(odd, indent=2, sort_keys=True), encoding="utf-8")
+        paths = [tmp_path / "odd.json", _save(tmp_path / "odd-1.json", odd), tmp_path / "other.json"]
+    streamed = _merged_on_disk(paths, registry)
+    assert streamed is not None
+    assert streamed == _merged_whole(paths, registry)
+    assert not any(k in streamed for k in PLANTED_KEYS.values())
+    if case == "keys-listed":
+        merged = json.loads(streamed)
+        held = next(f for f in merged["findings"] if f.get("details", {}).get("listed_key", {}).get("status") == "matched")
+        joined = next(a for a in merged["agents"] if held["id"] in a["findings"])
+        assert any(f["id"] in joined["findings"] and f["kind"] == "listed-api-key" for f in merged["findings"])
+
+
+@pytest.mark.parametrize("case", ["legacy", "repeated"])
+def test_an_input_the_merge_on_disk_does_not_take_is_merged_whole(case: str, tmp_path: Path) -> None:
+    doc = json.loads(unregistered_inventory().to_json())
+    if case == "legacy":  # its findings' typed fields depend on its schema_version, read after them
+        doc["schema_version"] = "1.0"
+    saved = _save(tmp_path / "a.json", doc)
+    if case == "repeated":  # the top-level findings twice: the last array counts
+        text = saved.read_text(encoding="utf-8")
+        assert '\n "findings": [' in text
+        saved.write_text(text.replace('\n "findings": [', '\n "findings": [],\n "findings": [', 1), encoding="utf-8")
+    assert _merged_on_disk([tmp_path / "a.json"]) is None
+    assert _merged_whole([tmp_path / "a.json"])  # which the whole merge takes
+
+
+def test_a_bad_input_to_the_merge_on_disk_gets_the_message_of_the_whole_merge(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(full_inventory().to_json(), encoding="utf-8")
+    doc = json.loads(full_inventory().to_json())
+    doc["findings"][2]["location"] = "x"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc, indent=2, sort_keys=True), encoding="utf-8")
+    with pytest.raises(InputError) as whole:
+        _merged_whole([good, bad])
+    with pytest.raises(InputError) as streamed:
+        _merged_on_disk([good, bad])
+    assert str(streamed.value) == str(whole.value) and "bad.json" in str(streamed.value)
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "sarif"])
+def test_merge_writes_each_format_as_the_whole_merge_renders_it(fmt: str, tmp_path: Path, run_cli) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(full_inventory().to_json(), encoding="utf-8")
+    b.write_text(unregistered_inventory().to_json(), encoding="utf-8")
+    r = run_cli("merge", str(a), str(b), "-f", fmt, "-o", str(tmp_path / f"merged.{fmt}"))
+    assert r.code == 0, r.stderr
+    whole = merge_saved([a, b], None, [])
+    with open_output(str(tmp_path / "whole"), "json" if fmt in ("json", "sarif") else "text") as stream:
+        load_format(fmt).render(whole, stream)
+    assert (tmp_path / f"merged.{fmt}").read_bytes() == (tmp_path / "whole").read_bytes()
+
+
+def test_the_merge_leaves_no_working_files_behind(tmp_path: Path, run_cli) -> None:
+    a = tmp_path / "a.json"
+    a.write_text(full_inventory().to_json(), encoding="utf-8")
+    work = tmp_path / "tmp"
+    work.mkdir()
+    for args in (["-f", "json"], ["-f", "csv"]):
+        assert run_cli("merge", str(a), str(a), *args, env={"TMPDIR": str(work)}).code == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text("{", encoding="utf-8")
+    assert run_cli("merge", str(a), str(bad), env={"TMPDIR": str(work)}).code == 2
+    assert list(work.iterdir()) == []
+
+
+def test_no_room_for_the_merges_working_files_is_said_as_such(tmp_path: Path) -> None:
+    saved = tmp_path / "scan.json"
+    saved.write_text(full_inventory().to_json(), encoding="utf-8")
+
+    def one_byte_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1, 1))
+
+    r = subprocess.run([shutil.which("shadow-agents") or "shadow-agents", "merge", str(saved), str(saved)],
+                       capture_output=True, text=True, timeout=120, preexec_fn=one_byte_files,
+                       env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1, r.stderr
+    assert f"cannot write the working files in {tmp_path}" in r.stderr and "TMPDIR" in r.stderr
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_change_to_a_finding_is_merged_or_refused_alike_on_disk(data: st.DataObject, tmp_path: Path) -> None:
+    """Whatever the whole merge does with a changed field of an input — merges it, or names its
+    fault — the merge on disk does the same (or declines, and the whole merge then does it)."""
+    tmp_path = Path(tempfile.mkdtemp(dir=tmp_path))  # each example its own files
+    listing = data.draw(st.booleans())  # found keys in one input, the provider's listing in another
+    paths = _listing_and_holders(tmp_path) if listing else []
+    changed = data.draw(st.sampled_from(paths)) if listing and data.draw(st.booleans()) else tmp_path / "changed.json"
+    doc = json.loads(changed.read_text(encoding="utf-8")) if changed.exists() else json.loads(full_inventory().to_json())
+    name = data.draw(st.sampled_from(["findings", "findings", "agents"]))
+    element = data.draw(st.sampled_from(doc[name]))
+    field = data.draw(st.sampled_from(sorted(element) + ["location", "details", "identity", "credential", "extra"]))
+    element[field] = data.draw(_like(element.get(field)) | JSON_VALUES)
+    changed.write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+    other = tmp_path / "other.json"
+    other.write_text(unregistered_inventory().to_json(), encoding="utf-8")
+    paths = [other, *paths, *([] if changed in paths else [changed])]
+    got = _outcome(lambda: _merged_on_disk(paths) or "declined")
+    want = _outcome(lambda: _merged_whole(paths))
+    assert got == want or got == ("written", "declined")

@@ -1,0 +1,449 @@
+"""``merge`` of saved inventories holding none of them whole: what :func:`scanner.merge.merge_saved`
+builds, with its findings, the keys that join them and the agents built from them kept in private
+working files (a spool and an SQLite database in a temporary directory of its own).
+
+1. **Read.** Each input is read as ``report`` reads it (a chunk its structs take and in which the
+   key gate finds nothing kept as decoded, others built and scrubbed a batch at a time): each
+   finding goes to the spool at its place (its number in reading order); table ``first`` keeps, by
+   finding id, the place of the first finding of that id (later ones are dropped, as the union
+   does); ``keys`` lists each strong identity key with its place, ``found`` each found key's place
+   by provider; the places of keys a provider lists are noted. Agents of the inputs are only
+   checked: the merge builds its own.
+2. **Join.** The keys in order, each joining the findings that hold it (a union-find over places in
+   an array); each found key joined to the listed key it fits (:func:`scanner.keyhints.link` of the
+   listed keys and a batch of found ones).
+3. **Build.** Each group, read back from the spool, is built, compared and assessed as
+   :func:`scanner.pipeline.build_inventory` does it, a batch of groups at a time; each agent's text
+   goes to a second spool, its sort key (the canonical order, then the group's first finding id) to
+   table ``agents``; each finding's text to a third spool at its place.
+4. **Write.** Agents in order, coverage, findings by id, then metadata and the summary counted on
+   the way: byte for byte the text of the whole merge.
+
+Memory is a few arrays of about 30 bytes per finding read, SQLite's cache (64 MiB), the keys listed
+by providers' admin APIs and one batch of groups; disk about three times the inputs. An input this
+does not merge — a repeated array, a schema 1.0 inventory (its findings depend on its
+``schema_version``, read after them), a finding id not in this tool's form — gives None, having
+written nothing: the caller merges whole, which gives the same text or the message it always gave.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import os
+import sqlite3
+import tempfile
+from array import array
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from scanner import identity, inventory_chunks, jsontext, keyhints, redact
+from scanner.catalog import Catalog
+from scanner.compare import compare_agent, dormant_agents
+from scanner.correlate import build_agent, item_kind
+from scanner.inventory_file import inventory_from_parts, plain_elements, read_in_chunks, read_inventory
+from scanner.merge import merged_frame
+from scanner.model import (SCHEMA_VERSION, Agent, Coverage, CoverageStatus, Finding, Inventory, JsonText, Status,
+                           Tally, agent_order)
+from scanner.risk import assess
+from scanner.spool import JSON, NotStreamable, Spool, finding_number, no_room, packed, sortable, unpacked
+
+if TYPE_CHECKING:
+    from scanner.registry import Registry
+
+BATCH = redact.SCRUB_BATCH
+_SIGN = 1 << 63  # finding numbers as SQLite's signed integers, their order kept
+_ROWS = 65_536  # rows handed to SQLite at a time
+_LISTED = keyhints.LISTED_KIND
+_NEXT = b",\n    {"  # between two elements of an array in the inventory's text
+_TABLES = """
+CREATE TABLE first (number INTEGER PRIMARY KEY, place INTEGER NOT NULL);
+CREATE TABLE keys (key BLOB NOT NULL, place INTEGER NOT NULL);
+CREATE TABLE found (provider BLOB NOT NULL, place INTEGER NOT NULL);
+CREATE TABLE agents (key BLOB NOT NULL, at INTEGER NOT NULL, size INTEGER NOT NULL, spend BLOB, approved INTEGER);
+"""
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")  # paths that were not UTF-8 are carried escaped
+
+
+class _Database:
+    """SQLite in a private directory, tuned for one writer that can lose everything on a crash."""
+
+    def __init__(self, directory: str) -> None:
+        try:
+            self.db = sqlite3.connect(os.path.join(directory, "merge.db"), isolation_level=None)
+            for pragma in ("journal_mode = OFF", "synchronous = OFF", "temp_store = FILE", "cache_size = -65536"):
+                self.db.execute("PRAGMA " + pragma)
+            self.db.executescript(_TABLES)
+            self.db.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise no_room(OSError(str(exc))) from None
+
+    def rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self.run(self.db.executemany, sql, rows)
+            rows.clear()
+
+    def query(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        return self.run(self.db.execute, sql, args)
+
+    @staticmethod
+    def run(how: Callable[..., sqlite3.Cursor], sql: str, args: Any) -> sqlite3.Cursor:
+        try:
+            return how(sql, args)
+        except sqlite3.Error as exc:  # "database or disk is full", most likely
+            raise no_room(OSError(str(exc))) from None
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class _Sets:
+    """The union-find over places: ``parent`` in an array of 32-bit places."""
+
+    def __init__(self, size: int) -> None:
+        if size >= 1 << 31:
+            raise NotStreamable("more findings than an array of places holds")
+        self.parent = array("i", range(size))
+
+    def find(self, i: int) -> int:
+        parent = self.parent
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+class StreamedMerge:
+    """The merge of saved inventories, built on disk (see the module's docstring); ``write`` it, or
+    ``save`` it to a file for another format, then ``close``."""
+
+    def __init__(self, registry: Registry | None, catalog: Catalog, today: dt.date) -> None:
+        self.registry, self.catalog, self.today = registry, catalog, today
+        self.dir = tempfile.TemporaryDirectory(prefix="shadow-agents-merge-")
+        self.db = _Database(self.dir.name)
+        self.spool, self.agents_out, self.findings_out = Spool(), Spool(), Spool()
+        self.at = array("Q", [0])  # finding place k is spool[at[k]:at[k + 1]]
+        self.as_text = bytearray()  # 1: kept as its text in the merged inventory (JSON + the text)
+        self.firsts: list[tuple[int, int]] = []
+        self.keys: list[tuple[bytes, int]] = []
+        self.found: list[tuple[bytes, int]] = []
+        self.listed_places: list[int] = []
+        self.inventories: list[Inventory] = []
+        self.sources: list[str] = []
+        self.starts: list[int] = []  # the first place of each input
+        self.agent_rows: list[tuple[Any, ...]] = []
+        self.tally = Tally()
+        self.unattached = 0
+        self.coverage: list[Coverage] = []
+        self.metadata: dict[str, Any] = {}
+
+    # ---- 1. read ---------------------------------------------------------------------------
+
+    def read(self, path: str | Path) -> None:
+        self.source, self.start = str(path), len(self.at) - 1
+        self.starts.append(self.start)
+        self._restart()
+        try:
+            top = read_in_chunks(path, self._chunk, self._begin)
+        except (inventory_chunks.NotThisLayout, OSError):  # laid out otherwise: the general read (its messages)
+            self._forget()
+            top = read_inventory(path, {"agents": None, "findings": self._add}, self._begin)
+        self._flush()
+        if top.get("schema_version") == "1.0":
+            raise NotStreamable("a 1.0 inventory")
+        inventory = inventory_from_parts(path, top)  # its coverage and metadata built and so checked
+        self.inventories.append(inventory)
+        self.sources.append(str(path))
+
+    def _restart(self) -> None:
+        self.batch: list[Finding] = []
+        self.done: set[str] = set()
+        self.read_count = {"agents": 0, "findings": 0}
+
+    def _forget(self) -> None:
+        """Forget what this input gave (the chunked read gave way to the general one)."""
+        self._rows()
+        for table in ("first", "keys", "found"):
+            self.db.query(f"DELETE FROM {table} WHERE place >= ?", self.start)
+        self.spool.clear(self.at[self.start])
+        del self.at[self.start + 1:]
+        del self.as_text[self.start:]
+        self.listed_places = [p for p in self.listed_places if p < self.start]
+        self._restart()
+
+    def _begin(self, name: str, _top: dict[str, Any]) -> None:
+        self._flush()
+        if name in self.done:
+            raise NotStreamable(f"{name} repeated")  # the last array counts: the whole merge reads it so
+        self.done.add(name)
+
+    def _chunk(self, name: str, raw: bytes) -> None:
+        first = self.read_count[name]
+        if name != "findings":  # the inputs' agents are checked, never used: the merge builds its own
+            checked = inventory_chunks.decode(name + "-checked", raw)
+            if checked is None:
+                checked = plain_elements(name, raw, first, self.source, build=False)
+            self.read_count[name] += len(checked)
+            return
+        records = inventory_chunks.decode(name, raw)
+        if records is not None:
+            text = inventory_chunks.items(records)  # the findings' text in the merged inventory
+            if inventory_chunks.clean(text, records):
+                pieces = text.split(_NEXT)  # a line break is structure: no string holds one unescaped
+                if len(pieces) == len(records):
+                    self.read_count[name] += len(records)
+                    self._keep_records(records, pieces)
+                    return
+        objects = plain_elements(name, raw, first, self.source)
+        self.read_count[name] += len(objects)
+        for obj in objects:
+            self._add(obj)
+        self._flush()
+
+    def _add(self, finding: Finding) -> None:
+        self.batch.append(finding)
+        if len(self.batch) >= BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        batch, self.batch = self.batch, []
+        redact.scrub_findings(batch)  # as build_inventory scrubs them before anything is derived
+        for f in batch:
+            self._keep(finding_number(f.id), f.identity, f.kind, f.provider, f.credential is not None, packed(f))
+
+    def _keep_records(self, records: list[Any], pieces: list[bytes]) -> None:
+        """Findings of a chunk in the model's own form, each kept as its text in the merged inventory."""
+        for k, (record, piece) in enumerate(zip(records, pieces)):
+            provider = record.provider if record.provider is not inventory_chunks.UNSET else None
+            self._keep(int(record.id, 16), record.identity, record.kind, provider,
+                       record.credential is not inventory_chunks.UNSET, JSON + (b"{" + piece if k else piece))
+
+    def _keep(self, number: int, keys: Any, kind: str | None, provider: str | None, holds_key: bool,
+              data: bytes) -> None:
+        place = len(self.at) - 1
+        self.at.append(self.at[-1] + self.spool.put(data))
+        self.as_text.append(data[:1] == JSON)
+        self.firsts.append((number - _SIGN, place))
+        self.keys.extend((_utf8(k), place) for k in keys if not identity.is_weak(k))
+        if kind == _LISTED:
+            if provider:
+                self.listed_places.append(place)
+        elif holds_key:
+            self.found.append((_utf8(provider or ""), place))
+        if len(self.keys) >= _ROWS or len(self.firsts) >= _ROWS:
+            self._rows()
+
+    def _rows(self) -> None:
+        self.db.rows("INSERT OR IGNORE INTO first VALUES (?, ?)", self.firsts)  # the first of an id stays
+        self.db.rows("INSERT INTO keys VALUES (?, ?)", self.keys)
+        self.db.rows("INSERT INTO found VALUES (?, ?)", self.found)
+
+    def _finding(self, fd: int, place: int) -> Finding:
+        at, source = self.at[place], self.sources[bisect.bisect_right(self.starts, place) - 1]
+        return unpacked("findings", os.pread(fd, self.at[place + 1] - at, at), source)  # type: ignore[return-value]
+
+    # ---- 2. join ---------------------------------------------------------------------------
+
+    def join(self) -> None:
+        self._rows()
+        size = len(self.at) - 1
+        self.alive = alive = bytearray(size)
+        for (place,) in self.db.query("SELECT place FROM first"):
+            alive[place] = 1
+        self.sets = sets = _Sets(size)
+        last: bytes | None = None
+        first = -1
+        for key, place in self.db.query("SELECT key, place FROM keys ORDER BY key"):
+            if not alive[place]:
+                continue
+            if key != last:
+                last, first = key, place
+            else:
+                sets.union(first, place)
+        fd = self.spool.reading()
+        listed = sorted(((self._finding(fd, p), p) for p in self.listed_places if alive[p]), key=lambda x: x[0].id)
+        self.listed = [f for f, _ in listed]
+        if not listed:
+            return
+        providers = sorted({_utf8(f.provider or "") for f in self.listed})
+        marks = ", ".join("?" * len(providers))
+        places = [p for (p,) in self.db.query(f"SELECT place FROM found WHERE provider IN ({marks})", *providers)
+                  if alive[p]]
+        for start in range(0, len(places), BATCH):  # a found key joins the listed key it fits
+            batch = places[start:start + BATCH]
+            for i, j in keyhints.link(self.listed + [self._finding(fd, p) for p in batch]):
+                sets.union(batch[i - len(listed)], listed[j][1])
+
+    # ---- 3. build --------------------------------------------------------------------------
+
+    def build(self, ran: set[str]) -> None:
+        size = len(self.at) - 1
+        self.out_at, self.out_size = array("Q", [0]) * size, array("I", [0]) * size  # each finding's text
+        head, following = array("i", [-1]) * size, array("i", [-1]) * size  # each group's places, a chain
+        alive, find = self.alive, self.sets.find
+        for place in range(size - 1, -1, -1):
+            if alive[place]:
+                root = find(place)
+                following[place] = head[root]
+                head[root] = place
+        del self.sets, self.alive
+        self.matched: set[str] = set()
+        groups: list[list[int]] = []
+        count = 0
+        for root in range(size):
+            place = head[root]
+            if place < 0:
+                continue
+            group = []
+            while place >= 0:
+                group.append(place)
+                place = following[place]
+            groups.append(group)
+            count += len(group)
+            if count >= BATCH:
+                self._build(groups)
+                groups, count = [], 0
+        self._build(groups)
+        dormant = dormant_agents(self.registry, self.matched, self.today, ran)
+        assess(dormant, {}, self.catalog)
+        redact.scrub_agents(dormant)
+        for index, agent in enumerate(dormant):
+            self._put_agent(agent, (1, index))
+
+    def _build(self, groups: list[list[int]]) -> None:
+        fd = self.spool.reading()
+        built = [[self._finding(fd, p) for p in group] for group in groups]
+        found = [f for group in built for f in group if f.kind != _LISTED]
+        said = [f.details.get("listed_key") for f in found]
+        keyhints.link(self.listed + found)  # each found key told what the listing says of it
+        told = [f for f, before in zip(found, said) if f.details.get("listed_key") != before]
+        redact.scrub_findings(told)  # what the listing said, as the whole merge scrubs it after
+        changed = {id(f) for f in told}
+        agents: list[tuple[Agent, int]] = []
+        for group in built:
+            kind = item_kind(group)
+            if kind is None:
+                self.unattached += len(group)
+                continue
+            agent = build_agent(group, kind)
+            own = {f.id: f for f in group}
+            record_id = compare_agent(agent, own, self.registry, self.today)
+            if record_id is not None:
+                self.matched.add(record_id)
+            assess([agent], own, self.catalog)
+            agents.append((agent, min(finding_number(f.id) for f in group)))
+        redact.scrub_agents([a for a, _ in agents])
+        for agent, first_id in agents:
+            self._put_agent(agent, (0, first_id - _SIGN))  # ties keep the whole merge's order: its groups by id
+        as_text = self.as_text
+        for places, group in zip(groups, built):
+            for place, f in zip(places, group):
+                if not as_text[place] or id(f) in changed:  # else its text was kept as it will be written
+                    self.out_at[place] = self.findings_out.size
+                    self.out_size[place] = self.findings_out.put(_utf8(jsontext.dumps(f.to_dict(), 2)))
+        self.db.rows("INSERT INTO agents VALUES (?, ?, ?, ?, ?)", self.agent_rows)
+
+    def _put_agent(self, agent: Agent, tie: tuple[int, int]) -> None:
+        at = self.agents_out.size
+        size = self.agents_out.put(_utf8(jsontext.dumps(agent.to_dict(), 2)))
+        spend = msgspec.json.encode(agent.spend) if self.tally.count(agent) and agent.spend else None
+        self.agent_rows.append((sortable(agent_order(agent) + tie), at, size, spend, agent.status == Status.APPROVED))
+        if len(self.agent_rows) >= _ROWS:
+            self.db.rows("INSERT INTO agents VALUES (?, ?, ?, ?, ?)", self.agent_rows)
+
+    # ---- 4. write --------------------------------------------------------------------------
+
+    def write(self, write: Callable[[str], Any]) -> None:
+        """The merged inventory's JSON text, a batch of elements at a time, to ``write``."""
+        text = JsonText()
+        write(text.open("agents"))
+        fd = self.agents_out.reading()
+        pieces = []
+        for at, size, spend, approved in self.db.query("SELECT at, size, spend, approved FROM agents ORDER BY key"):
+            pieces.append(os.pread(fd, size, at).decode("utf-8", "surrogatepass"))
+            if spend is not None:
+                self.tally.add_amounts(msgspec.json.decode(spend), bool(approved))
+            if len(pieces) >= BATCH:
+                write(text.items(",\n    ".join(pieces), len(pieces)))
+                pieces = []
+        write(text.items(",\n    ".join(pieces), len(pieces)) + text.close())
+        pieces = []
+        write(text.open("coverage"))
+        for c in sorted(self.coverage, key=lambda c: (c.detector, c.host or "")):
+            write(text.item(c.to_dict()))
+        write(text.close() + text.open("findings"))
+        fd, kept, count = self.findings_out.reading(), self.spool.reading(), 0
+        at, out_at, out_size = self.at, self.out_at, self.out_size
+        for (place,) in self.db.query("SELECT place FROM first ORDER BY number"):
+            if out_size[place]:
+                data = os.pread(fd, out_size[place], out_at[place])
+            else:  # the text it was read as, after its tag
+                data = os.pread(kept, at[place + 1] - at[place] - 1, at[place] + 1)
+            pieces.append(data.decode("utf-8", "surrogatepass"))
+            count += 1
+            if len(pieces) >= BATCH:
+                write(text.items(",\n    ".join(pieces), len(pieces)))
+                pieces = []
+        write(text.items(",\n    ".join(pieces), len(pieces)) + text.close())
+        complete = all(c.status == CoverageStatus.RAN for c in self.coverage)
+        write(text.tail(self.metadata, SCHEMA_VERSION, self.tally.summary(count, self.unattached, complete)) + "\n")
+
+    def save(self) -> Path:
+        """The merged inventory in a file of the working directory (gone on ``close``)."""
+        path = Path(self.dir.name) / "merged.json"
+        with open(path, "w", encoding="utf-8", errors="surrogatepass") as fh:
+            try:
+                self.write(fh.write)
+            except OSError as exc:
+                raise no_room(exc) from None
+        return path
+
+    def close(self) -> None:
+        for spool in (self.spool, self.agents_out, self.findings_out):
+            spool.close()
+        self.db.close()
+        self.dir.cleanup()
+
+    def __enter__(self) -> StreamedMerge:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def streamed_merge(paths: list[str] | list[Path], registry: Registry | None, catalog_files: list[str],
+                   today: dt.date | None = None) -> StreamedMerge | None:
+    """The merge of the saved inventories ``paths`` built on disk, ready to write; None when an
+    input is not one this merges (the caller merges whole; nothing was written)."""
+    catalog = Catalog.load(catalog_files)
+    redact.use_catalog(catalog)
+    redact.load_key_formats()
+    merge = StreamedMerge(registry, catalog, today or dt.date.today())
+    try:
+        for path in paths:
+            merge.read(path)
+        coverage, metadata = merged_frame(merge.inventories, registry, merge.sources)
+        frame = redact.scrub_inventory(Inventory(agents=[], findings=[], coverage=coverage, metadata=metadata))
+        merge.coverage, merge.metadata = frame.coverage, frame.metadata
+        merge.join()
+        ran = {c.detector for c in merge.coverage if c.status in (CoverageStatus.RAN, CoverageStatus.PARTIAL)}
+        merge.build(ran)
+        merge.db.rows("INSERT INTO agents VALUES (?, ?, ?, ?, ?)", merge.agent_rows)
+    except NotStreamable:
+        merge.close()
+        return None
+    except BaseException:
+        merge.close()
+        raise
+    return merge
