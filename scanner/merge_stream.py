@@ -29,10 +29,10 @@ written nothing: the caller merges whole, which gives the same text or the messa
 from __future__ import annotations
 
 import bisect
+import contextlib
 import datetime as dt
 import os
 import sqlite3
-import tempfile
 from array import array
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +50,7 @@ from scanner.model import (SCHEMA_VERSION, Agent, Coverage, CoverageStatus, Find
                            Tally, agent_order)
 from scanner.risk import assess
 from scanner.spool import JSON, NotStreamable, Spool, finding_number, no_room, packed, sortable, unpacked
+from scanner.stopping import scratch_directory
 
 if TYPE_CHECKING:
     from scanner.registry import Registry
@@ -130,8 +131,12 @@ class StreamedMerge:
 
     def __init__(self, registry: Registry | None, catalog: Catalog, today: dt.date) -> None:
         self.registry, self.catalog, self.today = registry, catalog, today
-        self.dir = tempfile.TemporaryDirectory(prefix="shadow-agents-merge-")
-        self.db = _Database(self.dir.name)
+        self.scratch = contextlib.ExitStack()  # removed however the command leaves (scanner.stopping)
+        try:
+            self.dir = self.scratch.enter_context(scratch_directory("shadow-agents-merge-"))
+        except OSError as exc:
+            raise no_room(exc) from None
+        self.db = _Database(str(self.dir))
         self.spool, self.agents_out, self.findings_out = Spool(), Spool(), Spool()
         self.at = array("Q", [0])  # finding place k is spool[at[k]:at[k + 1]]
         self.as_text = bytearray()  # 1: kept as its text in the merged inventory (JSON + the text)
@@ -401,7 +406,7 @@ class StreamedMerge:
 
     def save(self) -> Path:
         """The merged inventory in a file of the working directory (gone on ``close``)."""
-        path = Path(self.dir.name) / "merged.json"
+        path = self.dir / "merged.json"
         with open(path, "w", encoding="utf-8", errors="surrogatepass") as fh:
             try:
                 self.write(fh.write)
@@ -413,7 +418,7 @@ class StreamedMerge:
         for spool in (self.spool, self.agents_out, self.findings_out):
             spool.close()
         self.db.close()
-        self.dir.cleanup()
+        self.scratch.close()
 
     def __enter__(self) -> StreamedMerge:
         return self

@@ -510,3 +510,22 @@ def test_any_change_to_a_finding_is_merged_or_refused_alike_on_disk(data: st.Dat
     got = _outcome(lambda: _merged_on_disk(paths) or "declined")
     want = _outcome(lambda: _merged_whole(paths))
     assert got == want or got == ("written", "declined")
+
+
+def test_a_merge_stopped_by_sigterm_leaves_no_working_files(tmp_path: Path) -> None:
+    import signal
+    import time
+    a = tmp_path / "a.json"
+    a.write_text(full_inventory().to_json(), encoding="utf-8")
+    work = tmp_path / "tmp"
+    work.mkdir()
+    p = subprocess.Popen([shutil.which("shadow-agents") or "shadow-agents", "merge", *[str(a)] * 2000],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(work)})
+    deadline = time.monotonic() + 60
+    while not list(work.glob("shadow-agents-merge-*")) and time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.02)
+    assert p.poll() is None, "the merge ended before it could be stopped"
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 143, err
+    assert list(work.iterdir()) == []
