@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 BATCH = redact.SCRUB_BATCH
 _SIGN = 1 << 63  # finding numbers as SQLite's signed integers, their order kept
 _ROWS = 65_536  # rows handed to SQLite at a time
+_ASKED = 10_000  # finding numbers looked up at a time (SQLite takes up to 32,766 parameters)
 _LISTED = keyhints.LISTED_KIND
 _NEXT = b",\n    {"  # between two elements of an array in the inventory's text
 _TABLES = """
@@ -203,13 +204,15 @@ class StreamedMerge:
             return
         records = inventory_chunks.decode(name, raw)
         if records is not None:
-            text = inventory_chunks.items(records)  # the findings' text in the merged inventory
-            if inventory_chunks.clean(text, records):
-                pieces = text.split(_NEXT)  # a line break is structure: no string holds one unescaped
-                if len(pieces) == len(records):
-                    self.read_count[name] += len(records)
-                    self._keep_records(records, pieces)
-                    return
+            count = len(records)
+            numbers = [int(r.id, 16) for r in records]  # the structs checked the ids' form
+            held = self._held(numbers)
+            if held:  # a finding an earlier one holds is let go before any work is done on it
+                records = [r for r, n in zip(records, numbers) if n not in held]
+                numbers = [n for n in numbers if n not in held]
+            if self._kept_as_text(records, numbers):
+                self.read_count[name] += count
+                return
         objects = plain_elements(name, raw, first, self.source)
         self.read_count[name] += len(objects)
         for obj in objects:
@@ -223,16 +226,43 @@ class StreamedMerge:
 
     def _flush(self) -> None:
         batch, self.batch = self.batch, []
+        if not batch:
+            return
+        numbers = [finding_number(f.id) for f in batch]
+        held = self._held(numbers)
+        if held:
+            batch = [f for f, n in zip(batch, numbers) if n not in held]
+            numbers = [n for n in numbers if n not in held]
         redact.scrub_findings(batch)  # as build_inventory scrubs them before anything is derived
-        for f in batch:
-            self._keep(finding_number(f.id), f.identity, f.kind, f.provider, f.credential is not None, packed(f))
+        for f, number in zip(batch, numbers):
+            self._keep(number, f.identity, f.kind, f.provider, f.credential is not None, packed(f))
 
-    def _keep_records(self, records: list[Any], pieces: list[bytes]) -> None:
-        """Findings of a chunk in the model's own form, each kept as its text in the merged inventory."""
-        for k, (record, piece) in enumerate(zip(records, pieces)):
+    def _held(self, numbers: list[int]) -> set[int]:
+        """Those of ``numbers`` a finding read before holds: the union keeps that one, so these are let go."""
+        self._rows()
+        held: set[int] = set()
+        for start in range(0, len(numbers), _ASKED):
+            part = [n - _SIGN for n in numbers[start:start + _ASKED]]
+            marks = ", ".join("?" * len(part))
+            held.update(n + _SIGN for (n,) in self.db.query(f"SELECT number FROM first WHERE number IN ({marks})", *part))
+        return held
+
+    def _kept_as_text(self, records: list[Any], numbers: list[int]) -> bool:
+        """Findings in the model's own form kept as their text in the merged inventory; False,
+        keeping nothing, when the key gate finds anything in them (they are built and scrubbed)."""
+        if not records:
+            return True
+        text = inventory_chunks.items(records)
+        if not inventory_chunks.clean(text, records):
+            return False
+        pieces = text.split(_NEXT)  # a line break is structure: no string holds one unescaped
+        if len(pieces) != len(records):
+            return False
+        for k, (record, number, piece) in enumerate(zip(records, numbers, pieces)):
             provider = record.provider if record.provider is not inventory_chunks.UNSET else None
-            self._keep(int(record.id, 16), record.identity, record.kind, provider,
-                       record.credential is not inventory_chunks.UNSET, JSON + (b"{" + piece if k else piece))
+            self._keep(number, record.identity, record.kind, provider, record.credential is not inventory_chunks.UNSET,
+                       JSON + (b"{" + piece if k else piece))
+        return True
 
     def _keep(self, number: int, keys: Any, kind: str | None, provider: str | None, holds_key: bool,
               data: bytes) -> None:
