@@ -28,8 +28,8 @@ import typer
 
 from scanner import redact, safetext, stopping
 from scanner.errors import UserError
-from scanner.output import (EXIT_PIPE_CLOSED, KINDS, STDOUT_NAMES, OutputClosed, install_std_streams, open_output,
-                            terminal_stderr, would_replace)
+from scanner.output import (EXIT_PIPE_CLOSED, STDOUT_NAMES, OutputClosed, format_kind, install_std_streams,
+                            open_output, terminal_stderr, would_replace)
 from scanner.stopping import Terminated
 
 if TYPE_CHECKING:  # start-up time: rich, the model, config and plugins are imported where they are used
@@ -138,8 +138,7 @@ def _choose_format(fmt: str | None, output: str | None) -> str:
 def _render(inventory: "Inventory", fmt: str, path: str | None) -> None:
     from scanner.plugins import load_format
     formatter = load_format(fmt)  # validates the name before anything is written
-    kind = getattr(formatter, "output_kind", "text")
-    with open_output(path, kind if kind in KINDS else "text") as stream:
+    with open_output(path, format_kind(formatter)) as stream:
         formatter.render(redact.scrub_inventory(inventory), stream)
 
 
@@ -459,8 +458,9 @@ def merge(
             _render(merge_saved(inventories, reg, catalog or []), fmt, output)
             return EXIT_OK
         with built:
-            if getattr(load_format(fmt), "inventory_json", False) is True:
-                with open_output(output, "json") as stream:
+            formatter = load_format(fmt)
+            if getattr(formatter, "inventory_json", False) is True:
+                with open_output(output, format_kind(formatter)) as stream:
                     built.write(stream.write)
             else:
                 _report_saved(built.save(), fmt, output)

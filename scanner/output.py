@@ -49,6 +49,13 @@ STDOUT_NAMES = (None, "-", "/dev/stdout")
 _KEY_RUN = re.compile(r"[A-Za-z0-9_+/=.-]*\Z")
 
 
+def format_kind(formatter: object) -> str:
+    """How output of ``formatter`` is neutralised: its ``output_kind`` if one of :data:`KINDS`, else text
+    (a plugin's own value is never trusted to mean less escaping)."""
+    kind = getattr(formatter, "output_kind", "text")
+    return kind if kind in KINDS else "text"
+
+
 class OutputClosed(Exception):
     """The reader of our output went away (EPIPE): stop quietly."""
 

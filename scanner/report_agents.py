@@ -35,7 +35,7 @@ from scanner import inventory_chunks, redact
 from scanner.format import AgentFormat, AgentWriter
 from scanner.inventory_file import collector_paused, inventory_from_parts, plain_elements, read_in_chunks, read_inventory
 from scanner.model import Agent, Finding
-from scanner.output import KINDS, copy_spool, is_terminal, open_output
+from scanner.output import copy_spool, format_kind, is_terminal, open_output
 from scanner.spool import JSON, NotStreamable, Spool, finding_number, packed, sortable, unpacked
 
 BATCH = redact.SCRUB_BATCH
@@ -232,7 +232,7 @@ def write_agent_report(path: str | Path, fmt: AgentFormat, output: str | None) -
                 return False
             writer.count_findings(reader.findings_read, reader.unattached)
         reader.close()  # its spools are done with: their room is given back before the output is written
-        _write(output, fmt.output_kind, writer, _in_order(keys), ends, out)
+        _write(output, format_kind(fmt), writer, _in_order(keys), ends, out)
     finally:
         reader.close()
         out.close()
@@ -247,7 +247,7 @@ def _write(output: str | None, kind: str, writer: AgentWriter, order: range | li
     head = writer.head()
     sections = writer.sections
     finish = writer.piece if writer.finishes_pieces else None
-    with open_output(output, kind if kind in KINDS else "text") as stream:
+    with open_output(output, kind) as stream:
         stream.write(head)
         if isinstance(order, range) and finish is None and sections == 1:  # the spool as it is
             copy_spool(out.file, stream)
