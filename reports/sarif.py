@@ -15,6 +15,7 @@ dedupe alerts across runs. Approved agents are not results (GitHub shows even a
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
@@ -248,6 +249,8 @@ class _SarifWriter(AgentWriter):
 
     def __init__(self, frame: Inventory, max_results: int) -> None:
         self.meta, self.coverage, self.max_results = frame.metadata, frame.coverage, max_results
+        self.roots = _Roots([p for p in self.meta.get("paths") or [] if isinstance(p, str) and p])
+        self.anchor = anchor_location(self.meta, self.roots)
         self.counts = Counts()
         self.first = FirstInOrder(max_results)
         self.seen = self.pairs = self.findings = self.unattached = 0
@@ -260,8 +263,14 @@ class _SarifWriter(AgentWriter):
         order = (reading_order(agent), self.seen)  # equal reading orders are equal canonical orders: ties by arrival
         for i, finding in enumerate(agent_findings(agent, findings) or [None]):
             self.pairs += 1
-            self.first.add((-agent.severity.rank, order, i), lambda finding=finding: (agent, finding))  # type: ignore[misc]
+            self.first.add((-agent.severity.rank, order, i), lambda finding=finding: self._kept(agent, finding))  # type: ignore[misc]
         return ""
+
+    def _kept(self, agent: Agent, finding: Finding | None) -> tuple[tuple[Status, str], Severity, bytes]:
+        """A result that may be shown: its rule, its severity and the result itself, pickled (tens of
+        thousands are held: their agents and findings would take several times the room)."""
+        result = make_result(agent, finding, self.roots, self.anchor)
+        return (agent.status, finding.kind if finding else REGISTRY_RECORD), agent.severity, pickle.dumps(result)
 
     def count_findings(self, total: int, unattached: int) -> None:
         self.findings, self.unattached = total, unattached
@@ -270,22 +279,17 @@ class _SarifWriter(AgentWriter):
         return json.dumps(self.document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     def document(self) -> dict[str, Any]:
-        meta, max_results = self.meta, self.max_results
-        roots = _Roots([p for p in meta.get("paths") or [] if isinstance(p, str) and p])
-        anchor = anchor_location(meta, roots)
+        meta, max_results, roots = self.meta, self.max_results, self.roots
         left_out = max(0, self.pairs - max_results)
-        pairs: list[tuple[Agent, Finding | None]]
-        if left_out:  # the first results by severity, then reading order
-            pairs = self.first.taken()
-        else:  # all of them, in reading order
-            pairs = [pair for _key, pair in sorted(self.first.items, key=lambda item: item[0][1:])]
+        kept = self.first.taken()  # the first results by severity, then reading order
+        if not left_out:  # all of them, in reading order
+            kept = [value for _key, value in sorted(zip(self.first.keys(), kept), key=lambda item: item[0][1:])]
         results: list[dict[str, Any]] = []
         rule_severity: dict[tuple[Status, str], Severity] = {}
-        for agent, finding in pairs:
-            key = (agent.status, finding.kind if finding else REGISTRY_RECORD)
-            if key not in rule_severity or agent.severity.rank > rule_severity[key].rank:
-                rule_severity[key] = agent.severity
-            results.append(make_result(agent, finding, roots, anchor))
+        for key, severity, result in kept:
+            if key not in rule_severity or severity.rank > rule_severity[key].rank:
+                rule_severity[key] = severity
+            results.append(pickle.loads(result))  # our own, made above
         rules = [make_rule(s, k, sev) for (s, k), sev in sorted(rule_severity.items(), key=lambda i: rule_id(*i[0]))]
         index = {r["id"]: i for i, r in enumerate(rules)}
         for r in results:

@@ -201,6 +201,12 @@ class FirstInOrder:
             self._prune()
         return [value for _key, value in self.items]
 
+    def keys(self) -> list[Any]:
+        """The keys of :meth:`taken`'s values, in the same order."""
+        if self.items:
+            self._prune()
+        return [key for key, _value in self.items]
+
 
 def summary_line(inventory: Inventory) -> str:
     """``14 agents: 6 approved, 5 shadow (2 new), 1 drift · $3,412.00 spend ($1,020.00 unexplained)``."""
