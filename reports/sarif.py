@@ -14,12 +14,13 @@ dedupe alerts across runs. Approved agents are not results (GitHub shows even a
 
 from __future__ import annotations
 
-import json
 import pickle
+import uuid
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import quote
 
+from scanner import jsontext
 from scanner.format import (AgentFormat, AgentWriter, Counts, FirstInOrder, agent_findings, give_agents, reading_order,
                             spend_text)
 from scanner.model import Agent, Change, Coverage, Finding, Inventory, Location, Severity, Status
@@ -275,25 +276,51 @@ class _SarifWriter(AgentWriter):
     def count_findings(self, total: int, unattached: int) -> None:
         self.findings, self.unattached = total, unattached
 
-    def head(self) -> str:
-        return json.dumps(self.document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    def tail(self) -> Iterator[str]:
+        """The document, its results encoded one at a time (their dicts would take ten times their text)."""
+        rules, kept = self._rules()
+        if not kept:
+            yield jsontext.dumps(self._document(rules, [])) + "\n"
+            return
+        mark = f"results-{uuid.uuid4().hex}"  # a string no scanned input can hold
+        before, after = (jsontext.dumps(self._document(rules, [mark])) + "\n").split(f'"{mark}"', 1)
+        index = {r["id"]: i for i, r in enumerate(rules)}
+        yield before
+        batch: list[str] = []
+        for _rule, _severity, result in kept:
+            batch.append(jsontext.dumps(self._result(result, index), 4))  # each result four levels deep
+            if len(batch) >= 1024:
+                yield ",\n        ".join(batch) + ",\n        "
+                batch = []
+        yield ",\n        ".join(batch) + after
 
     def document(self) -> dict[str, Any]:
-        meta, max_results, roots = self.meta, self.max_results, self.roots
-        left_out = max(0, self.pairs - max_results)
+        """The whole document as a dict (:func:`build_sarif`)."""
+        rules, kept = self._rules()
+        index = {r["id"]: i for i, r in enumerate(rules)}
+        return self._document(rules, [self._result(result, index) for _rule, _severity, result in kept])
+
+    def _rules(self) -> tuple[list[dict[str, Any]], list[tuple[tuple[Status, str], Severity, bytes]]]:
+        """The rules of the results kept, and those results in the order they are written."""
         kept = self.first.taken()  # the first results by severity, then reading order
-        if not left_out:  # all of them, in reading order
+        if self.pairs <= self.max_results:  # all of them, in reading order
             kept = [value for _key, value in sorted(zip(self.first.keys(), kept), key=lambda item: item[0][1:])]
-        results: list[dict[str, Any]] = []
         rule_severity: dict[tuple[Status, str], Severity] = {}
-        for key, severity, result in kept:
+        for key, severity, _result in kept:
             if key not in rule_severity or severity.rank > rule_severity[key].rank:
                 rule_severity[key] = severity
-            results.append(pickle.loads(result))  # our own, made above
         rules = [make_rule(s, k, sev) for (s, k), sev in sorted(rule_severity.items(), key=lambda i: rule_id(*i[0]))]
-        index = {r["id"]: i for i, r in enumerate(rules)}
-        for r in results:
-            r["ruleIndex"] = index[r["ruleId"]]
+        return rules, kept
+
+    @staticmethod
+    def _result(kept: bytes, index: dict[str, int]) -> dict[str, Any]:
+        result: dict[str, Any] = pickle.loads(kept)  # our own, made above
+        result["ruleIndex"] = index[result["ruleId"]]
+        return result
+
+    def _document(self, rules: list[dict[str, Any]], results: list[Any]) -> dict[str, Any]:
+        meta, max_results, roots = self.meta, self.max_results, self.roots
+        left_out = max(0, self.pairs - max_results)
         complete = all(c.complete for c in self.coverage)
         invocation: dict[str, Any] = {"executionSuccessful": all(c.status.value != "failed" for c in self.coverage)}
         for field, key_name in (("startTimeUtc", "started_at"), ("endTimeUtc", "finished_at")):

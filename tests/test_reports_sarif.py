@@ -166,3 +166,19 @@ def test_results_over_the_platform_limit_keep_the_most_severe_and_say_so(full):
     assert note and f"{len(every) - limit} of {len(every)} results left out" in note[0]["message"]["text"]
     assert all(r["ruleIndex"] < len(run["tool"]["driver"]["rules"]) for r in run["results"])
     assert "results_left_out" not in doc["runs"][0]["properties"]
+
+
+@pytest.mark.parametrize("limit", [0, 1, 5, 25_000])
+@pytest.mark.parametrize("sample", sorted(SAMPLES))
+def test_the_document_written_result_by_result_is_the_document_dumped_whole(sample, limit):
+    """The writer encodes its results one at a time into the document's text: the text is that
+    of json.dumps of the whole document, whether none, some or all of the results are kept."""
+    from reports.sarif import _SarifWriter
+    from scanner.format import give_agents, reading_order
+    inventory = SAMPLES[sample]()
+    writer = _SarifWriter(inventory, limit)
+    for _piece in give_agents(inventory, writer, reading_order):
+        pass
+    text = writer.head() + "".join(writer.tail())
+    assert text == json.dumps(writer.document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert (len(json.loads(text)["runs"][0]["results"]) == 0) == (limit == 0 or not writer.pairs)
