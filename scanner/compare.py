@@ -12,7 +12,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Iterable
 
 from scanner import identity, keyhints
-from scanner.model import Agent, Finding, Reason, Status, stable_hash
+from scanner.model import Agent, Coverage, CoverageStatus, Finding, Reason, Status, stable_hash
 
 if TYPE_CHECKING:  # the registry loader (YAML) is imported only when a registry is given
     from scanner.registry import Record, Registry
@@ -55,6 +55,11 @@ def compare_agent(agent: Agent, findings: dict[str, Finding], registry: Registry
                                                                         f"({record.where()}), owner {record.owner}")])
     agent.reasons += listed_key_reasons(agent, [findings[f] for f in agent.findings if f in findings], today)
     return record_id
+
+
+def detectors_run(coverage: Iterable[Coverage]) -> set[str]:
+    """The detectors that ran, in full or in part: a dormant record names them."""
+    return {c.detector for c in coverage if c.status in (CoverageStatus.RAN, CoverageStatus.PARTIAL)}
 
 
 def dormant_agents(registry: Registry | None, matched: set[str], today: dt.date,

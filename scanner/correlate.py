@@ -13,15 +13,18 @@ An item lists its findings strongest first.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable
+from typing import Iterable, MutableSequence
 
 from scanner import identity, keyhints
 from scanner.model import Agent, Finding, ItemKind, stable_hash, unique_sorted
 
 
-class _UnionFind:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
+class UnionFind:
+    """Disjoint sets over ``0 .. n-1``; ``parent`` is the container to keep them in (``merge`` on
+    disk gives a compact ``array``), each element its own set at first."""
+
+    def __init__(self, parent: MutableSequence[int]) -> None:
+        self.parent = parent
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -38,7 +41,7 @@ class _UnionFind:
 def correlate(findings: Iterable[Finding]) -> list[Agent]:
     """Group findings into agents; the result does not depend on input order."""
     items = sorted(findings, key=lambda f: f.id)
-    uf = _UnionFind(len(items))
+    uf = UnionFind(list(range(len(items))))
     first_with_key: dict[str, int] = {}
     for i, f in enumerate(items):
         for key in f.identity:

@@ -34,7 +34,7 @@ import datetime as dt
 import os
 import sqlite3
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,11 +42,11 @@ import msgspec
 
 from scanner import identity, inventory_chunks, jsontext, keyhints, redact
 from scanner.catalog import Catalog
-from scanner.compare import compare_agent, dormant_agents
-from scanner.correlate import build_agent, item_kind
+from scanner.compare import compare_agent, detectors_run, dormant_agents
+from scanner.correlate import UnionFind, build_agent, item_kind
 from scanner.inventory_file import inventory_from_parts, plain_elements, read_in_chunks, read_inventory
 from scanner.merge import merged_frame
-from scanner.model import (SCHEMA_VERSION, Agent, Coverage, CoverageStatus, Finding, Inventory, JsonText, Status,
+from scanner.model import (SCHEMA_VERSION, Agent, Coverage, Finding, Inventory, JsonText, Status,
                            Tally, agent_order)
 from scanner.risk import assess
 from scanner.spool import JSON, NotStreamable, Spool, finding_number, no_room, packed, sortable, unpacked
@@ -61,6 +61,7 @@ _ROWS = 65_536  # rows handed to SQLite at a time
 _ASKED = 10_000  # finding numbers looked up at a time (SQLite takes up to 32,766 parameters)
 _LISTED = keyhints.LISTED_KIND
 _NEXT = b",\n    {"  # between two elements of an array in the inventory's text
+_AGENT_ROW = "INSERT INTO agents VALUES (?, ?, ?, ?, ?)"
 _TABLES = """
 CREATE TABLE first (number INTEGER PRIMARY KEY, place INTEGER NOT NULL);
 CREATE TABLE keys (key BLOB NOT NULL, place INTEGER NOT NULL);
@@ -103,27 +104,6 @@ class _Database:
 
     def close(self) -> None:
         self.db.close()
-
-
-class _Sets:
-    """The union-find over places: ``parent`` in an array of 32-bit places."""
-
-    def __init__(self, size: int) -> None:
-        if size >= 1 << 31:
-            raise NotStreamable("more findings than an array of places holds")
-        self.parent = array("i", range(size))
-
-    def find(self, i: int) -> int:
-        parent = self.parent
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
 
 
 class StreamedMerge:
@@ -204,14 +184,9 @@ class StreamedMerge:
             return
         records = inventory_chunks.decode(name, raw)
         if records is not None:
-            count = len(records)
-            numbers = [int(r.id, 16) for r in records]  # the structs checked the ids' form
-            held = self._held(numbers)
-            if held:  # a finding an earlier one holds is let go before any work is done on it
-                records = [r for r, n in zip(records, numbers) if n not in held]
-                numbers = [n for n in numbers if n not in held]
-            if self._kept_as_text(records, numbers):
-                self.read_count[name] += count
+            new, numbers = self._unheld(records, [int(r.id, 16) for r in records])  # the structs checked the ids
+            if self._kept_as_text(new, numbers):
+                self.read_count[name] += len(records)
                 return
         objects = plain_elements(name, raw, first, self.source)
         self.read_count[name] += len(objects)
@@ -228,24 +203,24 @@ class StreamedMerge:
         batch, self.batch = self.batch, []
         if not batch:
             return
-        numbers = [finding_number(f.id) for f in batch]
-        held = self._held(numbers)
-        if held:
-            batch = [f for f, n in zip(batch, numbers) if n not in held]
-            numbers = [n for n in numbers if n not in held]
+        batch, numbers = self._unheld(batch, [finding_number(f.id) for f in batch])
         redact.scrub_findings(batch)  # as build_inventory scrubs them before anything is derived
         for f, number in zip(batch, numbers):
             self._keep(number, f.identity, f.kind, f.provider, f.credential is not None, packed(f))
 
-    def _held(self, numbers: list[int]) -> set[int]:
-        """Those of ``numbers`` a finding read before holds: the union keeps that one, so these are let go."""
+    def _unheld(self, items: list[Any], numbers: list[int]) -> tuple[list[Any], list[int]]:
+        """The findings (and their numbers) no finding read before holds: the union keeps that one,
+        so the others are let go before any work is done on them."""
         self._rows()
         held: set[int] = set()
         for start in range(0, len(numbers), _ASKED):
             part = [n - _SIGN for n in numbers[start:start + _ASKED]]
             marks = ", ".join("?" * len(part))
             held.update(n + _SIGN for (n,) in self.db.query(f"SELECT number FROM first WHERE number IN ({marks})", *part))
-        return held
+        if not held:
+            return items, numbers
+        kept = [(item, n) for item, n in zip(items, numbers) if n not in held]
+        return [item for item, _ in kept], [n for _, n in kept]
 
     def _kept_as_text(self, records: list[Any], numbers: list[int]) -> bool:
         """Findings in the model's own form kept as their text in the merged inventory; False,
@@ -296,7 +271,9 @@ class StreamedMerge:
         self.alive = alive = bytearray(size)
         for (place,) in self.db.query("SELECT place FROM first"):
             alive[place] = 1
-        self.sets = sets = _Sets(size)
+        if size >= 1 << 31:
+            raise NotStreamable("more findings than an array of 32-bit places holds")
+        self.sets = sets = UnionFind(array("i", range(size)))
         last: bytes | None = None
         first = -1
         for key, place in self.db.query("SELECT key, place FROM keys ORDER BY key"):
@@ -355,6 +332,7 @@ class StreamedMerge:
         redact.scrub_agents(dormant)
         for index, agent in enumerate(dormant):
             self._put_agent(agent, (1, index))
+        self.db.rows(_AGENT_ROW, self.agent_rows)
 
     def _build(self, groups: list[list[int]]) -> None:
         fd = self.spool.reading()
@@ -387,7 +365,6 @@ class StreamedMerge:
                 if not as_text[place] or id(f) in changed:  # else its text was kept as it will be written
                     self.out_at[place] = self.findings_out.size
                     self.out_size[place] = self.findings_out.put(_utf8(jsontext.dumps(f.to_dict(), 2)))
-        self.db.rows("INSERT INTO agents VALUES (?, ?, ?, ?, ?)", self.agent_rows)
 
     def _put_agent(self, agent: Agent, tie: tuple[int, int]) -> None:
         at = self.agents_out.size
@@ -395,7 +372,7 @@ class StreamedMerge:
         spend = msgspec.json.encode(agent.spend) if self.tally.count(agent) and agent.spend else None
         self.agent_rows.append((sortable(agent_order(agent) + tie), at, size, spend, agent.status == Status.APPROVED))
         if len(self.agent_rows) >= _ROWS:
-            self.db.rows("INSERT INTO agents VALUES (?, ?, ?, ?, ?)", self.agent_rows)
+            self.db.rows(_AGENT_ROW, self.agent_rows)
 
     # ---- 4. write --------------------------------------------------------------------------
 
@@ -403,36 +380,46 @@ class StreamedMerge:
         """The merged inventory's JSON text, a batch of elements at a time, to ``write``."""
         text = JsonText()
         write(text.open("agents"))
-        fd = self.agents_out.reading()
-        pieces = []
-        for at, size, spend, approved in self.db.query("SELECT at, size, spend, approved FROM agents ORDER BY key"):
-            pieces.append(os.pread(fd, size, at).decode("utf-8", "surrogatepass"))
-            if spend is not None:
-                self.tally.add_amounts(msgspec.json.decode(spend), bool(approved))
-            if len(pieces) >= BATCH:
-                write(text.items(",\n    ".join(pieces), len(pieces)))
-                pieces = []
-        write(text.items(",\n    ".join(pieces), len(pieces)) + text.close())
-        pieces = []
-        write(text.open("coverage"))
+        self._items(write, text, self._agent_texts())
+        write(text.close() + text.open("coverage"))
         for c in sorted(self.coverage, key=lambda c: (c.detector, c.host or "")):
             write(text.item(c.to_dict()))
         write(text.close() + text.open("findings"))
-        fd, kept, count = self.findings_out.reading(), self.spool.reading(), 0
+        count = self._items(write, text, self._finding_texts())
+        complete = all(c.complete for c in self.coverage)
+        write(text.close() + text.tail(self.metadata, SCHEMA_VERSION,
+                                       self.tally.summary(count, self.unattached, complete)) + "\n")
+
+    @staticmethod
+    def _items(write: Callable[[str], Any], text: JsonText, texts: Iterator[str]) -> int:
+        """Elements already written as text, a batch at a time; how many there were."""
+        count, batch = 0, []
+        for item in texts:
+            batch.append(item)
+            if len(batch) >= BATCH:
+                write(text.items(",\n    ".join(batch), len(batch)))
+                count, batch = count + len(batch), []
+        write(text.items(",\n    ".join(batch), len(batch)))
+        return count + len(batch)
+
+    def _agent_texts(self) -> Iterator[str]:
+        """The agents in order; their spend added to the summary in that order, as the whole merge adds it."""
+        fd = self.agents_out.reading()
+        for at, size, spend, approved in self.db.query("SELECT at, size, spend, approved FROM agents ORDER BY key"):
+            if spend is not None:
+                self.tally.add_amounts(msgspec.json.decode(spend), bool(approved))
+            yield os.pread(fd, size, at).decode("utf-8", "surrogatepass")
+
+    def _finding_texts(self) -> Iterator[str]:
+        """The findings by id: the text written anew, else the text each was read as (after its tag)."""
+        fd, kept = self.findings_out.reading(), self.spool.reading()
         at, out_at, out_size = self.at, self.out_at, self.out_size
         for (place,) in self.db.query("SELECT place FROM first ORDER BY number"):
             if out_size[place]:
                 data = os.pread(fd, out_size[place], out_at[place])
-            else:  # the text it was read as, after its tag
+            else:
                 data = os.pread(kept, at[place + 1] - at[place] - 1, at[place] + 1)
-            pieces.append(data.decode("utf-8", "surrogatepass"))
-            count += 1
-            if len(pieces) >= BATCH:
-                write(text.items(",\n    ".join(pieces), len(pieces)))
-                pieces = []
-        write(text.items(",\n    ".join(pieces), len(pieces)) + text.close())
-        complete = all(c.status == CoverageStatus.RAN for c in self.coverage)
-        write(text.tail(self.metadata, SCHEMA_VERSION, self.tally.summary(count, self.unattached, complete)) + "\n")
+            yield data.decode("utf-8", "surrogatepass")
 
     def save(self) -> Path:
         """The merged inventory in a file of the working directory (gone on ``close``)."""
@@ -472,9 +459,7 @@ def streamed_merge(paths: list[str] | list[Path], registry: Registry | None, cat
         frame = redact.scrub_inventory(Inventory(agents=[], findings=[], coverage=coverage, metadata=metadata))
         merge.coverage, merge.metadata = frame.coverage, frame.metadata
         merge.join()
-        ran = {c.detector for c in merge.coverage if c.status in (CoverageStatus.RAN, CoverageStatus.PARTIAL)}
-        merge.build(ran)
-        merge.db.rows("INSERT INTO agents VALUES (?, ?, ?, ?, ?)", merge.agent_rows)
+        merge.build(detectors_run(merge.coverage))
     except NotStreamable:
         merge.close()
         return None

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from scanner import __version__, redact
 from scanner.catalog import Catalog
-from scanner.compare import compare
+from scanner.compare import compare, detectors_run
 from scanner.config import ScanConfig
 from scanner.correlate import correlate
 from scanner.detector import Cancelled, Detector, DetectorError, ScanContext, current_host, current_user
@@ -194,8 +194,7 @@ def build_inventory(findings: list[Finding], coverages: list[Coverage], catalog:
     redact.scrub_findings(findings)
     fmap = {f.id: f for f in findings}
     agents = correlate(findings)
-    ran = {c.detector for c in coverages if c.status in (CoverageStatus.RAN, CoverageStatus.PARTIAL)}
-    compare(agents, fmap, registry, today, ran)
+    compare(agents, fmap, registry, today, detectors_run(coverages))
     assess(agents, fmap, catalog)
     return redact.scrub_inventory(Inventory(agents=agents, findings=findings, coverage=coverages,
                                             metadata=metadata)).sorted()
