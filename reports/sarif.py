@@ -302,9 +302,10 @@ class _SarifWriter(AgentWriter):
 
     def _rules(self) -> tuple[list[dict[str, Any]], list[tuple[tuple[Status, str], Severity, bytes]]]:
         """The rules of the results kept, and those results in the order they are written."""
-        kept = self.first.taken()  # the first results by severity, then reading order
+        first = self.first.pairs()  # the first results by severity, then reading order
         if self.pairs <= self.max_results:  # all of them, in reading order
-            kept = [value for _key, value in sorted(zip(self.first.keys(), kept), key=lambda item: item[0][1:])]
+            first.sort(key=lambda item: item[0][1:])
+        kept = [value for _key, value in first]
         rule_severity: dict[tuple[Status, str], Severity] = {}
         for key, severity, _result in kept:
             if key not in rule_severity or severity.rank > rule_severity[key].rank:

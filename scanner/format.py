@@ -197,15 +197,13 @@ class FirstInOrder:
 
     def taken(self) -> list[Any]:
         """The values of the first ``k``, in key order."""
-        if self.items:
-            self._prune()
-        return [value for _key, value in self.items]
+        return [value for _key, value in self.pairs()]
 
-    def keys(self) -> list[Any]:
-        """The keys of :meth:`taken`'s values, in the same order."""
+    def pairs(self) -> list[tuple[Any, Any]]:
+        """The first ``k`` as (key, value), in key order."""
         if self.items:
             self._prune()
-        return [key for key, _value in self.items]
+        return list(self.items)
 
 
 def summary_line(inventory: Inventory) -> str:
