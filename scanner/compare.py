@@ -19,14 +19,14 @@ if TYPE_CHECKING:  # the registry loader (YAML) is imported only when a registry
 
 
 def compare(agents: list[Agent], findings: dict[str, Finding], registry: Registry | None,
-            today: dt.date, detectors_run: Iterable[str] = ()) -> list[Agent]:
+            today: dt.date, ran: Iterable[str] = ()) -> list[Agent]:
     """Set status and reasons on ``agents``; return them plus one dormant agent per unmatched record."""
     matched: set[str] = set()
     for agent in agents:
         record_id = compare_agent(agent, findings, registry, today)
         if record_id is not None:
             matched.add(record_id)
-    agents += dormant_agents(registry, matched, today, detectors_run)
+    agents += dormant_agents(registry, matched, today, ran)
     return agents
 
 
@@ -63,15 +63,16 @@ def detectors_run(coverage: Iterable[Coverage]) -> set[str]:
 
 
 def dormant_agents(registry: Registry | None, matched: set[str], today: dt.date,
-                   detectors_run: Iterable[str] = ()) -> list[Agent]:
-    """One dormant agent per registry record no agent matched (ids in ``matched``), in the file's order."""
+                   ran: Iterable[str] = ()) -> list[Agent]:
+    """One dormant agent per registry record no agent matched (ids in ``matched``), in the file's
+    order; ``ran``: the detectors that ran (:func:`detectors_run`)."""
     if registry is None:
         return []
-    ran = ", ".join(sorted(detectors_run)) or "none"
-    return [dormant_agent(record, today, ran) for record in registry.records if record.id not in matched]
+    named = ", ".join(sorted(ran)) or "none"
+    return [dormant_agent(record, today, named) for record in registry.records if record.id not in matched]
 
 
-def dormant_agent(record: Record, today: dt.date, detectors_run: str) -> Agent:
+def dormant_agent(record: Record, today: dt.date, ran: str) -> Agent:
     agent = Agent(
         id=stable_hash(f"registry:{record.id}", length=12),
         name=record.name,
@@ -83,7 +84,7 @@ def dormant_agent(record: Record, today: dt.date, detectors_run: str) -> Agent:
         approved_id=record.id,
     )
     reasons = [Reason("dormant", f"registry record {record.id} ({record.where()}) matched nothing in this scan "
-                                 f"(detectors run: {detectors_run}); retire the record or check where it runs")]
+                                 f"(detectors run: {ran}); retire the record or check where it runs")]
     reasons += [r for r in check_record(record, agent, today) if r.code in ("expired", "review-overdue")]
     _set(agent, Status.DORMANT, reasons)
     return agent
