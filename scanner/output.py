@@ -119,6 +119,25 @@ class GuardedStream(io.TextIOBase):
             self._drain(final=False)
         return len(text)
 
+    def write_scrubbed(self, data: bytes) -> None:
+        """UTF-8 text that its writer has already scrubbed as :func:`redact.scrub` would (whole
+        characters; lone surrogates as ``surrogatepass`` writes them): written as it is when it
+        needs no neutralising and the target takes UTF-8 bytes, without a second scrub or a decode
+        (a large report's text), else the way :meth:`write` writes text."""
+        raw = getattr(self.target, "buffer", None)
+        encoding = str(getattr(self.target, "encoding", "")).lower().replace("_", "-")
+        try:
+            as_is = raw is not None and encoding in ("utf-8", "utf8") and safetext.utf8_safe(data)
+        except UnicodeDecodeError:  # not whole characters
+            as_is = False
+        if not as_is:
+            self.write(data.decode("utf-8", "surrogatepass"))
+            return
+        self.flush()
+        for start in range(0, len(data), CHUNK << 4):
+            self._guard(lambda piece=data[start:start + (CHUNK << 4)]: raw.write(piece))
+            self._guard(raw.flush)
+
     def flush(self) -> None:
         self._drain(final=True)
         if not self.dead:
@@ -314,14 +333,38 @@ def open_output(path: str | None, kind: str = "text") -> Iterator[GuardedStream]
         yield stream
 
 
-def copy_spool(spool: IO[bytes], stream: IO[str], piece: int = 1 << 20) -> None:
+def copy_spool(spool: IO[bytes], stream: IO[str], piece: int = 1 << 20, scrubbed: bool = False) -> None:
     """Write a private spool of UTF-8 text (lone surrogates kept, as ``surrogatepass`` wrote them)
-    to ``stream`` from its start, a piece at a time; the guard escapes what it must."""
+    to ``stream`` from its start, a piece at a time; the guard escapes what it must. ``scrubbed``:
+    everything in the spool was scrubbed (or found to need none) by its writer, so a guarded
+    stream need not scrub it again."""
     spool.seek(0)
+    if scrubbed and isinstance(stream, GuardedStream):
+        carry = b""
+        while data := spool.read(piece):
+            data = carry + data
+            cut = _whole_characters(data)
+            carry = data[cut:]
+            stream.write_scrubbed(data[:cut])
+        stream.write_scrubbed(carry)
+        return
     text = codecs.getincrementaldecoder("utf-8")("surrogatepass")
     while data := spool.read(piece):
         stream.write(text.decode(data))
     stream.write(text.decode(b"", final=True))
+
+
+def _whole_characters(data: bytes) -> int:
+    """How much of the UTF-8 text ``data`` holds whole characters: up to a character cut short at
+    its end, if one is."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:
+            return len(data)
+        if byte >= 0xC0:  # the first byte of a character of 2, 3 or 4 bytes
+            size = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return len(data) if size <= back else len(data) - back
+    return len(data)
 
 
 @contextlib.contextmanager

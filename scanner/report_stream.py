@@ -206,7 +206,7 @@ def write_json_report(path: str | Path, output: str | None) -> bool:
         if not (_in_chunks(path, spool) or _by_elements(path, spool)):
             return False
         with open_output(output, "json") as stream:
-            copy_spool(spool, stream)
+            copy_spool(spool, stream, scrubbed=True)  # each chunk gated, each batch scrubbed
     return True
 
 

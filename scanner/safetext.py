@@ -41,6 +41,14 @@ def _clean_ascii(text: str, safe: bytes = _ASCII_SAFE) -> bool:
     return text.isascii() and not text.encode("ascii").translate(None, safe)
 
 
+def utf8_safe(data: bytes) -> bool:
+    """Whether the UTF-8 text ``data`` (whole characters; lone surrogates as ``surrogatepass``
+    writes them) holds no character any of these would change: its ASCII deleted, what is left is
+    its other characters, whole, so only they need a look."""
+    rest = data.translate(None, _ASCII_SAFE)
+    return not rest or not UNSAFE.search(rest.decode("utf-8", "surrogatepass"))
+
+
 def printable(text: str) -> str:
     """``text`` with every unsafe character shown as an escape; tab and line ends are kept."""
     if _clean_ascii(text) or not UNSAFE.search(text):

@@ -466,3 +466,46 @@ def test_registry_init_from_hostile_names_is_valid_and_approves_every_agent(tmp_
     assert r.returncode == 0, r.stderr
     statuses = {a["name"]: a["status"] for a in json.loads(r.stdout)["agents"]}
     assert len(statuses) == len(names) and set(statuses.values()) == {"approved"}, statuses
+
+
+# ---- a spool its writer scrubbed, written as bytes ---------------------------------------------
+
+
+SPOOL_TEXTS = [
+    "plain ascii line\n" * 3,
+    "an ellipsis … and an emoji \U0001f600 at piece ends\n",
+    "a bidi override \u202e, a C1 control \x85, an escape \x1b[2J\n",
+    "a lone surrogate from a file name: bad\udcffname\n",
+]
+
+
+@pytest.mark.parametrize("text", SPOOL_TEXTS + ["".join(SPOOL_TEXTS)])
+@pytest.mark.parametrize("piece", [1, 2, 5, 1 << 20])
+def test_a_scrubbed_spool_is_written_as_the_text_path_writes_it(tmp_path, text, piece):
+    """Whole characters at every cut, neutralised exactly as the guard neutralises text: the bytes
+    path only skips the second scrub and the decode when nothing needs escaping."""
+    import tempfile
+
+    from scanner.output import GuardedStream, copy_spool
+
+    written = {}
+    for scrubbed in (False, True):
+        target = tmp_path / f"out-{scrubbed}"
+        with tempfile.TemporaryFile("w+b") as spool, \
+                open(target, "w", encoding="utf-8", errors="backslashreplace", newline="") as fh:
+            spool.write(text.encode("utf-8", "surrogatepass"))
+            stream = GuardedStream(fh, "json", "out")
+            copy_spool(spool, stream, piece=piece, scrubbed=scrubbed)
+            stream.flush()
+        written[scrubbed] = target.read_bytes()
+    assert written[True] == written[False]
+    written[True].decode("utf-8")  # strict: no lone surrogate reached the file
+    assert b"\xe2\x80\xae" not in written[True] and b"\x1b" not in written[True]
+
+
+def test_utf8_safe_looks_only_at_what_is_not_plain_ascii():
+    from scanner.safetext import utf8_safe
+
+    assert utf8_safe(b"plain\ttext\r\n") and utf8_safe("caf\u00e9 \u2026".encode())
+    for bad in ("\x00", "\x7f", "\x85", "\u200e", "\u2028", "\u2066", "x\udcff"):
+        assert not utf8_safe(bad.encode("utf-8", "surrogatepass")), repr(bad)
