@@ -39,7 +39,11 @@ def compared_fields(agent: Agent) -> dict[str, object]:
 
 
 def changes_between(old: Agent, new: Agent) -> list[str]:
-    a, b = compared_fields(old), compared_fields(new)
+    return field_changes(compared_fields(old), compared_fields(new))
+
+
+def field_changes(a: dict[str, object], b: dict[str, object]) -> list[str]:
+    """What changed between two agents' :func:`compared_fields`, as ``diff`` says it."""
     out = []
     for key in a:
         if a[key] != b[key]:

@@ -18,11 +18,13 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import os
 import re
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
 
 from scanner import inventory_chunks, redact
+from scanner.chunk_pool import OrderedChunks, Work
 from scanner.errors import InputError
 from scanner.model import Agent, Finding, Inventory
 from scanner.schema import check_element, check_inventory
@@ -197,12 +199,26 @@ def _read_in_chunks(path: str | Path, sinks: dict[str, Callable[[Any], None] | N
     return read_in_chunks(path, chunk, begin or (lambda _name, _top: None))
 
 
-def read_in_chunks(path: str | Path, on_chunk: Callable[[str, bytes], None],
-                   begin: Callable[[str, dict[str, Any]], None]) -> dict[str, Any]:
+def read_in_chunks(path: str | Path, on_chunk: Callable[..., None],
+                   begin: Callable[[str, dict[str, Any]], None], work: Work | None = None) -> dict[str, Any]:
     """:func:`scanner.inventory_chunks.read_chunks` of the file ``path`` (the cyclic collector
-    paused), and the rest of the document checked against the schema."""
+    paused), and the rest of the document checked against the schema. With ``work``, each chunk
+    is first given to ``work(name, raw)``, on every core for a large file (:mod:`scanner.chunk_pool`),
+    and ``on_chunk(name, raw, result)`` gets the results in file order."""
     with open(path, "rb") as fh, collector_paused():
-        top = inventory_chunks.read_chunks(fh, on_chunk, begin)
+        if work is None:
+            top = inventory_chunks.read_chunks(fh, on_chunk, begin)
+        else:
+            chunks = OrderedChunks(work, on_chunk, os.fstat(fh.fileno()).st_size)
+            try:
+                def begin_in_order(name: str, top: dict[str, Any]) -> None:
+                    chunks.drain()
+                    begin(name, top)
+
+                top = inventory_chunks.read_chunks(fh, chunks.chunk, begin_in_order)
+                chunks.drain()
+            finally:
+                chunks.close()
     check_rest(path, top)
     return top
 

@@ -674,6 +674,16 @@ class Tally:
     def add_spend(self, a: Agent) -> None:
         self.add_amounts(a.spend, a.status == Status.APPROVED)
 
+    def add(self, other: "Tally") -> None:
+        """The counts of ``other`` (taken elsewhere), not its spend: that is added in the agents'
+        order with :meth:`add_amounts`, as it is rounded on the way."""
+        for status, n in other.by_status.items():
+            self.by_status[status] += n
+        for change, n in other.changes.items():
+            self.changes[change] += n
+        self.agents += other.agents
+        self.mcp_servers += other.mcp_servers
+
     def add_amounts(self, spend: dict[str, float], approved: bool) -> None:
         """:meth:`add_spend` of an agent no longer held: its spend, and whether it is approved."""
         for cur, amount in spend.items():

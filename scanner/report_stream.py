@@ -18,15 +18,16 @@ reads the inventory whole, which writes the same text or gives the message it al
 from __future__ import annotations
 
 import bisect
+import sys
 import tempfile
 from array import array
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from scanner import inventory_chunks, redact
 from scanner.errors import InputError
 from scanner.inventory_file import inventory_from_parts, plain_elements, read_in_chunks, read_inventory
-from scanner.model import SCHEMA_VERSION, Agent, Coverage, Finding, Inventory, JsonText, Tally, agent_order
+from scanner.model import SCHEMA_VERSION, Agent, Coverage, Finding, Inventory, JsonText, Status, Tally, agent_order
 from scanner.output import copy_spool, open_output
 
 BATCH = redact.SCRUB_BATCH
@@ -53,9 +54,9 @@ class FindingIds:
             else:
                 self._other.add(i)
 
-    def add_hex(self, ids: list[str]) -> None:
-        """Ids already known to be 16 lower-case hex digits (checked by the schema's pattern)."""
-        self._numbers.extend([int(i, 16) for i in ids])
+    def add_numbers(self, numbers: array[int]) -> None:
+        """Ids of 16 lower-case hex digits, as :func:`hex_numbers` gives them."""
+        self._numbers.extend(numbers)
 
     def freeze(self) -> None:
         self._numbers = array("Q", sorted(self._numbers))
@@ -70,6 +71,15 @@ class FindingIds:
         n = int(i, 16)
         k = bisect.bisect_left(self._numbers, n)
         return k < len(self._numbers) and self._numbers[k] == n
+
+    def count_in(self, numbers: array[int]) -> int:
+        """How many of ``numbers`` (ids as :func:`hex_numbers` gives them, ascending) are in the set:
+        only the stretch of the set between the first and the last is looked at."""
+        if not numbers:
+            return 0
+        held = self._numbers
+        stretch = set(held[bisect.bisect_left(held, numbers[0]):bisect.bisect_right(held, numbers[-1])])
+        return sum(map(stretch.__contains__, numbers))
 
 
 class _Writer:
@@ -139,22 +149,36 @@ class _Writer:
         self._put("".join(self.text.item(c.to_dict()) for c in self.coverage))
         self._put(self.text.close())
 
-    def chunk(self, name: str, raw: bytes) -> None:
-        """A chunk of whole elements (:func:`scanner.inventory_chunks.read_chunks`): written from its
-        structs where they take it and nothing in it needs scrubbing, else element by element."""
-        records = inventory_chunks.decode(name, raw)
-        items = inventory_chunks.items(records) if records is not None else b""
-        if records is None or not inventory_chunks.clean(items, records):
+    def chunk(self, name: str, raw: bytes, digest: Digest | None) -> None:
+        """A chunk of whole elements (:func:`scanner.inventory_chunks.read_chunks`) and its
+        :func:`digest`: written from its structs where they took it and nothing in it needs
+        scrubbing, else element by element."""
+        if digest is None:
             elements = plain_elements(name, raw, self.read, str(self.path))
             for obj in elements:
                 self.add(obj)
             self.read += len(elements)
             return
         self._flush()
-        self.read += len(records)
-        self._count(records, hex_ids=True)
-        self._put(self.text.items("", len(records)))
-        self.spool.write(items)
+        self.read += digest.count
+        if not digest.in_order:
+            raise _NotStreamable(f"{name} out of order")
+        if name == "agents":
+            if self.last_agent is not None and digest.first < self.last_agent:
+                raise _NotStreamable("agents out of order")
+            self.last_agent = digest.last
+            self.tally.add(digest.tally)
+            for spend, approved in digest.spends:
+                self.tally.add_amounts(spend, approved)
+            self.attached.add_numbers(digest.ids)
+        else:
+            if self.last_finding is not None and digest.first < self.last_finding:
+                raise _NotStreamable("findings out of order")
+            self.last_finding = digest.last
+            self.findings += digest.count
+            self.unattached += digest.count - self.attached.count_in(digest.ids)
+        self._put(self.text.items("", digest.count))
+        self.spool.write(digest.items)
 
     def _flush(self) -> None:
         batch, self.batch = self.batch, []
@@ -171,10 +195,9 @@ class _Writer:
         # lone surrogates (names that were not UTF-8) go through as they are; the output guard escapes them
         self.spool.write(text.encode("utf-8", "surrogatepass"))
 
-    def _count(self, objects: list[Any], hex_ids: bool = False) -> None:
-        """Check the order of agents or findings (model objects, or structs: ``hex_ids``) and count them."""
+    def _count(self, objects: list[Any]) -> None:
+        """Check the order of agents or findings and count them."""
         if self.section == "agents":
-            attach = self.attached.add_hex if hex_ids else self.attached.add
             last = self.last_agent
             for a in objects:
                 key = agent_order(a)
@@ -182,20 +205,60 @@ class _Writer:
                     raise _NotStreamable("agents out of order")
                 last = key
                 self.tally.agent(a)
-                attach(a.findings)
+                self.attached.add(a.findings)
             self.last_agent = last
         else:
-            attached = self.attached.has_hex if hex_ids else self.attached.__contains__
             last_id = self.last_finding
             unattached = 0
             for f in objects:
                 if last_id is not None and f.id < last_id:
                     raise _NotStreamable("findings out of order")
                 last_id = f.id
-                unattached += not attached(f.id)
+                unattached += f.id not in self.attached
             self.last_finding = last_id
             self.findings += len(objects)
             self.unattached += unattached
+
+
+class Digest(NamedTuple):
+    """What the report takes of a chunk that its structs took and the key gate passed, worked out
+    where the chunk was decoded (:mod:`scanner.chunk_pool`): its text and what is counted of it."""
+
+    count: int
+    items: bytes  # the chunk's elements as the report writes them (:func:`inventory_chunks.items`)
+    in_order: bool  # its elements in the report's order among themselves
+    first: Any  # the order key of its first element (``agent_order``, or the finding id) ...
+    last: Any  # ... and of its last
+    ids: array[int]  # agents: the finding ids they list; findings: their ids (both as numbers)
+    tally: Tally | None = None  # agents: their counts, without spend ...
+    spends: list[tuple[dict[str, float], bool]] = []  # ... which is added in order: (spend, approved)
+
+
+def digest(name: str, raw: bytes) -> Digest | None:
+    """The :class:`Digest` of a chunk of ``agents`` or ``findings``; None when its structs refuse
+    it or the key gate finds anything in it (it is then read element by element)."""
+    records = inventory_chunks.decode(name, raw)
+    if records is None:
+        return None
+    items = inventory_chunks.items(records)
+    if not inventory_chunks.clean(items, records):
+        return None
+    if name == "findings":
+        ids = [f.id for f in records]
+        return Digest(len(records), items, ids == sorted(ids), ids[0], ids[-1], hex_numbers(ids))
+    keys = [agent_order(a) for a in records]
+    tally = Tally()
+    spends = [(a.spend, a.status == Status.APPROVED) for a in records if tally.count(a) and a.spend]
+    return Digest(len(records), items, keys == sorted(keys), keys[0], keys[-1],
+                  hex_numbers([i for a in records for i in a.findings]), tally, spends)
+
+
+def hex_numbers(ids: list[str]) -> array[int]:
+    """Ids of 16 lower-case hex digits (checked by the schema's pattern) as 64-bit numbers."""
+    numbers = array("Q", bytes.fromhex("".join(ids)))
+    if sys.byteorder == "little":
+        numbers.byteswap()
+    return numbers
 
 
 def write_json_report(path: str | Path, output: str | None) -> bool:
@@ -214,7 +277,7 @@ def _in_chunks(path: str | Path, spool: IO[bytes]) -> bool:
     """The report of an inventory in this tool's own layout, a chunk of elements at a time."""
     writer = _Writer(spool, path)
     try:
-        writer.finish(read_in_chunks(path, writer.chunk, writer.begin))
+        writer.finish(read_in_chunks(path, writer.chunk, writer.begin, digest))
     except (inventory_chunks.NotThisLayout, _NotStreamable, InputError, OSError):
         spool.seek(0)
         spool.truncate()

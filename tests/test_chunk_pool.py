@@ -1,0 +1,121 @@
+"""Large saved inventories are worked on by every core (scanner/chunk_pool.py): what comes out is
+what one process writes. The size from which workers start is lowered here so that an inventory
+of a few megabytes (a few chunks) goes through real forked workers."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from benchmarks.large_inventories import CLI, _template, write_inventory
+from scanner import chunk_pool
+from scanner.chunk_pool import OrderedChunks
+from scanner.diff_stream import _whole as whole_diff
+from scanner.diff_stream import diff_saved
+from scanner.report_stream import write_json_report
+from tests.keys import make_key
+
+AGENTS = 2500  # about 5 MB: five chunks of agents, more of findings
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("large")
+    path = work / "a.json"
+    write_inventory(_template(work), path, AGENTS)
+    return path
+
+
+@pytest.fixture(scope="module")
+def saved_pair(saved: Path) -> tuple[Path, Path]:
+    """The benchmark's pair: 5% of the agents gone, as many new, the models of 5% changed."""
+    new = saved.with_name("b.json")
+    write_inventory(_template(saved.parent), new, AGENTS, variant=1)
+    return saved, new
+
+
+@pytest.fixture
+def workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chunk_pool, "MIN_BYTES", 0)
+    probe = OrderedChunks(lambda name, raw: None, lambda name, raw, result: None, 0)
+    try:
+        if not probe.parallel:
+            pytest.skip("one core, or no fork here: the chunks are worked on in-process")
+    finally:
+        probe.close()
+
+
+def _cli_report(path: Path, cwd: Path) -> bytes:
+    r = subprocess.run([CLI, "report", str(path), "-f", "json"], capture_output=True, cwd=cwd,
+                       env={**os.environ, "HOME": str(cwd)})
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def _size(name: str, raw: bytes) -> int:
+    return len(raw)
+
+
+def test_results_come_back_in_the_order_the_chunks_were_given(workers: None) -> None:
+    taken: list[tuple[str, int]] = []
+    chunks = OrderedChunks(_size, lambda name, raw, result: taken.append((name, result)), 0)
+    try:
+        for k in range(40):
+            chunks.chunk(f"c{k}", b"x" * (k * 997 % 101))
+        chunks.drain()
+    finally:
+        chunks.close()
+    assert taken == [(f"c{k}", k * 997 % 101) for k in range(40)]
+    assert not multiprocessing.active_children()
+
+
+def test_a_report_written_by_the_workers_is_the_one_process_report(saved: Path, tmp_path: Path, workers: None) -> None:
+    out = tmp_path / "out.json"
+    assert write_json_report(saved, str(out)) is True
+    assert out.read_bytes() == _cli_report(saved, tmp_path)  # the file is small: one process there
+    assert not multiprocessing.active_children()
+
+
+def test_a_chunk_holding_a_key_is_read_element_by_element_among_the_workers_chunks(saved: Path, tmp_path: Path,
+                                                                                    workers: None) -> None:
+    key = make_key("anthropic-api", 7)
+    lines = saved.read_text(encoding="utf-8").split("\n")
+    agents = [k for k, line in enumerate(lines) if line.startswith('{"dedupe_key"')]
+    middle = agents[len(agents) // 2]
+    element = json.loads(lines[middle].rstrip(","))
+    element["remediation"] = f"rotate {key}"
+    lines[middle] = json.dumps(element, sort_keys=True) + ","
+    planted = tmp_path / "planted.json"
+    planted.write_text("\n".join(lines), encoding="utf-8")
+    out = tmp_path / "out.json"
+    assert write_json_report(planted, str(out)) is True
+    text = out.read_text(encoding="utf-8")
+    assert key not in text and key[:8] in text  # its preview
+    assert out.read_bytes() == _cli_report(planted, tmp_path)
+
+
+def test_agents_out_of_order_across_chunks_leave_the_report_to_the_whole_read(saved: Path, tmp_path: Path,
+                                                                             workers: None) -> None:
+    lines = saved.read_text(encoding="utf-8").split("\n")
+    agents = [k for k, line in enumerate(lines) if line.startswith('{"dedupe_key"')]
+    first, late = agents[0], agents[-2]  # the first agent moved near the end: another chunk's
+    lines[first], lines[late] = lines[late], lines[first]
+    moved = tmp_path / "moved.json"
+    moved.write_text("\n".join(lines), encoding="utf-8")
+    assert write_json_report(moved, str(tmp_path / "out.json")) is False
+    assert not (tmp_path / "out.json").exists()
+    assert not multiprocessing.active_children()
+
+
+def test_a_diff_worked_out_by_the_workers_is_the_diff_of_the_whole_inventories(saved_pair: tuple[Path, Path],
+                                                                               workers: None) -> None:
+    old, new = saved_pair
+    streamed = diff_saved(old, new)
+    assert streamed == whole_diff(old, new)
+    assert len(streamed.gone) == len(streamed.new) == AGENTS // 20 and len(streamed.changed) == sum(i % 20 == 1 for i in range(AGENTS // 20, AGENTS))
+    assert not multiprocessing.active_children()
