@@ -5,8 +5,10 @@ first old agent holding it, in the old inventory's order), and compares their st
 providers, models, owners and findings. Here the same pairing is done keeping of each old
 agent only its id (a number: ids are 12 hex digits), a 16-byte digest of the compared fields,
 and a 16-byte digest of each of its strong keys; the new inventory is then read, each agent
-paired as it comes. The old inventory's agents are read a second time for what the answer
-shows of them: the name and status of the gone ones, the fields of the changed ones.
+paired as it comes. What the answer shows of the old agents — the name and status of the gone
+ones, the fields of the changed ones — is read back from a private spool written as the old
+inventory was first read, not from the inventory again. What each agent is reduced to is worked
+out where its chunk is decoded: on every core for a large inventory (:mod:`scanner.chunk_pool`).
 
 Each agent is checked and scrubbed as :func:`scanner.inventory_file.load_inventory` does, and
 the inventories are read in the same order, so every fault gets the message it always got.
@@ -16,19 +18,22 @@ left to the whole read.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 import msgspec
 
 from scanner import inventory_chunks, redact
 from scanner.baseline import compared_fields, field_changes, pairing_keys, strong_keys
-from scanner.errors import InputError
 from scanner.inventory_file import inventory_from_parts, plain_elements, read_in_chunks, read_inventory
 from scanner.model import Agent, Change
+from scanner.spool import Spool
 
 BATCH = redact.SCRUB_BATCH
 
@@ -55,42 +60,46 @@ def _digest(text: str) -> bytes:
 
 class Seen(NamedTuple):
     """What the diff keeps of an agent that is not gone, worked out where it was decoded (on
-    every core for a large inventory: :mod:`scanner.chunk_pool`)."""
+    every core for a large inventory: :mod:`scanner.chunk_pool`), for one of its two reads:
+    ``index`` (the old inventory), ``pair`` (the new one)."""
 
     id: str
     name: str
     status: str
-    fields: bytes  # its compared fields as JSON (what a change is said from) ...
-    signature: bytes  # ... and their digest
-    strong: list[bytes]  # digests of the keys an old agent is found by (``strong_keys``)
-    pairing: list[bytes]  # digests of the keys a new agent is looked up by (``pairing_keys``)
+    fields: bytes  # its compared fields as JSON, what a change is said from
+    signature: bytes  # their digest
+    strong: list[bytes] = []  # digests of the keys an old agent is found by, ``strong_keys`` (index)
+    pairing: list[str] = []  # the keys a new agent is looked up by when its id finds none, ``pairing_keys`` (pair)
 
 
-def _seen(agent: Any) -> Seen:
-    """The :class:`Seen` of an agent: a model object or a checked struct (same field names)."""
+def _seen(agent: Any, read: str) -> Seen:
+    """The :class:`Seen` of an agent (a model object or a checked struct: same field names) for ``read``."""
     fields = compared_fields(agent)
     try:
         text = msgspec.json.encode(fields)
     except UnicodeEncodeError:  # a lone surrogate (a name that was not UTF-8): the same fields always land here
         text = json.dumps(fields).encode()
-    return Seen(agent.id, agent.name, agent.status.value, text, hashlib.blake2b(text, digest_size=16).digest(),
-                [_digest(k) for k in strong_keys(agent)], [_digest(k) for k in pairing_keys(agent)])
+    signature = hashlib.blake2b(text, digest_size=16).digest()
+    if read == "index":
+        return Seen(agent.id, agent.name, fields["status"], text, signature,  # type: ignore[arg-type]
+                    [_digest(k) for k in strong_keys(agent)])
+    return Seen(agent.id, agent.name, fields["status"], text, signature, pairing=pairing_keys(agent))  # type: ignore[arg-type]
 
 
 def _fields(seen: Seen) -> dict[str, Any]:
     return json.loads(seen.fields)  # type: ignore[no-any-return]
 
 
-def _agents(path: str | Path, use: Any, stop_after_agents: bool = False) -> None:
+def _agents(path: str | Path, use: Any, read: str) -> None:
     """Hand every agent of ``path`` that is not gone, scrubbed, to ``use`` in batches as :class:`Seen`
-    (findings checked)."""
+    for ``read`` (findings checked)."""
     batch: list[Agent] = []
     done: list[str] = []
 
     def flush() -> None:
         if batch:
             redact.scrub_agents(batch)
-            use([_seen(a) for a in batch])
+            use([_seen(a, read) for a in batch])
             batch.clear()
 
     def add(agent: Agent) -> None:
@@ -103,59 +112,47 @@ def _agents(path: str | Path, use: Any, stop_after_agents: bool = False) -> None
         flush()
         if name == "agents" and name in done:
             raise _RepeatedId("agents")  # a repeated key, whose last array counts: left to the whole read
-        if name == "findings" and stop_after_agents and "agents" in done:
-            raise _AgentsRead
         done.append(name)
 
-    try:
-        top = read_inventory(path, {"agents": add, "findings": None}, begin)
-    except _AgentsRead:
-        return
+    top = read_inventory(path, {"agents": add, "findings": None}, begin)
     flush()
     inventory_from_parts(path, top)
 
 
-def chunk_work(name: str, raw: bytes) -> tuple[int, list[Seen]] | None:
+def chunk_work(read: str, name: str, raw: bytes) -> tuple[int, list[Seen]] | None:
     """A chunk of ``agents`` or ``findings``: how many elements it holds, and the :class:`Seen` of its
-    agents that are not gone (findings are only checked); None when the structs refuse it or the
-    key gate finds anything in its agents (it is then read element by element)."""
+    agents that are not gone, for ``read`` (findings are only checked); None when the structs refuse
+    it or the key gate finds anything in its agents (it is then read element by element)."""
     records = inventory_chunks.decode(name if name == "agents" else "findings-checked", raw)
     if records is None or (name == "agents" and not inventory_chunks.clean(raw, records)):
         return None
-    return len(records), [_seen(a) for a in records if name == "agents" and a.change != Change.GONE]
+    return len(records), [_seen(a, read) for a in records if name == "agents" and a.change != Change.GONE]
 
 
-def _agents_in_chunks(path: str | Path, use: Any, stop_after_agents: bool = False) -> None:
+def _agents_in_chunks(path: str | Path, use: Any, read: str) -> None:
     """:func:`_agents` of an inventory in this tool's own layout, a chunk of elements at a time
     (:mod:`scanner.inventory_chunks`); its findings are checked by decoding them into structs."""
-    read = {"agents": 0, "findings": 0}
-
-    def begin(name: str, _top: dict[str, Any]) -> None:
-        if name == "findings" and stop_after_agents:
-            raise _AgentsRead
+    counted = {"agents": 0, "findings": 0}
 
     def chunk(name: str, raw: bytes, worked: tuple[int, list[Seen]] | None) -> None:
         if worked is not None:
-            read[name] += worked[0]
+            counted[name] += worked[0]
             if worked[1]:
                 use(worked[1])
             return
-        elements = plain_elements(name, raw, read[name], str(path), build=name == "agents")
-        read[name] += len(elements)
+        elements = plain_elements(name, raw, counted[name], str(path), build=name == "agents")
+        counted[name] += len(elements)
         agents = [a for a in elements if name == "agents" and a.change != Change.GONE]
         if agents:
             redact.scrub_agents(agents)
-            use([_seen(a) for a in agents])
+            use([_seen(a, read) for a in agents])
 
-    try:
-        top = read_in_chunks(path, chunk, begin, chunk_work)
-    except _AgentsRead:
-        return
+    top = read_in_chunks(path, chunk, _no_check, functools.partial(chunk_work, read))
     inventory_from_parts(path, top)
 
 
-class _AgentsRead(Exception):
-    pass
+def _no_check(_name: str, _top: dict[str, Any]) -> None:
+    """Arrays in any order and repeated arrays are the chunked read's to refuse (``NotThisLayout``)."""
 
 
 def diff_saved(old: str | Path, new: str | Path, keep_unchanged: bool = True) -> SavedDiff:
@@ -180,12 +177,43 @@ def _whole(old: str | Path, new: str | Path) -> SavedDiff:
                      unchanged=[a.id for a in d.unchanged], unchanged_count=len(d.unchanged))
 
 
+class _Kept:
+    """The old agents as the diff first saw them, in a private spool, read back once for the names
+    of the gone ones and the fields of the changed ones (not read from the inventory a second time)."""
+
+    _ENCODE = msgspec.msgpack.Encoder()
+    _DECODE = msgspec.msgpack.Decoder(list[Seen])
+
+    def __init__(self) -> None:
+        self.spool = Spool()
+        self.ends = [0]
+
+    def put(self, agents: list[Seen]) -> None:
+        try:
+            data = b"m" + self._ENCODE.encode(agents)
+        except UnicodeEncodeError:  # a lone surrogate (a name that was not UTF-8)
+            data = b"p" + pickle.dumps(agents, pickle.HIGHEST_PROTOCOL)
+        self.ends.append(self.ends[-1] + self.spool.put(data))
+
+    def agents(self) -> Iterator[Seen]:
+        fd = self.spool.reading()
+        for start, end in zip(self.ends, self.ends[1:]):
+            data = os.pread(fd, end - start, start)
+            yield from self._DECODE.decode(data[1:]) if data[:1] == b"m" else pickle.loads(data[1:])
+
+    def close(self) -> None:
+        self.spool.close()
+
+
 def _diff(old: str | Path, new: str | Path, keep_unchanged: bool, agents_of: Any) -> SavedDiff:
     slots: dict[int, int] = {}  # old agent id (as a number) → its place among the old agents
     signatures: list[bytes] = []
     by_key: dict[bytes, int] = {}  # digest of a strong key → the first old agent holding it
 
+    kept = _Kept()
+
     def index(agents: list[Seen]) -> None:
+        kept.put(agents)
         for a in agents:
             slot = len(signatures)
             if slots.setdefault(int(a.id, 16), slot) != slot:
@@ -194,7 +222,7 @@ def _diff(old: str | Path, new: str | Path, keep_unchanged: bool, agents_of: Any
             for k in a.strong:
                 by_key.setdefault(k, slot)
 
-    agents_of(old, index)
+    agents_of(old, index, "index")
     paired = bytearray(len(signatures))
     result = SavedDiff()
     changed: list[tuple[int, Seen]] = []  # (old place, new agent): the changes are said once the old is read again
@@ -203,7 +231,7 @@ def _diff(old: str | Path, new: str | Path, keep_unchanged: bool, agents_of: Any
         for a in agents:
             slot = slots.get(int(a.id, 16))
             if slot is None or paired[slot]:
-                slot = next((s for k in a.pairing if (s := by_key.get(k)) is not None and not paired[s]), None)
+                slot = next((s for k in a.pairing if (s := by_key.get(_digest(k))) is not None and not paired[s]), None)
             if slot is None:
                 result.new.append((a.id, a.name, a.status))
                 continue
@@ -215,26 +243,16 @@ def _diff(old: str | Path, new: str | Path, keep_unchanged: bool, agents_of: Any
                 if keep_unchanged:
                     result.unchanged.append(a.id)
 
-    agents_of(new, pair)
+    agents_of(new, pair, "pair")
     del by_key, signatures
     wanted = {slot: a for slot, a in changed}
     before: dict[int, Seen] = {}
-    count = 0
-
-    def collect(agents: list[Seen]) -> None:
-        nonlocal count
-        for a in agents:
-            if slots.get(int(a.id, 16)) != count:
-                raise InputError(f"{old}: changed while it was being read")
-            if not paired[count]:
-                result.gone.append((a.id, a.name, a.status))
-            elif count in wanted:
-                before[count] = a
-            count += 1
-
-    agents_of(old, collect, stop_after_agents=True)
-    if count != len(paired):
-        raise InputError(f"{old}: changed while it was being read")
+    for slot, a in enumerate(kept.agents()):
+        if not paired[slot]:
+            result.gone.append((a.id, a.name, a.status))
+        elif slot in wanted:
+            before[slot] = a
+    kept.close()
     result.changed = [(a.id, before[slot].id, a.name, a.status, field_changes(_fields(before[slot]), _fields(a)))
                       for slot, a in changed]
     return result
