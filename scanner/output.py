@@ -35,7 +35,7 @@ import re
 import stat
 import sys
 import tempfile
-from typing import IO, Any, Iterator
+from typing import IO, Any, Callable, Iterator
 
 from scanner import redact, safetext
 from scanner.errors import UserError
@@ -137,6 +137,10 @@ class GuardedStream(io.TextIOBase):
         for start in range(0, len(data), CHUNK << 4):
             self._guard(lambda piece=data[start:start + (CHUNK << 4)]: raw.write(piece))
             self._guard(raw.flush)
+
+    def discard(self) -> None:
+        """Forget what is held back, unwritten (the output is being cut back)."""
+        self._parts, self._size = [], 0
 
     def flush(self) -> None:
         self._drain(final=True)
@@ -331,6 +335,33 @@ def open_output(path: str | None, kind: str = "text") -> Iterator[GuardedStream]
         return
     with _replace(path, kind) as stream:
         yield stream
+
+
+def rewinder(stream: GuardedStream) -> Callable[[], None] | None:
+    """For a guarded stream onto a regular file written at its end — a report file's temp file,
+    or stdout redirected to a file — a function that cuts the file back to where it stands now:
+    what a command that must write nothing for a bad input can do instead of holding a large
+    output back in a spool and copying it. None for anything else (a pipe, a terminal, a file
+    written in its middle: what went there cannot be taken back)."""
+    stream.flush()
+    target = stream.target
+    try:
+        fd = target.fileno()
+        st = os.fstat(fd)
+        start = os.lseek(fd, 0, os.SEEK_CUR)
+    except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+        return None
+    if not stat.S_ISREG(st.st_mode) or start != st.st_size or getattr(target, "buffer", None) is None:
+        return None
+
+    def rewind() -> None:
+        stream.discard()
+        with contextlib.suppress(OSError, ValueError):
+            target.flush()
+        with contextlib.suppress(OSError, ValueError):
+            target.buffer.seek(start)
+            os.ftruncate(fd, start)
+    return rewind
 
 
 def copy_spool(spool: IO[bytes], stream: IO[str], piece: int = 1 << 20, scrubbed: bool = False) -> None:

@@ -4,10 +4,12 @@ An inventory this tool wrote is already in the order its JSON report is written 
 by status, severity, name and id, then coverage, then findings by id (keys sorted). So each
 agent and finding is read as :func:`scanner.inventory_file.load_inventory` reads it (checked
 against the schema, built), scrubbed in batches as :func:`scanner.redact.scrub_inventory`
-scrubs, and its text written to a private spool file; the summary is counted on the way.
-Only when the whole input was read and checked does the spool go to the output, through the
-guarded stream like every report, so a bad input writes nothing. Memory is one batch of
-objects and 8 bytes per listed finding id.
+scrubs, and its text written on; the summary is counted on the way. Into a regular file (a
+report file's temp file, or stdout redirected to a file) the text goes as it is made, and the
+file is cut back to where it stood should the input turn out bad or the command be stopped;
+into a pipe or a terminal it goes to a private spool first, which goes to the output only once
+the whole input was read and checked. Either way through the guarded stream like every report,
+so a bad input writes nothing. Memory is one batch of objects and 8 bytes per listed finding id.
 
 An input this cannot write in one pass — elements out of order, arrays in another order or
 repeated, a schema 1.0 inventory (whose findings are changed by its ``schema_version``, read
@@ -22,13 +24,13 @@ import sys
 import tempfile
 from array import array
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, Callable, NamedTuple
 
 from scanner import inventory_chunks, redact
 from scanner.errors import InputError
 from scanner.inventory_file import inventory_from_parts, plain_elements, read_in_chunks, read_inventory
 from scanner.model import SCHEMA_VERSION, Agent, Coverage, Finding, Inventory, JsonText, Status, Tally, agent_order
-from scanner.output import copy_spool, open_output
+from scanner.output import GuardedStream, copy_spool, open_output, rewinder
 
 BATCH = redact.SCRUB_BATCH
 _HEX = "0123456789abcdef"
@@ -83,10 +85,10 @@ class FindingIds:
 
 
 class _Writer:
-    """The report's text, one section and one batch at a time, into ``spool``."""
+    """The report's text, one section and one batch at a time, into ``out``."""
 
-    def __init__(self, spool: IO[bytes], path: str | Path) -> None:
-        self.spool = spool
+    def __init__(self, out: _Spool | _Direct, path: str | Path) -> None:
+        self.out = out
         self.path = path
         self.text = JsonText()
         self.tally = Tally()
@@ -178,7 +180,7 @@ class _Writer:
             self.findings += digest.count
             self.unattached += digest.count - self.attached.count_in(digest.ids)
         self._put(self.text.items("", digest.count))
-        self.spool.write(digest.items)
+        self.out.write(digest.items)
 
     def _flush(self) -> None:
         batch, self.batch = self.batch, []
@@ -193,7 +195,7 @@ class _Writer:
 
     def _put(self, text: str) -> None:
         # lone surrogates (names that were not UTF-8) go through as they are; the output guard escapes them
-        self.spool.write(text.encode("utf-8", "surrogatepass"))
+        self.out.write(text.encode("utf-8", "surrogatepass"))
 
     def _count(self, objects: list[Any]) -> None:
         """Check the order of agents or findings and count them."""
@@ -241,7 +243,7 @@ def digest(name: str, raw: bytes) -> Digest | None:
     if records is None:
         return None
     items = inventory_chunks.items(records)
-    if not inventory_chunks.clean(items, records):
+    if not inventory_chunks.clean(raw if b"\\" not in raw else items, records):  # the shorter text, if it will do
         return None
     if name == "findings":
         ids = [f.id for f in records]
@@ -261,33 +263,77 @@ def hex_numbers(ids: list[str]) -> array[int]:
     return numbers
 
 
+class _Abandoned(Exception):
+    """The report is left to the whole read (what was written of it was cut back)."""
+
+
+class _Spool:
+    """The report's text held back in a private spool until the whole input was read and checked."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+
+    def restart(self) -> None:
+        self.file.seek(0)
+        self.file.truncate()
+
+
+class _Direct:
+    """The report's text straight into a regular file (a report file's temp file, or stdout
+    redirected to a file), cut back should the input turn out bad: no spool, no second copy."""
+
+    def __init__(self, stream: GuardedStream, rewind: Callable[[], None]) -> None:
+        self.stream = stream
+        self.restart = rewind
+
+    def write(self, data: bytes) -> None:
+        self.stream.write_scrubbed(data)  # each chunk gated, each batch scrubbed
+
+
 def write_json_report(path: str | Path, output: str | None) -> bool:
     """Write the JSON report of the saved inventory ``path`` to ``output`` (None: stdout) in one
     pass; False, having written nothing, when the input is not one this can write so."""
     redact.load_key_formats()
-    with tempfile.TemporaryFile("w+b") as spool:
-        if not (_in_chunks(path, spool) or _by_elements(path, spool)):
-            return False
-        with open_output(output, "json") as stream:
-            copy_spool(spool, stream, scrubbed=True)  # each chunk gated, each batch scrubbed
-    return True
-
-
-def _in_chunks(path: str | Path, spool: IO[bytes]) -> bool:
-    """The report of an inventory in this tool's own layout, a chunk of elements at a time."""
-    writer = _Writer(spool, path)
     try:
-        writer.finish(read_in_chunks(path, writer.chunk, writer.begin, digest))
-    except (inventory_chunks.NotThisLayout, _NotStreamable, InputError, OSError):
-        spool.seek(0)
-        spool.truncate()
+        with open_output(output, "json") as stream:
+            rewind = rewinder(stream)
+            if rewind is None:  # a pipe or a terminal: nothing goes there before all was read and checked
+                with tempfile.TemporaryFile("w+b") as file:
+                    _write(path, _Spool(file))
+                    copy_spool(file, stream, scrubbed=True)  # each chunk gated, each batch scrubbed
+                return True
+            try:
+                _write(path, _Direct(stream, rewind))
+            except BaseException:  # a bad input, Ctrl-C, SIGTERM: the file as it was
+                rewind()
+                raise
+    except _Abandoned:
         return False
     return True
 
 
-def _by_elements(path: str | Path, spool: IO[bytes]) -> bool:
+def _write(path: str | Path, out: _Spool | _Direct) -> None:
+    if not (_in_chunks(path, out) or _by_elements(path, out)):
+        raise _Abandoned
+
+
+def _in_chunks(path: str | Path, out: _Spool | _Direct) -> bool:
+    """The report of an inventory in this tool's own layout, a chunk of elements at a time."""
+    writer = _Writer(out, path)
+    try:
+        writer.finish(read_in_chunks(path, writer.chunk, writer.begin, digest))
+    except (inventory_chunks.NotThisLayout, _NotStreamable, InputError, OSError):
+        out.restart()
+        return False
+    return True
+
+
+def _by_elements(path: str | Path, out: _Spool | _Direct) -> bool:
     """The report of any inventory the general reader reads, an element at a time."""
-    writer = _Writer(spool, path)
+    writer = _Writer(out, path)
     try:
         top = read_inventory(path, {"agents": writer.add, "findings": writer.add}, writer.begin)
         writer.finish(top)

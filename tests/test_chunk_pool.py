@@ -119,3 +119,39 @@ def test_a_diff_worked_out_by_the_workers_is_the_diff_of_the_whole_inventories(s
     assert streamed == whole_diff(old, new)
     assert len(streamed.gone) == len(streamed.new) == AGENTS // 20 and len(streamed.changed) == sum(i % 20 == 1 for i in range(AGENTS // 20, AGENTS))
     assert not multiprocessing.active_children()
+
+
+def _report_into(path: Path, out: Path, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """``report -f json`` with stdout redirected to ``out`` (appended to, as ``>>`` does)."""
+    with open(out, "ab") as fh:
+        return subprocess.run([CLI, "report", str(path), "-f", "json"], stdout=fh, stderr=subprocess.PIPE,
+                              cwd=cwd, env={**os.environ, "HOME": str(cwd)})
+
+
+def test_stdout_redirected_to_a_file_is_cut_back_when_the_input_turns_out_bad(saved: Path, tmp_path: Path) -> None:
+    """Written as it is read, not spooled: a fault found past the first chunks leaves the file as it was."""
+    lines = saved.read_text(encoding="utf-8").split("\n")
+    findings = [k for k, line in enumerate(lines) if line.startswith('{"confidence"')]
+    bad = findings[-3]  # near the end: many chunks were written before it is read
+    lines[bad] = lines[bad].replace('"confidence": "', '"confidence": "unheard-of-', 1)
+    broken = tmp_path / "broken.json"
+    broken.write_text("\n".join(lines), encoding="utf-8")
+    out = tmp_path / "out.json"
+    out.write_bytes(b"kept from before\n")
+    r = _report_into(broken, out, tmp_path)
+    assert r.returncode == 2 and b"confidence" in r.stderr, r.stderr
+    assert out.read_bytes() == b"kept from before\n"
+
+
+def test_stdout_redirected_to_a_file_gets_the_whole_reads_report_once_when_the_stream_gives_way(
+        saved: Path, tmp_path: Path) -> None:
+    lines = saved.read_text(encoding="utf-8").split("\n")
+    agents = [k for k, line in enumerate(lines) if line.startswith('{"dedupe_key"')]
+    lines[agents[0]], lines[agents[-2]] = lines[agents[-2]], lines[agents[0]]  # out of order, found late
+    moved = tmp_path / "moved.json"
+    moved.write_text("\n".join(lines), encoding="utf-8")
+    out = tmp_path / "out.json"
+    r = _report_into(moved, out, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == _cli_report(moved, tmp_path)  # a pipe: the whole read's text, once
+    assert len(json.loads(out.read_bytes())["agents"]) == AGENTS

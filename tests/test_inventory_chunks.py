@@ -24,7 +24,7 @@ def _both(path: Path) -> tuple[str | None, str | None]:
     out = []
     for way in (report_stream._in_chunks, report_stream._by_elements):
         with tempfile.TemporaryFile("w+b") as spool:
-            ok = way(path, spool)
+            ok = way(path, report_stream._Spool(spool))
             spool.seek(0)
             out.append(spool.read().decode("utf-8", "surrogatepass") if ok else None)
     return out[0], out[1]
@@ -318,3 +318,18 @@ def test_a_merge_that_meets_another_layout_midway_forgets_what_it_read_and_reads
     whole = merge_inventories([load_inventory(p, agents=False, scrub=False) for p in paths], None, [],
                               [str(p) for p in paths], TODAY)
     assert merge_saved(paths, None, [], TODAY).to_json() == whole.to_json()
+
+
+_END_PIECES = [b"]", b",", b" ", b"\n", b"\t", b"\r", b":", b"x", b'"coverage"', b'"metadata"']
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_END_PIECES), max_size=40), st.integers(min_value=0, max_value=200),
+       st.sampled_from(["agents", "findings"]))
+def test_the_end_of_an_array_is_found_where_its_pattern_finds_it(pieces: list[bytes], pos: int, name: str) -> None:
+    """The literal search for the key after an array finds the same match as the pattern's own search."""
+    buf = b"".join(pieces)
+    pos = min(pos, len(buf))
+    want = inventory_chunks._END_OF[name].search(buf, pos)
+    got = inventory_chunks._search_end(name, buf, pos)
+    assert (want and want.span()) == (got and got.span())
