@@ -5,7 +5,9 @@ gate's automaton — a chunk at a time, with nothing carried from one chunk to t
 follow the file's order (the spool, the summary, the order checks) is cheap. So ``work(name, raw)``
 runs in worker processes, a few chunks ahead of the reader, and ``take(name, raw, result)`` runs
 here in file order. The workers are forked from this process: they start in milliseconds with
-the key formats already loaded (those of ``--catalog`` too) and need nothing sent but chunks.
+the key formats already loaded (those of ``--catalog`` too) and the input file open, so what is
+sent is where a chunk is, not its bytes: each worker reads its chunks itself (a chunk of another
+size than the reader saw — the file changed meanwhile — is worked on here, on the reader's bytes).
 A fork copies the locks other threads hold, so a process that has other threads, a small input
 or a single core works in-process, calling the same two functions.
 """
@@ -25,6 +27,7 @@ AHEAD = 3  # chunks in flight per worker
 
 Work = Callable[[str, bytes], Any]
 Take = Callable[[str, bytes, Any], None]
+_UNREAD = "unread"  # a worker's answer for a chunk it could not read as the reader did
 
 
 def _cores() -> int:
@@ -41,16 +44,23 @@ def _quiet_worker() -> None:
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
-class OrderedChunks:
-    """``work`` over chunks handed to :meth:`chunk`, ``take`` over the results in the order given."""
+def _read_and_work(work: Work, fd: int, name: str, offset: int, size: int) -> Any:
+    raw = os.pread(fd, size, offset)
+    return work(name, raw) if len(raw) == size else _UNREAD
 
-    def __init__(self, work: Work, take: Take, size: int) -> None:
+
+class OrderedChunks:
+    """``work`` over chunks of the file open as ``fd`` handed to :meth:`chunk`, ``take`` over the
+    results in the order given."""
+
+    def __init__(self, work: Work, take: Take, fd: int) -> None:
         self.work = work
         self.take = take
+        self.fd = fd
         self._pending: deque[tuple[str, bytes, Future[Any]]] = deque()
         self._pool: ProcessPoolExecutor | None = None
         workers = _cores()
-        if size >= MIN_BYTES and workers > 1 and threading.active_count() == 1 \
+        if os.fstat(fd).st_size >= MIN_BYTES and workers > 1 and threading.active_count() == 1 \
                 and "fork" in multiprocessing.get_all_start_methods():
             self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                              initializer=_quiet_worker)
@@ -60,11 +70,13 @@ class OrderedChunks:
     def parallel(self) -> bool:
         return self._pool is not None
 
-    def chunk(self, name: str, raw: bytes) -> None:
+    def chunk(self, name: str, raw: bytes, offset: int) -> None:
+        """The chunk ``raw``, read at ``offset`` of the file."""
         if self._pool is None:
             self.take(name, raw, self.work(name, raw))
             return
-        self._pending.append((name, raw, self._pool.submit(self.work, name, raw)))
+        future = self._pool.submit(_read_and_work, self.work, self.fd, name, offset, len(raw))
+        self._pending.append((name, raw, future))
         while len(self._pending) > self._ahead:
             self._take_oldest()
 
@@ -75,7 +87,8 @@ class OrderedChunks:
 
     def _take_oldest(self) -> None:
         name, raw, future = self._pending.popleft()
-        self.take(name, raw, future.result())
+        result = future.result()
+        self.take(name, raw, self.work(name, raw) if isinstance(result, str) and result == _UNREAD else result)
 
     def close(self) -> None:
         """End the workers; what is still in flight is dropped."""

@@ -277,6 +277,7 @@ class _Buffer:
         self.fh = fh
         self.buf = b""
         self.pos = 0
+        self.base = 0  # where in the file ``buf`` starts
 
     def more(self) -> int:
         """Read the next block, dropping what was consumed; returns how far the text moved
@@ -287,6 +288,7 @@ class _Buffer:
         moved = self.pos
         self.buf = self.buf[self.pos:] + block
         self.pos = 0
+        self.base += moved
         return moved
 
     def match(self, rx: re.Pattern[bytes]) -> re.Match[bytes]:
@@ -322,18 +324,19 @@ class _Buffer:
         raise NotThisLayout("too much after the arrays")
 
 
-def read_chunks(fh: IO[bytes], on_chunk: Callable[[str, bytes], None],
-                begin: Callable[[str, dict[str, Any]], None]) -> dict[str, Any]:
+def read_chunks(fh: IO[bytes], on_chunk: Callable[..., None],
+                begin: Callable[[str, dict[str, Any]], None], offsets: bool = False) -> dict[str, Any]:
     """Read an inventory in this tool's layout from ``fh``: ``begin(name, top)`` as each array
     starts (``top``: the top-level values read so far), ``on_chunk(name, chunk)`` for each chunk of
-    its elements, in file order. Returns the top-level values other than the two arrays, not yet
+    its elements, in file order (with ``offsets``, ``on_chunk(name, chunk, offset)``: where in the
+    file the chunk starts). Returns the top-level values other than the two arrays, not yet
     checked against the schema. :class:`NotThisLayout` when the file is laid out otherwise."""
     reader = _Buffer(fh)
     start = reader.match(_START)
     reader.pos = start.end()
     top: dict[str, Any] = {}
     begin("agents", top)
-    _array(reader, "agents", start.group(1), on_chunk)
+    _array(reader, "agents", start.group(1), on_chunk, offsets)
     coverage, findings = reader.until(_FINDINGS)
     value = _small(b"[" + coverage + b"]")
     if len(value) != 1:
@@ -341,7 +344,7 @@ def read_chunks(fh: IO[bytes], on_chunk: Callable[[str, bytes], None],
     top["coverage"] = value[0]
     reader.pos = findings.end()
     begin("findings", top)
-    _array(reader, "findings", findings.group(1), on_chunk)
+    _array(reader, "findings", findings.group(1), on_chunk, offsets)
     rest = _small(b'{"metadata":' + reader.rest())
     if not isinstance(rest, dict) or rest.keys() & {"agents", "coverage", "findings"}:
         raise NotThisLayout("a top-level key repeated")
@@ -377,7 +380,7 @@ def _search_end(name: str, buf: bytes, pos: int) -> re.Match[bytes] | None:
     return None
 
 
-def _array(reader: _Buffer, name: str, space: bytes, on_chunk: Callable[[str, bytes], None]) -> None:
+def _array(reader: _Buffer, name: str, space: bytes, on_chunk: Callable[..., None], offsets: bool) -> None:
     """The elements of the array whose first element starts at ``reader.pos`` (after ``space``),
     in chunks cut before each separator found past :data:`CHUNK` bytes, to the array's end."""
     if reader.buf[reader.pos:reader.pos + 1] == b"]":  # an empty array
@@ -400,11 +403,11 @@ def _array(reader: _Buffer, name: str, space: bytes, on_chunk: Callable[[str, by
         limit = end.start() if end is not None else len(reader.buf)
         cut = reader.buf.find(separator, start + CHUNK, limit)
         if cut >= 0:
-            on_chunk(name, reader.buf[start:cut])
+            on_chunk(name, reader.buf[start:cut], *((reader.base + start,) if offsets else ()))
             start = cut + len(separator) - 1
             continue
         if end is not None:
-            on_chunk(name, reader.buf[start:end.start()].rstrip(_SPACE))
+            on_chunk(name, reader.buf[start:end.start()].rstrip(_SPACE), *((reader.base + start,) if offsets else ()))
             reader.pos = end.end()
             return
         reader.pos = start

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import os
 import re
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
@@ -209,13 +208,13 @@ def read_in_chunks(path: str | Path, on_chunk: Callable[..., None],
         if work is None:
             top = inventory_chunks.read_chunks(fh, on_chunk, begin)
         else:
-            chunks = OrderedChunks(work, on_chunk, os.fstat(fh.fileno()).st_size)
+            chunks = OrderedChunks(work, on_chunk, fh.fileno())
             try:
                 def begin_in_order(name: str, top: dict[str, Any]) -> None:
                     chunks.drain()
                     begin(name, top)
 
-                top = inventory_chunks.read_chunks(fh, chunks.chunk, begin_in_order)
+                top = inventory_chunks.read_chunks(fh, chunks.chunk, begin_in_order, offsets=True)
                 chunks.drain()
             finally:
                 chunks.close()

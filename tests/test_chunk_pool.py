@@ -40,14 +40,15 @@ def saved_pair(saved: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def workers(monkeypatch: pytest.MonkeyPatch) -> None:
+def workers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(chunk_pool, "MIN_BYTES", 0)
-    probe = OrderedChunks(lambda name, raw: None, lambda name, raw, result: None, 0)
-    try:
-        if not probe.parallel:
-            pytest.skip("one core, or no fork here: the chunks are worked on in-process")
-    finally:
-        probe.close()
+    with open(tmp_path / "probe", "wb") as fh:
+        probe = OrderedChunks(_size, lambda name, raw, result: None, fh.fileno())
+        try:
+            if not probe.parallel:
+                pytest.skip("one core, or no fork here: the chunks are worked on in-process")
+        finally:
+            probe.close()
 
 
 def _cli_report(path: Path, cwd: Path) -> bytes:
@@ -61,16 +62,27 @@ def _size(name: str, raw: bytes) -> int:
     return len(raw)
 
 
-def test_results_come_back_in_the_order_the_chunks_were_given(workers: None) -> None:
-    taken: list[tuple[str, int]] = []
-    chunks = OrderedChunks(_size, lambda name, raw, result: taken.append((name, result)), 0)
-    try:
-        for k in range(40):
-            chunks.chunk(f"c{k}", b"x" * (k * 997 % 101))
-        chunks.drain()
-    finally:
-        chunks.close()
-    assert taken == [(f"c{k}", k * 997 % 101) for k in range(40)]
+def _first_byte(name: str, raw: bytes) -> bytes:
+    return raw[:1]
+
+
+def test_workers_read_their_chunks_and_the_results_come_back_in_order(workers: None, tmp_path: Path) -> None:
+    sizes = [k * 997 % 101 + 1 for k in range(40)]
+    data = b"".join(bytes([65 + k % 26]) * n for k, n in enumerate(sizes))
+    (tmp_path / "f").write_bytes(data)
+    taken: list[tuple[str, bytes]] = []
+    with open(tmp_path / "f", "rb") as fh:
+        chunks = OrderedChunks(_first_byte, lambda name, raw, result: taken.append((name, result)), fh.fileno())
+        try:
+            offset = 0
+            for k, n in enumerate(sizes):
+                chunks.chunk(f"c{k}", data[offset:offset + n], offset)
+                offset += n
+            chunks.chunk("past-the-end", b"xyz", len(data))  # not in the file (it changed): worked on here
+            chunks.drain()
+        finally:
+            chunks.close()
+    assert taken == [(f"c{k}", bytes([65 + k % 26])) for k in range(40)] + [("past-the-end", b"x")]
     assert not multiprocessing.active_children()
 
 
