@@ -24,6 +24,7 @@ read the general way from the start.
 from __future__ import annotations
 
 import json
+import operator
 import re
 from typing import IO, Annotated, Any, Callable, Literal
 
@@ -72,6 +73,13 @@ def _plain(value: Any) -> bool:
     """No float that the standard library writes with an exponent (msgspec spells those
     differently: ``1e16`` for ``1e+16``, ``0.00001`` for ``1e-05``)."""
     return type(value) is not float or value == 0.0 or _PLAIN_FLOAT[0] <= abs(value) < _PLAIN_FLOAT[1]
+
+
+def _ascending(items: list[str]) -> bool:
+    """Sorted without repeats: what ``sorted(set(items))`` leaves as it is."""
+    if len(items) < 3:
+        return len(items) < 2 or items[0] < items[1]
+    return all(map(operator.lt, items, items[1:]))
 
 
 class _Struct(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -179,15 +187,14 @@ class FindingShape(_Struct):
 class FindingRecord(FindingShape):
     """An element of ``findings`` as the model writes it."""
 
-    def __post_init__(self) -> None:
-        identity = self.identity
-        if len(identity) > 1 and identity != sorted(set(identity)):
+    def __post_init__(self) -> None:  # run for each of millions of findings: kept short
+        if not _ascending(self.identity):
             raise _Refused("the model sorts a finding's identity")
-        if len(self.risks) > 1 and self.risks != sorted(set(self.risks)):
+        if self.risks and not _ascending(self.risks):
             raise _Refused("the model sorts a finding's risks")
         if self.location == _NO_LOCATION:
             raise _Refused("the model leaves an empty location out")
-        if not (_plain(self.cost) and _plain(self.quantity)):
+        if (self.cost is not UNSET or self.quantity is not UNSET) and not (_plain(self.cost) and _plain(self.quantity)):
             raise _Refused("a float written with an exponent")
 
 
