@@ -99,7 +99,7 @@ def _agents(path: str | Path, use: Any, read: str) -> None:
     def flush() -> None:
         if batch:
             redact.scrub_agents(batch)
-            use([_seen(a, read) for a in batch])
+            use(pack([_seen(a, read) for a in batch]))
             batch.clear()
 
     def add(agent: Agent) -> None:
@@ -119,14 +119,35 @@ def _agents(path: str | Path, use: Any, read: str) -> None:
     inventory_from_parts(path, top)
 
 
-def chunk_work(read: str, name: str, raw: bytes) -> tuple[int, list[Seen]] | None:
+def chunk_work(read: str, name: str, raw: bytes) -> tuple[int, bytes] | None:
     """A chunk of ``agents`` or ``findings``: how many elements it holds, and the :class:`Seen` of its
-    agents that are not gone, for ``read`` (findings are only checked); None when the structs refuse
-    it or the key gate finds anything in its agents (it is then read element by element)."""
+    agents that are not gone, for ``read``, :func:`pack`-ed (findings are only checked); None when the
+    structs refuse it or the key gate finds anything in its agents (it is then read element by element)."""
     records = inventory_chunks.decode(name if name == "agents" else "findings-checked", raw)
     if records is None or (name == "agents" and not inventory_chunks.clean(raw, records)):
         return None
-    return len(records), [_seen(a, read) for a in records if name == "agents" and a.change != Change.GONE]
+    if name != "agents":
+        return len(records), b""
+    return len(records), pack([_seen(a, read) for a in records if a.change != Change.GONE])
+
+
+_PACK = msgspec.msgpack.Encoder()
+_UNPACK = msgspec.msgpack.Decoder(list[Seen])
+
+
+def pack(agents: list[Seen]) -> bytes:
+    """:class:`Seen` records as one byte string: what a worker sends (a named tuple is costly to
+    pickle and to build again, some 2 µs each) and what the spool of old agents keeps."""
+    try:
+        return b"m" + _PACK.encode(agents)
+    except UnicodeEncodeError:  # a lone surrogate (a name that was not UTF-8)
+        return b"p" + pickle.dumps(agents, pickle.HIGHEST_PROTOCOL)
+
+
+def unpack(data: bytes) -> list[Seen]:
+    if not data:
+        return []
+    return _UNPACK.decode(data[1:]) if data[:1] == b"m" else pickle.loads(data[1:])  # type: ignore[no-any-return]
 
 
 def _agents_in_chunks(path: str | Path, use: Any, read: str) -> None:
@@ -134,7 +155,7 @@ def _agents_in_chunks(path: str | Path, use: Any, read: str) -> None:
     (:mod:`scanner.inventory_chunks`); its findings are checked by decoding them into structs."""
     counted = {"agents": 0, "findings": 0}
 
-    def chunk(name: str, raw: bytes, worked: tuple[int, list[Seen]] | None) -> None:
+    def chunk(name: str, raw: bytes, worked: tuple[int, bytes] | None) -> None:
         if worked is not None:
             counted[name] += worked[0]
             if worked[1]:
@@ -145,7 +166,7 @@ def _agents_in_chunks(path: str | Path, use: Any, read: str) -> None:
         agents = [a for a in elements if name == "agents" and a.change != Change.GONE]
         if agents:
             redact.scrub_agents(agents)
-            use([_seen(a, read) for a in agents])
+            use(pack([_seen(a, read) for a in agents]))
 
     top = read_in_chunks(path, chunk, _no_check, functools.partial(chunk_work, read))
     inventory_from_parts(path, top)
@@ -178,28 +199,21 @@ def _whole(old: str | Path, new: str | Path) -> SavedDiff:
 
 
 class _Kept:
-    """The old agents as the diff first saw them, in a private spool, read back once for the names
-    of the gone ones and the fields of the changed ones (not read from the inventory a second time)."""
-
-    _ENCODE = msgspec.msgpack.Encoder()
-    _DECODE = msgspec.msgpack.Decoder(list[Seen])
+    """The old agents as the diff first saw them (:func:`pack`-ed), in a private spool, read back once
+    for the names of the gone ones and the fields of the changed ones (not read from the inventory
+    a second time)."""
 
     def __init__(self) -> None:
         self.spool = Spool()
         self.ends = [0]
 
-    def put(self, agents: list[Seen]) -> None:
-        try:
-            data = b"m" + self._ENCODE.encode(agents)
-        except UnicodeEncodeError:  # a lone surrogate (a name that was not UTF-8)
-            data = b"p" + pickle.dumps(agents, pickle.HIGHEST_PROTOCOL)
-        self.ends.append(self.ends[-1] + self.spool.put(data))
+    def put(self, packed: bytes) -> None:
+        self.ends.append(self.ends[-1] + self.spool.put(packed))
 
     def agents(self) -> Iterator[Seen]:
         fd = self.spool.reading()
         for start, end in zip(self.ends, self.ends[1:]):
-            data = os.pread(fd, end - start, start)
-            yield from self._DECODE.decode(data[1:]) if data[:1] == b"m" else pickle.loads(data[1:])
+            yield from unpack(os.pread(fd, end - start, start))
 
     def close(self) -> None:
         self.spool.close()
@@ -212,9 +226,9 @@ def _diff(old: str | Path, new: str | Path, keep_unchanged: bool, agents_of: Any
 
     kept = _Kept()
 
-    def index(agents: list[Seen]) -> None:
-        kept.put(agents)
-        for a in agents:
+    def index(packed: bytes) -> None:
+        kept.put(packed)
+        for a in unpack(packed):
             slot = len(signatures)
             if slots.setdefault(int(a.id, 16), slot) != slot:
                 raise _RepeatedId(a.id)
@@ -227,8 +241,8 @@ def _diff(old: str | Path, new: str | Path, keep_unchanged: bool, agents_of: Any
     result = SavedDiff()
     changed: list[tuple[int, Seen]] = []  # (old place, new agent): the changes are said once the old is read again
 
-    def pair(agents: list[Seen]) -> None:
-        for a in agents:
+    def pair(packed: bytes) -> None:
+        for a in unpack(packed):
             slot = slots.get(int(a.id, 16))
             if slot is None or paired[slot]:
                 slot = next((s for k in a.pairing if (s := by_key.get(_digest(k))) is not None and not paired[s]), None)

@@ -167,3 +167,11 @@ def test_stdout_redirected_to_a_file_gets_the_whole_reads_report_once_when_the_s
     assert r.returncode == 0, r.stderr
     assert out.read_bytes() == _cli_report(moved, tmp_path)  # a pipe: the whole read's text, once
     assert len(json.loads(out.read_bytes())["agents"]) == AGENTS
+
+
+def test_what_a_diff_worker_sends_comes_back_whole_names_that_were_not_utf8_too() -> None:
+    from scanner.diff_stream import Seen, pack, unpack
+
+    seen = [Seen("0123456789ab", "bad\udcffname", "shadow", b"{}", b"\x00" * 16, [b"\x01" * 16], []),
+            Seen("ba9876543210", "fine", "approved", b"{}", b"\x02" * 16, [], ["repo:x"])]
+    assert unpack(pack(seen)) == seen and unpack(pack(seen[1:])) == seen[1:] and unpack(b"") == []
