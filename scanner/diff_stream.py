@@ -72,8 +72,9 @@ class Seen(NamedTuple):
     pairing: list[str] = []  # the keys a new agent is looked up by when its id finds none, ``pairing_keys`` (pair)
 
 
-def _seen(agent: Any, read: str) -> Seen:
-    """The :class:`Seen` of an agent (a model object or a checked struct: same field names) for ``read``."""
+def _seen(agent: Any, read: str) -> tuple[Any, ...]:
+    """The :class:`Seen` of an agent (a model object or a checked struct: same field names) for
+    ``read``, as the plain tuple :func:`pack` writes (a named tuple costs more to build)."""
     fields = compared_fields(agent)
     try:
         text = msgspec.json.encode(fields)
@@ -81,9 +82,8 @@ def _seen(agent: Any, read: str) -> Seen:
         text = json.dumps(fields).encode()
     signature = hashlib.blake2b(text, digest_size=16).digest()
     if read == "index":
-        return Seen(agent.id, agent.name, fields["status"], text, signature,  # type: ignore[arg-type]
-                    [_digest(k) for k in strong_keys(agent)])
-    return Seen(agent.id, agent.name, fields["status"], text, signature, pairing=pairing_keys(agent))  # type: ignore[arg-type]
+        return agent.id, agent.name, fields["status"], text, signature, [_digest(k) for k in strong_keys(agent)], []
+    return agent.id, agent.name, fields["status"], text, signature, [], pairing_keys(agent)
 
 
 def _fields(seen: Seen) -> dict[str, Any]:
@@ -135,13 +135,14 @@ _PACK = msgspec.msgpack.Encoder()
 _UNPACK = msgspec.msgpack.Decoder(list[Seen])
 
 
-def pack(agents: list[Seen]) -> bytes:
-    """:class:`Seen` records as one byte string: what a worker sends (a named tuple is costly to
-    pickle and to build again, some 2 µs each) and what the spool of old agents keeps."""
+def pack(agents: list[tuple[Any, ...]]) -> bytes:
+    """:class:`Seen` records (or their fields as plain tuples) as one byte string: what a worker
+    sends (a named tuple is costly to pickle and to build again, some 2 µs each) and what the spool
+    of old agents keeps; :func:`unpack` gives them back as :class:`Seen`."""
     try:
         return b"m" + _PACK.encode(agents)
     except UnicodeEncodeError:  # a lone surrogate (a name that was not UTF-8)
-        return b"p" + pickle.dumps(agents, pickle.HIGHEST_PROTOCOL)
+        return b"p" + pickle.dumps([Seen(*a) for a in agents], pickle.HIGHEST_PROTOCOL)
 
 
 def unpack(data: bytes) -> list[Seen]:

@@ -333,3 +333,22 @@ def test_the_end_of_an_array_is_found_where_its_pattern_finds_it(pieces: list[by
     want = inventory_chunks._END_OF[name].search(buf, pos)
     got = inventory_chunks._search_end(name, buf, pos)
     assert (want and want.span()) == (got and got.span())
+
+
+@pytest.mark.parametrize("array, field, value", [
+    ("findings", "id", "0123456789ABCDEF"), ("findings", "id", "0123456789abcdeg"),
+    ("findings", "fingerprint", "ABCDEF12"), ("agents", "id", "0123456789AB"),
+    ("agents", "findings", ["0123456789abcdeZ"]), ("agents", "id", "0123456789a\u00e9")])
+def test_ids_and_fingerprints_that_are_not_lower_case_hex_are_refused_by_the_structs(array: str, field: str,
+                                                                                     value: object) -> None:
+    """Their lengths are msgspec's to check, their digits a chunk at a time: either way refused, as the
+    schema's patterns refuse them (the chunk is then read the general way, which names the fault)."""
+    doc = json.loads(full_inventory().to_json())
+    element = next(e for e in doc[array] if field != "fingerprint" or "credential" in e)
+    assert inventory_chunks.decode(f"{array}-checked", json.dumps(element).encode()) is not None
+    if field == "fingerprint":
+        element = dict(element, credential=dict(element["credential"], fingerprint=value))
+    else:
+        element = dict(element, **{field: value})
+    for name in (array, f"{array}-checked"):
+        assert inventory_chunks.decode(name, json.dumps(element, ensure_ascii=False).encode()) is None
