@@ -175,3 +175,32 @@ def test_what_a_diff_worker_sends_comes_back_whole_names_that_were_not_utf8_too(
     seen = [Seen("0123456789ab", "bad\udcffname", "shadow", b"{}", b"\x00" * 16, [b"\x01" * 16], []),
             Seen("ba9876543210", "fine", "approved", b"{}", b"\x02" * 16, [], ["repo:x"])]
     assert unpack(pack(seen)) == seen and unpack(pack(seen[1:])) == seen[1:] and unpack(b"") == []
+
+
+def test_sigterm_while_workers_write_into_a_file_cuts_it_back_and_ends_them(tmp_path: Path) -> None:
+    """A real large inventory (past the size from which workers start), stopped while its report is
+    being written into stdout redirected to a file: exit 143, the file as it was, no worker left."""
+    import signal
+    import time
+
+    big = tmp_path / "big.json"
+    write_inventory(_template(tmp_path), big, 35_000)  # about 77 MB
+    assert big.stat().st_size >= chunk_pool.MIN_BYTES
+    out = tmp_path / "out.json"
+    out.write_bytes(b"kept\n")
+    with open(out, "ab") as fh:
+        proc = subprocess.Popen([CLI, "report", str(big), "-f", "json"], stdout=fh, stderr=subprocess.PIPE,
+                                cwd=tmp_path, env={**os.environ, "HOME": str(tmp_path)}, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while out.stat().st_size < 1 << 20 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the report ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert out.read_bytes() == b"kept\n"
+    deadline = time.monotonic() + 20
+    while (left := subprocess.run(["pgrep", "-a", "-s", str(proc.pid)], capture_output=True, text=True).stdout) \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert left == "", left
