@@ -461,7 +461,7 @@ def merge(
             formatter = load_format(fmt)
             if getattr(formatter, "inventory_json", False) is True:
                 with open_output(output, format_kind(formatter)) as stream:
-                    built.write(stream.write)
+                    built.write(stream.write_scrubbed)  # every string scrubbed or gated on the way in
             else:
                 _report_saved(built.save(), fmt, output)
         return EXIT_OK

@@ -376,55 +376,57 @@ class StreamedMerge:
 
     # ---- 4. write --------------------------------------------------------------------------
 
-    def write(self, write: Callable[[str], Any]) -> None:
-        """The merged inventory's JSON text, a batch of elements at a time, to ``write``."""
+    def write(self, write: Callable[[bytes], Any]) -> None:
+        """The merged inventory's JSON text in UTF-8 (lone surrogates as ``surrogatepass`` writes them),
+        a batch of elements at a time, to ``write``. Every string in it was scrubbed, or passed the
+        key gate, on the way in: a guarded stream's :meth:`~scanner.output.GuardedStream.write_scrubbed`
+        takes it as it is."""
         text = JsonText()
-        write(text.open("agents"))
+        write(_utf8(text.open("agents")))
         self._items(write, text, self._agent_texts())
-        write(text.close() + text.open("coverage"))
+        write(_utf8(text.close() + text.open("coverage")))
         for c in sorted(self.coverage, key=lambda c: (c.detector, c.host or "")):
-            write(text.item(c.to_dict()))
-        write(text.close() + text.open("findings"))
+            write(_utf8(text.item(c.to_dict())))
+        write(_utf8(text.close() + text.open("findings")))
         count = self._items(write, text, self._finding_texts())
         complete = all(c.complete for c in self.coverage)
-        write(text.close() + text.tail(self.metadata, SCHEMA_VERSION,
-                                       self.tally.summary(count, self.unattached, complete)) + "\n")
+        write(_utf8(text.close() + text.tail(self.metadata, SCHEMA_VERSION,
+                                             self.tally.summary(count, self.unattached, complete)) + "\n"))
 
     @staticmethod
-    def _items(write: Callable[[str], Any], text: JsonText, texts: Iterator[str]) -> int:
+    def _items(write: Callable[[bytes], Any], text: JsonText, texts: Iterator[bytes]) -> int:
         """Elements already written as text, a batch at a time; how many there were."""
         count, batch = 0, []
         for item in texts:
             batch.append(item)
             if len(batch) >= BATCH:
-                write(text.items(",\n    ".join(batch), len(batch)))
+                write(_utf8(text.items("", len(batch))) + b",\n    ".join(batch))
                 count, batch = count + len(batch), []
-        write(text.items(",\n    ".join(batch), len(batch)))
+        write(_utf8(text.items("", len(batch))) + b",\n    ".join(batch))
         return count + len(batch)
 
-    def _agent_texts(self) -> Iterator[str]:
+    def _agent_texts(self) -> Iterator[bytes]:
         """The agents in order; their spend added to the summary in that order, as the whole merge adds it."""
         fd = self.agents_out.reading()
         for at, size, spend, approved in self.db.query("SELECT at, size, spend, approved FROM agents ORDER BY key"):
             if spend is not None:
                 self.tally.add_amounts(msgspec.json.decode(spend), bool(approved))
-            yield os.pread(fd, size, at).decode("utf-8", "surrogatepass")
+            yield os.pread(fd, size, at)
 
-    def _finding_texts(self) -> Iterator[str]:
+    def _finding_texts(self) -> Iterator[bytes]:
         """The findings by id: the text written anew, else the text each was read as (after its tag)."""
         fd, kept = self.findings_out.reading(), self.spool.reading()
         at, out_at, out_size = self.at, self.out_at, self.out_size
         for (place,) in self.db.query("SELECT place FROM first ORDER BY number"):
             if out_size[place]:
-                data = os.pread(fd, out_size[place], out_at[place])
+                yield os.pread(fd, out_size[place], out_at[place])
             else:
-                data = os.pread(kept, at[place + 1] - at[place] - 1, at[place] + 1)
-            yield data.decode("utf-8", "surrogatepass")
+                yield os.pread(kept, at[place + 1] - at[place] - 1, at[place] + 1)
 
     def save(self) -> Path:
         """The merged inventory in a file of the working directory (gone on ``close``)."""
         path = self.dir / "merged.json"
-        with open(path, "w", encoding="utf-8", errors="surrogatepass") as fh:
+        with open(path, "wb") as fh:
             try:
                 self.write(fh.write)
             except OSError as exc:

@@ -332,6 +332,20 @@ def test_undecodable_file_names_are_escaped_in_json_and_round_trip(hostile_scan,
     assert again.returncode == 0 and again.stdout == raw  # byte-identical round trip
 
 
+@pytest.mark.parametrize("how", ["stdout", "file"])
+def test_a_merge_written_as_bytes_still_escapes_hostile_names(hostile_scan, tmp_path, home, how):
+    """The merge on disk hands its text to the guard as bytes: what needs escaping still is escaped."""
+    target = tmp_path / "merged.json"
+    r = sa("merge", hostile_scan, hostile_scan, "-f", "json", *(["-o", target] if how == "file" else []),
+           cwd=tmp_path, home=home)
+    assert r.returncode == 0, r.stderr
+    raw = target.read_bytes() if how == "file" else r.stdout
+    raw.decode("utf-8")  # strict: the lone surrogate went out as an escape
+    assert b"\\udcff" in raw and b"\\u001b[2J" in raw and b"\x1b" not in raw
+    names = {a["name"] for a in json.loads(raw)["agents"]}
+    assert names == {a["name"] for a in json.loads(hostile_scan.read_bytes())["agents"]}
+
+
 @pytest.mark.parametrize("fmt, how", [(f, "file") for f in FORMATS] + [("sarif", "stdout"), ("cyclonedx", "stdout")])
 def test_undecodable_file_names_survive_every_format(hostile_tree, tmp_path, home, fmt, how):
     target = tmp_path / f"r.{fmt}"

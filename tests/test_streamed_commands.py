@@ -365,10 +365,10 @@ def _merged_on_disk(paths: list[Path], registry=None) -> str | None:  # type: ig
     built = streamed_merge(paths, registry, [], TODAY)
     if built is None:
         return None
-    pieces: list[str] = []
+    pieces: list[bytes] = []
     with built:
         built.write(pieces.append)
-    return "".join(pieces)
+    return b"".join(pieces).decode("utf-8", "surrogatepass")
 
 
 def _merged_whole(paths: list[Path], registry=None) -> str:  # type: ignore[no-untyped-def]
