@@ -9,7 +9,9 @@ the key formats already loaded (those of ``--catalog`` too) and the input file o
 sent is where a chunk is, not its bytes: each worker reads its chunks itself (a chunk of another
 size than the reader saw — the file changed meanwhile — is worked on here, on the reader's bytes).
 A fork copies the locks other threads hold, so a process that has other threads, a small input
-or a single core works in-process, calling the same two functions.
+or a single core works in-process, calling the same two functions. :class:`OrderedTasks` is the
+same for any tasks whose work needs only what the process held when it forked (the groups of a
+merge on disk, built from its spool).
 """
 
 from __future__ import annotations
@@ -49,34 +51,37 @@ def _read_and_work(work: Work, fd: int, name: str, offset: int, size: int) -> An
     return work(name, raw) if len(raw) == size else _UNREAD
 
 
-class OrderedChunks:
-    """``work`` over chunks of the file open as ``fd`` handed to :meth:`chunk`, ``take`` over the
-    results in the order given."""
+def forked_pool(wanted: bool) -> ProcessPoolExecutor | None:
+    """Worker processes forked from this one, one per core it may use; None when ``wanted`` is
+    false or forking is not safe or of no use here (other threads, one core, no ``fork``)."""
+    workers = _cores()
+    if not wanted or workers < 2 or threading.active_count() != 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_quiet_worker)
 
-    def __init__(self, work: Work, take: Take, fd: int) -> None:
+
+class OrderedTasks:
+    """``work(*args)`` for each task given to :meth:`submit`, in ``pool`` (None: here, at once),
+    and ``take(context, result)`` in the order the tasks were given, a few tasks per worker ahead."""
+
+    def __init__(self, work: Callable[..., Any], take: Callable[[Any, Any], None],
+                 pool: ProcessPoolExecutor | None) -> None:
         self.work = work
         self.take = take
-        self.fd = fd
-        self._pending: deque[tuple[str, bytes, Future[Any]]] = deque()
-        self._pool: ProcessPoolExecutor | None = None
-        workers = _cores()
-        if os.fstat(fd).st_size >= MIN_BYTES and workers > 1 and threading.active_count() == 1 \
-                and "fork" in multiprocessing.get_all_start_methods():
-            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                             initializer=_quiet_worker)
-            self._ahead = workers * AHEAD
+        self._pool = pool
+        self._pending: deque[tuple[Any, Future[Any]]] = deque()
+        self._ahead = AHEAD * _cores()
 
     @property
     def parallel(self) -> bool:
         return self._pool is not None
 
-    def chunk(self, name: str, raw: bytes, offset: int) -> None:
-        """The chunk ``raw``, read at ``offset`` of the file."""
+    def submit(self, context: Any, *args: Any) -> None:
+        """One task: ``work(*args)``; ``context`` comes back to ``take`` with its result."""
         if self._pool is None:
-            self.take(name, raw, self.work(name, raw))
+            self.take(context, self.work(*args))
             return
-        future = self._pool.submit(_read_and_work, self.work, self.fd, name, offset, len(raw))
-        self._pending.append((name, raw, future))
+        self._pending.append((context, self._pool.submit(self.work, *args)))
         while len(self._pending) > self._ahead:
             self._take_oldest()
 
@@ -86,9 +91,8 @@ class OrderedChunks:
             self._take_oldest()
 
     def _take_oldest(self) -> None:
-        name, raw, future = self._pending.popleft()
-        result = future.result()
-        self.take(name, raw, self.work(name, raw) if isinstance(result, str) and result == _UNREAD else result)
+        context, future = self._pending.popleft()
+        self.take(context, future.result())
 
     def close(self) -> None:
         """End the workers; what is still in flight is dropped."""
@@ -96,3 +100,27 @@ class OrderedChunks:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+class OrderedChunks(OrderedTasks):
+    """``work(name, raw)`` over chunks of the file open as ``fd`` handed to :meth:`chunk` (on every
+    core once the file holds :data:`MIN_BYTES`), ``take(name, raw, result)`` in the order given."""
+
+    def __init__(self, work: Work, take: Take, fd: int) -> None:
+        super().__init__(_read_and_work, self._take_chunk, forked_pool(os.fstat(fd).st_size >= MIN_BYTES))
+        self.chunk_work = work
+        self.chunk_take = take
+        self.fd = fd
+
+    def chunk(self, name: str, raw: bytes, offset: int) -> None:
+        """The chunk ``raw``, read at ``offset`` of the file."""
+        if not self.parallel:
+            self.chunk_take(name, raw, self.chunk_work(name, raw))
+            return
+        self.submit((name, raw), self.chunk_work, self.fd, name, offset, len(raw))
+
+    def _take_chunk(self, context: tuple[str, bytes], result: Any) -> None:
+        name, raw = context
+        if isinstance(result, str) and result == _UNREAD:
+            result = self.chunk_work(name, raw)
+        self.chunk_take(name, raw, result)

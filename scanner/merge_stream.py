@@ -50,6 +50,7 @@ from scanner.model import (SCHEMA_VERSION, Agent, Coverage, Finding, Inventory, 
                            Tally, agent_order)
 from scanner.risk import assess
 from scanner.spool import JSON, NotStreamable, Spool, finding_number, no_room, packed, sortable, unpacked
+from scanner.chunk_pool import OrderedTasks, forked_pool
 from scanner.stopping import scratch_directory
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ _ASKED = 10_000  # finding numbers looked up at a time (SQLite takes up to 32,76
 _LISTED = keyhints.LISTED_KIND
 _NEXT = b",\n    {"  # between two elements of an array in the inventory's text
 _AGENT_ROW = "INSERT INTO agents VALUES (?, ?, ?, ?, ?)"
+PARALLEL_FINDINGS = 50_000  # from this many findings read, groups are built on every core
 _TABLES = """
 CREATE TABLE first (number INTEGER PRIMARY KEY, place INTEGER NOT NULL);
 CREATE TABLE keys (key BLOB NOT NULL, place INTEGER NOT NULL);
@@ -311,31 +313,42 @@ class StreamedMerge:
                 head[root] = place
         del self.sets, self.alive
         self.matched: set[str] = set()
-        groups: list[list[int]] = []
-        count = 0
-        for root in range(size):
-            place = head[root]
-            if place < 0:
-                continue
-            group = []
-            while place >= 0:
-                group.append(place)
-                place = following[place]
-            groups.append(group)
-            count += len(group)
-            if count >= BATCH:
-                self._build(groups)
-                groups, count = [], 0
-        self._build(groups)
+        self.spool_fd = self.spool.reading()  # flushed here: a worker only reads it
+        global _BUILDING
+        _BUILDING = self  # what the workers forked from here build from
+        tasks = OrderedTasks(_build_batch, self._take, forked_pool(size >= PARALLEL_FINDINGS))
+        try:
+            groups: list[list[int]] = []
+            count = 0
+            for root in range(size):
+                place = head[root]
+                if place < 0:
+                    continue
+                group = []
+                while place >= 0:
+                    group.append(place)
+                    place = following[place]
+                groups.append(group)
+                count += len(group)
+                if count >= BATCH:
+                    tasks.submit(groups, groups)
+                    groups, count = [], 0
+            tasks.submit(groups, groups)
+            tasks.drain()
+        finally:
+            tasks.close()
+            _BUILDING = None
         dormant = dormant_agents(self.registry, self.matched, self.today, ran)
         assess(dormant, {}, self.catalog)
         redact.scrub_agents(dormant)
         for index, agent in enumerate(dormant):
-            self._put_agent(agent, (1, index))
+            self._put_agent(_agent_text(agent, (1, index), self.tally.count(agent)))
         self.db.rows(_AGENT_ROW, self.agent_rows)
 
-    def _build(self, groups: list[list[int]]) -> None:
-        fd = self.spool.reading()
+    def built(self, groups: list[list[int]]) -> _Built:
+        """A batch of groups built, compared, assessed and scrubbed as ``build_inventory`` does it:
+        their agents' and changed findings' texts (what a worker sends back; nothing here changes)."""
+        fd = self.spool_fd
         built = [[self._finding(fd, p) for p in group] for group in groups]
         found = [f for group in built for f in group if f.kind != _LISTED]
         said = [f.details.get("listed_key") for f in found]
@@ -343,34 +356,45 @@ class StreamedMerge:
         told = [f for f, before in zip(found, said) if f.details.get("listed_key") != before]
         redact.scrub_findings(told)  # what the listing said, as the whole merge scrubs it after
         changed = {id(f) for f in told}
+        out = _Built()
         agents: list[tuple[Agent, int]] = []
         for group in built:
             kind = item_kind(group)
             if kind is None:
-                self.unattached += len(group)
+                out.unattached += len(group)
                 continue
             agent = build_agent(group, kind)
             own = {f.id: f for f in group}
             record_id = compare_agent(agent, own, self.registry, self.today)
             if record_id is not None:
-                self.matched.add(record_id)
+                out.matched.append(record_id)
             assess([agent], own, self.catalog)
             agents.append((agent, min(finding_number(f.id) for f in group)))
         redact.scrub_agents([a for a, _ in agents])
-        for agent, first_id in agents:
-            self._put_agent(agent, (0, first_id - _SIGN))  # ties keep the whole merge's order: its groups by id
+        for agent, first_id in agents:  # ties keep the whole merge's order: its groups by id
+            out.agents.append(_agent_text(agent, (0, first_id - _SIGN), out.tally.count(agent)))
         as_text = self.as_text
         for places, group in zip(groups, built):
             for place, f in zip(places, group):
                 if not as_text[place] or id(f) in changed:  # else its text was kept as it will be written
-                    self.out_at[place] = self.findings_out.size
-                    self.out_size[place] = self.findings_out.put(_utf8(jsontext.dumps(f.to_dict(), 2)))
+                    out.findings.append((place, _utf8(jsontext.dumps(f.to_dict(), 2))))
+        return out
 
-    def _put_agent(self, agent: Agent, tie: tuple[int, int]) -> None:
+    def _take(self, _groups: list[list[int]], built: _Built) -> None:
+        self.unattached += built.unattached
+        self.matched.update(built.matched)
+        self.tally.add(built.tally)
+        for agent in built.agents:
+            self._put_agent(agent)
+        for place, text in built.findings:
+            self.out_at[place] = self.findings_out.size
+            self.out_size[place] = self.findings_out.put(text)
+
+    def _put_agent(self, agent: tuple[bytes, bytes, bytes | None, bool]) -> None:
+        text, key, spend, approved = agent
         at = self.agents_out.size
-        size = self.agents_out.put(_utf8(jsontext.dumps(agent.to_dict(), 2)))
-        spend = msgspec.json.encode(agent.spend) if self.tally.count(agent) and agent.spend else None
-        self.agent_rows.append((sortable(agent_order(agent) + tie), at, size, spend, agent.status == Status.APPROVED))
+        size = self.agents_out.put(text)
+        self.agent_rows.append((key, at, size, spend, approved))
         if len(self.agent_rows) >= _ROWS:
             self.db.rows(_AGENT_ROW, self.agent_rows)
 
@@ -444,6 +468,35 @@ class StreamedMerge:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+class _Built:
+    """What building a batch of groups gives (:meth:`StreamedMerge.built`): taken in order by the merge."""
+
+    def __init__(self) -> None:
+        self.agents: list[tuple[bytes, bytes, bytes | None, bool]] = []  # (text, sort key, spend, approved)
+        self.findings: list[tuple[int, bytes]] = []  # (place, text) of each finding written anew
+        self.matched: list[str] = []  # registry records matched
+        self.tally = Tally()  # the agents' counts (their spend is added in the agents' order, later)
+        self.unattached = 0
+
+
+_BUILDING: StreamedMerge | None = None  # the merge being built: what a forked worker builds from
+
+
+def _build_batch(groups: list[list[int]]) -> _Built:
+    """A worker's task (or the merge's own, in-process): :meth:`StreamedMerge.built` of the merge it
+    was forked from."""
+    assert _BUILDING is not None
+    return _BUILDING.built(groups)
+
+
+def _agent_text(agent: Agent, tie: tuple[int, int], counted: bool) -> tuple[bytes, bytes, bytes | None, bool]:
+    """An agent as the merge keeps it: its text, its sort key (the canonical order, then ``tie``),
+    its spend if the summary counts it (``counted``: what ``Tally.count`` said), and whether it is approved."""
+    spend = msgspec.json.encode(agent.spend) if counted and agent.spend else None
+    return (_utf8(jsontext.dumps(agent.to_dict(), 2)), sortable(agent_order(agent) + tie), spend,
+            agent.status == Status.APPROVED)
 
 
 def streamed_merge(paths: list[str] | list[Path], registry: Registry | None, catalog_files: list[str],

@@ -204,3 +204,21 @@ def test_sigterm_while_workers_write_into_a_file_cuts_it_back_and_ends_them(tmp_
             and time.monotonic() < deadline:
         time.sleep(0.2)
     assert left == "", left
+
+
+def test_a_merge_built_by_the_workers_is_the_whole_merge(saved_pair: tuple[Path, Path], tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many batches of groups built on every core and taken in order: the whole merge's text."""
+    from scanner import merge_stream
+    from tests.test_streamed_commands import _merged_on_disk, _merged_whole
+
+    monkeypatch.setattr(merge_stream, "PARALLEL_FINDINGS", 0)
+    probe = chunk_pool.forked_pool(True)
+    if probe is None:
+        pytest.skip("one core, or no fork here: the groups are built in-process")
+    probe.shutdown()
+    paths = list(saved_pair)
+    streamed = _merged_on_disk(paths)
+    assert streamed is not None and streamed == _merged_whole(paths)
+    assert len(json.loads(streamed)["agents"]) == AGENTS + AGENTS // 20
+    assert not multiprocessing.active_children()
