@@ -8,8 +8,8 @@ here in file order. The workers are forked from this process: they start in mill
 the key formats already loaded (those of ``--catalog`` too) and the input file open, so what is
 sent is where a chunk is, not its bytes: each worker reads its chunks itself (a chunk of another
 size than the reader saw — the file changed meanwhile — is worked on here, on the reader's bytes).
-A fork copies the locks other threads hold, so a process that has other threads, a small input
-or a single core works in-process, calling the same two functions. :class:`OrderedTasks` is the
+A fork copies the locks other threads hold, so a process that has other threads, a small input,
+a single core or another system than Linux works in-process, calling the same two functions. :class:`OrderedTasks` is the
 same for any tasks whose work needs only what the process held when it forked (the groups of a
 merge on disk, built from its spool).
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -53,9 +54,10 @@ def _read_and_work(work: Work, fd: int, name: str, offset: int, size: int) -> An
 
 def forked_pool(wanted: bool) -> ProcessPoolExecutor | None:
     """Worker processes forked from this one, one per core it may use; None when ``wanted`` is
-    false or forking is not safe or of no use here (other threads, one core, no ``fork``)."""
+    false or forking is not safe or of no use here: other threads, one core, or not Linux (macOS
+    system libraries are not safe to use in a forked child; Python itself does not fork there)."""
     workers = _cores()
-    if not wanted or workers < 2 or threading.active_count() != 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if not wanted or workers < 2 or threading.active_count() != 1 or not sys.platform.startswith("linux"):
         return None
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_quiet_worker)
 
