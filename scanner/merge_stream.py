@@ -143,7 +143,7 @@ class StreamedMerge:
         self.starts.append(self.start)
         self._restart()
         try:
-            top = read_in_chunks(path, self._chunk, self._begin)
+            top = read_in_chunks(path, self._chunk, self._begin, chunk_work)
         except (inventory_chunks.NotThisLayout, OSError):  # laid out otherwise: the general read (its messages)
             self._forget()
             top = read_inventory(path, {"agents": None, "findings": self._add}, self._begin)
@@ -176,20 +176,20 @@ class StreamedMerge:
             raise NotStreamable(f"{name} repeated")  # the last array counts: the whole merge reads it so
         self.done.add(name)
 
-    def _chunk(self, name: str, raw: bytes) -> None:
+    def _chunk(self, name: str, raw: bytes, worked: int | _ReadChunk | None) -> None:
+        """A chunk and its :func:`chunk_work` (worked out by the chunk workers for a large input)."""
         first = self.read_count[name]
         if name != "findings":  # the inputs' agents are checked, never used: the merge builds its own
-            checked = inventory_chunks.decode(name + "-checked", raw)
-            if checked is None:
-                checked = plain_elements(name, raw, first, self.source, build=False)
-            self.read_count[name] += len(checked)
+            if worked is None:
+                worked = len(plain_elements(name, raw, first, self.source, build=False))
+            self.read_count[name] += worked  # type: ignore[operator]
             return
-        records = inventory_chunks.decode(name, raw)
-        if records is not None:
-            new, numbers = self._unheld(records, [int(r.id, 16) for r in records])  # the structs checked the ids
-            if self._kept_as_text(new, numbers):
-                self.read_count[name] += len(records)
-                return
+        if isinstance(worked, _ReadChunk):
+            self.read_count[name] += len(worked.numbers)
+            kept = self._unheld(list(range(len(worked.numbers))), worked.numbers)[0]
+            for k in kept:
+                self._keep(worked.numbers[k], *worked.what[k], JSON + worked.pieces[k])
+            return
         objects = plain_elements(name, raw, first, self.source)
         self.read_count[name] += len(objects)
         for obj in objects:
@@ -208,7 +208,7 @@ class StreamedMerge:
         batch, numbers = self._unheld(batch, [finding_number(f.id) for f in batch])
         redact.scrub_findings(batch)  # as build_inventory scrubs them before anything is derived
         for f, number in zip(batch, numbers):
-            self._keep(number, f.identity, f.kind, f.provider, f.credential is not None, packed(f))
+            self._keep(number, _strong(f.identity), f.kind, f.provider, f.credential is not None, packed(f))
 
     def _unheld(self, items: list[Any], numbers: list[int]) -> tuple[list[Any], list[int]]:
         """The findings (and their numbers) no finding read before holds: the union keeps that one,
@@ -224,30 +224,14 @@ class StreamedMerge:
         kept = [(item, n) for item, n in zip(items, numbers) if n not in held]
         return [item for item, _ in kept], [n for _, n in kept]
 
-    def _kept_as_text(self, records: list[Any], numbers: list[int]) -> bool:
-        """Findings in the model's own form kept as their text in the merged inventory; False,
-        keeping nothing, when the key gate finds anything in them (they are built and scrubbed)."""
-        if not records:
-            return True
-        text = inventory_chunks.items(records)
-        if not inventory_chunks.clean(text, records):
-            return False
-        pieces = text.split(_NEXT)  # a line break is structure: no string holds one unescaped
-        if len(pieces) != len(records):
-            return False
-        for k, (record, number, piece) in enumerate(zip(records, numbers, pieces)):
-            provider = record.provider if record.provider is not inventory_chunks.UNSET else None
-            self._keep(number, record.identity, record.kind, provider, record.credential is not inventory_chunks.UNSET,
-                       JSON + (b"{" + piece if k else piece))
-        return True
-
-    def _keep(self, number: int, keys: Any, kind: str | None, provider: str | None, holds_key: bool,
+    def _keep(self, number: int, strong: list[bytes], kind: str | None, provider: str | None, holds_key: bool,
               data: bytes) -> None:
+        """A finding read: its place in the spool; ``strong``: its strong identity keys (:func:`_strong`)."""
         place = len(self.at) - 1
         self.at.append(self.at[-1] + self.spool.put(data))
         self.as_text.append(data[:1] == JSON)
         self.firsts.append((number - _SIGN, place))
-        self.keys.extend((_utf8(k), place) for k in keys if not identity.is_weak(k))
+        self.keys.extend((k, place) for k in strong)
         if kind == _LISTED:
             if provider:
                 self.listed_places.append(place)
@@ -468,6 +452,45 @@ class StreamedMerge:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def _strong(keys: list[str]) -> list[bytes]:
+    """A finding's strong identity keys, as the table ``keys`` holds them."""
+    return [_utf8(k) for k in keys if not identity.is_weak(k)]
+
+
+class _ReadChunk:
+    """A chunk of findings in the model's own form in which the key gate found nothing: each
+    finding's number, its text in the merged inventory, and what :meth:`StreamedMerge._keep`
+    notes of it (worked out by the chunk workers for a large input)."""
+
+    def __init__(self, numbers: list[int], pieces: list[bytes], what: list[tuple[Any, ...]]) -> None:
+        self.numbers = numbers
+        self.pieces = pieces
+        self.what = what  # (strong keys, kind, provider, holds a key)
+
+
+def chunk_work(name: str, raw: bytes) -> int | _ReadChunk | None:
+    """A chunk of an input: of agents, how many (checked against the schema, never used); of
+    findings, a :class:`_ReadChunk`; None when the structs refuse it or the key gate finds anything
+    in it (it is then read element by element, built and scrubbed)."""
+    if name != "findings":
+        checked = inventory_chunks.decode(name + "-checked", raw)
+        return None if checked is None else len(checked)
+    records = inventory_chunks.decode(name, raw)
+    if records is None:
+        return None
+    text = inventory_chunks.items(records)
+    if not inventory_chunks.clean(text, records):
+        return None
+    pieces = text.split(_NEXT)  # a line break is structure: no string holds one unescaped
+    if len(pieces) != len(records):
+        return None
+    unset = inventory_chunks.UNSET
+    return _ReadChunk([int(r.id, 16) for r in records],  # the structs checked the ids
+                      [p if k == 0 else b"{" + p for k, p in enumerate(pieces)],
+                      [(_strong(r.identity), r.kind, r.provider if r.provider is not unset else None,
+                        r.credential is not unset) for r in records])
 
 
 class _Built:

@@ -208,11 +208,13 @@ def test_sigterm_while_workers_write_into_a_file_cuts_it_back_and_ends_them(tmp_
 
 def test_a_merge_built_by_the_workers_is_the_whole_merge(saved_pair: tuple[Path, Path], tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """Many batches of groups built on every core and taken in order: the whole merge's text."""
+    """Its inputs read and many batches of its groups built on every core, taken in order: the
+    whole merge's text."""
     from scanner import merge_stream
     from tests.test_streamed_commands import _merged_on_disk, _merged_whole
 
     monkeypatch.setattr(merge_stream, "PARALLEL_FINDINGS", 0)
+    monkeypatch.setattr(chunk_pool, "MIN_BYTES", 0)
     probe = chunk_pool.forked_pool(True)
     if probe is None:
         pytest.skip("one core, or no fork here: the groups are built in-process")

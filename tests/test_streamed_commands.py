@@ -394,9 +394,10 @@ def _listing_and_holders(tmp_path: Path) -> list[Path]:
 @pytest.mark.parametrize("case", ["overlap", "registered", "keys-listed", "empty", *ODD])
 def test_a_merge_on_disk_is_the_whole_merge_byte_for_byte(case: str, on_cores: bool, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    if on_cores:  # its groups built by forked workers, however few findings there are
-        from scanner import merge_stream
+    if on_cores:  # its inputs read and its groups built by forked workers, however small they are
+        from scanner import chunk_pool, merge_stream
         monkeypatch.setattr(merge_stream, "PARALLEL_FINDINGS", 0)
+        monkeypatch.setattr(chunk_pool, "MIN_BYTES", 0)
     full = json.loads(full_inventory().to_json())
     other = unregistered_inventory().to_json()
     registry = None
