@@ -9,9 +9,9 @@ the key formats already loaded (those of ``--catalog`` too) and the input file o
 sent is where a chunk is, not its bytes: each worker reads its chunks itself (a chunk of another
 size than the reader saw — the file changed meanwhile — is worked on here, on the reader's bytes).
 A fork copies the locks other threads hold, so a process that has other threads, a small input,
-a single core or another system than Linux works in-process, calling the same two functions. :class:`OrderedTasks` is the
-same for any tasks whose work needs only what the process held when it forked (the groups of a
-merge on disk, built from its spool).
+a single core or a system other than Linux works in-process, calling the same two functions.
+:class:`OrderedTasks` is the same for any tasks whose work needs only what the process held when
+it forked (the groups of a merge on disk, built from its spool).
 """
 
 from __future__ import annotations

@@ -240,7 +240,7 @@ def _diff(old: str | Path, new: str | Path, keep_unchanged: bool, agents_of: Any
     agents_of(old, index, "index")
     paired = bytearray(len(signatures))
     result = SavedDiff()
-    changed: list[tuple[int, Seen]] = []  # (old place, new agent): the changes are said once the old is read again
+    changed: list[tuple[int, Seen]] = []  # (old place, new agent): the changes are said once the old is read back
 
     def pair(packed: bytes) -> None:
         for a in unpack(packed):

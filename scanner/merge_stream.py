@@ -42,6 +42,7 @@ import msgspec
 
 from scanner import identity, inventory_chunks, jsontext, keyhints, redact
 from scanner.catalog import Catalog
+from scanner.chunk_pool import OrderedTasks, forked_pool
 from scanner.compare import compare_agent, detectors_run, dormant_agents
 from scanner.correlate import UnionFind, build_agent, item_kind
 from scanner.inventory_file import inventory_from_parts, plain_elements, read_in_chunks, read_inventory
@@ -50,7 +51,6 @@ from scanner.model import (SCHEMA_VERSION, Agent, Coverage, Finding, Inventory, 
                            Tally, agent_order)
 from scanner.risk import assess
 from scanner.spool import JSON, NotStreamable, Spool, finding_number, no_room, packed, sortable, unpacked
-from scanner.chunk_pool import OrderedTasks, forked_pool
 from scanner.stopping import scratch_directory
 
 if TYPE_CHECKING:
@@ -186,9 +186,8 @@ class StreamedMerge:
             return
         if isinstance(worked, _ReadChunk):
             self.read_count[name] += len(worked.numbers)
-            kept = self._unheld(list(range(len(worked.numbers))), worked.numbers)[0]
-            for k in kept:
-                self._keep(worked.numbers[k], *worked.what[k], JSON + worked.pieces[k])
+            for k, number in zip(*self._unheld(list(range(len(worked.numbers))), worked.numbers)):
+                self._keep(number, *worked.what[k], JSON + worked.pieces[k])
             return
         objects = plain_elements(name, raw, first, self.source)
         self.read_count[name] += len(objects)
@@ -315,9 +314,9 @@ class StreamedMerge:
                 groups.append(group)
                 count += len(group)
                 if count >= BATCH:
-                    tasks.submit(groups, groups)
+                    tasks.submit(None, groups)
                     groups, count = [], 0
-            tasks.submit(groups, groups)
+            tasks.submit(None, groups)
             tasks.drain()
         finally:
             tasks.close()
@@ -364,7 +363,7 @@ class StreamedMerge:
                     out.findings.append((place, _utf8(jsontext.dumps(f.to_dict(), 2))))
         return out
 
-    def _take(self, _groups: list[list[int]], built: _Built) -> None:
+    def _take(self, _context: None, built: _Built) -> None:
         self.unattached += built.unattached
         self.matched.update(built.matched)
         self.tally.add(built.tally)

@@ -243,7 +243,7 @@ def digest(name: str, raw: bytes) -> Digest | None:
     if records is None:
         return None
     items = inventory_chunks.items(records)
-    if not inventory_chunks.clean(raw if b"\\" not in raw else items, records):  # the shorter text, if it will do
+    if not inventory_chunks.clean(raw if b"\\" not in raw else items, records):  # the text read, unless it holds escapes
         return None
     if name == "findings":
         ids = [f.id for f in records]
@@ -256,7 +256,7 @@ def digest(name: str, raw: bytes) -> Digest | None:
 
 
 def hex_numbers(ids: list[str]) -> array[int]:
-    """Ids of 16 lower-case hex digits (checked by the schema's pattern) as 64-bit numbers."""
+    """Ids of 16 lower-case hex digits (checked by :func:`inventory_chunks.decode`) as 64-bit numbers."""
     numbers = array("Q", bytes.fromhex("".join(ids)))
     if sys.byteorder == "little":
         numbers.byteswap()
