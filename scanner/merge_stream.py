@@ -1,17 +1,17 @@
 """``merge`` of saved inventories holding none of them whole: what :func:`scanner.merge.merge_saved`
-builds, with its findings, the keys that join them and the agents built from them kept in private
-working files (a spool and an SQLite database in a temporary directory of its own).
+builds, with its findings and the agents built from them kept in private working files (spools
+and an SQLite table in a temporary directory of its own), and what joins them in compact arrays.
 
 1. **Read.** Each input is read as ``report`` reads it (a chunk its structs take and in which the
-   key gate finds nothing kept as decoded, others built and scrubbed a batch at a time): each
-   finding goes to the spool at its place (its number in reading order); table ``first`` keeps, by
-   finding id, the place of the first finding of that id (later ones are dropped, as the union
-   does); ``keys`` lists each strong identity key with its place, ``found`` each found key's place
-   by provider; the places of keys a provider lists are noted. Agents of the inputs are only
-   checked: the merge builds its own.
-2. **Join.** The keys in order, each joining the findings that hold it (a union-find over places in
-   an array); each found key joined to the listed key it fits (:func:`scanner.keyhints.link` of the
-   listed keys and a batch of found ones).
+   key gate finds nothing kept as decoded, others built and scrubbed a batch at a time). A finding
+   whose id was read before is let go (the union keeps the first; :class:`~scanner.merge_places.FirstOfIds`,
+   in the chunk workers already for the ids of the inputs before); each other one goes to the
+   spool at its place (its number in reading order), each of its strong identity keys is paired
+   with the first place that holds it (:class:`~scanner.merge_places.SharedKeys`), and the places
+   of keys found, by provider, and of keys a provider lists are noted. Agents of the inputs are
+   only checked: the merge builds its own.
+2. **Join.** The pairs join their places (a union-find over an array); each found key joined to
+   the listed key it fits (:func:`scanner.keyhints.link` of the listed keys and a batch of found ones).
 3. **Build.** Each group, read back from the spool, is built, compared and assessed as
    :func:`scanner.pipeline.build_inventory` does it, a batch of groups at a time; each agent's text
    goes to a second spool, its sort key (the canonical order, then the group's first finding id) to
@@ -19,11 +19,12 @@ working files (a spool and an SQLite database in a temporary directory of its ow
 4. **Write.** Agents in order, coverage, findings by id, then metadata and the summary counted on
    the way: byte for byte the text of the whole merge.
 
-Memory is a few arrays of about 30 bytes per finding read, SQLite's cache (64 MiB), the keys listed
-by providers' admin APIs and one batch of groups; disk about three times the inputs. An input this
-does not merge — a repeated array, a schema 1.0 inventory (its findings depend on its
-``schema_version``, read after them), a finding id not in this tool's form — gives None, having
-written nothing: the caller merges whole, which gives the same text or the message it always gave.
+Memory is about 20 bytes per finding kept (8 more while reading), about 150 per distinct strong
+key while reading, SQLite's cache (64 MiB), the keys listed by providers' admin APIs and one batch
+of groups; disk about three times the inputs. An input this does not merge — a repeated array, a
+schema 1.0 inventory (its findings depend on its ``schema_version``, read after them), a finding id
+not in this tool's form — gives None, having written nothing: the caller merges whole, which gives
+the same text or the message it always gave.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from scanner.compare import compare_agent, detectors_run, dormant_agents
 from scanner.correlate import UnionFind, build_agent, item_kind
 from scanner.inventory_file import inventory_from_parts, plain_elements, read_in_chunks, read_inventory
 from scanner.merge import merged_frame
+from scanner.merge_places import FirstOfIds, SharedKeys
 from scanner.model import (SCHEMA_VERSION, Agent, Coverage, Finding, Inventory, JsonText, Status,
                            Tally, agent_order)
 from scanner.risk import assess
@@ -57,17 +59,13 @@ if TYPE_CHECKING:
     from scanner.registry import Registry
 
 BATCH = redact.SCRUB_BATCH
-_SIGN = 1 << 63  # finding numbers as SQLite's signed integers, their order kept
+_SIGN = 1 << 63  # finding numbers as signed 64-bit integers (what sortable takes), their order kept
 _ROWS = 65_536  # rows handed to SQLite at a time
-_ASKED = 10_000  # finding numbers looked up at a time (SQLite takes up to 32,766 parameters)
 _LISTED = keyhints.LISTED_KIND
 _NEXT = b",\n    {"  # between two elements of an array in the inventory's text
 _AGENT_ROW = "INSERT INTO agents VALUES (?, ?, ?, ?, ?)"
 PARALLEL_FINDINGS = 50_000  # from this many findings read, groups are built on every core
 _TABLES = """
-CREATE TABLE first (number INTEGER PRIMARY KEY, place INTEGER NOT NULL);
-CREATE TABLE keys (key BLOB NOT NULL, place INTEGER NOT NULL);
-CREATE TABLE found (provider BLOB NOT NULL, place INTEGER NOT NULL);
 CREATE TABLE agents (key BLOB NOT NULL, at INTEGER NOT NULL, size INTEGER NOT NULL, spend BLOB, approved INTEGER);
 """
 
@@ -123,13 +121,11 @@ class StreamedMerge:
         self.spool, self.agents_out, self.findings_out = Spool(), Spool(), Spool()
         self.at = array("Q", [0])  # finding place k is spool[at[k]:at[k + 1]]
         self.as_text = bytearray()  # 1: kept as its text in the merged inventory (JSON + the text)
-        self.firsts: list[tuple[int, int]] = []
-        self.keys: list[tuple[bytes, int]] = []
-        self.found: list[tuple[bytes, int]] = []
+        self.ids, self.shared = FirstOfIds(), SharedKeys()
+        self.found: dict[bytes, array[int]] = {}  # the places of found keys, by provider
         self.listed_places: list[int] = []
         self.inventories: list[Inventory] = []
         self.sources: list[str] = []
-        self.starts: list[int] = []  # the first place of each input
         self.agent_rows: list[tuple[Any, ...]] = []
         self.tally = Tally()
         self.unattached = 0
@@ -140,13 +136,17 @@ class StreamedMerge:
 
     def read(self, path: str | Path) -> None:
         self.source, self.start = str(path), len(self.at) - 1
-        self.starts.append(self.start)
+        self.ids.start()
         self._restart()
+        global _HELD
+        _HELD = self.ids.before  # what the chunk workers forked for this input let go at once
         try:
             top = read_in_chunks(path, self._chunk, self._begin, chunk_work)
         except (inventory_chunks.NotThisLayout, OSError):  # laid out otherwise: the general read (its messages)
             self._forget()
             top = read_inventory(path, {"agents": None, "findings": self._add}, self._begin)
+        finally:
+            _HELD = _NONE_HELD
         self._flush()
         if top.get("schema_version") == "1.0":
             raise NotStreamable("a 1.0 inventory")
@@ -161,9 +161,10 @@ class StreamedMerge:
 
     def _forget(self) -> None:
         """Forget what this input gave (the chunked read gave way to the general one)."""
-        self._rows()
-        for table in ("first", "keys", "found"):
-            self.db.query(f"DELETE FROM {table} WHERE place >= ?", self.start)
+        self.ids.forget()
+        self.shared.forget(self.start)
+        self.found = {provider: array("i", (p for p in places if p < self.start))
+                      for provider, places in self.found.items()}
         self.spool.clear(self.at[self.start])
         del self.at[self.start + 1:]
         del self.as_text[self.start:]
@@ -185,9 +186,9 @@ class StreamedMerge:
             self.read_count[name] += worked  # type: ignore[operator]
             return
         if isinstance(worked, _ReadChunk):
-            self.read_count[name] += len(worked.numbers)
-            for k, number in zip(*self._unheld(list(range(len(worked.numbers))), worked.numbers)):
-                self._keep(number, *worked.what[k], JSON + worked.pieces[k])
+            self.read_count[name] += worked.count
+            for k in self.ids.unheld(worked.numbers):
+                self._keep(*worked.what[k], JSON + worked.pieces[k])
             return
         objects = plain_elements(name, raw, first, self.source)
         self.read_count[name] += len(objects)
@@ -204,79 +205,49 @@ class StreamedMerge:
         batch, self.batch = self.batch, []
         if not batch:
             return
-        batch, numbers = self._unheld(batch, [finding_number(f.id) for f in batch])
+        # the findings no finding read before holds (the union keeps that one): the others are
+        # let go before any work is done on them
+        batch = [batch[k] for k in self.ids.unheld([finding_number(f.id) for f in batch])]
         redact.scrub_findings(batch)  # as build_inventory scrubs them before anything is derived
-        for f, number in zip(batch, numbers):
-            self._keep(number, _strong(f.identity), f.kind, f.provider, f.credential is not None, packed(f))
+        for f in batch:
+            self._keep(_strong(f.identity), f.kind, f.provider, f.credential is not None, packed(f))
 
-    def _unheld(self, items: list[Any], numbers: list[int]) -> tuple[list[Any], list[int]]:
-        """The findings (and their numbers) no finding read before holds: the union keeps that one,
-        so the others are let go before any work is done on them."""
-        self._rows()
-        held: set[int] = set()
-        for start in range(0, len(numbers), _ASKED):
-            part = [n - _SIGN for n in numbers[start:start + _ASKED]]
-            marks = ", ".join("?" * len(part))
-            held.update(n + _SIGN for (n,) in self.db.query(f"SELECT number FROM first WHERE number IN ({marks})", *part))
-        if not held:
-            return items, numbers
-        kept = [(item, n) for item, n in zip(items, numbers) if n not in held]
-        return [item for item, _ in kept], [n for _, n in kept]
-
-    def _keep(self, number: int, strong: list[bytes], kind: str | None, provider: str | None, holds_key: bool,
+    def _keep(self, strong: list[bytes], kind: str | None, provider: str | None, holds_key: bool,
               data: bytes) -> None:
-        """A finding read: its place in the spool; ``strong``: its strong identity keys (:func:`_strong`)."""
+        """A finding read and kept (given its place by ``ids.unheld``): its text in the spool;
+        ``strong``: its strong identity keys (:func:`_strong`)."""
         place = len(self.at) - 1
         self.at.append(self.at[-1] + self.spool.put(data))
         self.as_text.append(data[:1] == JSON)
-        self.firsts.append((number - _SIGN, place))
-        self.keys.extend((k, place) for k in strong)
+        self.shared.add(place, strong)
         if kind == _LISTED:
             if provider:
                 self.listed_places.append(place)
         elif holds_key:
-            self.found.append((_utf8(provider or ""), place))
-        if len(self.keys) >= _ROWS or len(self.firsts) >= _ROWS:
-            self._rows()
-
-    def _rows(self) -> None:
-        self.db.rows("INSERT OR IGNORE INTO first VALUES (?, ?)", self.firsts)  # the first of an id stays
-        self.db.rows("INSERT INTO keys VALUES (?, ?)", self.keys)
-        self.db.rows("INSERT INTO found VALUES (?, ?)", self.found)
+            self.found.setdefault(_utf8(provider or ""), array("i")).append(place)
 
     def _finding(self, fd: int, place: int) -> Finding:
-        at, source = self.at[place], self.sources[bisect.bisect_right(self.starts, place) - 1]
+        at, source = self.at[place], self.sources[bisect.bisect_right(self.ids.starts, place) - 1]
         return unpacked("findings", os.pread(fd, self.at[place + 1] - at, at), source)  # type: ignore[return-value]
 
     # ---- 2. join ---------------------------------------------------------------------------
 
     def join(self) -> None:
-        self._rows()
+        self.ids.done()
         size = len(self.at) - 1
-        self.alive = alive = bytearray(size)
-        for (place,) in self.db.query("SELECT place FROM first"):
-            alive[place] = 1
         if size >= 1 << 31:
             raise NotStreamable("more findings than an array of 32-bit places holds")
         self.sets = sets = UnionFind(array("i", range(size)))
-        last: bytes | None = None
-        first = -1
-        for key, place in self.db.query("SELECT key, place FROM keys ORDER BY key"):
-            if not alive[place]:
-                continue
-            if key != last:
-                last, first = key, place
-            else:
-                sets.union(first, place)
+        for a, b in self.shared.joined():
+            sets.union(a, b)
         fd = self.spool.reading()
-        listed = sorted(((self._finding(fd, p), p) for p in self.listed_places if alive[p]), key=lambda x: x[0].id)
+        listed = sorted(((self._finding(fd, p), p) for p in self.listed_places), key=lambda x: x[0].id)
         self.listed = [f for f, _ in listed]
+        found, self.found = self.found, {}
         if not listed:
             return
-        providers = sorted({_utf8(f.provider or "") for f in self.listed})
-        marks = ", ".join("?" * len(providers))
-        places = [p for (p,) in self.db.query(f"SELECT place FROM found WHERE provider IN ({marks})", *providers)
-                  if alive[p]]
+        places = sorted(p for provider in {_utf8(f.provider or "") for f in self.listed}
+                        for p in found.get(provider, ()))
         for start in range(0, len(places), BATCH):  # a found key joins the listed key it fits
             batch = places[start:start + BATCH]
             for i, j in keyhints.link(self.listed + [self._finding(fd, p) for p in batch]):
@@ -288,13 +259,12 @@ class StreamedMerge:
         size = len(self.at) - 1
         self.out_at, self.out_size = array("Q", [0]) * size, array("I", [0]) * size  # each finding's text
         head, following = array("i", [-1]) * size, array("i", [-1]) * size  # each group's places, a chain
-        alive, find = self.alive, self.sets.find
+        find = self.sets.find
         for place in range(size - 1, -1, -1):
-            if alive[place]:
-                root = find(place)
-                following[place] = head[root]
-                head[root] = place
-        del self.sets, self.alive
+            root = find(place)
+            following[place] = head[root]
+            head[root] = place
+        del self.sets
         self.matched: set[str] = set()
         self.spool_fd = self.spool.reading()  # flushed here: a worker only reads it
         global _BUILDING
@@ -424,7 +394,7 @@ class StreamedMerge:
         """The findings by id: the text written anew, else the text each was read as (after its tag)."""
         fd, kept = self.findings_out.reading(), self.spool.reading()
         at, out_at, out_size = self.at, self.out_at, self.out_size
-        for (place,) in self.db.query("SELECT place FROM first ORDER BY number"):
+        for place in self.ids.in_order():
             if out_size[place]:
                 yield os.pread(fd, out_size[place], out_at[place])
             else:
@@ -459,11 +429,12 @@ def _strong(keys: list[str]) -> list[bytes]:
 
 
 class _ReadChunk:
-    """A chunk of findings in the model's own form in which the key gate found nothing: each
-    finding's number, its text in the merged inventory, and what :meth:`StreamedMerge._keep`
-    notes of it (worked out by the chunk workers for a large input)."""
+    """A chunk of ``count`` findings in the model's own form: of each an earlier input does not
+    hold, in which the key gate found nothing, its number, its text in the merged inventory and
+    what :meth:`StreamedMerge._keep` notes of it (worked out by the chunk workers for a large input)."""
 
-    def __init__(self, numbers: list[int], pieces: list[bytes], what: list[tuple[Any, ...]]) -> None:
+    def __init__(self, count: int, numbers: list[int], pieces: list[bytes], what: list[tuple[Any, ...]]) -> None:
+        self.count = count
         self.numbers = numbers
         self.pieces = pieces
         self.what = what  # (strong keys, kind, provider, holds a key)
@@ -479,6 +450,13 @@ def chunk_work(name: str, raw: bytes) -> int | _ReadChunk | None:
     records = inventory_chunks.decode(name, raw)
     if records is None:
         return None
+    count = len(records)
+    numbers = [int(r.id, 16) for r in records]  # the structs checked the ids
+    if _HELD:  # what an earlier input holds, let go before any more work is done on it
+        unheld = [k for k, n in enumerate(numbers) if not _held(n)]
+        records, numbers = [records[k] for k in unheld], [numbers[k] for k in unheld]
+        if not records:
+            return _ReadChunk(count, [], [], [])
     text = inventory_chunks.items(records)
     if not inventory_chunks.clean(text, records):
         return None
@@ -486,10 +464,19 @@ def chunk_work(name: str, raw: bytes) -> int | _ReadChunk | None:
     if len(pieces) != len(records):
         return None
     unset = inventory_chunks.UNSET
-    return _ReadChunk([int(r.id, 16) for r in records],  # the structs checked the ids
+    return _ReadChunk(count, numbers,
                       [p if k == 0 else b"{" + p for k, p in enumerate(pieces)],
                       [(_strong(r.identity), r.kind, r.provider if r.provider is not unset else None,
                         r.credential is not unset) for r in records])
+
+
+_NONE_HELD = array("Q")
+_HELD = _NONE_HELD  # sorted: the finding numbers the inputs before the one read hold (FirstOfIds.before)
+
+
+def _held(number: int) -> bool:
+    i = bisect.bisect_left(_HELD, number)
+    return i < len(_HELD) and _HELD[i] == number
 
 
 class _Built:
