@@ -46,7 +46,8 @@ from scanner.catalog import Catalog
 from scanner.chunk_pool import OrderedTasks, forked_pool
 from scanner.compare import compare_agent, detectors_run, dormant_agents
 from scanner.correlate import UnionFind, build_agent, item_kind
-from scanner.inventory_file import inventory_from_parts, plain_elements, read_in_chunks, read_inventory
+from scanner.inventory_file import (collector_paused, inventory_from_parts, plain_elements, read_in_chunks,
+                                    read_inventory)
 from scanner.merge import merged_frame
 from scanner.merge_places import FirstOfIds, SharedKeys
 from scanner.model import (SCHEMA_VERSION, Agent, Coverage, Finding, Inventory, JsonText, Status,
@@ -270,27 +271,28 @@ class StreamedMerge:
         global _BUILDING
         _BUILDING = self  # what the workers forked from here build from
         tasks = OrderedTasks(_build_batch, self._take, forked_pool(size >= PARALLEL_FINDINGS))
-        try:
-            groups: list[list[int]] = []
-            count = 0
-            for root in range(size):
-                place = head[root]
-                if place < 0:
-                    continue
-                group = []
-                while place >= 0:
-                    group.append(place)
-                    place = following[place]
-                groups.append(group)
-                count += len(group)
-                if count >= BATCH:
-                    tasks.submit(None, groups)
-                    groups, count = [], 0
-            tasks.submit(None, groups)
-            tasks.drain()
-        finally:
-            tasks.close()
-            _BUILDING = None
+        with collector_paused():  # what is built holds no cycles (the workers are forked paused too)
+            try:
+                groups: list[list[int]] = []
+                count = 0
+                for root in range(size):
+                    place = head[root]
+                    if place < 0:
+                        continue
+                    group = []
+                    while place >= 0:
+                        group.append(place)
+                        place = following[place]
+                    groups.append(group)
+                    count += len(group)
+                    if count >= BATCH:
+                        tasks.submit(None, groups)
+                        groups, count = [], 0
+                tasks.submit(None, groups)
+                tasks.drain()
+            finally:
+                tasks.close()
+                _BUILDING = None
         dormant = dormant_agents(self.registry, self.matched, self.today, ran)
         assess(dormant, {}, self.catalog)
         redact.scrub_agents(dormant)

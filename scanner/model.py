@@ -392,6 +392,34 @@ class Finding:
             **_typed_fields(d, legacy),
         )
 
+    @classmethod
+    def from_record(cls, d: dict[str, Any]) -> "Finding":
+        """:meth:`from_dict` of a finding in the form the model writes it, as
+        :class:`scanner.inventory_chunks.FindingRecord` checked it (identity and risks sorted
+        without repeats, place, confidence and location fields known, an id): the same finding,
+        built without repeating the checks that form passed (merge on disk builds millions)."""
+        f = cls.__new__(cls)
+        attrs = f.__dict__
+        attrs.update(_RECORD_UNSET)
+        attrs.update(d)
+        location = attrs["location"] = Location.__new__(Location)
+        location.__dict__.update(_LOCATION_UNSET)
+        location.__dict__.update(d["location"])
+        attrs["confidence"] = _CONFIDENCES[d["confidence"]]
+        if "credential" in d:
+            attrs["credential"] = Credential.from_dict(d["credential"])
+        for name in ("details", "tags"):
+            if name not in d:
+                attrs[name] = {}
+        if "risks" not in d:
+            attrs["risks"] = []
+        return f
+
+
+_RECORD_UNSET = {f.name: None for f in fields(Finding) if f.default is None}
+_LOCATION_UNSET = dict.fromkeys(_LOCATION_NAMES)
+_CONFIDENCES = {c.value: c for c in Confidence}
+
 
 def _known_risks(risks: Iterable[str]) -> list[str]:
     """``risks`` sorted and without repeats; a flag not in RISKS is refused."""

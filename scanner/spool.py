@@ -37,8 +37,9 @@ def packed(obj: Agent | Finding) -> bytes:
 
 def unpacked(section: str, data: bytes, source: str) -> Agent | Finding:
     """The element ``packed`` (or ``JSON`` + its msgspec text) kept, built."""
-    if data[:1] == JSON:
-        return built(section, msgspec.json.decode(data[1:]), source)
+    if data[:1] == JSON:  # the text of a record the structs checked (inventory_chunks.decode)
+        element = msgspec.json.decode(data[1:])
+        return Finding.from_record(element) if section == "findings" else built(section, element, source)
     return pickle.loads(data[1:])  # type: ignore[no-any-return]  # our own private spool, never the input
 
 

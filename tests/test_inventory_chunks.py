@@ -8,6 +8,7 @@ import json
 import tempfile
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -352,3 +353,49 @@ def test_ids_and_fingerprints_that_are_not_lower_case_hex_are_refused_by_the_str
         element = dict(element, **{field: value})
     for name in (array, f"{array}-checked"):
         assert inventory_chunks.decode(name, json.dumps(element, ensure_ascii=False).encode()) is None
+
+
+def _attributes(finding: object) -> dict:
+    """Every attribute of a finding and of its parts, with its type (3 == 3.0, but not as written)."""
+    out = {}
+    for name, value in vars(finding).items():
+        parts = vars(value) if hasattr(value, "__dataclass_fields__") else {"": value}
+        out.update({(name, k): (type(v), json.dumps(v, default=str, sort_keys=True)) for k, v in parts.items()})
+    return out
+
+
+def _record_and_dict_agree(doc: dict) -> int:
+    """For every finding the structs take, ``Finding.from_record`` of its text is ``from_dict`` of the element."""
+    from scanner.model import Finding
+    raw = json.dumps(doc["findings"], ensure_ascii=False).encode("utf-8", "surrogatepass")[1:-1]
+    records = inventory_chunks.decode("findings", raw)
+    if records is None:
+        return 0
+    for record, element in zip(records, doc["findings"]):
+        built = Finding.from_record(msgspec.json.decode(msgspec.json.encode(record)))
+        assert _attributes(built) == _attributes(Finding.from_dict(element))
+        assert built == Finding.from_dict(element)
+    return len(records)
+
+
+@pytest.mark.parametrize("case", ["as written", *NOT_WRITTEN_BACK_ALIKE])
+def test_a_finding_the_structs_took_is_built_from_its_text_as_the_general_reader_builds_it(case: str) -> None:
+    doc = _doc()
+    if case != "as written":
+        NOT_WRITTEN_BACK_ALIKE[case](doc)
+    taken = _record_and_dict_agree(doc)
+    assert taken or case != "as written"
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_any_finding_the_structs_take_is_built_from_its_text_as_the_general_reader_builds_it(
+        data: st.DataObject) -> None:
+    doc = _doc()
+    element = data.draw(st.sampled_from(doc["findings"]))
+    field = data.draw(st.sampled_from(sorted(element) + ["location", "details", "credential", "cost", "tags"]))
+    value = data.draw(_like(element.get(field)) | JSON_VALUES)
+    if field == "location" and isinstance(value, dict):
+        value = {**element.get("location", {}), **value}
+    element[field] = value
+    _record_and_dict_agree(doc)
