@@ -83,17 +83,15 @@ class _Reader:
         self.done.add(name)
         self.read = 0
 
-    def chunk(self, name: str, raw: bytes) -> None:
-        """A chunk of whole elements (:func:`scanner.inventory_chunks.read_chunks`): kept as decoded
+    def chunk(self, name: str, raw: bytes, kept: _Kept | None) -> None:
+        """A chunk of whole elements (:func:`scanner.inventory_chunks.read_chunks`) and its
+        :func:`chunk_texts` (worked out by the chunk workers for a large input): kept as decoded
         where the structs take it and nothing in it needs scrubbing, else built and scrubbed."""
-        records = inventory_chunks.decode(name, raw)
-        if records is not None:
-            elements = inventory_chunks.as_dicts(records)
-            encoded = [msgspec.json.encode(e) for e in elements]
-            if inventory_chunks.clean(b",".join(encoded), records):
-                self.read += len(records)
-                self._keep(elements, [JSON + e for e in encoded])
-                return
+        if kept is not None:
+            ids, texts = kept
+            self.read += len(texts)
+            self._keep(ids, texts)
+            return
         objects = plain_elements(name, raw, self.read, self.source)
         self.read += len(objects)
         for obj in objects:
@@ -116,21 +114,25 @@ class _Reader:
         batch, self.batch = self.batch, []
         if not batch:
             return
-        (redact.scrub_agents if self.section == "agents" else redact.scrub_findings)(batch)
-        self._keep(batch, [packed(obj) for obj in batch])
-
-    def _keep(self, elements: list[dict[str, Any]] | list[Agent | Finding], packed: list[bytes]) -> None:
-        """Keep elements (as decoded, or built) packed as given."""
         if self.section == "agents":
-            self._keep_agents(elements, packed)
+            redact.scrub_agents(batch)
+            self._keep([agent.findings for agent in batch], [packed(obj) for obj in batch])
         else:
-            self._keep_findings(elements, packed)
+            redact.scrub_findings(batch)
+            self._keep([finding.id for finding in batch], [packed(obj) for obj in batch])
 
-    def _keep_agents(self, agents: list[Any], packed: list[bytes]) -> None:
+    def _keep(self, ids: list[Any], packed: list[bytes]) -> None:
+        """Keep elements packed as given; ``ids``: the finding ids each agent lists, or each finding's id."""
+        if self.section == "agents":
+            self._keep_agents(ids, packed)
+        else:
+            self._keep_findings(ids, packed)
+
+    def _keep_agents(self, listed: list[list[str]], packed: list[bytes]) -> None:
         place = self.places[-1]
-        for agent, data in zip(agents, packed):
+        for finding_ids, data in zip(listed, packed):
             self.agent_at.append(self.agent_at[-1] + self.agents.put(data))
-            for finding_id in (agent.get("findings", ()) if isinstance(agent, dict) else agent.findings):
+            for finding_id in finding_ids:
                 self.wanted.append(finding_number(finding_id) << _SLOT_BITS | place)
                 place += 1
             self.places.append(place)
@@ -145,11 +147,11 @@ class _Reader:
         self.finding_at = array("q", [-1]) * self.places[-1]
         self.finding_size = array("I", [0]) * self.places[-1]
 
-    def _keep_findings(self, findings: list[Any], packed: list[bytes]) -> None:
+    def _keep_findings(self, finding_ids: list[str], packed: list[bytes]) -> None:
         ids, places, finding_at, finding_size = self.wanted_ids, self.wanted_places, self.finding_at, self.finding_size
-        self.findings_read += len(findings)
-        for finding, data in zip(findings, packed):
-            number = finding_number(finding["id"] if isinstance(finding, dict) else finding.id)
+        self.findings_read += len(finding_ids)
+        for finding_id, data in zip(finding_ids, packed):
+            number = finding_number(finding_id)
             k = bisect.bisect_left(ids, number)
             if k == len(ids) or ids[k] != number:
                 self.unattached += 1  # no agent lists it: counted, never shown
@@ -191,6 +193,21 @@ class _Reader:
         self.findings.close()
 
 
+_Kept = tuple[list[Any], list[bytes]]  # (the ids to keep: see _Reader._keep; each element's packed text)
+
+
+def chunk_texts(name: str, raw: bytes) -> _Kept | None:
+    """A chunk's elements as the reader keeps them, when the structs take it and the key gate finds
+    nothing in it (else None: it is read element by element, built and scrubbed)."""
+    records = inventory_chunks.decode(name, raw)
+    if records is None:
+        return None
+    encoded = [msgspec.json.encode(r) for r in records]  # absent fields absent, as the structs omit them
+    if not inventory_chunks.clean(b",".join(encoded), records):
+        return None
+    return [r.findings for r in records] if name == "agents" else [r.id for r in records], [JSON + e for e in encoded]
+
+
 def _in_order(keys: list[bytes]) -> range | list[int]:
     """The agents' indices in the format's order (a stable sort: ties keep the file's order)."""
     if all(keys[i] <= keys[i + 1] for i in range(len(keys) - 1)):
@@ -200,7 +217,7 @@ def _in_order(keys: list[bytes]) -> range | list[int]:
 
 def _read(path: str | Path, reader: _Reader) -> dict[str, Any]:
     try:
-        top = read_in_chunks(path, reader.chunk, reader.begin)
+        top = read_in_chunks(path, reader.chunk, reader.begin, chunk_texts)
     except (inventory_chunks.NotThisLayout, OSError):  # laid out otherwise: the general read (its messages)
         reader.restart()
         top = read_inventory(path, {"agents": reader.add, "findings": reader.add}, reader.begin)

@@ -17,6 +17,8 @@ from scanner import chunk_pool
 from scanner.chunk_pool import OrderedChunks
 from scanner.diff_stream import _whole as whole_diff
 from scanner.diff_stream import diff_saved
+from scanner.plugins import load_format
+from scanner.report_agents import write_agent_report
 from scanner.report_stream import write_json_report
 from tests.keys import make_key
 
@@ -90,6 +92,28 @@ def test_a_report_written_by_the_workers_is_the_one_process_report(saved: Path, 
     out = tmp_path / "out.json"
     assert write_json_report(saved, str(out)) is True
     assert out.read_bytes() == _cli_report(saved, tmp_path)  # the file is small: one process there
+    assert not multiprocessing.active_children()
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "sarif"])
+def test_a_format_written_an_agent_at_a_time_from_the_workers_chunks_is_the_one_process_report(
+        fmt: str, saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: None) -> None:
+    key = make_key("openai-project", 3)
+    lines = saved.read_text(encoding="utf-8").split("\n")
+    agents = [k for k, line in enumerate(lines) if line.startswith('{"dedupe_key"')]
+    element = json.loads(lines[agents[len(agents) // 2]].rstrip(","))
+    element["name"] = f"bot {key}"  # this chunk is built and scrubbed, the others kept as read
+    lines[agents[len(agents) // 2]] = json.dumps(element, sort_keys=True) + ","
+    planted = tmp_path / "planted.json"
+    planted.write_text("\n".join(lines), encoding="utf-8")
+    one = tmp_path / f"one.{fmt}"
+    with monkeypatch.context() as one_process:
+        one_process.setattr(chunk_pool, "MIN_BYTES", 1 << 62)
+        assert write_agent_report(planted, load_format(fmt), str(one)) is True
+    cores = tmp_path / f"cores.{fmt}"
+    assert write_agent_report(planted, load_format(fmt), str(cores)) is True
+    assert cores.read_bytes() == one.read_bytes()
+    assert key not in cores.read_text(encoding="utf-8")
     assert not multiprocessing.active_children()
 
 
