@@ -744,6 +744,15 @@ class Catalog:
         return sorted(keys, key=lambda k: (-max((len(x) for x in k.prefixes), default=0), k.id))
 
     @cached_property
+    def console_urls(self) -> dict[str, set[str]]:
+        """The console URLs given for each key format id (where a key of that format is rotated)."""
+        urls: dict[str, set[str]] = {}
+        for fmt in self.key_formats:
+            if fmt.console_url:
+                urls.setdefault(fmt.id, set()).add(fmt.console_url)
+        return urls
+
+    @cached_property
     def key_regex_source(self) -> str:
         """The text of :attr:`key_regex` (known without compiling it)."""
         alts = [f"(?P<k{i}>{k.pattern})" for i, k in enumerate(self.key_formats) if not k.context_only]

@@ -74,7 +74,11 @@ def item_kind(group: list[Finding]) -> ItemKind | None:
 
 def strongest_first(group: list[Finding]) -> list[Finding]:
     """Forming evidence first, then by the kind's strength and the finding's confidence; id breaks ties."""
-    return sorted(group, key=lambda f: (tuple(-x for x in f.strength), f.id))
+    def order(f: Finding) -> tuple[int, int, int, str]:
+        forms, kind, confidence = f.strength
+        return -forms, -kind, -confidence, f.id
+
+    return sorted(group, key=order)
 
 
 def anchor_key(keys: Iterable[str]) -> str | None:

@@ -103,8 +103,9 @@ def remediation(agent: Agent, group: list[Finding], catalog: Catalog) -> str:
     elif agent.status == Status.REVIEW_OVERDUE:
         steps.append(f"review record {agent.approved_id} with its owner and set last_reviewed")
     if agent.status != Status.APPROVED:
-        consoles = sorted({fmt.console_url for f in group if f.credential and f.credential.key_type
-                           for fmt in catalog.key_formats if fmt.id == f.credential.key_type and fmt.console_url})
+        urls = catalog.console_urls
+        consoles = sorted({url for f in group if f.credential and f.credential.key_type
+                           for url in urls.get(f.credential.key_type, ())})
         if any(r.code in ("key-in-history", "world-readable", "admin-key") for r in agent.reasons):
             steps.append("rotate the exposed key" + (f" at {', '.join(consoles)}" if consoles else ""))
         if any(r.code == "exposed-server" for r in agent.reasons):
