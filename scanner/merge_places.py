@@ -75,12 +75,25 @@ class FirstOfIds:
         """Reading is over: what only looking up needed is let go."""
         self.before, self.seen = array("Q"), None
 
-    def in_order(self) -> Iterator[int]:
-        """Every place, by its finding's number (all numbers differ)."""
+    def in_order(self) -> Iterator[tuple[int, int]]:
+        """Every place, by its finding's number (all numbers differ), as runs of consecutive places
+        (``start``, ``end``): where every input was in order, as long as the inputs allow."""
         numbers, ends = self.numbers, [*self.starts[1:], len(self.numbers)]
-        runs = [range(s, e) if ordered else sorted(range(s, e), key=numbers.__getitem__)
-                for s, e, ordered in zip(self.starts, ends, self.ordered)]
-        return heapq.merge(*runs, key=numbers.__getitem__) if len(runs) > 1 else iter(runs[0] if runs else ())
+        if not all(self.ordered):
+            runs = [range(s, e) if ordered else sorted(range(s, e), key=numbers.__getitem__)
+                    for s, e, ordered in zip(self.starts, ends, self.ordered)]
+            yield from ((p, p + 1) for p in heapq.merge(*runs, key=numbers.__getitem__))
+            return
+        heads = [(numbers[s], s, e) for s, e in zip(self.starts, ends) if s < e]
+        heapq.heapify(heads)
+        while len(heads) > 1:
+            _, start, end = heapq.heappop(heads)
+            stop = bisect.bisect_left(numbers, heads[0][0], start, end)  # up to the next input's first
+            yield start, stop
+            if stop < end:
+                heapq.heappush(heads, (numbers[stop], stop, end))
+        if heads:
+            yield heads[0][1], heads[0][2]
 
 
 class SharedKeys:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import itertools
 import datetime as dt
 import os
 import sqlite3
@@ -64,6 +65,8 @@ _SIGN = 1 << 63  # finding numbers as signed 64-bit integers (what sortable take
 _ROWS = 65_536  # rows handed to SQLite at a time
 _LISTED = keyhints.LISTED_KIND
 _NEXT = b",\n    {"  # between two elements of an array in the inventory's text
+_OPEN = JSON + b"{"
+_READ_AT_ONCE = 1 << 20  # bytes of the spool read in one call as the findings are written
 _AGENT_ROW = "INSERT INTO agents VALUES (?, ?, ?, ?, ?)"
 PARALLEL_FINDINGS = 50_000  # from this many findings read, groups are built on every core
 _TABLES = """
@@ -188,8 +191,11 @@ class StreamedMerge:
             return
         if isinstance(worked, _ReadChunk):
             self.read_count[name] += worked.count
-            for k in self.ids.unheld(worked.numbers):
-                self._keep(*worked.what[k], JSON + worked.pieces[k])
+            kept = self.ids.unheld(worked.numbers)
+            if len(kept) == len(worked.numbers):
+                self._keep_texts(worked.pieces, worked.what)
+            else:
+                self._keep_texts([worked.pieces[k] for k in kept], [worked.what[k] for k in kept])
             return
         objects = plain_elements(name, raw, first, self.source)
         self.read_count[name] += len(objects)
@@ -215,11 +221,25 @@ class StreamedMerge:
 
     def _keep(self, strong: list[bytes], kind: str | None, provider: str | None, holds_key: bool,
               data: bytes) -> None:
-        """A finding read and kept (given its place by ``ids.unheld``): its text in the spool;
-        ``strong``: its strong identity keys (:func:`_strong`)."""
+        """A finding read, built and kept (given its place by ``ids.unheld``): its pickle in the
+        spool; ``strong``: its strong identity keys (:func:`_strong`)."""
         place = len(self.at) - 1
         self.at.append(self.at[-1] + self.spool.put(data))
-        self.as_text.append(data[:1] == JSON)
+        self.as_text.append(0)
+        self._note(place, strong, kind, provider, holds_key)
+
+    def _keep_texts(self, texts: list[bytes], what: list[tuple[Any, ...]]) -> None:
+        """Findings read and kept as their texts (each tagged ``JSON``), and what :meth:`_note` notes of each."""
+        start = len(self.at) - 1
+        self.spool.put(b"".join(texts))
+        ends = itertools.accumulate(map(len, texts), initial=self.at[-1])
+        next(ends)
+        self.at.extend(ends)
+        self.as_text.extend(b"\x01" * len(texts))
+        for place, noted in enumerate(what, start):
+            self._note(place, *noted)
+
+    def _note(self, place: int, strong: list[bytes], kind: str | None, provider: str | None, holds_key: bool) -> None:
         self.shared.add(place, strong)
         if kind == _LISTED:
             if provider:
@@ -393,14 +413,24 @@ class StreamedMerge:
             yield os.pread(fd, size, at)
 
     def _finding_texts(self) -> Iterator[bytes]:
-        """The findings by id: the text written anew, else the text each was read as (after its tag)."""
+        """The findings by id: the text written anew, else the text each was read as (after its tag),
+        a stretch of the spool read at once where places follow each other."""
         fd, kept = self.findings_out.reading(), self.spool.reading()
         at, out_at, out_size = self.at, self.out_at, self.out_size
-        for place in self.ids.in_order():
-            if out_size[place]:
-                yield os.pread(fd, out_size[place], out_at[place])
-            else:
-                yield os.pread(kept, at[place + 1] - at[place] - 1, at[place] + 1)
+        for start, end in self.ids.in_order():
+            place = start
+            while place < end:
+                if out_size[place]:
+                    yield os.pread(fd, out_size[place], out_at[place])
+                    place += 1
+                    continue
+                base, stop = at[place], place + 1
+                while stop < end and not out_size[stop] and at[stop + 1] - base <= _READ_AT_ONCE:
+                    stop += 1
+                block = os.pread(kept, at[stop] - base, base)
+                for p in range(place, stop):
+                    yield block[at[p] - base + 1:at[p + 1] - base]
+                place = stop
 
     def save(self) -> Path:
         """The merged inventory in a file of the working directory (gone on ``close``)."""
@@ -432,8 +462,9 @@ def _strong(keys: list[str]) -> list[bytes]:
 
 class _ReadChunk:
     """A chunk of ``count`` findings in the model's own form: of each an earlier input does not
-    hold, in which the key gate found nothing, its number, its text in the merged inventory and
-    what :meth:`StreamedMerge._keep` notes of it (worked out by the chunk workers for a large input)."""
+    hold, in which the key gate found nothing, its number, its text in the merged inventory (tagged
+    ``JSON``, as the spool keeps it) and what :meth:`StreamedMerge._note` notes of it (worked out by
+    the chunk workers for a large input)."""
 
     def __init__(self, count: int, numbers: list[int], pieces: list[bytes], what: list[tuple[Any, ...]]) -> None:
         self.count = count
@@ -467,7 +498,7 @@ def chunk_work(name: str, raw: bytes) -> int | _ReadChunk | None:
         return None
     unset = inventory_chunks.UNSET
     return _ReadChunk(count, numbers,
-                      [p if k == 0 else b"{" + p for k, p in enumerate(pieces)],
+                      [JSON + p if k == 0 else _OPEN + p for k, p in enumerate(pieces)],
                       [(_strong(r.identity), r.kind, r.provider if r.provider is not unset else None,
                         r.credential is not unset) for r in records])
 

@@ -248,3 +248,30 @@ def test_a_merge_built_by_the_workers_is_the_whole_merge(saved_pair: tuple[Path,
     assert streamed is not None and streamed == _merged_whole(paths)
     assert len(json.loads(streamed)["agents"]) == AGENTS + AGENTS // 20
     assert not multiprocessing.active_children()
+
+
+@pytest.mark.parametrize("on_cores", [False, True], ids=["one-process", "workers"])
+def test_a_merge_of_chunks_kept_as_read_and_chunks_built_between_them_is_the_whole_merge(
+        on_cores: bool, saved_pair: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key in one finding's details in the middle of the first input: its chunk is built and
+    scrubbed, and its findings' texts are written anew between findings written as they were read."""
+    from scanner import merge_stream
+    from tests.test_streamed_commands import _merged_on_disk, _merged_whole
+
+    if on_cores:
+        monkeypatch.setattr(merge_stream, "PARALLEL_FINDINGS", 0)
+        monkeypatch.setattr(chunk_pool, "MIN_BYTES", 0)
+    key = make_key("anthropic-api", 11)
+    old, new = saved_pair
+    lines = old.read_text(encoding="utf-8").split("\n")
+    findings = [k for k, line in enumerate(lines) if line.startswith('{"confidence"')]
+    middle = findings[len(findings) // 2]
+    element = json.loads(lines[middle].rstrip(","))
+    element["details"] = {**element.get("details", {}), "note": f"was {key}"}
+    lines[middle] = json.dumps(element, sort_keys=True) + ","
+    planted = tmp_path / "planted.json"
+    planted.write_text("\n".join(lines), encoding="utf-8")
+    paths = [planted, new]
+    streamed = _merged_on_disk(paths)
+    assert streamed is not None and streamed == _merged_whole(paths)
+    assert key not in streamed and key[:8] in streamed
