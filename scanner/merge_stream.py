@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import itertools
 import datetime as dt
+import itertools
 import os
 import sqlite3
 from array import array
@@ -240,6 +240,7 @@ class StreamedMerge:
             self._note(place, *noted)
 
     def _note(self, place: int, strong: list[bytes], kind: str | None, provider: str | None, holds_key: bool) -> None:
+        """What the join needs of the finding kept at ``place``: its strong keys, and where listed and found keys are."""
         self.shared.add(place, strong)
         if kind == _LISTED:
             if provider:
