@@ -60,7 +60,11 @@ def row(agent: Agent, findings: dict[str, Finding]) -> dict[str, Any]:
         "remediation": agent.remediation or "",
         "dedupe_key": agent.dedupe_key,
     }
-    return {k: neutralise(printable(str(v))) for k, v in values.items()}
+    cells = [str(v) for v in values.values()]
+    joined = "\n".join(cells)
+    if printable(joined) != joined:  # one look at the whole row: its cells one by one only where it needs them
+        cells = [printable(c) for c in cells]
+    return {k: neutralise(c) for k, c in zip(values, cells)}
 
 
 class CsvFormat(AgentFormat):

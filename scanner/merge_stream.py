@@ -249,8 +249,8 @@ class StreamedMerge:
             self.found.setdefault(_utf8(provider or ""), array("i")).append(place)
 
     def _finding(self, fd: int, place: int) -> Finding:
-        at, source = self.at[place], self.sources[bisect.bisect_right(self.ids.starts, place) - 1]
-        return unpacked("findings", os.pread(fd, self.at[place + 1] - at, at), source)  # type: ignore[return-value]
+        at = self.at[place]
+        return unpacked("findings", os.pread(fd, self.at[place + 1] - at, at))  # type: ignore[return-value]
 
     # ---- 2. join ---------------------------------------------------------------------------
 

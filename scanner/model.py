@@ -555,6 +555,35 @@ class Agent:
             kind=ItemKind(d.get("kind", "agent")),
         )
 
+    @classmethod
+    def from_record(cls, d: dict[str, Any]) -> "Agent":
+        """:meth:`from_dict` of an agent in the form the model writes it, as
+        :class:`scanner.inventory_chunks.AgentRecord` checked it (every field known, its enums'
+        values among theirs, the dedupe key its id's): the same agent, built without the checks."""
+        agent = cls.__new__(cls)
+        attrs = agent.__dict__
+        attrs.update(_AGENT_UNSET)
+        attrs.update(d)
+        del attrs["dedupe_key"]  # derived from the id
+        for name in _AGENT_LISTS:
+            if name not in d:
+                attrs[name] = []
+        if "spend" not in d:
+            attrs["spend"] = {}
+        attrs["status"], attrs["severity"], attrs["kind"] = (
+            _STATUSES[d["status"]], _SEVERITIES[d["severity"]], _ITEM_KINDS[d["kind"]])
+        if "change" in d:
+            attrs["change"] = _CHANGES[d["change"]]
+        attrs["reasons"] = [Reason(r["code"], r["message"]) for r in d["reasons"]]
+        return agent
+
+
+_AGENT_UNSET = {f.name: None for f in fields(Agent) if f.default is None}
+_AGENT_LISTS = ("providers", "models", "owners", "detectors", "kinds", "locations")
+_STATUSES = {s.value: s for s in Status}
+_SEVERITIES = {s.value: s for s in Severity}
+_ITEM_KINDS = {k.value: k for k in ItemKind}
+_CHANGES = {c.value: c for c in Change}
 
 _AGENT_KEPT = frozenset({"id", "name", "kind", "status", "severity", "identity", "findings", "reasons", "dedupe_key"})
 

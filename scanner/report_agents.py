@@ -169,16 +169,16 @@ class _Reader:
         ``ends[k * sections + s + 1]``)."""
         agents_fd, findings_fd = self.agents.reading(), self.findings.reading()
         agent_at, places, finding_at, finding_size = self.agent_at, self.places, self.finding_at, self.finding_size
-        source, key = self.source, self.fmt.agent_key
+        key = self.fmt.agent_key
         keys: list[bytes] = []
         ends = array("Q", [0])
         for k in range(len(agent_at) - 1):
-            agent = unpacked("agents", os.pread(agents_fd, agent_at[k + 1] - agent_at[k], agent_at[k]), source)
+            agent = unpacked("agents", os.pread(agents_fd, agent_at[k + 1] - agent_at[k], agent_at[k]))
             findings: dict[str, Finding] = {}
             for place in range(places[k], places[k + 1]):
                 at = finding_at[place]
                 if at >= 0:
-                    finding = unpacked("findings", os.pread(findings_fd, finding_size[place], at), source)
+                    finding = unpacked("findings", os.pread(findings_fd, finding_size[place], at))
                     findings[finding.id] = finding  # type: ignore[union-attr]
             piece = writer.agent(agent, findings)  # type: ignore[arg-type]
             if not k % _COLLECT_EVERY:

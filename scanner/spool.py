@@ -11,7 +11,6 @@ from typing import IO, Any
 import msgspec
 
 from scanner.errors import UserError
-from scanner.inventory_file import built
 from scanner.model import Agent, Finding
 
 _HEX = "0123456789abcdef"
@@ -35,11 +34,11 @@ def packed(obj: Agent | Finding) -> bytes:
     return _OBJECT + pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
 
 
-def unpacked(section: str, data: bytes, source: str) -> Agent | Finding:
+def unpacked(section: str, data: bytes) -> Agent | Finding:
     """The element ``packed`` (or ``JSON`` + its msgspec text) kept, built."""
     if data[:1] == JSON:  # the text of a record the structs checked (inventory_chunks.decode)
         element = msgspec.json.decode(data[1:])
-        return Finding.from_record(element) if section == "findings" else built(section, element, source)
+        return Finding.from_record(element) if section == "findings" else Agent.from_record(element)
     return pickle.loads(data[1:])  # type: ignore[no-any-return]  # our own private spool, never the input
 
 

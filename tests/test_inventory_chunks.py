@@ -365,21 +365,22 @@ def _attributes(finding: object) -> dict:
 
 
 def _record_and_dict_agree(doc: dict) -> int:
-    """For every finding the structs take, ``Finding.from_record`` of its text is ``from_dict`` of the element."""
-    from scanner.model import Finding
-    raw = json.dumps(doc["findings"], ensure_ascii=False).encode("utf-8", "surrogatepass")[1:-1]
-    records = inventory_chunks.decode("findings", raw)
-    if records is None:
-        return 0
-    for record, element in zip(records, doc["findings"]):
-        built = Finding.from_record(msgspec.json.decode(msgspec.json.encode(record)))
-        assert _attributes(built) == _attributes(Finding.from_dict(element))
-        assert built == Finding.from_dict(element)
-    return len(records)
+    """For every element the structs take, ``from_record`` of its text is ``from_dict`` of the element."""
+    from scanner.model import Agent, Finding
+    taken = 0
+    for name, cls in (("agents", Agent), ("findings", Finding)):
+        raw = json.dumps(doc[name], ensure_ascii=False).encode("utf-8", "surrogatepass")[1:-1]
+        records = inventory_chunks.decode(name, raw)
+        for record, element in zip(records or [], doc[name]):
+            built = cls.from_record(msgspec.json.decode(msgspec.json.encode(record)))
+            assert _attributes(built) == _attributes(cls.from_dict(element))
+            assert built == cls.from_dict(element)
+            taken += 1
+    return taken
 
 
 @pytest.mark.parametrize("case", ["as written", *NOT_WRITTEN_BACK_ALIKE])
-def test_a_finding_the_structs_took_is_built_from_its_text_as_the_general_reader_builds_it(case: str) -> None:
+def test_an_element_the_structs_took_is_built_from_its_text_as_the_general_reader_builds_it(case: str) -> None:
     doc = _doc()
     if case != "as written":
         NOT_WRITTEN_BACK_ALIKE[case](doc)
@@ -389,11 +390,13 @@ def test_a_finding_the_structs_took_is_built_from_its_text_as_the_general_reader
 
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
-def test_any_finding_the_structs_take_is_built_from_its_text_as_the_general_reader_builds_it(
+def test_any_element_the_structs_take_is_built_from_its_text_as_the_general_reader_builds_it(
         data: st.DataObject) -> None:
     doc = _doc()
-    element = data.draw(st.sampled_from(doc["findings"]))
-    field = data.draw(st.sampled_from(sorted(element) + ["location", "details", "credential", "cost", "tags"]))
+    name = data.draw(st.sampled_from(["agents", "findings"]))
+    element = data.draw(st.sampled_from(doc[name]))
+    extra = ["location", "details", "credential", "cost", "tags"] if name == "findings" else ["change", "spend"]
+    field = data.draw(st.sampled_from(sorted(element) + extra))
     value = data.draw(_like(element.get(field)) | JSON_VALUES)
     if field == "location" and isinstance(value, dict):
         value = {**element.get("location", {}), **value}

@@ -61,3 +61,17 @@ def test_values_round_trip_through_the_csv_module():
 def test_empty_inventory_is_just_the_header():
     text, parsed = rows("empty")
     assert text == ",".join(COLUMNS) + "\r\n" and parsed == []
+
+
+def test_a_cell_with_an_unsafe_character_is_escaped_and_the_rest_of_its_row_left_as_it_is():
+    from reports.csv import row
+    inv = full_inventory()
+    agent = next(a for a in inv.agents if a.name == "support-bot")
+    clean = row(agent, {f.id: f for f in inv.findings})
+    agent.name, agent.owners = "bot\x1b[2J", ["\u202eevil@example.com", "=1+2"]
+    escaped = row(agent, {f.id: f for f in inv.findings})
+    assert escaped["name"] == "bot\\x1b[2J" and escaped["owners"] == "\\u202eevil@example.com; =1+2"
+    assert {k: v for k, v in escaped.items() if k not in ("name", "owners")} == \
+        {k: v for k, v in clean.items() if k not in ("name", "owners")}
+    agent.owners = ["=1+2", "\u202e"]
+    assert row(agent, {})["owners"] == "'=1+2; \\u202e"  # escaped, then neutralised
