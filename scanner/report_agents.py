@@ -32,6 +32,7 @@ from typing import Any
 import msgspec
 
 from scanner import inventory_chunks, redact
+from scanner.chunk_pool import OrderedTasks, forked_pool
 from scanner.format import AgentFormat, AgentWriter
 from scanner.inventory_file import collector_paused, inventory_from_parts, plain_elements, read_in_chunks, read_inventory
 from scanner.model import Agent, Finding
@@ -41,6 +42,8 @@ from scanner.spool import JSON, NotStreamable, Spool, finding_number, packed, so
 BATCH = redact.SCRUB_BATCH
 _COLLECT_EVERY = 1024  # agents
 _SLOT_BITS = 40  # a finding's place among all the places agents list: up to 2**40
+PARALLEL_AGENTS = 20_000  # from this many agents, a writer that allows it is given them on every core
+_RENDER_BATCH = 2_000  # agents rendered by one task
 
 
 
@@ -166,13 +169,40 @@ class _Reader:
     def render(self, writer: AgentWriter, out: Spool) -> tuple[list[bytes], array[int]]:
         """Each agent built with its findings and given to ``writer``, its piece put in ``out``: each
         agent's sort key and where each section of its piece ends (agent k's section s ends at
-        ``ends[k * sections + s + 1]``)."""
-        agents_fd, findings_fd = self.agents.reading(), self.findings.reading()
+        ``ends[k * sections + s + 1]``). A writer whose pieces depend on nothing but their agent
+        (``waits`` False) is given them on every core from :data:`PARALLEL_AGENTS`, by workers
+        forked from here with a copy of it, and the pieces are taken in order."""
+        self.fds = self.agents.reading(), self.findings.reading()  # flushed here: a worker only reads them
+        count = len(self.agent_at) - 1
+        keys: list[bytes] = []
+        ends = array("Q", [0])
+
+        def take(_context: None, done: tuple[list[bytes], list[bytes]]) -> None:
+            keys.extend(done[0])
+            for text in done[1]:
+                ends.append(ends[-1] + out.put(text))
+
+        global _RENDERING
+        _RENDERING = (self, writer)
+        tasks = OrderedTasks(_render_agents, take, forked_pool(not writer.waits and count >= PARALLEL_AGENTS))
+        try:
+            for start in range(0, count, _RENDER_BATCH):
+                tasks.submit(None, start, min(start + _RENDER_BATCH, count))
+            tasks.drain()
+        finally:
+            tasks.close()
+            _RENDERING = None
+        return keys, ends
+
+    def rendered(self, writer: AgentWriter, start: int, end: int) -> tuple[list[bytes], list[bytes]]:
+        """Agents ``start`` to ``end`` given to ``writer``: their sort keys, and their pieces'
+        sections in UTF-8 (the guard escapes lone surrogates), one after the other."""
+        agents_fd, findings_fd = self.fds
         agent_at, places, finding_at, finding_size = self.agent_at, self.places, self.finding_at, self.finding_size
         key = self.fmt.agent_key
         keys: list[bytes] = []
-        ends = array("Q", [0])
-        for k in range(len(agent_at) - 1):
+        texts: list[bytes] = []
+        for k in range(start, end):
             agent = unpacked("agents", os.pread(agents_fd, agent_at[k + 1] - agent_at[k], agent_at[k]))
             findings: dict[str, Finding] = {}
             for place in range(places[k], places[k + 1]):
@@ -184,13 +214,23 @@ class _Reader:
             if not k % _COLLECT_EVERY:
                 gc.collect(0)  # the collector is paused; what a format left in cycles is freed (json's indent)
             keys.append(sortable(key(agent)))  # type: ignore[arg-type]
-            for text in (piece,) if writer.sections == 1 else piece:  # the guard escapes lone surrogates
-                ends.append(ends[-1] + out.put(text.encode("utf-8", "surrogatepass")))
-        return keys, ends
+            texts.extend(text.encode("utf-8", "surrogatepass") for text in ((piece,) if writer.sections == 1 else piece))
+        return keys, texts
 
     def close(self) -> None:
         self.agents.close()
         self.findings.close()
+
+
+_RENDERING: tuple[_Reader, AgentWriter] | None = None  # what a forked worker renders from
+
+
+def _render_agents(start: int, end: int) -> tuple[list[bytes], list[bytes]]:
+    """A worker's task (or the reader's own, in-process): :meth:`_Reader.rendered` of the reader and
+    writer it was forked with."""
+    assert _RENDERING is not None
+    reader, writer = _RENDERING
+    return reader.rendered(writer, start, end)
 
 
 _Kept = tuple[list[Any], list[bytes]]  # (the ids to keep: see _Reader._keep; each element's packed text)

@@ -18,6 +18,7 @@ from scanner.chunk_pool import OrderedChunks
 from scanner.diff_stream import _whole as whole_diff
 from scanner.diff_stream import diff_saved
 from scanner.plugins import load_format
+from scanner import report_agents
 from scanner.report_agents import write_agent_report
 from scanner.report_stream import write_json_report
 from tests.keys import make_key
@@ -95,7 +96,7 @@ def test_a_report_written_by_the_workers_is_the_one_process_report(saved: Path, 
     assert not multiprocessing.active_children()
 
 
-@pytest.mark.parametrize("fmt", ["table", "csv", "sarif"])
+@pytest.mark.parametrize("fmt", ["table", "csv", "jsonl", "sarif"])
 def test_a_format_written_an_agent_at_a_time_from_the_workers_chunks_is_the_one_process_report(
         fmt: str, saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: None) -> None:
     key = make_key("openai-project", 3)
@@ -110,6 +111,7 @@ def test_a_format_written_an_agent_at_a_time_from_the_workers_chunks_is_the_one_
     with monkeypatch.context() as one_process:
         one_process.setattr(chunk_pool, "MIN_BYTES", 1 << 62)
         assert write_agent_report(planted, load_format(fmt), str(one)) is True
+    monkeypatch.setattr(report_agents, "PARALLEL_AGENTS", 0)  # csv's and jsonl's pieces made by the workers too
     cores = tmp_path / f"cores.{fmt}"
     assert write_agent_report(planted, load_format(fmt), str(cores)) is True
     assert cores.read_bytes() == one.read_bytes()
