@@ -19,8 +19,9 @@ and an SQLite table in a temporary directory of its own), and what joins them in
 4. **Write.** Agents in order, coverage, findings by id, then metadata and the summary counted on
    the way: byte for byte the text of the whole merge.
 
-Memory is about 20 bytes per finding kept (8 more while reading), about 150 per distinct strong
-key while reading, SQLite's cache (64 MiB), the keys listed by providers' admin APIs and one batch
+Memory is arrays of about 45 bytes per finding kept (its place's offsets, number and group, the
+pairs of its keys; 8 more for each finding of the inputs before, while reading), about 150 bytes
+per distinct strong key while reading, SQLite's cache (64 MiB), the keys listed by providers' admin APIs and one batch
 of groups; disk about three times the inputs. An input this does not merge — a repeated array, a
 schema 1.0 inventory (its findings depend on its ``schema_version``, read after them), a finding id
 not in this tool's form — gives None, having written nothing: the caller merges whole, which gives

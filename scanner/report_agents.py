@@ -6,9 +6,11 @@ against the schema, and scrubbed as :func:`scanner.redact.scrub_inventory` scrub
 kept in a private spool file, with the places of the findings it lists; each finding an agent
 lists is kept in a second spool when it comes (findings follow agents in a saved inventory) and
 its places pointed at it. A chunk of elements in this tool's own form that the scrubber would
-not change is kept as it was decoded, without building its objects. Only then are the agents
-built, one at a time with their findings, and given to the format's writer, whose piece goes to
-a third spool with the agent's sort key; when the whole input was read and checked, the writer's
+not change is kept as it was decoded, without building its objects (a large input's chunks are
+worked on by every core, :mod:`scanner.chunk_pool`). Only then are the agents built, one at a
+time with their findings, and given to the format's writer (a writer whose pieces depend on
+nothing but their agent: on every core, each worker with a copy of it), whose piece goes to a
+third spool with the agent's sort key; when the whole input was read and checked, the writer's
 head, the pieces in the format's order and its tail go to the output through the guarded stream
 like every report, so a bad input writes nothing.
 
