@@ -2,9 +2,10 @@
 
 Reading a million-agent inventory is CPU-bound in C — msgspec's decoder and encoder, the key
 gate's automaton — a chunk at a time, with nothing carried from one chunk to the next; what must
-follow the file's order (the spool, the summary, the order checks) is cheap. So ``work(name, raw)``
+follow the file's order (the spool, the summary, the order checks) is cheap. So ``work(name, raw, offset)``
 runs in worker processes, a few chunks ahead of the reader, and ``take(name, raw, result)`` runs
-here in file order. The workers are forked from this process: they start in milliseconds with
+here in file order (``offset``, where the chunk is in the file, names the room in which a worker
+may write what it made itself, :class:`scanner.spool.PlacedSpool`, rather than send it back). The workers are forked from this process: they start in milliseconds with
 the key formats already loaded (those of ``--catalog`` too) and the input file open, so what is
 sent is where a chunk is, not its bytes: each worker reads its chunks itself (a chunk of another
 size than the reader saw — the file changed meanwhile — is worked on here, on the reader's bytes).
@@ -28,7 +29,7 @@ from typing import Any, Callable
 MIN_BYTES = 64 << 20  # smaller inputs are read in-process: starting workers would cost more than they save
 AHEAD = 3  # chunks in flight per worker
 
-Work = Callable[[str, bytes], Any]
+Work = Callable[[str, bytes, int], Any]
 Take = Callable[[str, bytes, Any], None]
 _UNREAD = "unread"  # a worker's answer for a chunk it could not read as the reader did
 
@@ -49,7 +50,7 @@ def _quiet_worker() -> None:
 
 def _read_and_work(work: Work, fd: int, name: str, offset: int, size: int) -> Any:
     raw = os.pread(fd, size, offset)
-    return work(name, raw) if len(raw) == size else _UNREAD
+    return work(name, raw, offset) if len(raw) == size else _UNREAD
 
 
 def forked_pool(wanted: bool) -> ProcessPoolExecutor | None:
@@ -105,7 +106,7 @@ class OrderedTasks:
 
 
 class OrderedChunks(OrderedTasks):
-    """``work(name, raw)`` over chunks of the file open as ``fd`` handed to :meth:`chunk` (on every
+    """``work(name, raw, offset)`` over chunks of the file open as ``fd`` handed to :meth:`chunk` (on every
     core once the file holds :data:`MIN_BYTES`), ``take(name, raw, result)`` in the order given."""
 
     def __init__(self, work: Work, take: Take, fd: int) -> None:
@@ -117,12 +118,12 @@ class OrderedChunks(OrderedTasks):
     def chunk(self, name: str, raw: bytes, offset: int) -> None:
         """The chunk ``raw``, read at ``offset`` of the file."""
         if not self.parallel:
-            self.chunk_take(name, raw, self.chunk_work(name, raw))
+            self.chunk_take(name, raw, self.chunk_work(name, raw, offset))
             return
-        self.submit((name, raw), self.chunk_work, self.fd, name, offset, len(raw))
+        self.submit((name, raw, offset), self.chunk_work, self.fd, name, offset, len(raw))
 
-    def _take_chunk(self, context: tuple[str, bytes], result: Any) -> None:
-        name, raw = context
+    def _take_chunk(self, context: tuple[str, bytes, int], result: Any) -> None:
+        name, raw, offset = context
         if isinstance(result, str) and result == _UNREAD:
-            result = self.chunk_work(name, raw)
+            result = self.chunk_work(name, raw, offset)
         self.chunk_take(name, raw, result)

@@ -119,7 +119,7 @@ def _agents(path: str | Path, use: Any, read: str) -> None:
     inventory_from_parts(path, top)
 
 
-def chunk_work(read: str, name: str, raw: bytes) -> tuple[int, bytes] | None:
+def chunk_work(read: str, name: str, raw: bytes, _offset: int) -> tuple[int, bytes] | None:
     """A chunk of ``agents`` or ``findings``: how many elements it holds, and the :class:`Seen` of its
     agents that are not gone, for ``read``, :func:`pack`-ed (findings are only checked); None when the
     structs refuse it or the key gate finds anything in its agents (it is then read element by element)."""

@@ -202,7 +202,7 @@ def read_in_chunks(path: str | Path, on_chunk: Callable[..., None],
                    begin: Callable[[str, dict[str, Any]], None], work: Work | None = None) -> dict[str, Any]:
     """:func:`scanner.inventory_chunks.read_chunks` of the file ``path`` (the cyclic collector
     paused), and the rest of the document checked against the schema. With ``work``, each chunk
-    is first given to ``work(name, raw)``, on every core for a large file (:mod:`scanner.chunk_pool`),
+    is first given to ``work(name, raw, offset)``, on every core for a large file (:mod:`scanner.chunk_pool`),
     and ``on_chunk(name, raw, result)`` gets the results in file order."""
     with open(path, "rb") as fh, collector_paused():
         if work is None:

@@ -475,7 +475,7 @@ class _ReadChunk:
         self.what = what  # (strong keys, kind, provider, holds a key)
 
 
-def chunk_work(name: str, raw: bytes) -> int | _ReadChunk | None:
+def chunk_work(name: str, raw: bytes, _offset: int) -> int | _ReadChunk | None:
     """A chunk of an input: of agents, how many (checked against the schema, never used); of
     findings, a :class:`_ReadChunk`; None when the structs refuse it or the key gate finds anything
     in it (it is then read element by element, built and scrubbed)."""

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import bisect
 import gc
+import itertools
 import os
 from array import array
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -39,7 +40,7 @@ from scanner.format import AgentFormat, AgentWriter
 from scanner.inventory_file import collector_paused, inventory_from_parts, plain_elements, read_in_chunks, read_inventory
 from scanner.model import Agent, Finding
 from scanner.output import copy_spool, format_kind, is_terminal, open_output
-from scanner.spool import JSON, NotStreamable, Spool, finding_number, packed, sortable, unpacked
+from scanner.spool import JSON, NotStreamable, PlacedSpool, Spool, finding_number, packed, read_each, sortable, unpacked
 
 BATCH = redact.SCRUB_BATCH
 _COLLECT_EVERY = 1024  # agents
@@ -55,8 +56,9 @@ class _Reader:
     def __init__(self, fmt: AgentFormat, source: str) -> None:
         self.fmt = fmt
         self.source = source
-        self.agents = Spool()
-        self.findings = Spool()
+        size = os.stat(source).st_size
+        self.spools = {"agents": PlacedSpool(size), "findings": PlacedSpool(size)}
+        self.agents, self.findings = self.spools["agents"], self.spools["findings"]
         self.restart()
 
     def restart(self) -> None:
@@ -67,7 +69,8 @@ class _Reader:
         self.section: str | None = None
         self.done: set[str] = set()
         self.read = 0
-        self.agent_at = array("Q", [0])  # agent k is agents[agent_at[k]:agent_at[k + 1]]
+        self.agent_at = array("Q")  # agent k is agents[agent_at[k]:agent_at[k] + agent_size[k]]
+        self.agent_size = array("Q")
         self.places = array("Q", [0])  # its findings' places are places[k]:places[k + 1]
         self.wanted: list[int] = []  # while agents are read: finding number << _SLOT_BITS | place
         self.wanted_ids = array("Q")  # then, sorted: the finding numbers ...
@@ -93,9 +96,9 @@ class _Reader:
         :func:`chunk_texts` (worked out by the chunk workers for a large input): kept as decoded
         where the structs take it and nothing in it needs scrubbing, else built and scrubbed."""
         if kept is not None:
-            ids, texts = kept
-            self.read += len(texts)
-            self._keep(ids, texts)
+            self.read += len(kept.sizes)
+            at = kept.at if kept.texts is None else self.spools[name].put(b"".join(kept.texts))
+            self._keep(kept.counts, kept.numbers, kept.sizes, at)
             return
         objects = plain_elements(name, raw, self.read, self.source)
         self.read += len(objects)
@@ -121,26 +124,32 @@ class _Reader:
             return
         if self.section == "agents":
             redact.scrub_agents(batch)
-            self._keep([agent.findings for agent in batch], [packed(obj) for obj in batch])
+            counts = array("Q", (len(agent.findings) for agent in batch))
+            numbers = array("Q", (finding_number(i) for agent in batch for i in agent.findings))
         else:
             redact.scrub_findings(batch)
-            self._keep([finding.id for finding in batch], [packed(obj) for obj in batch])
+            counts, numbers = None, array("Q", (finding_number(finding.id) for finding in batch))
+        texts = [packed(obj) for obj in batch]
+        sizes = array("Q", map(len, texts))
+        self._keep(counts, numbers, sizes, self.spools[self.section or "agents"].put(b"".join(texts)))
 
-    def _keep(self, ids: list[Any], packed: list[bytes]) -> None:
-        """Keep elements packed as given; ``ids``: the finding ids each agent lists, or each finding's id."""
+    def _keep(self, counts: array[int] | None, numbers: array[int], sizes: array[int], at: int) -> None:
+        """Elements kept one after the other from ``at`` of their spool, of ``sizes``; ``numbers``:
+        each finding's number, or the numbers of the findings the agents list (``counts`` of each)."""
         if self.section == "agents":
-            self._keep_agents(ids, packed)
+            assert counts is not None
+            self._keep_agents(counts, numbers, sizes, at)
         else:
-            self._keep_findings(ids, packed)
+            self._keep_findings(numbers, sizes, at)
 
-    def _keep_agents(self, listed: list[list[str]], packed: list[bytes]) -> None:
+    def _keep_agents(self, counts: array[int], numbers: array[int], sizes: array[int], at: int) -> None:
+        self.agent_at.extend(itertools.accumulate(sizes[:-1], initial=at))
+        self.agent_size.extend(sizes)
         place = self.places[-1]
-        for finding_ids, data in zip(listed, packed):
-            self.agent_at.append(self.agent_at[-1] + self.agents.put(data))
-            for finding_id in finding_ids:
-                self.wanted.append(finding_number(finding_id) << _SLOT_BITS | place)
-                place += 1
-            self.places.append(place)
+        self.wanted.extend(number << _SLOT_BITS | p for p, number in enumerate(numbers, place))
+        ends = itertools.accumulate(counts, initial=place)
+        next(ends)  # the place the first starts at: the last one held
+        self.places.extend(ends)
 
     def _places_known(self) -> None:
         """All agents read: the places each listed finding fills, by finding number."""
@@ -152,21 +161,19 @@ class _Reader:
         self.finding_at = array("q", [-1]) * self.places[-1]
         self.finding_size = array("I", [0]) * self.places[-1]
 
-    def _keep_findings(self, finding_ids: list[str], packed: list[bytes]) -> None:
+    def _keep_findings(self, numbers: array[int], sizes: array[int], at: int) -> None:
         ids, places, finding_at, finding_size = self.wanted_ids, self.wanted_places, self.finding_at, self.finding_size
-        self.findings_read += len(finding_ids)
-        for finding_id, data in zip(finding_ids, packed):
-            number = finding_number(finding_id)
+        self.findings_read += len(numbers)
+        count = len(ids)
+        for number, size in zip(numbers, sizes):
             k = bisect.bisect_left(ids, number)
-            if k == len(ids) or ids[k] != number:
+            if k == count or ids[k] != number:
                 self.unattached += 1  # no agent lists it: counted, never shown
-                continue
-            at = self.findings.size
-            size = self.findings.put(data)
-            while k < len(ids) and ids[k] == number:  # a repeated finding: the last one counts
+            while k < count and ids[k] == number:  # a repeated finding: the last one counts
                 finding_at[places[k]] = at
                 finding_size[places[k]] = size
                 k += 1
+            at += size
 
     def render(self, writer: AgentWriter, out: Spool) -> tuple[list[bytes], array[int]]:
         """Each agent built with its findings and given to ``writer``, its piece put in ``out``: each
@@ -174,15 +181,16 @@ class _Reader:
         ``ends[k * sections + s + 1]``). A writer whose pieces depend on nothing but their agent
         (``waits`` False) is given them on every core from :data:`PARALLEL_AGENTS`, by workers
         forked from here with a copy of it, and the pieces are taken in order."""
-        self.fds = self.agents.reading(), self.findings.reading()  # flushed here: a worker only reads them
-        count = len(self.agent_at) - 1
+        count = len(self.agent_at)
         keys: list[bytes] = []
         ends = array("Q", [0])
 
-        def take(_context: None, done: tuple[list[bytes], list[bytes]]) -> None:
+        def take(_context: None, done: tuple[list[bytes], array[int], bytes]) -> None:
             keys.extend(done[0])
-            for text in done[1]:
-                ends.append(ends[-1] + out.put(text))
+            out.put(done[2])
+            sizes = itertools.accumulate(done[1], initial=ends[-1])
+            next(sizes)
+            ends.extend(sizes)
 
         global _RENDERING
         _RENDERING = (self, writer)
@@ -196,28 +204,31 @@ class _Reader:
             _RENDERING = None
         return keys, ends
 
-    def rendered(self, writer: AgentWriter, start: int, end: int) -> tuple[list[bytes], list[bytes]]:
-        """Agents ``start`` to ``end`` given to ``writer``: their sort keys, and their pieces'
-        sections in UTF-8 (the guard escapes lone surrogates), one after the other."""
-        agents_fd, findings_fd = self.fds
-        agent_at, places, finding_at, finding_size = self.agent_at, self.places, self.finding_at, self.finding_size
+    def rendered(self, writer: AgentWriter, start: int, end: int) -> tuple[list[bytes], array[int], bytes]:
+        """Agents ``start`` to ``end`` given to ``writer``: their sort keys, the size of each of
+        their pieces' sections, and those in UTF-8 (the guard escapes lone surrogates), one after
+        the other. What follows each other in a spool is read at once."""
+        places, finding_at = self.places, self.finding_at
+        agents = read_each(self.agents.fd, self.agent_at[start:end], self.agent_size[start:end])
+        held = [p for p in range(places[start], places[end]) if finding_at[p] >= 0]
+        found = dict(zip(held, read_each(self.findings.fd, [finding_at[p] for p in held],
+                                         [self.finding_size[p] for p in held])))
         key = self.fmt.agent_key
         keys: list[bytes] = []
         texts: list[bytes] = []
-        for k in range(start, end):
-            agent = unpacked("agents", os.pread(agents_fd, agent_at[k + 1] - agent_at[k], agent_at[k]))
+        for k, data in enumerate(agents, start):
+            agent = unpacked("agents", data)
             findings: dict[str, Finding] = {}
             for place in range(places[k], places[k + 1]):
-                at = finding_at[place]
-                if at >= 0:
-                    finding = unpacked("findings", os.pread(findings_fd, finding_size[place], at))
+                if place in found:
+                    finding = unpacked("findings", found[place])
                     findings[finding.id] = finding  # type: ignore[union-attr]
             piece = writer.agent(agent, findings)  # type: ignore[arg-type]
             if not k % _COLLECT_EVERY:
                 gc.collect(0)  # the collector is paused; what a format left in cycles is freed (json's indent)
             keys.append(sortable(key(agent)))  # type: ignore[arg-type]
             texts.extend(text.encode("utf-8", "surrogatepass") for text in ((piece,) if writer.sections == 1 else piece))
-        return keys, texts
+        return keys, array("Q", map(len, texts)), b"".join(texts)
 
     def close(self) -> None:
         self.agents.close()
@@ -235,19 +246,37 @@ def _render_agents(start: int, end: int) -> tuple[list[bytes], list[bytes]]:
     return reader.rendered(writer, start, end)
 
 
-_Kept = tuple[list[Any], list[bytes]]  # (the ids to keep: see _Reader._keep; each element's packed text)
+class _Kept(NamedTuple):
+    """A chunk's elements as the reader keeps them (:func:`chunk_texts`)."""
+
+    counts: array[int] | None  # agents: how many findings each lists
+    numbers: array[int]  # the numbers of those findings, one agent's after the other's; or each finding's
+    sizes: array[int]  # each element's packed text's
+    at: int  # where the first starts in its spool, the others after it ...
+    texts: list[bytes] | None  # ... or, not placed there, the texts (the reader puts them)
 
 
-def chunk_texts(name: str, raw: bytes) -> _Kept | None:
+_PLACING: dict[str, PlacedSpool] = {}  # the reader's spools, by section: where a chunk's texts are placed
+
+
+def chunk_texts(name: str, raw: bytes, offset: int) -> _Kept | None:
     """A chunk's elements as the reader keeps them, when the structs take it and the key gate finds
-    nothing in it (else None: it is read element by element, built and scrubbed)."""
+    nothing in it (else None: it is read element by element, built and scrubbed); their texts
+    placed in the room of the chunk at ``offset`` of the input, in the reader's spool."""
     records = inventory_chunks.decode(name, raw)
     if records is None:
         return None
     encoded = [msgspec.json.encode(r) for r in records]  # absent fields absent, as the structs omit them
     if not inventory_chunks.clean(b",".join(encoded), records):
         return None
-    return [r.findings for r in records] if name == "agents" else [r.id for r in records], [JSON + e for e in encoded]
+    if name == "agents":
+        counts = array("Q", (len(r.findings) for r in records))
+        numbers = array("Q", (int(i, 16) for r in records for i in r.findings))  # the structs checked them
+    else:
+        counts, numbers = None, array("Q", (int(r.id, 16) for r in records))
+    texts = [JSON + e for e in encoded]
+    at = _PLACING[name].place(texts, offset, len(raw))
+    return _Kept(counts, numbers, array("Q", map(len, texts)), -1 if at is None else at, texts if at is None else None)
 
 
 def _in_order(keys: list[bytes]) -> range | list[int]:
@@ -258,11 +287,14 @@ def _in_order(keys: list[bytes]) -> range | list[int]:
 
 
 def _read(path: str | Path, reader: _Reader) -> dict[str, Any]:
+    _PLACING.update(reader.spools)  # before the chunk workers fork: they write there
     try:
         top = read_in_chunks(path, reader.chunk, reader.begin, chunk_texts)
     except (inventory_chunks.NotThisLayout, OSError):  # laid out otherwise: the general read (its messages)
         reader.restart()
         top = read_inventory(path, {"agents": reader.add, "findings": reader.add}, reader.begin)
+    finally:
+        _PLACING.clear()
     reader.finish()
     return top
 

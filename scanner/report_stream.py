@@ -236,7 +236,7 @@ class Digest(NamedTuple):
     spends: list[tuple[dict[str, float], bool]] = []  # ... which is added in order: (spend, approved)
 
 
-def digest(name: str, raw: bytes) -> Digest | None:
+def digest(name: str, raw: bytes, _offset: int) -> Digest | None:
     """The :class:`Digest` of a chunk of ``agents`` or ``findings``; None when its structs refuse
     it or the key gate finds anything in it (it is then read element by element)."""
     records = inventory_chunks.decode(name, raw)

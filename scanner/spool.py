@@ -4,9 +4,10 @@ held as compact bytes."""
 
 from __future__ import annotations
 
+import os
 import pickle
 import tempfile
-from typing import IO, Any
+from typing import IO, Any, Sequence
 
 import msgspec
 
@@ -82,6 +83,80 @@ class Spool:
             self.file.close()
         except OSError:  # what was still buffered could not be written: it is thrown away with the file
             pass
+
+
+class PlacedSpool:
+    """Byte strings in a private sparse temporary file in which each chunk of an input file has a
+    room of its own: the chunk of ``size`` bytes read at ``offset`` has ``ROOM`` times as many at
+    ``ROOM * offset``. A chunk worker forked from the reader writes what it made of a chunk into
+    that room itself (:meth:`place`, on the file it inherited), so the text never comes back
+    through the pipe to be written again by the reader; what does not fit (never a chunk of this
+    tool's own form: its elements come back no longer than they were read) and what the reader
+    makes itself goes after the rooms of the whole input (:meth:`put`). Written only with
+    ``os.pwrite``: the reader and its workers share the file, never a position in it."""
+
+    ROOM = 2
+
+    def __init__(self, input_size: int) -> None:
+        self.file: IO[bytes] = tempfile.TemporaryFile("w+b", buffering=0)
+        self.fd = self.file.fileno()
+        self.start = self.end = self.ROOM * input_size  # where what the reader puts goes
+
+    def place(self, texts: list[bytes], offset: int, size: int) -> int | None:
+        """``texts`` one after the other in the room of the chunk of ``size`` bytes at ``offset``:
+        where they start, or None when they do not fit it (the caller puts them)."""
+        data = b"".join(texts)
+        if len(data) > self.ROOM * size or self.ROOM * (offset + size) > self.start:  # (the input grew)
+            return None
+        at = self.ROOM * offset
+        self._write(data, at)
+        return at
+
+    def put(self, data: bytes) -> int:
+        """``data`` after everything the reader put: where it starts."""
+        at = self.end
+        self._write(data, at)
+        self.end += len(data)
+        return at
+
+    def _write(self, data: bytes, at: int) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.pwrite(self.fd, view, at)
+                view, at = view[written:], at + written
+        except OSError as exc:
+            raise no_room(exc) from None
+
+    def clear(self) -> None:
+        """Forget everything (the rooms a worker still fills are never read)."""
+        self.file.truncate(0)
+        self.end = self.start
+
+    def close(self) -> None:
+        self.file.close()
+
+
+READ_AT_ONCE = 1 << 20  # bytes of a spool read in one call where what is wanted follows each other
+
+
+def read_each(fd: int, ats: Sequence[int], sizes: Sequence[int]) -> list[bytes]:
+    """The byte strings of ``sizes`` at ``ats`` of the file ``fd``: each stretch of them that
+    follow one another read in one call (a call apiece would cost more than the copies)."""
+    out: list[bytes] = []
+    count = len(ats)
+    k = 0
+    while k < count:
+        base = end = ats[k]
+        stop = k
+        while stop < count and ats[stop] == end and end - base <= READ_AT_ONCE:
+            end += sizes[stop]
+            stop += 1
+        block = os.pread(fd, end - base, base)
+        for j in range(k, stop):
+            out.append(block[ats[j] - base:ats[j] - base + sizes[j]])
+        k = stop
+    return out
 
 
 _OFFSET = 1 << 63

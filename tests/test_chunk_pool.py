@@ -61,11 +61,11 @@ def _cli_report(path: Path, cwd: Path) -> bytes:
     return r.stdout
 
 
-def _size(name: str, raw: bytes) -> int:
+def _size(name: str, raw: bytes, _offset: int) -> int:
     return len(raw)
 
 
-def _first_byte(name: str, raw: bytes) -> bytes:
+def _first_byte(name: str, raw: bytes, _offset: int) -> bytes:
     return raw[:1]
 
 
