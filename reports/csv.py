@@ -37,7 +37,22 @@ def credentials(agent: Agent, findings: dict[str, Finding]) -> str:
 
 
 def row(agent: Agent, findings: dict[str, Finding]) -> dict[str, Any]:
-    values: dict[str, Any] = {
+    """The agent's cells by column."""
+    return dict(zip(COLUMNS, cells(agent, findings)))
+
+
+def cells(agent: Agent, findings: dict[str, Finding]) -> list[str]:
+    """The agent's cells in the order of :data:`COLUMNS`, printable and neutralised."""
+    texts = [str(v) for v in values(agent, findings).values()]
+    joined = "\n".join(texts)
+    if printable(joined) != joined:  # one look at the whole row: its cells one by one only where it needs them
+        texts = [printable(c) for c in texts]
+    return ["'" + c if c.startswith(FORMULA_START) else c for c in texts]  # neutralise(), inlined: 21 cells a row
+
+
+def values(agent: Agent, findings: dict[str, Finding]) -> dict[str, Any]:
+    """The agent's values by column, in the order of :data:`COLUMNS`."""
+    return {
         "agent_id": agent.id,
         "name": agent.name,
         "status": agent.status.value,
@@ -60,11 +75,6 @@ def row(agent: Agent, findings: dict[str, Finding]) -> dict[str, Any]:
         "remediation": agent.remediation or "",
         "dedupe_key": agent.dedupe_key,
     }
-    cells = [str(v) for v in values.values()]
-    joined = "\n".join(cells)
-    if printable(joined) != joined:  # one look at the whole row: its cells one by one only where it needs them
-        cells = [printable(c) for c in cells]
-    return {k: neutralise(c) for k, c in zip(values, cells)}
 
 
 class CsvFormat(AgentFormat):
@@ -84,14 +94,14 @@ class _RowWriter(AgentWriter):
 
     def __init__(self) -> None:
         self.text = io.StringIO()
-        self.rows = csv.DictWriter(self.text, fieldnames=COLUMNS, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+        self.rows = csv.writer(self.text, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
 
     def head(self) -> str:
-        self.rows.writeheader()
+        self.rows.writerow(COLUMNS)
         return self._take()
 
     def agent(self, agent: Agent, findings: dict[str, Finding]) -> str:
-        self.rows.writerow(row(agent, findings))
+        self.rows.writerow(cells(agent, findings))
         return self._take()
 
     def _take(self) -> str:

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from reports.csv import COLUMNS, CsvFormat, neutralise
+from reports.csv import COLUMNS, CsvFormat, neutralise, values
 from tests.fixtures.inventory_samples import HOSTILE_NAME, SAMPLES, full_inventory
 
 
@@ -33,6 +33,13 @@ def test_stable_header_and_one_row_per_agent():
     inv = full_inventory()
     assert [r["agent_id"] for r in parsed][:1] and {r["agent_id"] for r in parsed} == {a.id for a in inv.agents}
     assert len(parsed) == len(inv.agents)
+
+
+def test_each_value_is_made_for_its_column():
+    inv = full_inventory()
+    findings = {f.id: f for f in inv.findings}
+    for agent in inv.agents:  # the row is written by position: the values must come in the columns' order
+        assert tuple(values(agent, findings)) == COLUMNS
 
 
 def test_no_cell_starts_like_a_formula():
