@@ -175,22 +175,26 @@ class _Reader:
                 k += 1
             at += size
 
-    def render(self, writer: AgentWriter, out: Spool) -> tuple[list[bytes], array[int]]:
+    def render(self, writer: AgentWriter, out: Spool) -> tuple[list[bytes], array[int], bool]:
         """Each agent built with its findings and given to ``writer``, its piece put in ``out``: each
-        agent's sort key and where each section of its piece ends (agent k's section s ends at
-        ``ends[k * sections + s + 1]``). A writer whose pieces depend on nothing but their agent
-        (``waits`` False) is given them on every core from :data:`PARALLEL_AGENTS`, by workers
-        forked from here with a copy of it, and the pieces are taken in order."""
+        agent's sort key, where each section of its piece ends (agent k's section s ends at
+        ``ends[k * sections + s + 1]``), and whether every piece was scrubbed as the guard would
+        (:func:`_gated`). A writer whose pieces depend on nothing but their agent (``waits``
+        False) is given them on every core from :data:`PARALLEL_AGENTS`, by workers forked from
+        here with a copy of it, and the pieces are taken in order."""
         count = len(self.agent_at)
         keys: list[bytes] = []
         ends = array("Q", [0])
+        self.gating = writer.sections == 1 and not writer.finishes_pieces  # a piece written as it was made
+        gated = [self.gating]
 
-        def take(_context: None, done: tuple[list[bytes], array[int], bytes]) -> None:
+        def take(_context: None, done: tuple[list[bytes], array[int], bytes, bool]) -> None:
             keys.extend(done[0])
             out.put(done[2])
             sizes = itertools.accumulate(done[1], initial=ends[-1])
             next(sizes)
             ends.extend(sizes)
+            gated[0] = gated[0] and done[3]
 
         global _RENDERING
         _RENDERING = (self, writer)
@@ -202,12 +206,13 @@ class _Reader:
         finally:
             tasks.close()
             _RENDERING = None
-        return keys, ends
+        return keys, ends, gated[0]
 
-    def rendered(self, writer: AgentWriter, start: int, end: int) -> tuple[list[bytes], array[int], bytes]:
+    def rendered(self, writer: AgentWriter, start: int, end: int) -> tuple[list[bytes], array[int], bytes, bool]:
         """Agents ``start`` to ``end`` given to ``writer``: their sort keys, the size of each of
-        their pieces' sections, and those in UTF-8 (the guard escapes lone surrogates), one after
-        the other. What follows each other in a spool is read at once."""
+        their pieces' sections, those in UTF-8 (the guard escapes lone surrogates) one after the
+        other, and whether they were scrubbed here (:func:`_gated`). What follows each other in a
+        spool is read at once."""
         places, finding_at = self.places, self.finding_at
         agents = read_each(self.agents.fd, self.agent_at[start:end], self.agent_size[start:end])
         held = [p for p in range(places[start], places[end]) if finding_at[p] >= 0]
@@ -215,7 +220,7 @@ class _Reader:
                                          [self.finding_size[p] for p in held])))
         key = self.fmt.agent_key
         keys: list[bytes] = []
-        texts: list[bytes] = []
+        pieces: list[str] = []
         for k, data in enumerate(agents, start):
             agent = unpacked("agents", data)
             findings: dict[str, Finding] = {}
@@ -227,8 +232,13 @@ class _Reader:
             if not k % _COLLECT_EVERY:
                 gc.collect(0)  # the collector is paused; what a format left in cycles is freed (json's indent)
             keys.append(sortable(key(agent)))  # type: ignore[arg-type]
-            texts.extend(text.encode("utf-8", "surrogatepass") for text in ((piece,) if writer.sections == 1 else piece))
-        return keys, array("Q", map(len, texts)), b"".join(texts)
+            if writer.sections == 1:
+                pieces.append(piece)  # type: ignore[arg-type]
+            else:
+                pieces.extend(piece)
+        gated = self.gating and _gated(pieces)
+        texts = [text.encode("utf-8", "surrogatepass") for text in pieces]
+        return keys, array("Q", map(len, texts)), b"".join(texts), gated
 
     def close(self) -> None:
         self.agents.close()
@@ -236,6 +246,19 @@ class _Reader:
 
 
 _RENDERING: tuple[_Reader, AgentWriter] | None = None  # what a forked worker renders from
+
+
+def _gated(pieces: list[str]) -> bool:
+    """Scrub ``pieces`` here, as the guarded stream would scrub them, when each is whole lines (a
+    key or a URL's password never spans a line break, so the pieces scrubbed one by one are the
+    output scrubbed whole): the work of the guard's last look is then done on every core, and the
+    guard only neutralises (:meth:`scanner.output.GuardedStream.write_scrubbed`). False: not
+    whole lines, the guard scrubs them."""
+    if not all(piece.endswith("\n") for piece in pieces):
+        return False
+    if redact.would_change("".join(pieces)):  # one look at the batch: its pieces one by one only where it needs them
+        pieces[:] = [redact.scrub(piece) for piece in pieces]
+    return True
 
 
 def _render_agents(start: int, end: int) -> tuple[list[bytes], list[bytes]]:
@@ -318,12 +341,12 @@ def write_agent_report(path: str | Path, fmt: AgentFormat, output: str | None) -
         with collector_paused():
             writer = fmt.writer(frame)
             try:
-                keys, ends = reader.render(writer, out)
+                keys, ends, gated = reader.render(writer, out)
             except NotStreamable:  # a format's own sort key this cannot hold compactly
                 return False
             writer.count_findings(reader.findings_read, reader.unattached)
         reader.close()  # its spools are done with: their room is given back before the output is written
-        _write(output, format_kind(fmt), writer, _in_order(keys), ends, out)
+        _write(output, format_kind(fmt), writer, _in_order(keys), ends, out, gated)
     finally:
         reader.close()
         out.close()
@@ -331,9 +354,9 @@ def write_agent_report(path: str | Path, fmt: AgentFormat, output: str | None) -
 
 
 def _write(output: str | None, kind: str, writer: AgentWriter, order: range | list[int], ends: array[int],
-           out: Spool) -> None:
+           out: Spool, gated: bool) -> None:
     """The head, each agent's piece in ``order`` as the writer finishes it, then the tail, through the
-    guarded output stream."""
+    guarded output stream (``gated``: the pieces were scrubbed as they were made, :func:`_gated`)."""
     fd = out.reading()
     head = writer.head()
     sections = writer.sections
@@ -341,7 +364,15 @@ def _write(output: str | None, kind: str, writer: AgentWriter, order: range | li
     with open_output(output, kind) as stream:
         stream.write(head)
         if isinstance(order, range) and finish is None and sections == 1:  # the spool as it is
-            copy_spool(out.file, stream)
+            copy_spool(out.file, stream, scrubbed=gated)
+        elif gated:
+            batch_bytes: list[bytes] = []
+            for k in order:
+                batch_bytes.append(os.pread(fd, ends[k + 1] - ends[k], ends[k]))
+                if len(batch_bytes) >= BATCH:
+                    stream.write_scrubbed(b"".join(batch_bytes))
+                    batch_bytes = []
+            stream.write_scrubbed(b"".join(batch_bytes))
         else:
             for section in range(sections):
                 if section:

@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from scanner import chunk_pool
 from scanner.chunk_pool import OrderedChunks
 from scanner.diff_stream import _whole as whole_diff
 from scanner.diff_stream import diff_saved
+from reports.csv import CsvFormat
 from scanner.plugins import load_format
 from scanner import report_agents
 from scanner.report_agents import write_agent_report
@@ -117,6 +119,32 @@ def test_a_format_written_an_agent_at_a_time_from_the_workers_chunks_is_the_one_
     assert cores.read_bytes() == one.read_bytes()
     assert key not in cores.read_text(encoding="utf-8")
     assert not multiprocessing.active_children()
+
+
+class _KeyMakingCsv(CsvFormat):
+    """csv whose writer adds to each row a key it makes itself (no input holds it): only the
+    scrub of the pieces where they are made stands between it and the output."""
+
+    def __init__(self, key: str, whole_lines: bool) -> None:
+        self.key, self.whole_lines = key, whole_lines
+
+    def writer(self, frame: Any) -> Any:
+        writer = super().writer(frame)
+        made = writer.agent
+        key, whole_lines = self.key, self.whole_lines
+        writer.agent = lambda agent, findings: (made(agent, findings) + f"made {key}" + ("\n" if whole_lines else ""))
+        return writer
+
+
+@pytest.mark.parametrize("whole_lines", [True, False])
+def test_what_a_writer_makes_on_the_workers_is_scrubbed_before_the_output(
+        whole_lines: bool, saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: None) -> None:
+    key = make_key("openai-project", 11)
+    monkeypatch.setattr(report_agents, "PARALLEL_AGENTS", 0)
+    out = tmp_path / "out.csv"
+    assert write_agent_report(saved, _KeyMakingCsv(key, whole_lines), str(out)) is True
+    text = out.read_text(encoding="utf-8")
+    assert key not in text and text.count(f"made {key[:8]}") == AGENTS  # each scrubbed to its preview
 
 
 def test_a_chunk_holding_a_key_is_read_element_by_element_among_the_workers_chunks(saved: Path, tmp_path: Path,
