@@ -21,8 +21,10 @@ MAX_ROWS = 200  # a GitHub comment holds 65,536 characters
 MAX_DETAILS = 50
 MAX_EVIDENCE = 10
 
-# Characters that start Markdown syntax inline; `&`, `<` and `>` become entities first.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#~!])")
+# `&`, `<` and `>` become entities, then each character that starts Markdown syntax inline gets a
+# backslash (the backslash itself first, so none added is doubled): a replace per character that
+# is there beats a regex's or translate()'s pass over text that holds others than ASCII.
+_MD_ESCAPES = [("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")] + [(c, "\\" + c) for c in "\\`*_[]|#~!"]
 # ``@name`` in a comment notifies that user or team (``@anthropic-ai/sdk`` in evidence would);
 # a word joiner after the ``@`` keeps the text and drops the mention. E-mail addresses are left alone.
 _MENTION = re.compile(r"(?<!\w)@(?=\w)")
@@ -38,9 +40,11 @@ def md(text: object) -> str:
     text = str(text)
     if text.isascii() and text.isprintable() and text == text.strip() and not _MD_ANY.search(text):
         return text
-    one_line = " ".join(printable(text).split())
-    escaped = _MD_SPECIAL.sub(r"\\\1", html.escape(one_line, quote=False))
-    return _MENTION.sub("@" + WORD_JOINER, escaped)
+    escaped = " ".join(printable(text).split())
+    for special, escape in _MD_ESCAPES:
+        if special in escaped:
+            escaped = escaped.replace(special, escape)
+    return _MENTION.sub("@" + WORD_JOINER, escaped) if "@" in escaped else escaped
 
 
 def html_text(text: object) -> str:
