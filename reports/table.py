@@ -86,6 +86,16 @@ class _TableWriter(AgentWriter):
                 self.rows = None
         return _CELL.join(cells)
 
+    def add(self, other: AgentWriter) -> None:
+        assert isinstance(other, _TableWriter)
+        self.counts.add(other.counts)
+        self.widths = [max(w, v) for w, v in zip(self.widths, other.widths)]
+        if self.rows is not None and other.rows is not None and len(self.rows) + len(other.rows) <= RICH_ROWS:
+            self.rows += [(key, self.seen + seen, a, cells) for key, seen, a, cells in other.rows]
+        else:
+            self.rows = None
+        self.seen += other.seen
+
     def head(self) -> str:
         self.widths = [min(w, cap) for w, cap in zip(self.widths, PLAIN_WIDTHS)]
         text = io.StringIO()

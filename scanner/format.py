@@ -64,10 +64,22 @@ class AgentWriter:
         """What follows the pieces, in parts (asked for once every piece went through :meth:`piece`)."""
         return ()
 
+    def add(self, other: "AgentWriter") -> None:
+        """Keep what ``other`` kept of its agents: ``other`` is a copy of this writer as it was
+        made, given agents that follow all those given to this one. A writer that waits and
+        defines this is given its agents on every core: each batch to a copy of its own, the
+        copies added in order."""
+        raise NotImplementedError
+
     @property
     def finishes_pieces(self) -> bool:
         """True when :meth:`piece` changes what :meth:`agent` gave."""
         return type(self).piece is not AgentWriter.piece
+
+    @property
+    def adds(self) -> bool:
+        """True when copies of this writer can be added up (:meth:`add`)."""
+        return type(self).add is not AgentWriter.add
 
 
 class AgentFormat(Format):
@@ -133,6 +145,13 @@ class Counts:
             self._spent.append((agent_order(a), len(self._spent), a))
         if a.change == Change.NEW and a.is_agent:  # other items (MCP servers) are counted in the summary line
             self.new_by_status[a.status.value] = self.new_by_status.get(a.status.value, 0) + 1
+
+    def add(self, other: "Counts") -> None:
+        """The agents ``other`` counted, which follow those counted here."""
+        self.tally.add(other.tally)
+        for status, n in other.new_by_status.items():
+            self.new_by_status[status] = self.new_by_status.get(status, 0) + n
+        self._spent += [(key, len(self._spent) + seq, a) for seq, (key, _seq, a) in enumerate(other._spent)]
 
     def summary(self, findings: int = 0, unattached: int = 0, complete: bool = True) -> dict[str, Any]:
         """:meth:`Inventory.summary` of the agents counted (the findings' counts given)."""

@@ -28,6 +28,7 @@ import bisect
 import gc
 import itertools
 import os
+import pickle
 from array import array
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -181,24 +182,32 @@ class _Reader:
         ``ends[k * sections + s + 1]``), and whether every piece was scrubbed as the guard would
         (:func:`_gated`). A writer whose pieces depend on nothing but their agent (``waits``
         False) is given them on every core from :data:`PARALLEL_AGENTS`, by workers forked from
-        here with a copy of it, and the pieces are taken in order."""
+        here with a copy of it, and the pieces are taken in order; so is one that waits but can
+        add up copies of itself (:meth:`~scanner.format.AgentWriter.add`: each batch is given to a
+        fresh copy, which comes back to be added to it in order)."""
         count = len(self.agent_at)
         keys: list[bytes] = []
         ends = array("Q", [0])
         self.gating = writer.sections == 1 and not writer.finishes_pieces  # a piece written as it was made
         gated = [self.gating]
+        pristine = _pickled(writer) if writer.waits and writer.adds else None  # each batch to a copy, added in order
+        pool = forked_pool((not writer.waits or pristine is not None) and count >= PARALLEL_AGENTS)
+        if pool is None:
+            pristine = None
 
-        def take(_context: None, done: tuple[list[bytes], array[int], bytes, bool]) -> None:
+        def take(_context: None, done: tuple[list[bytes], array[int], bytes, bool, AgentWriter | None]) -> None:
             keys.extend(done[0])
             out.put(done[2])
             sizes = itertools.accumulate(done[1], initial=ends[-1])
             next(sizes)
             ends.extend(sizes)
             gated[0] = gated[0] and done[3]
+            if done[4] is not None:
+                writer.add(done[4])
 
         global _RENDERING
-        _RENDERING = (self, writer)
-        tasks = OrderedTasks(_render_agents, take, forked_pool(not writer.waits and count >= PARALLEL_AGENTS))
+        _RENDERING = (self, writer, pristine)
+        tasks = OrderedTasks(_render_agents, take, pool)
         try:
             for start in range(0, count, _RENDER_BATCH):
                 tasks.submit(None, start, min(start + _RENDER_BATCH, count))
@@ -245,7 +254,8 @@ class _Reader:
         self.findings.close()
 
 
-_RENDERING: tuple[_Reader, AgentWriter] | None = None  # what a forked worker renders from
+_RENDERING: tuple[_Reader, AgentWriter, bytes | None] | None = None  # what a forked worker renders from (and
+# the writer as it was made, pickled, when each batch goes to a fresh copy of it)
 
 
 def _gated(pieces: list[str]) -> bool:
@@ -261,12 +271,23 @@ def _gated(pieces: list[str]) -> bool:
     return True
 
 
-def _render_agents(start: int, end: int) -> tuple[list[bytes], list[bytes]]:
+def _render_agents(start: int, end: int) -> tuple[list[bytes], array[int], bytes, bool, AgentWriter | None]:
     """A worker's task (or the reader's own, in-process): :meth:`_Reader.rendered` of the reader and
-    writer it was forked with."""
+    writer it was forked with, or of a fresh copy of that writer, sent back with the rest."""
     assert _RENDERING is not None
-    reader, writer = _RENDERING
-    return reader.rendered(writer, start, end)
+    reader, writer, pristine = _RENDERING
+    if pristine is None:
+        return (*reader.rendered(writer, start, end), None)
+    fresh = pickle.loads(pristine)  # our own writer, pickled in this process
+    return (*reader.rendered(fresh, start, end), fresh)
+
+
+def _pickled(writer: AgentWriter) -> bytes | None:
+    """The writer as it was made, for its copies; None when it cannot be copied so (a plugin's)."""
+    try:
+        return pickle.dumps(writer)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None
 
 
 class _Kept(NamedTuple):

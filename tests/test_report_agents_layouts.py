@@ -23,6 +23,7 @@ from reports.markdown import MAX_ROWS, MarkdownFormat
 import reports.sarif
 from reports.sarif import SarifFormat
 from reports.table import RICH_ROWS, TableFormat
+from scanner import chunk_pool, report_agents
 from scanner.inventory_file import load_inventory
 from scanner.output import is_terminal, open_output
 from scanner.report_agents import write_agent_report
@@ -57,9 +58,24 @@ def _whole(fmt: str, saved: Path, out: Path) -> bytes:
     return out.read_bytes()
 
 
+@pytest.fixture(params=["one process", "every core"])
+def cores(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Rendered in this process, or by forked workers in batches of an odd size (a writer that waits
+    and adds up copies of itself — the table — given each batch as a copy of its own)."""
+    if request.param == "every core":
+        pool = chunk_pool.forked_pool(True)
+        if pool is None:
+            pytest.skip("one core, or no fork here: rendered in-process")
+        pool.shutdown()
+        monkeypatch.setattr(report_agents, "PARALLEL_AGENTS", 0)
+        monkeypatch.setattr(report_agents, "_RENDER_BATCH", 97)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("n", [RICH_ROWS, RICH_ROWS + 1, 3 * RICH_ROWS])
-def test_many_agents_an_agent_at_a_time_are_the_whole_report_byte_for_byte(fmt: str, n: int, tmp_path: Path) -> None:
+def test_many_agents_an_agent_at_a_time_are_the_whole_report_byte_for_byte(fmt: str, n: int, tmp_path: Path,
+                                                                           cores: str) -> None:
     saved = tmp_path / "many.json"
     saved.write_text(json.dumps(many(n), indent=1), encoding="utf-8")
     out = tmp_path / "streamed"
