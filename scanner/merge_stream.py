@@ -55,7 +55,8 @@ from scanner.merge_places import FirstOfIds, SharedKeys
 from scanner.model import (SCHEMA_VERSION, Agent, Coverage, Finding, Inventory, JsonText, Status,
                            Tally, agent_order)
 from scanner.risk import assess
-from scanner.spool import JSON, NotStreamable, Spool, finding_number, no_room, packed, sortable, unpacked
+from scanner.spool import (JSON, READ_AT_ONCE, NotStreamable, PlacedSpool, Spool, finding_number, no_room, packed,
+                           sortable, unpacked)
 from scanner.stopping import scratch_directory
 
 if TYPE_CHECKING:
@@ -67,7 +68,6 @@ _ROWS = 65_536  # rows handed to SQLite at a time
 _LISTED = keyhints.LISTED_KIND
 _NEXT = b",\n    {"  # between two elements of an array in the inventory's text
 _OPEN = JSON + b"{"
-_READ_AT_ONCE = 1 << 20  # bytes of the spool read in one call as the findings are written
 _AGENT_ROW = "INSERT INTO agents VALUES (?, ?, ?, ?, ?)"
 PARALLEL_FINDINGS = 50_000  # from this many findings read, groups are built on every core
 _TABLES = """
@@ -123,8 +123,8 @@ class StreamedMerge:
         except OSError as exc:
             raise no_room(exc) from None
         self.db = _Database(str(self.dir))
-        self.spool, self.agents_out, self.findings_out = Spool(), Spool(), Spool()
-        self.at = array("Q", [0])  # finding place k is spool[at[k]:at[k + 1]]
+        self.spool, self.agents_out, self.findings_out = PlacedSpool(0), Spool(), Spool()
+        self.at, self.sizes = array("Q"), array("Q")  # finding place k is spool[at[k]:at[k] + sizes[k]]
         self.as_text = bytearray()  # 1: kept as its text in the merged inventory (JSON + the text)
         self.ids, self.shared = FirstOfIds(), SharedKeys()
         self.found: dict[bytes, array[int]] = {}  # the places of found keys, by provider
@@ -140,18 +140,20 @@ class StreamedMerge:
     # ---- 1. read ---------------------------------------------------------------------------
 
     def read(self, path: str | Path) -> None:
-        self.source, self.start = str(path), len(self.at) - 1
+        self.source, self.start = str(path), len(self.at)
         self.ids.start()
         self._restart()
-        global _HELD
+        self.spool.rooms_for(os.stat(path).st_size)
+        global _HELD, _PLACING
         _HELD = self.ids.before  # what the chunk workers forked for this input let go at once
+        _PLACING = self.spool  # where they write the texts they keep
         try:
             top = read_in_chunks(path, self._chunk, self._begin, chunk_work)
         except (inventory_chunks.NotThisLayout, OSError):  # laid out otherwise: the general read (its messages)
             self._forget()
             top = read_inventory(path, {"agents": None, "findings": self._add}, self._begin)
         finally:
-            _HELD = _NONE_HELD
+            _HELD, _PLACING = _NONE_HELD, None
         self._flush()
         if top.get("schema_version") == "1.0":
             raise NotStreamable("a 1.0 inventory")
@@ -170,8 +172,9 @@ class StreamedMerge:
         self.shared.forget(self.start)
         self.found = {provider: array("i", (p for p in places if p < self.start))
                       for provider, places in self.found.items()}
-        self.spool.clear(self.at[self.start])
-        del self.at[self.start + 1:]
+        self.spool.clear()
+        del self.at[self.start:]
+        del self.sizes[self.start:]
         del self.as_text[self.start:]
         self.listed_places = [p for p in self.listed_places if p < self.start]
         self._restart()
@@ -193,10 +196,17 @@ class StreamedMerge:
         if isinstance(worked, _ReadChunk):
             self.read_count[name] += worked.count
             kept = self.ids.unheld(worked.numbers)
-            if len(kept) == len(worked.numbers):
-                self._keep_texts(worked.pieces, worked.what)
+            every = len(kept) == len(worked.numbers)
+            sizes, what = worked.sizes, worked.what
+            if not every:
+                sizes, what = array("Q", (sizes[k] for k in kept)), [what[k] for k in kept]
+            if worked.pieces is None:  # placed in its room by the worker
+                ats = list(itertools.accumulate(worked.sizes[:-1], initial=worked.at)) if worked.sizes else []
+                self._keep_texts(ats if every else [ats[k] for k in kept], sizes, what)
             else:
-                self._keep_texts([worked.pieces[k] for k in kept], [worked.what[k] for k in kept])
+                pieces = worked.pieces if every else [worked.pieces[k] for k in kept]
+                at = self.spool.put(b"".join(pieces))
+                self._keep_texts(list(itertools.accumulate(sizes[:-1], initial=at)) if sizes else [], sizes, what)
             return
         objects = plain_elements(name, raw, first, self.source)
         self.read_count[name] += len(objects)
@@ -217,26 +227,29 @@ class StreamedMerge:
         # let go before any work is done on them
         batch = [batch[k] for k in self.ids.unheld([finding_number(f.id) for f in batch])]
         redact.scrub_findings(batch)  # as build_inventory scrubs them before anything is derived
-        for f in batch:
-            self._keep(_strong(f.identity), f.kind, f.provider, f.credential is not None, packed(f))
+        texts = [packed(f) for f in batch]
+        at = self.spool.put(b"".join(texts))  # one write for the batch
+        for f, text in zip(batch, texts):
+            self._keep(_strong(f.identity), f.kind, f.provider, f.credential is not None, at, len(text))
+            at += len(text)
 
     def _keep(self, strong: list[bytes], kind: str | None, provider: str | None, holds_key: bool,
-              data: bytes) -> None:
+              at: int, size: int) -> None:
         """A finding read, built and kept (given its place by ``ids.unheld``): its pickle in the
-        spool; ``strong``: its strong identity keys (:func:`_strong`)."""
-        place = len(self.at) - 1
-        self.at.append(self.at[-1] + self.spool.put(data))
+        spool at ``at``, of ``size``; ``strong``: its strong identity keys (:func:`_strong`)."""
+        place = len(self.at)
+        self.at.append(at)
+        self.sizes.append(size)
         self.as_text.append(0)
         self._note(place, strong, kind, provider, holds_key)
 
-    def _keep_texts(self, texts: list[bytes], what: list[tuple[Any, ...]]) -> None:
-        """Findings read and kept as their texts (each tagged ``JSON``), and what :meth:`_note` notes of each."""
-        start = len(self.at) - 1
-        self.spool.put(b"".join(texts))
-        ends = itertools.accumulate(map(len, texts), initial=self.at[-1])
-        next(ends)
-        self.at.extend(ends)
-        self.as_text.extend(b"\x01" * len(texts))
+    def _keep_texts(self, ats: list[int], sizes: array[int], what: list[tuple[Any, ...]]) -> None:
+        """Findings read and kept as their texts (each tagged ``JSON``), in the spool at ``ats`` of
+        ``sizes``, and what :meth:`_note` notes of each."""
+        start = len(self.at)
+        self.at.extend(ats)
+        self.sizes.extend(sizes)
+        self.as_text.extend(b"\x01" * len(ats))
         for place, noted in enumerate(what, start):
             self._note(place, *noted)
 
@@ -250,20 +263,19 @@ class StreamedMerge:
             self.found.setdefault(_utf8(provider or ""), array("i")).append(place)
 
     def _finding(self, fd: int, place: int) -> Finding:
-        at = self.at[place]
-        return unpacked("findings", os.pread(fd, self.at[place + 1] - at, at))  # type: ignore[return-value]
+        return unpacked("findings", os.pread(fd, self.sizes[place], self.at[place]))  # type: ignore[return-value]
 
     # ---- 2. join ---------------------------------------------------------------------------
 
     def join(self) -> None:
         self.ids.done()
-        size = len(self.at) - 1
+        size = len(self.at)
         if size >= 1 << 31:
             raise NotStreamable("more findings than an array of 32-bit places holds")
         self.sets = sets = UnionFind(array("i", range(size)))
         for a, b in self.shared.joined():
             sets.union(a, b)
-        fd = self.spool.reading()
+        fd = self.spool.fd
         listed = sorted(((self._finding(fd, p), p) for p in self.listed_places), key=lambda x: x[0].id)
         self.listed = [f for f, _ in listed]
         found, self.found = self.found, {}
@@ -279,7 +291,7 @@ class StreamedMerge:
     # ---- 3. build --------------------------------------------------------------------------
 
     def build(self, ran: set[str]) -> None:
-        size = len(self.at) - 1
+        size = len(self.at)
         self.out_at, self.out_size = array("Q", [0]) * size, array("I", [0]) * size  # each finding's text
         head, following = array("i", [-1]) * size, array("i", [-1]) * size  # each group's places, a chain
         find = self.sets.find
@@ -289,7 +301,7 @@ class StreamedMerge:
             head[root] = place
         del self.sets
         self.matched: set[str] = set()
-        self.spool_fd = self.spool.reading()  # flushed here: a worker only reads it
+        self.spool_fd = self.spool.fd
         global _BUILDING
         _BUILDING = self  # what the workers forked from here build from
         tasks = OrderedTasks(_build_batch, self._take, forked_pool(size >= PARALLEL_FINDINGS))
@@ -417,8 +429,8 @@ class StreamedMerge:
     def _finding_texts(self) -> Iterator[bytes]:
         """The findings by id: the text written anew, else the text each was read as (after its tag),
         a stretch of the spool read at once where places follow each other."""
-        fd, kept = self.findings_out.reading(), self.spool.reading()
-        at, out_at, out_size = self.at, self.out_at, self.out_size
+        fd, kept = self.findings_out.reading(), self.spool.fd
+        at, sizes, out_at, out_size = self.at, self.sizes, self.out_at, self.out_size
         for start, end in self.ids.in_order():
             place = start
             while place < end:
@@ -427,11 +439,13 @@ class StreamedMerge:
                     place += 1
                     continue
                 base, stop = at[place], place + 1
-                while stop < end and not out_size[stop] and at[stop + 1] - base <= _READ_AT_ONCE:
+                reach = base + sizes[place]
+                while stop < end and not out_size[stop] and at[stop] == reach and reach - base <= READ_AT_ONCE:
+                    reach += sizes[stop]
                     stop += 1
-                block = os.pread(kept, at[stop] - base, base)
+                block = os.pread(kept, reach - base, base)
                 for p in range(place, stop):
-                    yield block[at[p] - base + 1:at[p + 1] - base]
+                    yield block[at[p] - base + 1:at[p] - base + sizes[p]]
                 place = stop
 
     def save(self) -> Path:
@@ -468,16 +482,20 @@ class _ReadChunk:
     ``JSON``, as the spool keeps it) and what :meth:`StreamedMerge._note` notes of it (worked out by
     the chunk workers for a large input)."""
 
-    def __init__(self, count: int, numbers: list[int], pieces: list[bytes], what: list[tuple[Any, ...]]) -> None:
+    def __init__(self, count: int, numbers: list[int], sizes: array[int], at: int, pieces: list[bytes] | None,
+                 what: list[tuple[Any, ...]]) -> None:
         self.count = count
         self.numbers = numbers
-        self.pieces = pieces
+        self.sizes = sizes  # each text's
+        self.at = at  # where the first starts in the spool, the others after it (placed by the worker) ...
+        self.pieces = pieces  # ... or, not placed (None when placed), the texts
         self.what = what  # (strong keys, kind, provider, holds a key)
 
 
-def chunk_work(name: str, raw: bytes, _offset: int) -> int | _ReadChunk | None:
+def chunk_work(name: str, raw: bytes, offset: int) -> int | _ReadChunk | None:
     """A chunk of an input: of agents, how many (checked against the schema, never used); of
-    findings, a :class:`_ReadChunk`; None when the structs refuse it or the key gate finds anything
+    findings, a :class:`_ReadChunk`, its texts placed in the chunk's room of the spool (the chunk
+    is at ``offset`` of the input); None when the structs refuse it or the key gate finds anything
     in it (it is then read element by element, built and scrubbed)."""
     if name != "findings":
         checked = inventory_chunks.decode(name + "-checked", raw)
@@ -491,7 +509,7 @@ def chunk_work(name: str, raw: bytes, _offset: int) -> int | _ReadChunk | None:
         unheld = [k for k, n in enumerate(numbers) if not _held(n)]
         records, numbers = [records[k] for k in unheld], [numbers[k] for k in unheld]
         if not records:
-            return _ReadChunk(count, [], [], [])
+            return _ReadChunk(count, [], array("Q"), -1, [], [])
     text = inventory_chunks.items(records)
     if not inventory_chunks.clean(text, records):
         return None
@@ -499,14 +517,17 @@ def chunk_work(name: str, raw: bytes, _offset: int) -> int | _ReadChunk | None:
     if len(pieces) != len(records):
         return None
     unset = inventory_chunks.UNSET
-    return _ReadChunk(count, numbers,
-                      [JSON + p if k == 0 else _OPEN + p for k, p in enumerate(pieces)],
+    texts = [JSON + p if k == 0 else _OPEN + p for k, p in enumerate(pieces)]
+    at = _PLACING.place(texts, offset, len(raw)) if _PLACING is not None else None
+    return _ReadChunk(count, numbers, array("Q", map(len, texts)), -1 if at is None else at,
+                      texts if at is None else None,
                       [(_strong(r.identity), r.kind, r.provider if r.provider is not unset else None,
                         r.credential is not unset) for r in records])
 
 
 _NONE_HELD = array("Q")
 _HELD = _NONE_HELD  # sorted: the finding numbers the inputs before the one read hold (FirstOfIds.before)
+_PLACING: PlacedSpool | None = None  # the spool the chunk workers place the texts they keep in
 
 
 def _held(number: int) -> bool:

@@ -88,27 +88,35 @@ class Spool:
 class PlacedSpool:
     """Byte strings in a private sparse temporary file in which each chunk of an input file has a
     room of its own: the chunk of ``size`` bytes read at ``offset`` has ``ROOM`` times as many at
-    ``ROOM * offset``. A chunk worker forked from the reader writes what it made of a chunk into
-    that room itself (:meth:`place`, on the file it inherited), so the text never comes back
-    through the pipe to be written again by the reader; what does not fit (never a chunk of this
-    tool's own form: its elements come back no longer than they were read) and what the reader
-    makes itself goes after the rooms of the whole input (:meth:`put`). Written only with
-    ``os.pwrite``: the reader and its workers share the file, never a position in it."""
+    ``ROOM * offset`` from where the input's rooms start. A chunk worker forked from the reader
+    writes what it made of a chunk into that room itself (:meth:`place`, on the file it
+    inherited), so the text never comes back through the pipe to be written again by the reader;
+    what does not fit (never a chunk of this tool's own form: its elements come back no longer
+    than twice what they were read as) and what the reader makes itself goes after the rooms
+    (:meth:`put`). The rooms of a next input (:meth:`rooms_for`) come after all that. Written only
+    with ``os.pwrite``: the reader and its workers share the file, never a position in it."""
 
     ROOM = 2
 
     def __init__(self, input_size: int) -> None:
         self.file: IO[bytes] = tempfile.TemporaryFile("w+b", buffering=0)
         self.fd = self.file.fileno()
-        self.start = self.end = self.ROOM * input_size  # where what the reader puts goes
+        self.base = self.start = self.end = 0
+        self.rooms_for(input_size)
+
+    def rooms_for(self, input_size: int) -> None:
+        """Rooms for the chunks of the input (of ``input_size`` bytes) read next, after everything
+        written so far."""
+        self.base = self.end
+        self.start = self.end = self.base + self.ROOM * input_size  # where what the reader puts goes
 
     def place(self, texts: list[bytes], offset: int, size: int) -> int | None:
         """``texts`` one after the other in the room of the chunk of ``size`` bytes at ``offset``:
         where they start, or None when they do not fit it (the caller puts them)."""
         data = b"".join(texts)
-        if len(data) > self.ROOM * size or self.ROOM * (offset + size) > self.start:  # (the input grew)
+        at = self.base + self.ROOM * offset
+        if len(data) > self.ROOM * size or at + self.ROOM * size > self.start:  # (the input grew)
             return None
-        at = self.ROOM * offset
         self._write(data, at)
         return at
 
@@ -129,8 +137,13 @@ class PlacedSpool:
             raise no_room(exc) from None
 
     def clear(self) -> None:
-        """Forget everything (the rooms a worker still fills are never read)."""
-        self.file.truncate(0)
+        """Forget what was put since the rooms of this input were made (the rooms a worker still
+        fills are never read)."""
+        if self.end > self.start:
+            try:
+                self.file.truncate(self.start)
+            except OSError as exc:
+                raise no_room(exc) from None
         self.end = self.start
 
     def close(self) -> None:

@@ -26,7 +26,7 @@ def test_a_chunk_s_texts_go_to_its_room_and_what_does_not_fit_after_all_rooms() 
         assert (first, second) == (2000, 2003) and _read(spool, 2000, 6) == b"onetwo"
         assert _read(spool, 200, 4) == b"abcd"  # the room is untouched by what was put
         spool.clear()
-        assert spool.put(b"again") == 2000 and os.fstat(spool.fd).st_size == 2005
+        assert spool.put(b"again") == 2000 and os.fstat(spool.fd).st_size == 2005  # the first two are gone
     finally:
         spool.close()
 
@@ -37,6 +37,20 @@ def test_the_room_of_one_chunk_never_reaches_the_next() -> None:
         spool.place([b"a" * 20], 0, 10)  # the most the first chunk of 10 bytes may take
         spool.place([b"b" * 4], 10, 5)
         assert _read(spool, 0, 24) == b"a" * 20 + b"b" * 4
+    finally:
+        spool.close()
+
+
+def test_the_rooms_of_a_next_input_come_after_all_that_was_written_for_the_first() -> None:
+    spool = PlacedSpool(100)  # a merge's first input: rooms up to 200, then what the reader puts
+    try:
+        first = spool.place([b"a" * 10], 0, 10)
+        put = spool.put(b"p" * 7)
+        spool.rooms_for(50)  # the second input's rooms start at 207
+        second = spool.place([b"b" * 10], 0, 10)
+        assert (first, put, second) == (0, 200, 207) and spool.put(b"q") == 307
+        spool.clear()  # what was put for the second input is forgotten, nothing of the first
+        assert _read(spool, 0, 10) == b"a" * 10 and _read(spool, 200, 7) == b"p" * 7 and spool.put(b"r") == 307
     finally:
         spool.close()
 
