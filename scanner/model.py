@@ -334,12 +334,14 @@ class Finding:
         A finding in a file with no place recorded (an inventory from before places) counts as code.
         """
         place = self.place if self.place is not None or not self.location.path else "code"
-        return finding_kind(self.kind).forms_item(place)
+        return _formed(self.kind, place)[0]
 
     @property
     def strength(self) -> tuple[int, int, int]:
         """Sort key, larger first: forming evidence, then the kind's strength, then confidence."""
-        return (self.forms is not None, finding_kind(self.kind).strength, _CONFIDENCE_RANK[self.confidence])
+        place = self.place if self.place is not None or not self.location.path else "code"
+        forms, strength = _formed(self.kind, place)
+        return (forms is not None, strength, _CONFIDENCE_RANK[self.confidence])
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -451,6 +453,20 @@ def _typed_fields(d: dict[str, Any], legacy: bool) -> dict[str, Any]:
 
 
 _CONFIDENCE_RANK = {Confidence.LOW: 0, Confidence.MEDIUM: 1, Confidence.HIGH: 2}
+_FORMED: dict[tuple[str, str | None], tuple[ItemKind | None, int]] = {}
+
+
+def _formed(kind: str, place: str | None) -> tuple[ItemKind | None, int]:
+    """What a finding of ``kind`` at ``place`` forms, and the kind's strength: asked several times
+    for each of millions of findings, worked out once for each kind and place (the declarations
+    never change; kinds nobody declared are many only in a hostile input: past a bound, not kept)."""
+    known = _FORMED.get((kind, place))
+    if known is None:
+        declared = finding_kind(kind)
+        known = (declared.forms_item(place), declared.strength)
+        if len(_FORMED) < 4096:
+            _FORMED[(kind, place)] = known
+    return known
 
 
 @dataclass

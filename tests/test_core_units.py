@@ -441,6 +441,19 @@ def test_places_and_item_kinds_match_the_published_schema():
     assert schema["$defs"]["agent"]["properties"]["kind"]["enum"] == [k.value for k in ItemKind]
 
 
+def test_what_a_finding_forms_is_its_kind_s_declaration_at_its_place_for_every_kind_and_place():
+    from scanner.model import FINDING_KINDS, PLACES, Finding, Location, finding_kind
+    for kind in [*FINDING_KINDS, "a-plugin-kind"]:
+        for place in (*PLACES, None):
+            for location in (Location(path="/r/a.py"), Location(host="h", pid=1)):
+                f = Finding(detector="d", kind=kind, location=location, identity=["x:y"], evidence="e", place=place)
+                where = place if place is not None or not location.path else "code"
+                declared = finding_kind(kind)
+                for _ in range(2):  # worked out once, then remembered: the same both times
+                    assert f.forms == declared.forms_item(where)
+                    assert f.strength[:2] == (declared.forms_item(where) is not None, declared.strength)
+
+
 def test_place_and_item_kind_round_trip_and_decide_what_forms():
     from scanner.model import Agent, Finding, ItemKind, Location
     f = Finding(detector="repo", kind="sdk-usage", location=Location(path="/r/a.py", line=2), identity=["repo:r:."],
