@@ -37,6 +37,7 @@ class TableFormat(AgentFormat):
     description = "Human-readable table (default on a terminal)"
     extensions = (".txt",)
     output_kind = "terminal"
+    uses_findings = False  # a row is made of its agent's own fields
 
     def agent_key(self, agent: Agent) -> Any:
         return reading_order(agent)

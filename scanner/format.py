@@ -89,6 +89,8 @@ class AgentFormat(Format):
     keys are equal keep the order they have after :meth:`Inventory.sorted`, so an ``agent_key`` must
     order at least as finely as :func:`~scanner.model.agent_order`."""
 
+    uses_findings = True  # False: its writer never looks at an agent's findings (report only checks them)
+
     def agent_key(self, agent: Agent) -> Any:
         return agent_order(agent)
 

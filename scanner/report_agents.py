@@ -57,6 +57,7 @@ class _Reader:
     def __init__(self, fmt: AgentFormat, source: str) -> None:
         self.fmt = fmt
         self.source = source
+        self.only_checked = set() if fmt.uses_findings else {"findings"}  # sections read only to check them
         size = os.stat(source).st_size
         self.spools = {"agents": PlacedSpool(size), "findings": PlacedSpool(size)}
         self.agents, self.findings = self.spools["agents"], self.spools["findings"]
@@ -92,11 +93,17 @@ class _Reader:
         self.done.add(name)
         self.read = 0
 
-    def chunk(self, name: str, raw: bytes, kept: _Kept | None) -> None:
+    def chunk(self, name: str, raw: bytes, kept: _Kept | int | None) -> None:
         """A chunk of whole elements (:func:`scanner.inventory_chunks.read_chunks`) and its
         :func:`chunk_texts` (worked out by the chunk workers for a large input): kept as decoded
-        where the structs take it and nothing in it needs scrubbing, else built and scrubbed."""
-        if kept is not None:
+        where the structs take it and nothing in it needs scrubbing, else built and scrubbed; in a
+        section only checked, counted."""
+        if name in self.only_checked:
+            count = kept if isinstance(kept, int) else len(plain_elements(name, raw, self.read, self.source, False))
+            self.read += count
+            self.findings_read += count
+            return
+        if isinstance(kept, _Kept):
             self.read += len(kept.sizes)
             at = kept.at if kept.texts is None else self.spools[name].put(b"".join(kept.texts))
             self._keep(kept.counts, kept.numbers, kept.sizes, at)
@@ -147,6 +154,9 @@ class _Reader:
         self.agent_at.extend(itertools.accumulate(sizes[:-1], initial=at))
         self.agent_size.extend(sizes)
         place = self.places[-1]
+        if "findings" in self.only_checked:  # none is kept: each agent has no place for one
+            self.places.extend(itertools.repeat(place, len(sizes)))
+            return
         self.wanted.extend(number << _SLOT_BITS | p for p, number in enumerate(numbers, place))
         ends = itertools.accumulate(counts, initial=place)
         next(ends)  # the place the first starts at: the last one held
@@ -303,10 +313,14 @@ class _Kept(NamedTuple):
 _PLACING: dict[str, PlacedSpool] = {}  # the reader's spools, by section: where a chunk's texts are placed
 
 
-def chunk_texts(name: str, raw: bytes, offset: int) -> _Kept | None:
+def chunk_texts(name: str, raw: bytes, offset: int) -> _Kept | int | None:
     """A chunk's elements as the reader keeps them, when the structs take it and the key gate finds
     nothing in it (else None: it is read element by element, built and scrubbed); their texts
-    placed in the room of the chunk at ``offset`` of the input, in the reader's spool."""
+    placed in the room of the chunk at ``offset`` of the input, in the reader's spool. Of a section
+    only checked (no spool for it), how many elements the schema's structs take."""
+    if name not in _PLACING:
+        checked = inventory_chunks.decode(name + "-checked", raw)
+        return None if checked is None else len(checked)
     records = inventory_chunks.decode(name, raw)
     if records is None:
         return None
@@ -331,12 +345,13 @@ def _in_order(keys: list[bytes]) -> range | list[int]:
 
 
 def _read(path: str | Path, reader: _Reader) -> dict[str, Any]:
-    _PLACING.update(reader.spools)  # before the chunk workers fork: they write there
-    try:
+    _PLACING.update((name, spool) for name, spool in reader.spools.items() if name not in reader.only_checked)
+    try:  # (set before the chunk workers fork: they write there)
         top = read_in_chunks(path, reader.chunk, reader.begin, chunk_texts)
     except (inventory_chunks.NotThisLayout, OSError):  # laid out otherwise: the general read (its messages)
         reader.restart()
-        top = read_inventory(path, {"agents": reader.add, "findings": reader.add}, reader.begin)
+        top = read_inventory(path, {name: None if name in reader.only_checked else reader.add
+                                    for name in ("agents", "findings")}, reader.begin)
     finally:
         _PLACING.clear()
     reader.finish()

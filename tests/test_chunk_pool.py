@@ -19,6 +19,7 @@ from scanner.chunk_pool import OrderedChunks
 from scanner.diff_stream import _whole as whole_diff
 from scanner.diff_stream import diff_saved
 from reports.csv import CsvFormat
+from scanner.errors import InputError
 from scanner.plugins import load_format
 from scanner import report_agents
 from scanner.report_agents import write_agent_report
@@ -207,6 +208,24 @@ def test_stdout_redirected_to_a_file_is_cut_back_when_the_input_turns_out_bad(sa
     r = _report_into(broken, out, tmp_path)
     assert r.returncode == 2 and b"confidence" in r.stderr, r.stderr
     assert out.read_bytes() == b"kept from before\n"
+
+
+def test_a_table_reads_the_findings_only_to_check_them_and_names_a_bad_one_as_the_whole_read_does(
+        saved: Path, tmp_path: Path, workers: None) -> None:
+    """The table shows no finding: its findings are checked on the workers, never kept, and a
+    finding the schema refuses is still named by its index and field."""
+    lines = saved.read_text(encoding="utf-8").split("\n")
+    findings = [k for k, line in enumerate(lines) if line.startswith('{"confidence"')]
+    bad = len(findings) // 2
+    lines[findings[bad]] = lines[findings[bad]].replace('"line": ', '"line": "x', 1).replace(', "path"', '", "path"', 1)
+    broken = tmp_path / "broken.json"
+    broken.write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(InputError, match=rf"findings\[{bad}\]\.location\.line: must be integer"):
+        write_agent_report(broken, load_format("table"), str(tmp_path / "out.txt"))
+    assert not (tmp_path / "out.txt").exists()
+    good = tmp_path / "good.txt"
+    assert write_agent_report(saved, load_format("table"), str(good)) is True
+    assert good.read_text(encoding="utf-8").startswith(f"{AGENTS} agents")
 
 
 def test_stdout_redirected_to_a_file_gets_the_whole_reads_report_once_when_the_stream_gives_way(
