@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import io
 import re
-from typing import Any
+from typing import Any, Iterator
 
 from scanner.format import (AgentFormat, AgentWriter, Counts, FirstInOrder, evidence_lines, printable, reading_order,
                             spend_text)
@@ -168,6 +168,20 @@ class _SummaryWriter(AgentWriter):
         else:
             self.details.add(key, lambda: agent_details(agent, findings) + [""])
         return ""
+
+    def add(self, other: AgentWriter) -> None:
+        assert isinstance(other, _SummaryWriter)
+        self.counts.add(other.counts)
+        seen = self.seen  # the other's agents came after these: their arrival numbers follow
+
+        def later(pairs: list[tuple[Any, Any]]) -> Iterator[tuple[Any, Any]]:
+            return (((order, arrival + seen), value) for (order, arrival), value in pairs)
+
+        for mine, theirs in ((self.rows, other.rows), (self.new, other.new), (self.details, other.details)):
+            mine.extend(later(theirs.pairs()))
+        self.gone += later(other.gone)
+        self.seen += other.seen
+        self.new_count += other.new_count
 
     def head(self) -> str:
         summary = self.counts.summary()

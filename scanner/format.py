@@ -216,6 +216,11 @@ class FirstInOrder:
         del self.items[self.k:]
         self.bound = self.items[-1][0]
 
+    def extend(self, pairs: Iterable[tuple[Any, Any]]) -> None:
+        """Items already made, as (key, value): another's :meth:`pairs`, say."""
+        for key, value in pairs:
+            self.add(key, lambda value=value: value)
+
     def taken(self) -> list[Any]:
         """The values of the first ``k``, in key order."""
         return [value for _key, value in self.pairs()]
