@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import sys
 from dataclasses import dataclass, field, fields
 from enum import Enum
@@ -231,7 +232,8 @@ class Location:
     resource: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return _drop_empty({name: getattr(self, name) for name in _LOCATION_NAMES})
+        return {k: v for k, v in zip(_LOCATION_NAMES, _location_values(self))
+                if v is not None and (v or not isinstance(v, (list, dict)))}  # _drop_empty(), inlined
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Location":
@@ -256,6 +258,7 @@ class Location:
 
 _LOCATION_FIELDS = {f.name for f in fields(Location)}
 _LOCATION_NAMES = tuple(f.name for f in fields(Location))  # field order; fields() is slow per call
+_location_values = operator.attrgetter(*_LOCATION_NAMES)  # a location's values in field order, in one call
 _SORTED_JSON = json.JSONEncoder(sort_keys=True).encode  # json.dumps(x, sort_keys=True), one encoder
 
 
