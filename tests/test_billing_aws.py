@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 
 import pytest
 
@@ -134,17 +135,32 @@ class Athena:
         self.queries: list[str] = []
         self.polls = 0
 
+    @staticmethod
+    def operation(req) -> tuple[str, dict]:
+        """The operation and its parameters, in either wire format boto3 has spoken to Athena: JSON 1.1
+        (``X-Amz-Target``, everything in the body) and, since botocore 1.40s, REST-JSON (the operation
+        in the method and path, the query's id in the path, ``NextToken`` in the query string)."""
+        if req.target:
+            return req.target, req.json()
+        parts = [urllib.parse.unquote(p) for p in req.path.split("?")[0].strip("/").split("/")]
+        if req.method == "POST" and parts == ["query-executions"]:
+            return "StartQueryExecution", req.json()
+        if req.method == "GET" and parts[0] == "query-executions" and len(parts) in (2, 3):
+            params = {"QueryExecutionId": parts[1], **({"NextToken": req.one("NextToken")} if req.one("NextToken") else {})}
+            return ("GetQueryExecution" if len(parts) == 2 else "GetQueryResults"), params
+        raise AssertionError(f"not an Athena call this fake knows: {req.method} {req.path}")
+
     def __call__(self, req):
-        body = req.json()
-        if req.target == "StartQueryExecution":
+        target, body = self.operation(req)
+        if target == "StartQueryExecution":
             self.queries.append(body["QueryString"])
             return aws_json({"QueryExecutionId": f"q{len(self.queries)}"})
-        if req.target == "GetQueryExecution":
+        if target == "GetQueryExecution":
             self.polls += 1
             state = "RUNNING" if self.polls % 2 else "SUCCEEDED"
             return aws_json({"QueryExecution": {"QueryExecutionId": body["QueryExecutionId"],
                                                 "Status": {"State": state}}})
-        assert req.target == "GetQueryResults"
+        assert target == "GetQueryResults"
         if body["QueryExecutionId"] == "q1":
             cols = [{"Name": n, "Type": t} for n, t in self.COLUMNS]
             return aws_json({"ResultSet": {"Rows": [{"Data": [{"VarCharValue": n} for n, _ in self.COLUMNS]}],
