@@ -138,7 +138,7 @@ class Athena:
     @staticmethod
     def operation(req) -> tuple[str, dict]:
         """The operation and its parameters, in either wire format boto3 has spoken to Athena: JSON 1.1
-        (``X-Amz-Target``, everything in the body) and, since botocore 1.40s, REST-JSON (the operation
+        (``X-Amz-Target``, everything in the body) and, as botocore 1.44 speaks it, REST-JSON (the operation
         in the method and path, the query's id in the path, ``NextToken`` in the query string)."""
         if req.target:
             return req.target, req.json()
