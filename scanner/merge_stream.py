@@ -124,7 +124,7 @@ class StreamedMerge:
             raise no_room(exc) from None
         self.db = _Database(str(self.dir))
         self.spool, self.agents_out, self.findings_out = PlacedSpool(0), Spool(), Spool()
-        self.at, self.sizes = array("Q"), array("Q")  # finding place k is spool[at[k]:at[k] + sizes[k]]
+        self.at, self.sizes = array("Q"), array("I")  # finding place k is spool[at[k]:at[k] + sizes[k]]
         self.as_text = bytearray()  # 1: kept as its text in the merged inventory (JSON + the text)
         self.ids, self.shared = FirstOfIds(), SharedKeys()
         self.found: dict[bytes, array[int]] = {}  # the places of found keys, by provider
@@ -199,7 +199,7 @@ class StreamedMerge:
             every = len(kept) == len(worked.numbers)
             sizes, what = worked.sizes, worked.what
             if not every:
-                sizes, what = array("Q", (sizes[k] for k in kept)), [what[k] for k in kept]
+                sizes, what = array("I", (sizes[k] for k in kept)), [what[k] for k in kept]
             if worked.pieces is None:  # placed in its room by the worker
                 ats = list(itertools.accumulate(worked.sizes[:-1], initial=worked.at)) if worked.sizes else []
                 self._keep_texts(ats if every else [ats[k] for k in kept], sizes, what)
@@ -509,7 +509,7 @@ def chunk_work(name: str, raw: bytes, offset: int) -> int | _ReadChunk | None:
         unheld = [k for k, n in enumerate(numbers) if not _held(n)]
         records, numbers = [records[k] for k in unheld], [numbers[k] for k in unheld]
         if not records:
-            return _ReadChunk(count, [], array("Q"), -1, [], [])
+            return _ReadChunk(count, [], array("I"), -1, [], [])
     text = inventory_chunks.items(records)
     if not inventory_chunks.clean(text, records):
         return None
@@ -519,7 +519,7 @@ def chunk_work(name: str, raw: bytes, offset: int) -> int | _ReadChunk | None:
     unset = inventory_chunks.UNSET
     texts = [JSON + p if k == 0 else _OPEN + p for k, p in enumerate(pieces)]
     at = _PLACING.place(texts, offset, len(raw)) if _PLACING is not None else None
-    return _ReadChunk(count, numbers, array("Q", map(len, texts)), -1 if at is None else at,
+    return _ReadChunk(count, numbers, array("I", map(len, texts)), -1 if at is None else at,
                       texts if at is None else None,
                       [(_strong(r.identity), r.kind, r.provider if r.provider is not unset else None,
                         r.credential is not unset) for r in records])
