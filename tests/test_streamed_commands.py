@@ -441,11 +441,18 @@ def test_an_input_the_merge_on_disk_does_not_take_is_merged_whole(case: str, tmp
     assert _merged_whole([tmp_path / "a.json"])  # which the whole merge takes
 
 
-def test_a_bad_input_to_the_merge_on_disk_gets_the_message_of_the_whole_merge(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fault", ["location", "finding id"])
+def test_a_bad_input_to_the_merge_on_disk_gets_the_message_of_the_whole_merge(fault: str, tmp_path: Path) -> None:
     good = tmp_path / "good.json"
     good.write_text(full_inventory().to_json(), encoding="utf-8")
     doc = json.loads(full_inventory().to_json())
-    doc["findings"][2]["location"] = "x"
+    if fault == "location":
+        doc["findings"][2]["location"] = "x"
+    else:  # an id not of 16 lower-case hex digits (the spools hold ids as numbers): refused alike
+        old_id = doc["findings"][2]["id"]
+        doc["findings"][2]["id"] = new_id = old_id[:15] + "G"
+        for agent in doc["agents"]:
+            agent["findings"] = [new_id if i == old_id else i for i in agent["findings"]]
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(doc, indent=2, sort_keys=True), encoding="utf-8")
     with pytest.raises(InputError) as whole:
