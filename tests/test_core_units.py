@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scanner import identity, redact
 from scanner.baseline import diff
@@ -470,3 +472,44 @@ def test_place_and_item_kind_round_trip_and_decide_what_forms():
     assert Agent.from_dict(agent.to_dict()).kind == ItemKind.MCP_SERVER
     with pytest.raises(ValueError):
         Finding(detector="repo", kind="credential", location=Location(), identity=[], evidence="", place="attic")
+
+
+def _build_agent_field_by_field(group):  # type: ignore[no-untyped-def]
+    """build_agent as first written: each field gathered by a generator of its own."""
+    from scanner.correlate import anchor_key, strongest_first
+    from scanner.model import Agent, stable_hash, unique_sorted
+    group = strongest_first(group)
+    keys = unique_sorted(k for f in group for k in f.identity)
+    anchor = anchor_key(keys) or f"finding:{group[0].id}"
+    spend: dict[str, float] = {}
+    for f in group:
+        if f.cost is not None:
+            spend[f.currency or "USD"] = spend.get(f.currency or "USD", 0.0) + f.cost
+    seen = unique_sorted(f.observed_at for f in group)
+    return Agent(id=stable_hash(anchor, length=12), name=identity.describe(anchor), identity=keys,
+                 findings=[f.id for f in group], providers=unique_sorted(f.provider for f in group),
+                 models=unique_sorted(f.model for f in group),
+                 owners=unique_sorted(k.split(":", 1)[1] for k in keys if identity.key_type(k) == "owner"),
+                 detectors=unique_sorted(f.detector for f in group), kinds=unique_sorted(f.kind for f in group),
+                 locations=unique_sorted(f.location.describe() for f in group),
+                 first_seen=seen[0] if seen else None, last_seen=seen[-1] if seen else None, spend=spend)
+
+
+_maybe = st.sampled_from([None, "", "openai", "anthropic", "mistral"])
+_finding_strategy = st.builds(
+    lambda kind, provider, model, key, owner, path, line, seen, cost, currency: Finding(
+        detector="repo" if line else "process", kind=kind, location=Location(path=path, line=line) if path else Location(host="h", pid=line),
+        identity=[k for k in (key, owner) if k], evidence="e", provider=provider, model=model, observed_at=seen,
+        cost=cost, currency=currency),
+    st.sampled_from(["credential", "sdk-usage", "model-reference", "endpoint", "env-var"]), _maybe, _maybe,
+    st.sampled_from([None, "cred:abcd1234", "repo:/r:.", "proc:h:u:p", ""]), st.sampled_from([None, "owner:ann", "owner:bo"]),
+    st.sampled_from([None, "", "/r/a.py", "/r/b.py"]), st.sampled_from([None, 0, 1, 7]),
+    st.sampled_from([None, "", "2026-01-02T00:00:00Z", "2025-05-05T00:00:00Z"]),
+    st.sampled_from([None, 0.0, 1.25, 3.5]), st.sampled_from([None, "", "USD", "EUR"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_finding_strategy, min_size=1, max_size=6))
+def test_build_agent_in_one_pass_is_the_agent_each_field_by_itself_gives(group) -> None:  # type: ignore[no-untyped-def]
+    from scanner.correlate import build_agent
+    assert build_agent(group).to_dict() == _build_agent_field_by_field(group).to_dict()
