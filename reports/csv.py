@@ -13,7 +13,7 @@ import csv
 import io
 from typing import Any
 
-from scanner.format import AgentFormat, AgentWriter, agent_findings, printable, reading_order
+from scanner.format import KEY_FINDINGS, AgentFormat, AgentWriter, agent_findings, printable, reading_order
 from scanner.model import Agent, Finding, Inventory
 
 COLUMNS = (
@@ -81,6 +81,8 @@ class CsvFormat(AgentFormat):
     name = "csv"
     description = "One row per agent for spreadsheets (stable columns, formula injection neutralised)"
     extensions = (".csv",)
+
+    uses_findings = KEY_FINDINGS  # of its findings a row shows only the keys' previews and fingerprints
 
     def agent_key(self, agent: Agent) -> Any:
         return reading_order(agent)

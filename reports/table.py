@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from scanner.format import AgentFormat, AgentWriter, Counts, printable, reading_order, write_agents
+from scanner.format import NO_FINDINGS, AgentFormat, AgentWriter, Counts, printable, reading_order, write_agents
 from scanner.model import Agent, Finding, Inventory
 
 STATUS_STYLE = {
@@ -37,7 +37,7 @@ class TableFormat(AgentFormat):
     description = "Human-readable table (default on a terminal)"
     extensions = (".txt",)
     output_kind = "terminal"
-    uses_findings = False  # a row is made of its agent's own fields
+    uses_findings = NO_FINDINGS  # a row is made of its agent's own fields
 
     def agent_key(self, agent: Agent) -> Any:
         return reading_order(agent)

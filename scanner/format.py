@@ -82,6 +82,9 @@ class AgentWriter:
         return type(self).add is not AgentWriter.add
 
 
+ALL_FINDINGS, KEY_FINDINGS, NO_FINDINGS = "all", "keys", "none"  # all, those holding a key, none
+
+
 class AgentFormat(Format):
     """A format whose output is a head, one piece per agent, each made from the agent and its findings
     alone, in the order of :meth:`agent_key`, and a tail (:class:`AgentWriter`): ``report`` writes it
@@ -89,7 +92,9 @@ class AgentFormat(Format):
     keys are equal keep the order they have after :meth:`Inventory.sorted`, so an ``agent_key`` must
     order at least as finely as :func:`~scanner.model.agent_order`."""
 
-    uses_findings = True  # False: its writer never looks at an agent's findings (report only checks them)
+    # Of an agent's findings, those its writer looks at (ALL_FINDINGS; KEY_FINDINGS: those holding a
+    # key; NO_FINDINGS): report may leave the others out, and only checks them against the schema.
+    uses_findings = ALL_FINDINGS
 
     def agent_key(self, agent: Agent) -> Any:
         return agent_order(agent)

@@ -37,7 +37,7 @@ import msgspec
 
 from scanner import inventory_chunks, redact
 from scanner.chunk_pool import OrderedTasks, forked_pool
-from scanner.format import AgentFormat, AgentWriter
+from scanner.format import KEY_FINDINGS, NO_FINDINGS, AgentFormat, AgentWriter
 from scanner.inventory_file import collector_paused, inventory_from_parts, plain_elements, read_in_chunks, read_inventory
 from scanner.model import Agent, Finding
 from scanner.output import copy_spool, format_kind, is_terminal, open_output
@@ -57,7 +57,8 @@ class _Reader:
     def __init__(self, fmt: AgentFormat, source: str) -> None:
         self.fmt = fmt
         self.source = source
-        self.only_checked = set() if fmt.uses_findings else {"findings"}  # sections read only to check them
+        self.only_checked = {"findings"} if fmt.uses_findings == NO_FINDINGS else set()  # read only to check them
+        self.keys_only = fmt.uses_findings == KEY_FINDINGS  # of the findings, only those holding a key are kept
         size = os.stat(source).st_size
         self.spools = {"agents": PlacedSpool(size), "findings": PlacedSpool(size)}
         self.agents, self.findings = self.spools["agents"], self.spools["findings"]
@@ -173,6 +174,8 @@ class _Reader:
         self.finding_size = array("I", [0]) * self.places[-1]
 
     def _keep_findings(self, numbers: array[int], sizes: array[int], at: int) -> None:
+        """Findings kept one after the other from ``at``; one of size 0 was not kept (it holds no
+        key, and the format shows only those): counted all the same."""
         ids, places, finding_at, finding_size = self.wanted_ids, self.wanted_places, self.finding_at, self.finding_size
         self.findings_read += len(numbers)
         count = len(ids)
@@ -180,7 +183,7 @@ class _Reader:
             k = bisect.bisect_left(ids, number)
             if k == count or ids[k] != number:
                 self.unattached += 1  # no agent lists it: counted, never shown
-            while k < count and ids[k] == number:  # a repeated finding: the last one counts
+            while size and k < count and ids[k] == number:  # a repeated finding: the last one counts
                 finding_at[places[k]] = at
                 finding_size[places[k]] = size
                 k += 1
@@ -305,12 +308,13 @@ class _Kept(NamedTuple):
 
     counts: array[int] | None  # agents: how many findings each lists
     numbers: array[int]  # the numbers of those findings, one agent's after the other's; or each finding's
-    sizes: array[int]  # each element's packed text's
+    sizes: array[int]  # each element's packed text's (0: a finding not kept, :data:`_KEYS_ONLY`)
     at: int  # where the first starts in its spool, the others after it ...
     texts: list[bytes] | None  # ... or, not placed there, the texts (the reader puts them)
 
 
 _PLACING: dict[str, PlacedSpool] = {}  # the reader's spools, by section: where a chunk's texts are placed
+_KEYS_ONLY = [False]  # of the findings, only those holding a key are kept (the format shows no other)
 
 
 def chunk_texts(name: str, raw: bytes, offset: int) -> _Kept | int | None:
@@ -324,17 +328,24 @@ def chunk_texts(name: str, raw: bytes, offset: int) -> _Kept | int | None:
     records = inventory_chunks.decode(name, raw)
     if records is None:
         return None
-    encoded = [msgspec.json.encode(r) for r in records]  # absent fields absent, as the structs omit them
-    if not inventory_chunks.clean(b",".join(encoded), records):
+    shown = records
+    if name == "findings" and _KEYS_ONLY[0]:
+        shown = [r for r in records if r.credential is not inventory_chunks.UNSET]
+    encoded = [msgspec.json.encode(r) for r in shown]  # absent fields absent, as the structs omit them
+    if not inventory_chunks.clean(b",".join(encoded), shown):
         return None
+    texts = [JSON + e for e in encoded]
     if name == "agents":
         counts = array("Q", (len(r.findings) for r in records))
         numbers = array("Q", (int(i, 16) for r in records for i in r.findings))  # the structs checked them
+        sizes = array("Q", map(len, texts))
     else:
         counts, numbers = None, array("Q", (int(r.id, 16) for r in records))
-    texts = [JSON + e for e in encoded]
+        size_of = {id(r): len(t) for r, t in zip(shown, texts)}  # a finding not kept: 0
+        sizes = array("Q", map(len, texts)) if shown is records else array("Q", (size_of.get(id(r), 0) for r in records))
     at = _PLACING[name].place(texts, offset, len(raw))
-    return _Kept(counts, numbers, array("Q", map(len, texts)), -1 if at is None else at, texts if at is None else None)
+    return _Kept(counts, numbers, sizes, -1 if at is None else at, texts if at is None else None)
+
 
 
 def _in_order(keys: list[bytes]) -> range | list[int]:
@@ -346,6 +357,7 @@ def _in_order(keys: list[bytes]) -> range | list[int]:
 
 def _read(path: str | Path, reader: _Reader) -> dict[str, Any]:
     _PLACING.update((name, spool) for name, spool in reader.spools.items() if name not in reader.only_checked)
+    _KEYS_ONLY[0] = reader.keys_only
     try:  # (set before the chunk workers fork: they write there)
         top = read_in_chunks(path, reader.chunk, reader.begin, chunk_texts)
     except (inventory_chunks.NotThisLayout, OSError):  # laid out otherwise: the general read (its messages)
@@ -354,6 +366,7 @@ def _read(path: str | Path, reader: _Reader) -> dict[str, Any]:
                                     for name in ("agents", "findings")}, reader.begin)
     finally:
         _PLACING.clear()
+        _KEYS_ONLY[0] = False
     reader.finish()
     return top
 

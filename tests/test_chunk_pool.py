@@ -148,6 +148,47 @@ def test_what_a_writer_makes_on_the_workers_is_scrubbed_before_the_output(
     assert key not in text and text.count(f"made {key[:8]}") == AGENTS  # each scrubbed to its preview
 
 
+class _WhatItIsGiven(CsvFormat):
+    """csv that writes, for each agent, the kinds of the findings it was given, and the counts."""
+
+    def writer(self, frame: Any) -> Any:
+        from scanner.format import AgentWriter
+
+        class Writer(AgentWriter):
+            waits = False
+
+            def agent(self, agent: Any, findings: dict[str, Any]) -> str:
+                return " ".join(sorted(findings[i].kind for i in agent.findings if i in findings)) + "\n"
+
+            def count_findings(self, total: int, unattached: int) -> None:
+                self.counted = (total, unattached)
+
+            def tail(self) -> list[str]:
+                return [f"{self.counted}\n"]
+        return Writer()
+
+
+@pytest.mark.parametrize("uses", ["all", "keys"])
+@pytest.mark.parametrize("on_cores", [False, True], ids=["one-process", "workers"])
+def test_a_format_that_shows_only_key_findings_is_given_those_and_counts_them_all(
+        uses: str, on_cores: bool, saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fmt = _WhatItIsGiven()
+    fmt.uses_findings = uses
+    if on_cores:
+        monkeypatch.setattr(chunk_pool, "MIN_BYTES", 0)
+        monkeypatch.setattr(report_agents, "PARALLEL_AGENTS", 0)
+    out = tmp_path / "given.txt"
+    assert write_agent_report(saved, fmt, str(out)) is True
+    *rows, counted = out.read_text(encoding="utf-8").splitlines()
+    doc = json.loads(saved.read_text(encoding="utf-8"))
+    assert counted == str((len(doc["findings"]), 0))  # every finding counted, whatever was kept
+    assert len(rows) == AGENTS
+    if uses == "keys":
+        assert set(rows) == {"credential"}
+    else:
+        assert set(rows) == {"credential model-reference sdk-usage"}
+
+
 def test_a_chunk_holding_a_key_is_read_element_by_element_among_the_workers_chunks(saved: Path, tmp_path: Path,
                                                                                     workers: None) -> None:
     key = make_key("anthropic-api", 7)
