@@ -70,6 +70,7 @@ _NEXT = b",\n    {"  # between two elements of an array in the inventory's text
 _OPEN = JSON + b"{"
 _AGENT_ROW = "INSERT INTO agents VALUES (?, ?, ?, ?, ?)"
 PARALLEL_FINDINGS = 50_000  # from this many findings read, groups are built on every core
+_AGENT_ROOM = 1024  # bytes of agents_out for each group beyond its findings' texts (its reasons, remediation)
 _TABLES = """
 CREATE TABLE agents (key BLOB NOT NULL, at INTEGER NOT NULL, size INTEGER NOT NULL, spend BLOB, approved INTEGER);
 """
@@ -123,7 +124,7 @@ class StreamedMerge:
         except OSError as exc:
             raise no_room(exc) from None
         self.db = _Database(str(self.dir))
-        self.spool, self.agents_out, self.findings_out = PlacedSpool(0), Spool(), Spool()
+        self.spool, self.agents_out, self.findings_out = PlacedSpool(0), PlacedSpool(0), Spool()
         self.at, self.sizes = array("Q"), array("I")  # finding place k is spool[at[k]:at[k] + sizes[k]]
         self.as_text = bytearray()  # 1: kept as its text in the merged inventory (JSON + the text)
         self.ids, self.shared = FirstOfIds(), SharedKeys()
@@ -302,13 +303,16 @@ class StreamedMerge:
         del self.sets
         self.matched: set[str] = set()
         self.spool_fd = self.spool.fd
+        sizes = self.sizes
+        # each batch's agents get a room in agents_out, as big as its findings' texts and _AGENT_ROOM a group
+        self.agents_out.rooms_for(sum(sizes) + _AGENT_ROOM * size)
         global _BUILDING
         _BUILDING = self  # what the workers forked from here build from
         tasks = OrderedTasks(_build_batch, self._take, forked_pool(size >= PARALLEL_FINDINGS))
         with collector_paused():  # what is built holds no cycles (the workers are forked paused too)
             try:
                 groups: list[list[int]] = []
-                count = 0
+                count = room = at = 0
                 for root in range(size):
                     place = head[root]
                     if place < 0:
@@ -316,13 +320,15 @@ class StreamedMerge:
                     group = []
                     while place >= 0:
                         group.append(place)
+                        room += sizes[place]
                         place = following[place]
                     groups.append(group)
                     count += len(group)
+                    room += _AGENT_ROOM
                     if count >= BATCH:
-                        tasks.submit(None, groups)
-                        groups, count = [], 0
-                tasks.submit(None, groups)
+                        tasks.submit(None, groups, at, room)
+                        groups, count, at, room = [], 0, at + room, 0
+                tasks.submit(None, groups, at, room)
                 tasks.drain()
             finally:
                 tasks.close()
@@ -334,9 +340,11 @@ class StreamedMerge:
             self._put_agent(_agent_text(agent, (1, index), self.tally.count(agent)))
         self.db.rows(_AGENT_ROW, self.agent_rows)
 
-    def built(self, groups: list[list[int]]) -> _Built:
+    def built(self, groups: list[list[int]], at: int, room: int) -> _Built:
         """A batch of groups built, compared, assessed and scrubbed as ``build_inventory`` does it:
-        their agents' and changed findings' texts (what a worker sends back; nothing here changes)."""
+        their agents' texts, written into the batch's room of ``agents_out`` (at ``at``, of ``room``)
+        where they fit, and the changed findings' texts (what a worker sends back; nothing else here
+        changes)."""
         fd = self.spool_fd
         built = [[self._finding(fd, p) for p in group] for group in groups]
         found = [f for group in built for f in group if f.kind != _LISTED]
@@ -367,23 +375,36 @@ class StreamedMerge:
             for place, f in zip(places, group):
                 if not as_text[place] or id(f) in changed:  # else its text was kept as it will be written
                     out.findings.append((place, _utf8(jsontext.dumps(f.to_dict(), 2))))
+        placed = self.agents_out.place([agent[0] for agent in out.agents], at, room)
+        if placed is not None:  # the texts are in the spool: their sizes go back in their place
+            out.agents_at = placed
+            out.agents = [(len(text), key, spend, approved) for text, key, spend, approved in out.agents]  # type: ignore[misc]
         return out
 
     def _take(self, _context: None, built: _Built) -> None:
         self.unattached += built.unattached
         self.matched.update(built.matched)
         self.tally.add(built.tally)
-        for agent in built.agents:
-            self._put_agent(agent)
+        if built.agents_at is None:
+            for agent in built.agents:
+                self._put_agent(agent)
+        else:
+            at = built.agents_at
+            for size, key, spend, approved in built.agents:
+                self._agent_row((key, at, size, spend, approved))
+                at += size
         for place, text in built.findings:
             self.out_at[place] = self.findings_out.size
             self.out_size[place] = self.findings_out.put(text)
 
     def _put_agent(self, agent: tuple[bytes, bytes, bytes | None, bool]) -> None:
         text, key, spend, approved = agent
-        at = self.agents_out.size
-        size = self.agents_out.put(text)
-        self.agent_rows.append((key, at, size, spend, approved))
+        self._agent_row((key, self.agents_out.put(text), len(text), spend, approved))
+
+    def _agent_row(self, row: tuple[bytes, int, int, bytes | None, bool]) -> None:
+        """An agent's sort key, where its text is in ``agents_out`` and of what size, its spend and
+        whether it is approved, to the table ``agents``."""
+        self.agent_rows.append(row)
         if len(self.agent_rows) >= _ROWS:
             self.db.rows(_AGENT_ROW, self.agent_rows)
 
@@ -420,7 +441,7 @@ class StreamedMerge:
 
     def _agent_texts(self) -> Iterator[bytes]:
         """The agents in order; their spend added to the summary in that order, as the whole merge adds it."""
-        fd = self.agents_out.reading()
+        fd = self.agents_out.fd
         for at, size, spend, approved in self.db.query("SELECT at, size, spend, approved FROM agents ORDER BY key"):
             if spend is not None:
                 self.tally.add_amounts(msgspec.json.decode(spend), bool(approved))
@@ -539,7 +560,8 @@ class _Built:
     """What building a batch of groups gives (:meth:`StreamedMerge.built`): taken in order by the merge."""
 
     def __init__(self) -> None:
-        self.agents: list[tuple[bytes, bytes, bytes | None, bool]] = []  # (text, sort key, spend, approved)
+        self.agents: list[tuple[bytes, bytes, bytes | None, bool]] = []  # (text, sort key, spend, approved) ...
+        self.agents_at: int | None = None  # ... or, the texts placed in agents_out from here, (size, ...)
         self.findings: list[tuple[int, bytes]] = []  # (place, text) of each finding written anew
         self.matched: list[str] = []  # registry records matched
         self.tally = Tally()  # the agents' counts (their spend is added in the agents' order, later)
@@ -549,11 +571,11 @@ class _Built:
 _BUILDING: StreamedMerge | None = None  # the merge being built: what a forked worker builds from
 
 
-def _build_batch(groups: list[list[int]]) -> _Built:
+def _build_batch(groups: list[list[int]], at: int, room: int) -> _Built:
     """A worker's task (or the merge's own, in-process): :meth:`StreamedMerge.built` of the merge it
     was forked from."""
     assert _BUILDING is not None
-    return _BUILDING.built(groups)
+    return _BUILDING.built(groups, at, room)
 
 
 def _agent_text(agent: Agent, tie: tuple[int, int], counted: bool) -> tuple[bytes, bytes, bytes | None, bool]:

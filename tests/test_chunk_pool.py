@@ -24,6 +24,7 @@ from scanner.plugins import load_format
 from scanner import report_agents
 from scanner.report_agents import write_agent_report
 from scanner.report_stream import write_json_report
+from scanner.spool import PlacedSpool
 from tests.keys import make_key
 
 AGENTS = 2500  # about 5 MB: five chunks of agents, more of findings
@@ -99,9 +100,11 @@ def test_a_report_written_by_the_workers_is_the_one_process_report(saved: Path, 
     assert not multiprocessing.active_children()
 
 
+@pytest.mark.parametrize("room", ["room", "no room"])
 @pytest.mark.parametrize("fmt", ["table", "csv", "jsonl", "sarif"])
 def test_a_format_written_an_agent_at_a_time_from_the_workers_chunks_is_the_one_process_report(
-        fmt: str, saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: None) -> None:
+        fmt: str, room: str, saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: None) -> None:
+    """(No room: no chunk's texts fit their room of the spool, the workers send them back.)"""
     key = make_key("openai-project", 3)
     lines = saved.read_text(encoding="utf-8").split("\n")
     agents = [k for k, line in enumerate(lines) if line.startswith('{"dedupe_key"')]
@@ -115,6 +118,8 @@ def test_a_format_written_an_agent_at_a_time_from_the_workers_chunks_is_the_one_
         one_process.setattr(chunk_pool, "MIN_BYTES", 1 << 62)
         assert write_agent_report(planted, load_format(fmt), str(one)) is True
     monkeypatch.setattr(report_agents, "PARALLEL_AGENTS", 0)  # csv's and jsonl's pieces made by the workers too
+    if room == "no room":
+        monkeypatch.setattr(PlacedSpool, "ROOM", 0)
     cores = tmp_path / f"cores.{fmt}"
     assert write_agent_report(planted, load_format(fmt), str(cores)) is True
     assert cores.read_bytes() == one.read_bytes()
@@ -320,13 +325,17 @@ def test_sigterm_while_workers_write_into_a_file_cuts_it_back_and_ends_them(tmp_
     assert left == "", left
 
 
-def test_a_merge_built_by_the_workers_is_the_whole_merge(saved_pair: tuple[Path, Path], tmp_path: Path,
+@pytest.mark.parametrize("room", ["room", "no room"])
+def test_a_merge_built_by_the_workers_is_the_whole_merge(room: str, saved_pair: tuple[Path, Path], tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Its inputs read and many batches of its groups built on every core, taken in order: the
-    whole merge's text."""
+    whole merge's text — the findings' and agents' texts written by the workers into their rooms
+    of the spools, or (no room: none fits) sent back and written here."""
     from scanner import merge_stream
     from tests.test_streamed_commands import _merged_on_disk, _merged_whole
 
+    if room == "no room":
+        monkeypatch.setattr(PlacedSpool, "ROOM", 0)
     monkeypatch.setattr(merge_stream, "PARALLEL_FINDINGS", 0)
     monkeypatch.setattr(chunk_pool, "MIN_BYTES", 0)
     probe = chunk_pool.forked_pool(True)
