@@ -33,7 +33,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import datetime as dt
-import itertools
 import os
 import sqlite3
 from array import array
@@ -55,8 +54,8 @@ from scanner.merge_places import FirstOfIds, SharedKeys
 from scanner.model import (SCHEMA_VERSION, Agent, Coverage, Finding, Inventory, JsonText, Status,
                            Tally, agent_order)
 from scanner.risk import assess
-from scanner.spool import (JSON, READ_AT_ONCE, NotStreamable, PlacedSpool, Spool, finding_number, no_room, packed,
-                           sortable, unpacked)
+from scanner.spool import (JSON, NotStreamable, PlacedSpool, Spool, finding_number, no_room, packed, read_each,
+                           sortable, starts, unpacked)
 from scanner.stopping import scratch_directory
 
 if TYPE_CHECKING:
@@ -197,17 +196,11 @@ class StreamedMerge:
         if isinstance(worked, _ReadChunk):
             self.read_count[name] += worked.count
             kept = self.ids.unheld(worked.numbers)
-            every = len(kept) == len(worked.numbers)
-            sizes, what = worked.sizes, worked.what
-            if not every:
-                sizes, what = array("I", (sizes[k] for k in kept)), [what[k] for k in kept]
-            if worked.pieces is None:  # placed in its room by the worker
-                ats = list(itertools.accumulate(worked.sizes[:-1], initial=worked.at)) if worked.sizes else []
-                self._keep_texts(ats if every else [ats[k] for k in kept], sizes, what)
-            else:
-                pieces = worked.pieces if every else [worked.pieces[k] for k in kept]
-                at = self.spool.put(b"".join(pieces))
-                self._keep_texts(list(itertools.accumulate(sizes[:-1], initial=at)) if sizes else [], sizes, what)
+            at = worked.at if worked.pieces is None else self.spool.put(b"".join(worked.pieces))  # else placed
+            ats, sizes, what = starts(at, worked.sizes), worked.sizes, worked.what
+            if len(kept) < len(ats):  # those an earlier input holds are never pointed at
+                ats, sizes, what = [ats[k] for k in kept], array("I", (sizes[k] for k in kept)), [what[k] for k in kept]
+            self._keep_texts(ats, sizes, what)
             return
         objects = plain_elements(name, raw, first, self.source)
         self.read_count[name] += len(objects)
@@ -229,10 +222,9 @@ class StreamedMerge:
         batch = [batch[k] for k in self.ids.unheld([finding_number(f.id) for f in batch])]
         redact.scrub_findings(batch)  # as build_inventory scrubs them before anything is derived
         texts = [packed(f) for f in batch]
-        at = self.spool.put(b"".join(texts))  # one write for the batch
-        for f, text in zip(batch, texts):
+        ats = starts(self.spool.put(b"".join(texts)), [len(text) for text in texts])  # one write for the batch
+        for f, text, at in zip(batch, texts, ats):
             self._keep(_strong(f.identity), f.kind, f.provider, f.credential is not None, at, len(text))
-            at += len(text)
 
     def _keep(self, strong: list[bytes], kind: str | None, provider: str | None, holds_key: bool,
               at: int, size: int) -> None:
@@ -389,10 +381,9 @@ class StreamedMerge:
             for agent in built.agents:
                 self._put_agent(agent)
         else:
-            at = built.agents_at
-            for size, key, spend, approved in built.agents:
+            for at, (size, key, spend, approved) in zip(starts(built.agents_at, [a[0] for a in built.agents]),
+                                                       built.agents):
                 self._agent_row((key, at, size, spend, approved))
-                at += size
         for place, text in built.findings:
             self.out_at[place] = self.findings_out.size
             self.out_size[place] = self.findings_out.put(text)
@@ -459,14 +450,10 @@ class StreamedMerge:
                     yield os.pread(fd, out_size[place], out_at[place])
                     place += 1
                     continue
-                base, stop = at[place], place + 1
-                reach = base + sizes[place]
-                while stop < end and not out_size[stop] and at[stop] == reach and reach - base <= READ_AT_ONCE:
-                    reach += sizes[stop]
+                stop = place + 1
+                while stop < end and not out_size[stop] and stop - place < BATCH:
                     stop += 1
-                block = os.pread(kept, reach - base, base)
-                for p in range(place, stop):
-                    yield block[at[p] - base + 1:at[p] - base + sizes[p]]
+                yield from read_each(kept, at[place:stop], sizes[place:stop], skip=len(JSON))  # after the tag
                 place = stop
 
     def save(self) -> Path:

@@ -336,15 +336,18 @@ class Finding:
 
         A finding in a file with no place recorded (an inventory from before places) counts as code.
         """
-        place = self.place if self.place is not None or not self.location.path else "code"
-        return _formed(self.kind, place)[0]
+        return _formed(self.kind, self._where)[0]
 
     @property
     def strength(self) -> tuple[int, int, int]:
         """Sort key, larger first: forming evidence, then the kind's strength, then confidence."""
-        place = self.place if self.place is not None or not self.location.path else "code"
-        forms, strength = _formed(self.kind, place)
+        forms, strength = _formed(self.kind, self._where)
         return (forms is not None, strength, _CONFIDENCE_RANK[self.confidence])
+
+    @property
+    def _where(self) -> str | None:
+        """Its place, a file finding with none counting as code (an inventory from before places)."""
+        return self.place if self.place is not None or not self.location.path else "code"
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {

@@ -41,7 +41,8 @@ from scanner.format import KEY_FINDINGS, NO_FINDINGS, AgentFormat, AgentWriter
 from scanner.inventory_file import collector_paused, inventory_from_parts, plain_elements, read_in_chunks, read_inventory
 from scanner.model import Agent, Finding
 from scanner.output import copy_spool, format_kind, is_terminal, open_output
-from scanner.spool import JSON, NotStreamable, PlacedSpool, Spool, finding_number, packed, read_each, sortable, unpacked
+from scanner.spool import (JSON, NotStreamable, PlacedSpool, Spool, finding_number, packed, read_each, sortable,
+                           starts, unpacked)
 
 BATCH = redact.SCRUB_BATCH
 _COLLECT_EVERY = 1024  # agents
@@ -152,7 +153,7 @@ class _Reader:
             self._keep_findings(numbers, sizes, at)
 
     def _keep_agents(self, counts: array[int], numbers: array[int], sizes: array[int], at: int) -> None:
-        self.agent_at.extend(itertools.accumulate(sizes[:-1], initial=at))
+        self.agent_at.extend(starts(at, sizes))
         self.agent_size.extend(sizes)
         place = self.places[-1]
         if "findings" in self.only_checked:  # none is kept: each agent has no place for one
@@ -314,7 +315,7 @@ class _Kept(NamedTuple):
 
 
 _PLACING: dict[str, PlacedSpool] = {}  # the reader's spools, by section: where a chunk's texts are placed
-_KEYS_ONLY = [False]  # of the findings, only those holding a key are kept (the format shows no other)
+_KEYS_ONLY = False  # of the findings, only those holding a key are kept (the format shows no other)
 
 
 def chunk_texts(name: str, raw: bytes, offset: int) -> _Kept | int | None:
@@ -329,7 +330,7 @@ def chunk_texts(name: str, raw: bytes, offset: int) -> _Kept | int | None:
     if records is None:
         return None
     shown = records
-    if name == "findings" and _KEYS_ONLY[0]:
+    if name == "findings" and _KEYS_ONLY:
         shown = [r for r in records if r.credential is not inventory_chunks.UNSET]
     encoded = [msgspec.json.encode(r) for r in shown]  # absent fields absent, as the structs omit them
     if not inventory_chunks.clean(b",".join(encoded), shown):
@@ -341,8 +342,10 @@ def chunk_texts(name: str, raw: bytes, offset: int) -> _Kept | int | None:
         sizes = array("Q", map(len, texts))
     else:
         counts, numbers = None, array("Q", (int(r.id, 16) for r in records))
-        size_of = {id(r): len(t) for r, t in zip(shown, texts)}  # a finding not kept: 0
-        sizes = array("Q", map(len, texts)) if shown is records else array("Q", (size_of.get(id(r), 0) for r in records))
+        sizes = array("Q", map(len, texts))
+        if shown is not records:  # each finding's size in its place among all, 0 for one not kept
+            size_of = {id(r): size for r, size in zip(shown, sizes)}
+            sizes = array("Q", (size_of.get(id(r), 0) for r in records))
     at = _PLACING[name].place(texts, offset, len(raw))
     return _Kept(counts, numbers, sizes, -1 if at is None else at, texts if at is None else None)
 
@@ -356,8 +359,9 @@ def _in_order(keys: list[bytes]) -> range | list[int]:
 
 
 def _read(path: str | Path, reader: _Reader) -> dict[str, Any]:
+    global _KEYS_ONLY
     _PLACING.update((name, spool) for name, spool in reader.spools.items() if name not in reader.only_checked)
-    _KEYS_ONLY[0] = reader.keys_only
+    _KEYS_ONLY = reader.keys_only
     try:  # (set before the chunk workers fork: they write there)
         top = read_in_chunks(path, reader.chunk, reader.begin, chunk_texts)
     except (inventory_chunks.NotThisLayout, OSError):  # laid out otherwise: the general read (its messages)
@@ -366,7 +370,7 @@ def _read(path: str | Path, reader: _Reader) -> dict[str, Any]:
                                     for name in ("agents", "findings")}, reader.begin)
     finally:
         _PLACING.clear()
-        _KEYS_ONLY[0] = False
+        _KEYS_ONLY = False
     reader.finish()
     return top
 

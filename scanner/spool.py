@@ -4,6 +4,7 @@ held as compact bytes."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
 import tempfile
@@ -153,9 +154,15 @@ class PlacedSpool:
 READ_AT_ONCE = 1 << 20  # bytes of a spool read in one call where what is wanted follows each other
 
 
-def read_each(fd: int, ats: Sequence[int], sizes: Sequence[int]) -> list[bytes]:
-    """The byte strings of ``sizes`` at ``ats`` of the file ``fd``: each stretch of them that
-    follow one another read in one call (a call apiece would cost more than the copies)."""
+def starts(at: int, sizes: Sequence[int]) -> list[int]:
+    """Where each of byte strings of ``sizes`` put one after the other from ``at`` starts."""
+    return list(itertools.accumulate(sizes[:-1], initial=at)) if len(sizes) else []
+
+
+def read_each(fd: int, ats: Sequence[int], sizes: Sequence[int], skip: int = 0) -> list[bytes]:
+    """The byte strings of ``sizes`` at ``ats`` of the file ``fd`` (less their first ``skip``
+    bytes): each stretch of them that follow one another read in one call (a call apiece would
+    cost more than the copies)."""
     out: list[bytes] = []
     count = len(ats)
     k = 0
@@ -167,7 +174,7 @@ def read_each(fd: int, ats: Sequence[int], sizes: Sequence[int]) -> list[bytes]:
             stop += 1
         block = os.pread(fd, end - base, base)
         for j in range(k, stop):
-            out.append(block[ats[j] - base:ats[j] - base + sizes[j]])
+            out.append(block[ats[j] - base + skip:ats[j] - base + sizes[j]])
         k = stop
     return out
 

@@ -8,7 +8,7 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.spool import PlacedSpool, read_each
+from scanner.spool import PlacedSpool, read_each, starts
 
 
 def _read(spool: PlacedSpool, at: int, size: int) -> bytes:
@@ -67,6 +67,9 @@ def test_read_each_gives_every_string_whatever_the_gaps_between_them(pieces: lis
             ats.append(spool.put(data))
             sizes.append(len(data))
         assert read_each(spool.fd, ats, sizes) == [data for data, _ in pieces]
+        assert read_each(spool.fd, ats, sizes, skip=1) == [data[1:] for data, _ in pieces]
+        if not any(gap for _, gap in pieces):  # put one after the other: where each starts follows from the sizes
+            assert starts(ats[0] if ats else 0, sizes) == ats
         order = list(range(len(pieces)))[::-1]  # out of order: each read alone, still right
         assert read_each(spool.fd, [ats[k] for k in order], [sizes[k] for k in order]) == [pieces[k][0] for k in order]
     finally:
